@@ -1,0 +1,125 @@
+"""Search spaces: typed ``(trial) -> Spec`` functions, specs, and the builders that turn specs
+into modules.
+
+Importing this package registers every built-in space in :data:`ARCH_SPACES`,
+:data:`LOSS_SPACES` and :data:`HPARAM_SPACES`. Use the ``sample_*`` helpers to go from a study
+file's ``(name, options table)`` to a spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search_spaces.arch import (
+    ArchSpec,
+    BlockSpec,
+    ConvNetSpec,
+    ConvOptions,
+    MLPOptions,
+    MLPSpec,
+    SearchNet,
+    StageSpec,
+    arch_from_dict,
+    arch_to_dict,
+    build_model,
+    count_layers,
+    deep_resnet_spec,
+    describe,
+)
+from search_spaces.base import ARCH_SPACES, HPARAM_SPACES, LOSS_SPACES, InputInfo, TrialLike
+from search_spaces.hparams import HParamOptions, HParamSpec
+from search_spaces.loss import (
+    CELossOptions,
+    LossSpec,
+    LossTerm,
+    SearchedLossOptions,
+    SpecLoss,
+    build_loss,
+    class_balanced_weights,
+    loss_from_dict,
+    loss_to_dict,
+)
+from search_spaces.registry import FieldError, Registry, RegistryError, make_options
+
+
+def sample_arch(
+    name: str,
+    trial: TrialLike,
+    info: InputInfo,
+    options: dict[str, Any] | None = None,
+    *,
+    where: str = "search.arch_options",
+) -> ArchSpec:
+    """Sample an architecture spec from the space registered as ``name``.
+
+    ``options`` is the study file's table for that space; an unknown space name lists the
+    available ones, an unknown or bad option is reported as ``{where}.{option}``.
+    """
+    space = ARCH_SPACES.get(name)
+    return space(trial, info, make_options(ARCH_SPACES.options_type(name), options, where))
+
+
+def sample_loss(
+    name: str,
+    trial: TrialLike,
+    info: InputInfo,
+    options: dict[str, Any] | None = None,
+    *,
+    where: str = "search.loss_options",
+) -> LossSpec:
+    """Sample a loss spec from the space registered as ``name`` (see :func:`sample_arch`)."""
+    space = LOSS_SPACES.get(name)
+    return space(trial, info, make_options(LOSS_SPACES.options_type(name), options, where))
+
+
+def sample_hparams(
+    name: str,
+    trial: TrialLike,
+    options: dict[str, Any] | None = None,
+    *,
+    where: str = "search.hparam_options",
+) -> HParamSpec:
+    """Sample training hyperparameters from the space registered as ``name``."""
+    space = HPARAM_SPACES.get(name)
+    return space(trial, make_options(HPARAM_SPACES.options_type(name), options, where))
+
+
+__all__ = [
+    "ARCH_SPACES",
+    "HPARAM_SPACES",
+    "LOSS_SPACES",
+    "ArchSpec",
+    "BlockSpec",
+    "CELossOptions",
+    "ConvNetSpec",
+    "ConvOptions",
+    "FieldError",
+    "HParamOptions",
+    "HParamSpec",
+    "InputInfo",
+    "LossSpec",
+    "LossTerm",
+    "MLPOptions",
+    "MLPSpec",
+    "Registry",
+    "RegistryError",
+    "SearchNet",
+    "SearchedLossOptions",
+    "SpecLoss",
+    "StageSpec",
+    "TrialLike",
+    "arch_from_dict",
+    "arch_to_dict",
+    "build_loss",
+    "build_model",
+    "class_balanced_weights",
+    "count_layers",
+    "deep_resnet_spec",
+    "describe",
+    "loss_from_dict",
+    "loss_to_dict",
+    "make_options",
+    "sample_arch",
+    "sample_hparams",
+    "sample_loss",
+]

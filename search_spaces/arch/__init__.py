@@ -1,0 +1,52 @@
+"""Architecture specs, their builder, and the spaces that sample them.
+
+Importing this package registers the ``mlp``, ``cnn1d``, ``cnn2d`` and ``auto`` spaces.
+"""
+
+from __future__ import annotations
+
+from search_spaces.arch.auto import auto_family, auto_space
+from search_spaces.arch.conv import ConvOptions, cnn1d_space, cnn2d_space, sample_convnet
+from search_spaces.arch.deep import deep_resnet_spec, max_downsamples
+from search_spaces.arch.describe import describe
+from search_spaces.arch.mlp import MLPOptions, mlp_space
+from search_spaces.arch.net import SearchNet, build_model, count_layers
+from search_spaces.arch.specs import (
+    ACTIVATIONS,
+    NORMS,
+    OPS,
+    ArchSpec,
+    BlockSpec,
+    ConvNetSpec,
+    MLPSpec,
+    StageSpec,
+    arch_from_dict,
+    arch_to_dict,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "NORMS",
+    "OPS",
+    "ArchSpec",
+    "BlockSpec",
+    "ConvNetSpec",
+    "ConvOptions",
+    "MLPOptions",
+    "MLPSpec",
+    "SearchNet",
+    "StageSpec",
+    "arch_from_dict",
+    "arch_to_dict",
+    "auto_family",
+    "auto_space",
+    "build_model",
+    "cnn1d_space",
+    "cnn2d_space",
+    "count_layers",
+    "deep_resnet_spec",
+    "describe",
+    "max_downsamples",
+    "mlp_space",
+    "sample_convnet",
+]

@@ -1,0 +1,130 @@
+"""``build_model(spec) -> SearchNet``: the one place a spec becomes a network."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from search_spaces.arch import blocks as B
+from search_spaces.arch.checkpoint import MODES, run_checkpointed
+from search_spaces.arch.specs import ArchSpec, ConvNetSpec, MLPSpec
+
+
+class SearchNet(nn.Module):
+    """``head(blocks(stem(x)))`` with optional activation recomputation over ``blocks``.
+
+    ``blocks`` is the flat list of residual blocks in order (stage transitions included; an MLP's
+    hidden layers). ``checkpointing`` is ``none``, ``blocks`` (every block) or ``sqrt``
+    (ceil(sqrt(n)) segments); it only acts while training with gradients enabled, so evaluation
+    and inference run the plain forward.
+    """
+
+    def __init__(
+        self,
+        stem: nn.Module,
+        blocks: list[nn.Module],
+        head: nn.Module,
+        spec: ArchSpec | None = None,
+        checkpointing: str = "none",
+    ) -> None:
+        super().__init__()
+        self.stem = stem
+        self.blocks = nn.ModuleList(blocks)
+        self.head = head
+        self.spec = spec
+        self.checkpointing = checkpointing
+
+    @property
+    def checkpointing(self) -> str:
+        return self._checkpointing
+
+    @checkpointing.setter
+    def checkpointing(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(f"checkpointing: {mode!r} is not one of {', '.join(MODES)}")
+        self._checkpointing = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        mode = self.checkpointing
+        if mode != "none" and self.training and torch.is_grad_enabled() and len(self.blocks):
+            x = run_checkpointed(list(self.blocks), x, mode)
+        else:
+            for block in self.blocks:
+                x = block(x)
+        return self.head(x)
+
+    def extra_repr(self) -> str:
+        return f"checkpointing={self.checkpointing!r}"
+
+
+def _mlp(spec: MLPSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
+    width = math.prod(spec.input_shape)
+    layers: list[nn.Module] = []
+    for h in spec.hidden:
+        norm = nn.BatchNorm1d(h) if spec.norm == "batch" else nn.Identity()
+        linear = nn.Linear(width, h, bias=spec.norm == "none")
+        act = B.activation(spec.activation)
+        layers.append(nn.Sequential(linear, norm, act, nn.Dropout(spec.dropout)))
+        width = h
+    return nn.Flatten(1), layers, nn.Linear(width, spec.num_classes)
+
+
+def _convnet(spec: ConvNetSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
+    dim, act, nk = spec.spatial_dims, spec.activation, spec.norm
+    stem = nn.Sequential(
+        B.AddChannelAxis(dim), B.conv(dim, spec.in_channels, spec.stem_width, 3, bias=nk == "none")
+    )
+    layers: list[nn.Module] = []
+    width = spec.stem_width
+    for stage in spec.stages:
+        if stage.downsample or stage.width != width:
+            stride = 2 if stage.downsample else 1
+            layers.append(B.transition(dim, width, stage.width, stride, act, nk))
+            width = stage.width
+        layers.extend(B.conv_block(dim, block, width, act, nk) for block in stage.blocks)
+    head = nn.Sequential(
+        B.norm(dim, nk, width),
+        B.activation(act),
+        B.global_pool(dim),
+        nn.Flatten(1),
+        nn.Dropout(spec.dropout),
+        nn.Linear(width, spec.num_classes),
+    )
+    return stem, layers, head
+
+
+def build_model(spec: ArchSpec, checkpointing: str = "none") -> SearchNet:
+    """Build the network ``spec`` describes.
+
+    The structure depends on the spec alone; weights come from torch's default RNG, so
+    ``torch.manual_seed(s); build_model(spec)`` gives the same ``state_dict`` every time.
+    Inputs are ``(N, *spec.input_shape)``; a conv net also takes samples without the channel
+    axis (``(N, L)`` for cnn1d, ``(N, H, W)`` for cnn2d) as one channel.
+    """
+    if isinstance(spec, MLPSpec):
+        stem, layers, head = _mlp(spec)
+    elif isinstance(spec, ConvNetSpec):
+        stem, layers, head = _convnet(spec)
+    else:
+        raise ValueError(f"build_model: not an architecture spec: {type(spec).__name__}")
+    return SearchNet(stem, layers, head, spec=spec, checkpointing=checkpointing)
+
+
+def count_layers(spec: ArchSpec) -> int:
+    """Conv + Linear layers of ``build_model(spec)``, counted from the spec.
+
+    Counting: the conv stem 1; each stage transition (a width change or downsample) 1;
+    conv3/conv5 1; dwsep 2 (depthwise + pointwise); mbconv 3 (expand, depthwise, project; 2
+    at expansion 1); skip 0; the Linear head 1. An MLP counts its hidden layers plus the head.
+    """
+    if isinstance(spec, MLPSpec):
+        return len(spec.hidden) + 1
+    total, width = 2, spec.stem_width
+    for stage in spec.stages:
+        if stage.downsample or stage.width != width:
+            total, width = total + 1, stage.width
+        total += sum(B.op_layers(b) for b in stage.blocks)
+    return total

@@ -1,0 +1,207 @@
+"""Architecture specs: frozen, hashable, JSON round-trippable descriptions of a network.
+
+A spec says everything :func:`~search_spaces.arch.net.build_model` needs, so the same spec always
+builds the same network. ``to_dict`` gives plain JSON types (lists, not tuples); ``from_dict``
+turns them back and rejects unknown fields and bad values with a ValueError naming them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from search_spaces._fields import (
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    as_tuple,
+    check_keys,
+    field_names,
+    ints_from,
+    required_fields,
+    set_field,
+    to_jsonable,
+)
+
+OPS = ("conv3", "conv5", "dwsep", "mbconv", "skip")
+ACTIVATIONS = ("relu", "gelu", "silu", "hardswish")
+NORMS = ("batch", "none")
+CONV_KINDS = ("cnn1d", "cnn2d")
+# Sample ndims each conv kind accepts: without and with a channel axis.
+CONV_SAMPLE_NDIMS = {"cnn1d": (1, 2), "cnn2d": (2, 3)}
+
+
+def _shape(what: str, value: Any) -> tuple[int, ...]:
+    return as_tuple(what, "input_shape", value, ints_from(1, what))
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One block of a stage. ``expansion`` is the mbconv ratio (1 for every other op)."""
+
+    op: str
+    expansion: int = 1
+    residual: bool = True
+
+    def __post_init__(self) -> None:
+        w = "BlockSpec"
+        set_field(self, "op", as_choice(w, "op", self.op, OPS))
+        set_field(self, "expansion", as_int(w, "expansion", self.expansion, 1))
+        set_field(self, "residual", as_bool(w, "residual", self.residual))
+        if self.op != "mbconv" and self.expansion != 1:
+            # One network, one spec: an ignored field would make equal networks unequal specs.
+            raise ValueError(f"{w}.expansion: only mbconv takes an expansion, got {self.op}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> BlockSpec:
+        check_keys("BlockSpec", d, field_names(cls), required_fields(cls))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """Blocks at one width; ``downsample`` halves the spatial size at the stage start."""
+
+    width: int
+    blocks: tuple[BlockSpec, ...]
+    downsample: bool = False
+
+    def __post_init__(self) -> None:
+        w = "StageSpec"
+        set_field(self, "width", as_int(w, "width", self.width, 1))
+        set_field(self, "blocks", as_tuple(w, "blocks", self.blocks, _block, nonempty=False))
+        set_field(self, "downsample", as_bool(w, "downsample", self.downsample))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> StageSpec:
+        check_keys("StageSpec", d, field_names(cls), required_fields(cls))
+        blocks = as_tuple("StageSpec", "blocks", d["blocks"], _block_from_dict, nonempty=False)
+        return cls(**{**d, "blocks": blocks})
+
+
+def _block(field: str, b: Any) -> BlockSpec:
+    if not isinstance(b, BlockSpec):
+        raise ValueError(f"StageSpec.{field}: need a BlockSpec, got {type(b).__name__}")
+    return b
+
+
+def _block_from_dict(field: str, b: Any) -> BlockSpec:
+    return BlockSpec.from_dict(b)
+
+
+def _stage_from_dict(field: str, s: Any) -> StageSpec:
+    return StageSpec.from_dict(s)
+
+
+def _stage(field: str, s: Any) -> StageSpec:
+    if not isinstance(s, StageSpec):
+        raise ValueError(f"ConvNetSpec.{field}: need a StageSpec, got {type(s).__name__}")
+    return s
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLPSpec:
+    """A multilayer perceptron on the flattened input: Linear, norm, activation, dropout."""
+
+    kind: str = "mlp"
+    input_shape: tuple[int, ...]
+    num_classes: int
+    hidden: tuple[int, ...]
+    activation: str = "relu"
+    norm: str = "none"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        w = "MLPSpec"
+        set_field(self, "kind", as_choice(w, "kind", self.kind, ("mlp",)))
+        set_field(self, "input_shape", _shape(w, self.input_shape))
+        set_field(self, "num_classes", as_int(w, "num_classes", self.num_classes, 1))
+        hidden = as_tuple(w, "hidden", self.hidden, ints_from(1, w), nonempty=False)
+        set_field(self, "hidden", hidden)
+        set_field(self, "activation", as_choice(w, "activation", self.activation, ACTIVATIONS))
+        set_field(self, "norm", as_choice(w, "norm", self.norm, NORMS))
+        set_field(self, "dropout", as_float(w, "dropout", self.dropout, 0.0, 1.0, hi_open=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> MLPSpec:
+        check_keys("MLPSpec", d, field_names(cls), required_fields(cls))
+        return cls(**d)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvNetSpec:
+    """A stage-based residual CNN; ``kind`` picks 1-D (sequences) or 2-D (images) layers."""
+
+    kind: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    stem_width: int
+    stages: tuple[StageSpec, ...]
+    activation: str = "relu"
+    norm: str = "batch"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        w = "ConvNetSpec"
+        set_field(self, "kind", as_choice(w, "kind", self.kind, CONV_KINDS))
+        shape = _shape(w, self.input_shape)
+        if len(shape) not in CONV_SAMPLE_NDIMS[self.kind]:
+            raise ValueError(
+                f"{w}.input_shape: {self.kind} takes a sample shape of "
+                f"{' or '.join(str(n) for n in CONV_SAMPLE_NDIMS[self.kind])} dims, got {shape}"
+            )
+        set_field(self, "input_shape", shape)
+        set_field(self, "num_classes", as_int(w, "num_classes", self.num_classes, 1))
+        set_field(self, "stem_width", as_int(w, "stem_width", self.stem_width, 1))
+        set_field(self, "stages", as_tuple(w, "stages", self.stages, _stage, nonempty=False))
+        set_field(self, "activation", as_choice(w, "activation", self.activation, ACTIVATIONS))
+        set_field(self, "norm", as_choice(w, "norm", self.norm, NORMS))
+        set_field(self, "dropout", as_float(w, "dropout", self.dropout, 0.0, 1.0, hi_open=True))
+
+    @property
+    def spatial_dims(self) -> int:
+        return 1 if self.kind == "cnn1d" else 2
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of a sample; a shape without a channel axis means one channel."""
+        return self.input_shape[0] if len(self.input_shape) == self.spatial_dims + 1 else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> ConvNetSpec:
+        check_keys("ConvNetSpec", d, field_names(cls), required_fields(cls))
+        stages = as_tuple("ConvNetSpec", "stages", d["stages"], _stage_from_dict, nonempty=False)
+        return cls(**{**d, "stages": stages})
+
+
+ArchSpec = MLPSpec | ConvNetSpec
+
+
+def arch_to_dict(spec: ArchSpec) -> dict[str, Any]:
+    """The spec as plain JSON types; ``kind`` tells :func:`arch_from_dict` which spec it is."""
+    return spec.to_dict()
+
+
+def arch_from_dict(d: Any) -> ArchSpec:
+    """Rebuild a spec from :func:`arch_to_dict`'s output (or its JSON round trip)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"arch spec: need a mapping, got {type(d).__name__}")
+    kind = d.get("kind")
+    if kind == "mlp":
+        return MLPSpec.from_dict(d)
+    if kind in CONV_KINDS:
+        return ConvNetSpec.from_dict(d)
+    raise ValueError(f"arch spec.kind: unknown kind {kind!r}; known: mlp, {', '.join(CONV_KINDS)}")

@@ -1,0 +1,56 @@
+"""What every space shares: the input description, the trial protocol and the three registries.
+
+A *space* is a function ``(trial, info, options) -> Spec`` registered by name together with its
+options dataclass; hyperparameter spaces take ``(trial, options)``, since they do not depend on the
+data. ``options`` may be None, meaning the options dataclass's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from search_spaces.registry import Registry
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """One sample's shape as the model receives it, and the number of classes.
+
+    ``(D,)`` for vectors, ``(C, L)`` (or ``(L,)``) for sequences, ``(C, H, W)`` for images.
+    """
+
+    shape: tuple[int, ...]
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        shape = tuple(int(s) for s in self.shape)
+        if not shape or any(s < 1 for s in shape):
+            raise ValueError(f"InputInfo.shape: need positive sizes, got {self.shape!r}")
+        if int(self.num_classes) < 1:
+            raise ValueError(f"InputInfo.num_classes: need >= 1, got {self.num_classes!r}")
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "num_classes", int(self.num_classes))
+
+
+class TrialLike(Protocol):
+    """The part of ``optuna.Trial`` a space uses (``FixedTrial`` satisfies it too).
+
+    As in Optuna, ``step`` and ``log`` are keyword-only.
+    """
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int: ...
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+ARCH_SPACES: Registry[Any] = Registry("architecture space")
+LOSS_SPACES: Registry[Any] = Registry("loss space")
+HPARAM_SPACES: Registry[Any] = Registry("hyperparameter space")
