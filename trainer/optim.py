@@ -1,0 +1,123 @@
+"""Pure set-up decisions of a run: config checks, device, precision, optimizer, lr schedule."""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.types import TrainConfig
+
+OPTIMIZERS = ("adamw", "sgd")
+PRECISIONS = ("fp32", "bf16", "fp16")
+CHECKPOINTING = ("none", "blocks", "sqrt")
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "gloo", "nccl")
+COMM_HOOKS = ("none", "fp16", "bf16", "powersgd")
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    """Raise ``ValueError`` naming the field and the choices, before anything is built."""
+    for name, value, choices in (
+        ("optimizer", cfg.optimizer, OPTIMIZERS),
+        ("precision", cfg.precision, PRECISIONS),
+        ("checkpointing", cfg.checkpointing, CHECKPOINTING),
+        ("device", cfg.device, DEVICES),
+        ("backend", cfg.backend, BACKENDS),
+        ("comm_hook", cfg.comm_hook, COMM_HOOKS),
+    ):
+        if value not in choices:
+            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
+    for name in ("epochs", "batch_size", "eval_batch_size", "grad_accum", "nproc"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    if cfg.num_threads is not None and cfg.num_threads < 1:
+        raise ValueError(f"num_threads must be None or >= 1, got {cfg.num_threads}")
+    if cfg.trial_timeout is not None and cfg.trial_timeout <= 0:
+        raise ValueError(f"trial_timeout must be None or > 0, got {cfg.trial_timeout}")
+    for name in ("timeout", "bucket_cap_mb"):
+        if getattr(cfg, name) <= 0:
+            raise ValueError(f"{name} must be > 0, got {getattr(cfg, name)}")
+    for name in ("powersgd_rank", "powersgd_start_iter"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when available, else CPU; asking for absent CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but CUDA is not available")
+    return torch.device(name)
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"precision='fp16' needs CUDA (float16 autocast with a GradScaler); the device is "
+            f"{device.type}: use precision='bf16' or 'fp32' there"
+        )
+
+
+def autocast_factory(
+    precision: str, device: torch.device
+) -> Callable[[], AbstractContextManager[object]]:
+    """A zero-argument factory of fresh autocast contexts (a context is entered only once)."""
+    if precision == "fp32":
+        return nullcontext
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
+
+
+def make_grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler | None:
+    """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices): same spec + seed, same initial weights."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def optimizer_recipe(cfg: TrainConfig) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
+    """The optimizer class and its arguments; ZeRO builds its per-rank shard from the same."""
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW, {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    return torch.optim.SGD, {
+        "lr": cfg.lr, "momentum": 0.9, "nesterov": True, "weight_decay": cfg.weight_decay
+    }
+
+
+def build_optimizer(cfg: TrainConfig, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """AdamW, or SGD with Nesterov momentum 0.9; ``cfg.weight_decay`` is decoupled for AdamW."""
+    cls, kwargs = optimizer_recipe(cfg)
+    return cls(params, **kwargs)
+
+
+def cosine_factor(step: int, total_steps: int) -> float:
+    """Learning-rate multiplier after ``step`` optimizer steps: 1 at 0, falling to 0 at the end.
+
+    Step ``s`` (0-based) trains with ``lr * (1 + cos(pi * s / total_steps)) / 2``: the first step
+    uses the full rate and the last one a small positive rate. No warm-up. The schedule spans
+    ``cfg.epochs`` even if the callback stops the run earlier.
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine annealing over all ``total_steps`` optimizer steps; call ``step()`` after each."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, functools.partial(cosine_factor, total_steps=total_steps)
+    )

@@ -1,0 +1,65 @@
+"""One optimizer step over one batch, split into gradient-accumulation micro-batches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+from torch import nn
+
+from trainer.errors import NonFiniteLossError
+
+
+def optimizer_step(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    grad_accum: int,
+    autocast: Callable[[], AbstractContextManager[object]],
+    sync_context: Callable[[bool], AbstractContextManager[object]] | None,
+    epoch: int,
+    step: int,
+    loss_scale: float = 1.0,
+) -> float:
+    """Forward/backward the batch in ``grad_accum`` pieces, step, zero the grads.
+
+    Each micro-batch loss is weighted by its share of the batch (``1/grad_accum`` when the
+    batch divides evenly), so for a loss that averages over samples the summed gradient equals
+    that of the whole batch, also for an uneven last batch. ``loss_scale`` multiplies that
+    weight: under DDP, which averages gradients over ranks, it is ``world * local / global``
+    samples, so a rank holding a larger share of an uneven batch counts for more. Returns the
+    sum of per-sample losses, for the epoch mean.
+    """
+    n = len(y)
+    splits = zip(x.tensor_split(grad_accum), y.tensor_split(grad_accum), strict=True)
+    pieces = [(xm, ym) for xm, ym in splits if len(ym)]  # fewer samples than micro-batches
+    total = 0.0
+    for i, (xm, ym) in enumerate(pieces):
+        last = i == len(pieces) - 1
+        with sync_context(last) if sync_context is not None else nullcontext():
+            with autocast():
+                logits = model(xm)
+            # The loss runs in fp32 outside autocast: custom losses get the precision they
+            # were written for, whatever the network computed in.
+            loss = loss_fn(logits.float(), ym)
+            # One host sync per micro-batch: the price of naming the step that diverged.
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise NonFiniteLossError(epoch, step, value)
+            weighted = loss * (len(ym) / n * loss_scale)
+            (scaler.scale(weighted) if scaler is not None else weighted).backward()
+        total += value * len(ym)
+    if scaler is not None:
+        scaler.step(optimizer)  # skips the step if the scaled gradients overflowed
+        scaler.update()
+    else:
+        optimizer.step()
+    # Freed now rather than before the next backward: the next forward runs without them.
+    optimizer.zero_grad(set_to_none=True)
+    return total
