@@ -1,0 +1,182 @@
+"""``automl``: a thin table of commands over functions that return results.
+
+Heavy imports (torch, optuna, the trainer) happen inside commands, so ``automl --help`` starts
+fast. Every :class:`~automl.errors.AutomlError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from automl.errors import AutomlError
+
+app = typer.Typer(
+    name="automl",
+    help="Search network architectures and loss functions together; rank by accuracy vs cost.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option("--storage", help="SQLAlchemy URL [default: $AUTOML_STORAGE or sqlite:///automl.db]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Piped output (CI logs, files) gets a wide table instead of an 80-column squeeze.
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+@app.command()
+def search(
+    config: Annotated[Path | None, typer.Argument(help="Study file (TOML).")] = None,
+    data: Annotated[str | None, typer.Option(help="digits | FILE.npz | FILE.csv | python:mod:fn")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (resumes if it exists).")] = None,
+    storage: StorageOpt = None,
+    trials: Annotated[int | None, typer.Option(help="Trials to add in this run.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop starting trials after SECONDS.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs per trial.")] = None,
+    sampler: Annotated[str | None, typer.Option(help="tpe | nsga2 | random | cmaes")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for sampler, split and training.")] = None,
+    nproc_per_trial: Annotated[int | None, typer.Option(help="Processes per trial (DDP).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override, repeatable.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Run a search (or add trials to an existing study) and print the leaderboard."""
+    from automl import config as config_mod
+    from automl.controller import check_spaces, run_search
+    from automl.data import load_data
+    from automl.leaderboard import leaderboard
+    from automl.progress import RichReporter
+    from automl.render import leaderboard_table
+    from automl.storage import open_storage
+
+    cfg = config_mod.load(
+        config,
+        flags={
+            "data.source": data, "study.name": study, "study.storage": storage,
+            "study.trials": trials, "study.timeout": timeout, "trainer.epochs": epochs,
+            "study.sampler": sampler, "study.seed": seed, "trainer.nproc": nproc_per_trial,
+        },
+        overrides=set_ or [],
+    )
+    check_spaces(cfg)
+    store = open_storage(cfg.study.storage, artifacts=cfg.study.artifacts)
+    prepared = load_data(cfg.data.source, cfg.data.val_fraction, cfg.data.test_fraction,
+                         cfg.study.seed, cfg.data.standardize)
+    console = _console()
+    cost = cfg.study.cost if cfg.study.objective == "pareto" else None
+    console.print(
+        f"study [bold]{cfg.study.name}[/] in {store.masked_url}: {cfg.study.trials} trials, "
+        f"data {cfg.data.source} {tuple(prepared.splits.x_train.shape)} train, "
+        f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}",
+        highlight=False,
+    )
+    if quiet:
+        outcome = run_search(cfg, store, prepared)
+    else:
+        with RichReporter(cfg.study.trials, cost=cost) as reporter:
+            outcome = run_search(cfg, store, prepared, reporter=reporter, callbacks=[reporter])
+    rows = leaderboard(store.trials(cfg.study.name), cost=cost or "flops", top=10)
+    console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
+    states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(outcome.states.items()))
+    console.print(f"{outcome.trials_run} trials run now; study has {states}.", highlight=False)
+
+
+@app.command()
+def studies(storage: StorageOpt = None, json_: JsonOpt = False) -> None:
+    """List the studies in a database."""
+    from automl.render import studies_table
+    from automl.storage import open_storage
+
+    summaries = open_storage(storage, create=False).list_studies()
+    if json_:
+        _print_json([s.to_dict() for s in summaries])
+    elif not summaries:
+        _console().print("no studies yet; start one with: automl search")
+    else:
+        _console().print(studies_table(summaries))
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    storage: StorageOpt = None,
+    top: Annotated[int | None, typer.Option(help="Show the best K rows.")] = None,
+    pareto: Annotated[bool, typer.Option("--pareto", help="Only the Pareto front.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Trials ranked by Pareto rank on (validation accuracy, cost), then accuracy."""
+    from automl.leaderboard import leaderboard
+    from automl.render import leaderboard_table
+    from automl.storage import open_storage
+
+    store = open_storage(storage, create=False)
+    records = store.trials(study)
+    cost = store.study_config(study).get("study", {}).get("cost", "flops")
+    rows = leaderboard(records, cost=cost, pareto_only=pareto, top=top)
+    if json_:
+        _print_json(rows)
+    else:
+        _console().print(leaderboard_table(rows, title=f"{study} (cost: {cost})"))
+
+
+@app.command()
+def show(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    trial: Annotated[int, typer.Argument(help="Trial number.")],
+    storage: StorageOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Everything stored about one trial: specs, loss formula, costs, curves, config."""
+    from automl.render import trial_panel
+    from automl.storage import open_storage
+
+    rec = open_storage(storage, create=False).trial(study, trial)
+    if json_:
+        _print_json(rec.to_dict())
+    else:
+        _console().print(trial_panel(rec))
+
+
+def _register_plugins() -> None:
+    # Each command group lives in its own module; registration imports only typer.
+    from automl import cli_dashboard, cli_export
+
+    cli_dashboard.register(app)
+    cli_export.register(app)
+
+
+_register_plugins()
+
+
+def main() -> None:
+    """Console-script entry point: one line for user errors, exit 2."""
+    try:
+        app()
+    except AutomlError as exc:
+        from automl.storage.urls import mask_text
+
+        sys.stderr.write(f"error: {mask_text(str(exc))}\n")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

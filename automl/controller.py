@@ -1,0 +1,153 @@
+"""The search loop: open storage, load data, create or resume the Optuna study, optimize."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from automl.errors import ConfigError
+from automl.objective import Objective, Reporter
+from automl.samplers import make_pruner, make_sampler
+
+if TYPE_CHECKING:
+    import optuna
+
+    from automl.config import StudyConfig
+    from automl.data import PreparedData
+    from automl.storage import Storage
+
+TrialCallback = Callable[["optuna.Study", "optuna.trial.FrozenTrial"], None]
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    study: str
+    storage_url: str  # masked
+    trials_run: int
+    states: dict[str, int]
+
+
+def environment() -> dict[str, Any]:
+    import optuna
+    import torch
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+        "cuda": torch.cuda.is_available(),
+        "cpu_count": __import__("os").cpu_count(),
+    }
+
+
+def _constraints(frozen: optuna.trial.FrozenTrial) -> list[float]:
+    return list(frozen.user_attrs.get("constraint", []))
+
+
+def check_spaces(cfg: StudyConfig) -> None:
+    """Fail before the first trial on an unknown space or option, not once per trial."""
+    from search_spaces import ARCH_SPACES, HPARAM_SPACES, LOSS_SPACES, RegistryError, make_options
+
+    for key, registry, options in (
+        ("arch", ARCH_SPACES, cfg.search.arch_options),
+        ("loss", LOSS_SPACES, cfg.search.loss_options),
+        ("hparams", HPARAM_SPACES, cfg.search.hparam_options),
+    ):
+        name = getattr(cfg.search, key)
+        where = f"search.{'hparam' if key == 'hparams' else key}_options"
+        try:
+            make_options(registry.options_type(name), options, where)
+        except RegistryError as exc:
+            raise ConfigError(f"search.{key}: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(str(exc) if str(exc).startswith("search.") else f"{where}: {exc}"
+                              ) from None
+
+
+def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna.Study:
+    """Create the study, or load it when it exists and was run with compatible settings."""
+    import optuna
+
+    name = cfg.study.name
+    existing = {s.study_name: s for s in storage.optuna.get_all_studies()}
+    prior = existing.get(name)
+    n_prior = 0
+    if prior is not None:
+        dirs = [d.name.lower() for d in prior.directions]
+        if dirs != cfg.directions:
+            raise ConfigError(
+                f"study.objective: study {name!r} was created with directions {dirs}; "
+                f"this run asks for {cfg.directions} (use another study.name)"
+            )
+        stored = storage.study_config(name) if name in storage.study_names() else {}
+        prev_cost = stored.get("study", {}).get("cost")
+        if cfg.study.objective == "pareto" and prev_cost and prev_cost != cfg.study.cost:
+            raise ConfigError(
+                f"study.cost: study {name!r} minimizes {prev_cost!r}, not {cfg.study.cost!r}"
+            )
+        prev_hash = stored.get("_data_hash")
+        if prev_hash and prev_hash != data.data_hash:
+            raise ConfigError(
+                f"data.source: study {name!r} was searched on different data "
+                f"(hash {prev_hash[:12]} != {data.data_hash[:12]}); use another study.name"
+            )
+        n_prior = len(storage.optuna.get_all_trials(prior._study_id, deepcopy=False))
+    constraints = _constraints if any(
+        v is not None for v in vars(cfg.limits).values()
+    ) else None
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage.optuna,
+        directions=cfg.directions,
+        sampler=make_sampler(cfg, constraints, seed_offset=n_prior),
+        pruner=make_pruner(cfg),
+        load_if_exists=True,
+    )
+    study.set_metric_names(["val_accuracy"] if len(cfg.directions) == 1
+                           else ["val_accuracy", cfg.study.cost])
+    config = cfg.to_dict()
+    config["_data_hash"] = data.data_hash
+    config["_classes"] = data.classes
+    config["study"]["storage"] = storage.masked_url
+    storage.save_study(name, cfg.study.objective, cfg.study.cost, config, environment())
+    return study
+
+
+def run_search(
+    cfg: StudyConfig,
+    storage: Storage,
+    data: PreparedData,
+    *,
+    reporter: Reporter | None = None,
+    callbacks: list[TrialCallback] | None = None,
+) -> SearchOutcome:
+    """Run ``cfg.study.trials`` more trials (or until ``cfg.study.timeout``) on the study."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI reports trials itself
+    # group=True and metric names are stable in practice; their warnings only add noise.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    logging.getLogger("optuna").setLevel(logging.ERROR)
+    check_spaces(cfg)
+    study = open_study(cfg, storage, data)
+    before = len(study.get_trials(deepcopy=False))
+    study.optimize(
+        Objective(cfg, data, storage, reporter),
+        n_trials=cfg.study.trials,
+        timeout=cfg.study.timeout,
+        catch=(Exception,),  # one bad trial never stops the search; its reason is stored
+        callbacks=callbacks or [],
+        gc_after_trial=False,
+    )
+    trials = study.get_trials(deepcopy=False)
+    states: dict[str, int] = {}
+    for t in trials:
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    return SearchOutcome(cfg.study.name, storage.masked_url, len(trials) - before, states)

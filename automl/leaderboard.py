@@ -1,0 +1,55 @@
+"""Leaderboard rows from trial records: ranked by accuracy against cost. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from automl.ranking import rank
+from automl.storage.records import TrialRecord
+
+COLUMNS = (
+    "rank", "trial", "state", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms",
+    "peak_memory_mb", "comm_bytes_per_step", "train_seconds", "pareto", "arch_space",
+    "loss_formula", "arch", "loss", "hparams", "reason",
+)
+
+
+def leaderboard(records: Sequence[TrialRecord], cost: str | None = "flops",
+                pareto_only: bool = False, top: int | None = None) -> list[dict[str, Any]]:
+    """Completed trials first, by Pareto rank on (val_accuracy, cost) then accuracy; then the
+    others (pruned, failed, running) by trial number. Test accuracy never affects the order."""
+    complete = [r for r in records if r.state == "COMPLETE"]
+    others = sorted((r for r in records if r.state != "COMPLETE"), key=lambda r: r.number)
+    ranked = rank(complete, "val_accuracy", cost)
+    rows = []
+    for ranked_item in ranked:
+        rows.append(_row(ranked_item.item, ranked_item.rank, ranked_item.pareto))
+    if pareto_only:
+        rows = [r for r in rows if r["pareto"]]
+    else:
+        rows += [_row(r, None, False) for r in others]
+    return rows[:top] if top else rows
+
+
+def _row(r: TrialRecord, rank_: int | None, pareto: bool) -> dict[str, Any]:
+    return {
+        "rank": rank_,
+        "trial": r.number,
+        "state": r.state,
+        "val_accuracy": r.val_accuracy,
+        "test_accuracy": r.test_accuracy,
+        "params": r.params,
+        "flops": r.flops,
+        "latency_ms": r.latency_ms,
+        "peak_memory_mb": r.peak_memory_mb,
+        "comm_bytes_per_step": r.comm_bytes_per_step,
+        "train_seconds": r.train_seconds,
+        "pareto": pareto,
+        "arch_space": r.arch_space,
+        "loss_formula": r.loss_formula,
+        "arch": r.arch,
+        "loss": r.loss,
+        "hparams": r.hparams,
+        "reason": r.reason,
+    }

@@ -1,0 +1,110 @@
+"""Accuracy against cost: Pareto ranks and the leaderboard order. Pure functions.
+
+A point is ``(accuracy, cost)``; higher accuracy and lower cost are better. Rank 0 is the Pareto
+front (no other point is at least as good on both and better on one); rank 1 is the front once
+rank 0 is removed, and so on. The leaderboard sorts by rank, then accuracy (desc), then cost.
+Selection never looks at test accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Point = tuple[float, float]
+
+
+def dominates(a: Point, b: Point) -> bool:
+    """True if ``a`` is at least as good as ``b`` on both axes and strictly better on one."""
+    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
+
+
+def pareto_ranks(points: Sequence[Point]) -> list[int]:
+    """Non-dominated sorting rank of every point (0 = Pareto front).
+
+    Two objectives make this O(n log n) per front: sort by accuracy desc, cost asc, and sweep,
+    keeping the lowest cost seen; a point is on the current front iff its cost is below it.
+    """
+    ranks = [-1] * len(points)
+    remaining = sorted(range(len(points)), key=lambda i: (-points[i][0], points[i][1]))
+    rank = 0
+    while remaining:
+        front, rest = [], []
+        best_cost = float("inf")
+        best_acc = None
+        for i in remaining:
+            acc, cost = points[i]
+            if cost < best_cost or (cost == best_cost and acc == best_acc):
+                front.append(i)
+                if cost < best_cost:
+                    best_cost, best_acc = cost, acc
+            else:
+                rest.append(i)
+        for i in front:
+            ranks[i] = rank
+        remaining, rank = rest, rank + 1
+    return ranks
+
+
+@dataclass(frozen=True)
+class Ranked:
+    item: Any
+    rank: int | None  # None: not ranked (not complete, or no cost)
+    pareto: bool
+
+
+def rank(items: Sequence[Any], accuracy: str = "val_accuracy", cost: str | None = "flops",
+         ) -> list[Ranked]:
+    """Order items (objects with ``accuracy`` and ``cost`` attributes, or dicts).
+
+    Items with both numbers are ranked (Pareto rank, then accuracy desc, then cost asc); the rest
+    follow in their original order. With ``cost=None`` the order is by accuracy alone and the
+    single best item is the "front".
+    """
+
+    def get(obj: Any, key: str) -> Any:
+        return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+    scored, unscored = [], []
+    for it in items:
+        acc = get(it, accuracy)
+        c = get(it, cost) if cost else 0.0
+        (scored if acc is not None and c is not None else unscored).append((it, acc, c))
+    ranks = pareto_ranks([(float(a), float(c)) for _, a, c in scored])
+    order = sorted(range(len(scored)), key=lambda i: (ranks[i], -scored[i][1], scored[i][2]))
+    out = [Ranked(scored[i][0], ranks[i], ranks[i] == 0) for i in order]
+    out += [Ranked(it, None, False) for it, _, _ in unscored]
+    return out
+
+
+def knee(points: Sequence[Point]) -> int | None:
+    """Index of the Pareto member with the best trade-off, or None for no points.
+
+    Accuracy and log10(cost) are scaled to [0, 1] over the front; the knee is the member that
+    lies farthest above the straight line joining the front's two ends (the cheapest and the
+    most accurate). A front of one or two points returns its most accurate member.
+    """
+    import math
+
+    if not points:
+        return None
+    ranks = pareto_ranks(points)
+    front = sorted((i for i, r in enumerate(ranks) if r == 0), key=lambda i: points[i][1])
+    if len(front) <= 2:
+        return max(front, key=lambda i: points[i][0])
+    accs = [points[i][0] for i in front]
+    logc = [math.log10(max(points[i][1], 1e-12)) for i in front]
+    a0, a1 = min(accs), max(accs)
+    c0, c1 = min(logc), max(logc)
+    sa = (a1 - a0) or 1.0
+    sc = (c1 - c0) or 1.0
+    xs = [(c - c0) / sc for c in logc]  # cost, 0 = cheapest
+    ys = [(a - a0) / sa for a in accs]  # accuracy, 1 = best
+    # Line from the cheapest (x0, y0) to the most accurate (x1, y1); distance above it.
+    x0, y0, x1, y1 = xs[0], ys[0], xs[-1], ys[-1]
+    dx, dy = x1 - x0, y1 - y0
+    norm = math.hypot(dx, dy) or 1.0
+    dist = [((x - x0) * dy - (y - y0) * dx) / norm * -1 for x, y in zip(xs, ys, strict=True)]
+    best = max(range(len(front)), key=lambda k: (dist[k], ys[k]))
+    return front[best]

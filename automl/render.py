@@ -1,0 +1,109 @@
+"""Rich renderables for people (tables and panels). Programs use ``--json`` instead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.pretty import Pretty
+from rich.table import Table
+
+from automl.storage.records import StudySummary, TrialRecord
+
+
+def _num(value: Any, fmt: str = ",.4g") -> str:
+    if value is None:
+        return "-"
+    return format(value, fmt)
+
+
+def human(value: float | int | None) -> str:
+    """1234 -> 1.23K, 5.6e6 -> 5.6M: costs span many orders of magnitude."""
+    if value is None:
+        return "-"
+    v = float(value)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+def leaderboard_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
+    """The leaderboard for people; memory and communication columns appear when measured."""
+    extra = [
+        (key, label) for key, label in (("peak_memory_mb", "mem MB"), ("comm_bytes_per_step",
+                                                                      "comm B/step"))
+        if any(r.get(key) is not None for r in rows)
+    ]
+    table = Table(title=title, show_lines=False)
+    cols = ["#", "trial", "state", "val acc", "test acc", "params", "FLOPs", "lat ms"]
+    cols += [label for _, label in extra] + ["★", "arch", "loss / reason"]
+    for col in cols:
+        table.add_column(col, no_wrap=col not in ("loss / reason",),
+                         justify="left" if col in ("state", "arch", "loss / reason") else "right")
+    for r in rows:
+        note = r["loss_formula"] or ""
+        if r["state"] != "COMPLETE" and r.get("reason"):
+            note = r["reason"]
+        table.add_row(
+            _num(r["rank"], "d"), str(r["trial"]), r["state"].lower(),
+            _num(r["val_accuracy"], ".4f"), _num(r["test_accuracy"], ".4f"),
+            human(r["params"]), human(r["flops"]), _num(r["latency_ms"], ".3f"),
+            *[human(r.get(key)) for key, _ in extra],
+            "★" if r["pareto"] else "", _arch_summary(r["arch"]), note[:70],
+        )
+    return table
+
+
+def _arch_summary(arch: dict[str, Any] | None) -> str:
+    if not arch:
+        return "-"
+    kind = arch.get("kind", "?")
+    if "stages" in arch:
+        blocks = [b.get("op", "?") for s in arch["stages"] for b in s.get("blocks", [])]
+        widths = "/".join(str(s.get("width")) for s in arch["stages"])
+        return f"{kind} w{widths} {len(blocks)}b"
+    if "hidden" in arch:
+        return f"{kind} " + "-".join(str(h) for h in arch["hidden"])
+    return str(kind)
+
+
+def studies_table(summaries: Sequence[StudySummary]) -> Table:
+    table = Table(title="studies")
+    for col in ("study", "objective", "cost", "trials", "complete", "pruned", "failed",
+                "best val acc", "last update"):
+        table.add_column(col)
+    for s in summaries:
+        table.add_row(
+            s.name, s.objective or "-", s.cost or "-", str(s.n_trials),
+            str(s.states.get("COMPLETE", 0)), str(s.states.get("PRUNED", 0)),
+            str(s.states.get("FAIL", 0)), _num(s.best_val_accuracy, ".4f"),
+            s.last_update.strftime("%Y-%m-%d %H:%M") if s.last_update else "-",
+        )
+    return table
+
+
+def trial_panel(rec: TrialRecord) -> Group:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    for key in ("state", "reason", "val_accuracy", "test_accuracy", "params", "flops",
+                "latency_ms", "peak_memory_mb", "comm_bytes_per_step", "train_seconds",
+                "best_epoch", "loss_formula", "artifact_path"):
+        value = getattr(rec, key)
+        if value is not None:
+            head.add_row(key, str(value))
+    curves = Table(title="epochs")
+    for col in ("epoch", "train loss", "val acc", "seconds"):
+        curves.add_column(col, justify="right")
+    for e in rec.epochs:
+        curves.add_row(str(e.epoch), f"{e.train_loss:.4f}", f"{e.val_accuracy:.4f}",
+                       f"{e.seconds:.2f}")
+    specs = {"arch": rec.arch, "loss": rec.loss, "hparams": rec.hparams}
+    return Group(
+        Panel(head, title=f"{rec.study} · trial {rec.number}"),
+        curves,
+        Panel(Pretty(specs), title="specs"),
+    )

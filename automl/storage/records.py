@@ -1,0 +1,80 @@
+"""Read-side records: plain dataclasses the CLI, ranking and dashboard consume."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EpochPoint:
+    epoch: int
+    train_loss: float
+    val_accuracy: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as Optuna and the project's tables know it (Optuna's state is authoritative)."""
+
+    study: str
+    number: int
+    state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
+    values: tuple[float, ...] | None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    params: int | None = None
+    flops: float | None = None
+    latency_ms: float | None = None
+    peak_memory_mb: float | None = None
+    comm_bytes_per_step: float | None = None
+    train_seconds: float | None = None
+    best_epoch: int | None = None
+    arch_space: str | None = None
+    arch: dict[str, Any] | None = None
+    loss: dict[str, Any] | None = None
+    loss_formula: str | None = None
+    loss_family: str | None = None
+    hparams: dict[str, Any] | None = None
+    train_config: dict[str, Any] | None = None
+    preprocessing: dict[str, Any] | None = None
+    artifact_path: str | None = None
+    reason: str | None = None
+    params_searched: dict[str, Any] = field(default_factory=dict)
+    datetime_start: datetime | None = None
+    datetime_complete: datetime | None = None
+    epochs: tuple[EpochPoint, ...] = ()
+
+    def cost(self, name: str) -> float | None:
+        value = getattr(self, name, None)
+        return None if value is None else float(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("datetime_start", "datetime_complete"):
+            d[key] = d[key].isoformat() if d[key] else None
+        d["values"] = list(self.values) if self.values is not None else None
+        d["epochs"] = [asdict(e) for e in self.epochs]
+        return d
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    name: str
+    objective: str | None
+    cost: str | None
+    directions: tuple[str, ...]
+    n_trials: int
+    states: dict[str, int]
+    best_val_accuracy: float | None
+    created_at: datetime | None
+    last_update: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("created_at", "last_update"):
+            d[key] = d[key].isoformat() if d[key] else None
+        d["directions"] = list(self.directions)
+        return d

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from automl.errors import StorageError
+from automl.storage import Storage, mask_url, open_storage, resolve_url
+
+
+def test_mask_and_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mask_url("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert mask_url("sqlite:///a.db") == "sqlite:///a.db"
+    monkeypatch.delenv("AUTOML_STORAGE", raising=False)
+    assert resolve_url(None) == "sqlite:///automl.db"
+    monkeypatch.setenv("AUTOML_STORAGE", "sqlite:///env.db")
+    assert resolve_url(None) == "sqlite:///env.db"
+    assert resolve_url("sqlite:///flag.db") == "sqlite:///flag.db"
+
+
+def test_trials_join_optuna_state_with_project_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    st = Storage(url)
+    study = optuna.create_study(study_name="s", storage=st.optuna, directions=["maximize", "minimize"])
+    st.save_study("s", "pareto", "flops", {"study": {"cost": "flops"}}, {"python": "3"})
+    t = study.ask()
+    st.update_trial("s", t.number, state="RUNNING", arch={"kind": "mlp"}, params=10, flops=20.0)
+    st.add_epoch("s", t.number, 1, 0.5, 0.8, 0.1)
+    st.add_epoch("s", t.number, 2, 0.4, 0.9, 0.1)
+    st.update_trial("s", t.number, state="COMPLETE", val_accuracy=0.9)
+    study.tell(t, [0.9, 20.0])
+    t2 = study.ask()  # left RUNNING in Optuna, no project row at all
+    assert t2.number == 1
+
+    again = Storage(url, create=False)  # a second handle (e.g. the dashboard) reads it back
+    recs = again.trials("s")
+    assert [r.state for r in recs] == ["COMPLETE", "RUNNING"]
+    assert recs[0].arch == {"kind": "mlp"} and recs[0].values == (0.9, 20.0)
+    full = again.trial("s", 0)
+    assert [e.val_accuracy for e in full.epochs] == [0.8, 0.9]
+    [summary] = again.list_studies()
+    assert summary.states == {"COMPLETE": 1, "RUNNING": 1} and summary.best_val_accuracy == 0.9
+    assert again.study_config("s") == {"study": {"cost": "flops"}}
+    assert str(again.artifact_dir("s", 3)).endswith("automl_artifacts/s/trial_00003")
+
+
+def test_read_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="database file not found"):
+        open_storage(f"sqlite:///{tmp_path / 'missing.db'}", create=False)
+    with pytest.raises(StorageError, match="not a valid SQLAlchemy URL"):
+        open_storage("not a url")
+    with pytest.raises(StorageError, match="folder of the database does not exist"):
+        open_storage(f"sqlite:///{tmp_path / 'no' / 'dir.db'}")
+    st = open_storage(f"sqlite:///{tmp_path / 'b.db'}")
+    with pytest.raises(StorageError, match="no study named 'x'.*studies: none"):
+        st.trials("x")
+    with pytest.raises(StorageError, match="no trial 5"):
+        optuna.create_study(study_name="y", storage=st.optuna)
+        st.save_study("y", "val_accuracy", "flops", {}, {})
+        st.trial("y", 5)
+
+
+def test_empty_sqlite_file_holds_no_studies(tmp_path: Path) -> None:
+    (tmp_path / "e.db").write_bytes(b"")
+    with pytest.raises(StorageError, match="holds no automl studies"):
+        open_storage(f"sqlite:///{tmp_path / 'e.db'}", create=False)
