@@ -7,6 +7,7 @@ fast. Every :class:`~automl.errors.AutomlError` becomes one line on stderr and e
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,6 +54,7 @@ def search(
     sampler: Annotated[str | None, typer.Option(help="tpe | nsga2 | random | cmaes")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for sampler, split and training.")] = None,
     nproc_per_trial: Annotated[int | None, typer.Option(help="Processes per trial (DDP).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes sharing the study.")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override, repeatable.")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
@@ -61,6 +63,7 @@ def search(
     from automl.controller import check_spaces, run_search
     from automl.data import load_data
     from automl.leaderboard import leaderboard
+    from automl import workers as workers_mod
     from automl.progress import RichReporter
     from automl.render import leaderboard_table
     from automl.storage import open_storage
@@ -71,30 +74,77 @@ def search(
             "data.source": data, "study.name": study, "study.storage": storage,
             "study.trials": trials, "study.timeout": timeout, "trainer.epochs": epochs,
             "study.sampler": sampler, "study.seed": seed, "trainer.nproc": nproc_per_trial,
+            "study.workers": workers,
         },
         overrides=set_ or [],
     )
     check_spaces(cfg)
-    store = open_storage(cfg.study.storage, artifacts=cfg.study.artifacts)
+    store = open_storage(cfg.study.storage, artifacts=cfg.study.artifacts,
+                         heartbeat_interval=cfg.study.heartbeat_interval or None,
+                         grace_period=cfg.study.grace_period)
     prepared = load_data(cfg.data.source, cfg.data.val_fraction, cfg.data.test_fraction,
                          cfg.study.seed, cfg.data.standardize)
     console = _console()
     cost = cfg.study.cost if cfg.study.objective == "pareto" else None
-    console.print(
-        f"study [bold]{cfg.study.name}[/] in {store.masked_url}: {cfg.study.trials} trials, "
-        f"data {cfg.data.source} {tuple(prepared.splits.x_train.shape)} train, "
-        f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}",
-        highlight=False,
-    )
-    if quiet:
-        outcome = run_search(cfg, store, prepared)
-    else:
-        with RichReporter(cfg.study.trials, cost=cost) as reporter:
-            outcome = run_search(cfg, store, prepared, reporter=reporter, callbacks=[reporter])
-    rows = leaderboard(store.trials(cfg.study.name), cost=cost or "flops", top=10)
-    console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
+    if not quiet:
+        console.print(
+            f"study [bold]{cfg.study.name}[/] in {store.masked_url}: {cfg.study.trials} trials"
+            f"{f' on {cfg.study.workers} workers' if cfg.study.workers > 1 else ''}, "
+            f"data {cfg.data.source} {tuple(prepared.splits.x_train.shape)} train, "
+            f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}",
+            highlight=False,
+        )
+    children = _start_workers(cfg, store.is_sqlite)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if quiet:
+            outcome = run_search(cfg, store, prepared)
+        else:
+            with RichReporter(cfg.study.trials, cost=cost) as reporter:
+                outcome = run_search(cfg, store, prepared, reporter=reporter,
+                                     callbacks=[reporter])
+    except KeyboardInterrupt as exc:  # Typer would turn this into a bare exit 130
+        workers_mod.stop(children)
+        sys.stderr.write("interrupted: the running trial is marked failed; run the same command "
+                         "again to continue\n")
+        raise SystemExit(143 if isinstance(exc, Terminated) else 130) from None
+    except BaseException:
+        workers_mod.stop(children)
+        raise
+    finally:
+        workers_mod.wait(children)
+    if not quiet:
+        rows = leaderboard(store.trials(cfg.study.name), cost=cost or "flops", top=10)
+        console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
     states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(outcome.states.items()))
-    console.print(f"{outcome.trials_run} trials run now; study has {states}.", highlight=False)
+    resumed = " (resumed the unfinished run of this config)" if outcome.resumed else ""
+    console.print(f"{outcome.trials_run} trials run here{resumed}; study has {states}.",
+                  highlight=False)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (the running trial is marked failed, reason interrupted)
+    but ending with exit code 143."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _start_workers(cfg: Any, is_sqlite: bool) -> list[Any]:
+    from automl import workers as workers_mod
+
+    n = cfg.study.workers
+    if n <= 1:
+        return []
+    workers_mod.check_backend(n, is_sqlite)
+    gpus = 0
+    if cfg.trainer.device != "cpu":
+        import torch
+
+        gpus = torch.cuda.device_count()
+    devices = workers_mod.device_slices(n, cfg.trainer.nproc, gpus)
+    return workers_mod.spawn(sys.argv[1:], devices)
 
 
 @app.command()
@@ -173,9 +223,6 @@ def main() -> None:
 
         sys.stderr.write(f"error: {mask_text(str(exc))}\n")
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

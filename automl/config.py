@@ -36,6 +36,11 @@ class StudySection:
     objective: str = "pareto"  # pareto: max val_accuracy, min cost; val_accuracy: single objective
     cost: str = "flops"
     pruner: str = "asha"  # used in single-objective mode (Optuna prunes one objective only)
+    workers: int = 1  # worker processes on this machine sharing the study
+    # A worker that stops sending heartbeats for grace_period seconds is presumed dead: its
+    # trial is failed and its candidate re-queued. 0 disables heartbeats.
+    heartbeat_interval: int = 10
+    grace_period: int = 30
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[Any, ...]], dict[str, tuple[Any
     "study": (
         StudySection,
         {"sampler": SAMPLERS, "objective": OBJECTIVES, "cost": COSTS, "pruner": PRUNERS},
-        {"trials": (0, None), "timeout": (0, None)},
+        {"trials": (0, None), "timeout": (0, None), "workers": (1, 64),
+         "heartbeat_interval": (0, 3600), "grace_period": (1, 86400)},
     ),
     "data": (
         DataSection,
@@ -158,6 +164,12 @@ def _check_consistency(cfg: StudyConfig) -> None:
         raise ConfigError("data.val_fraction + data.test_fraction: must leave data to train on")
     if cfg.trainer.precision == "fp16" and cfg.trainer.device == "cpu":
         raise ConfigError("trainer.precision: 'fp16' needs CUDA; use 'bf16' on the CPU")
+    hb = cfg.study.heartbeat_interval
+    if hb and cfg.study.grace_period <= hb:
+        raise ConfigError(
+            f"study.grace_period: must exceed study.heartbeat_interval ({hb} s), "
+            f"got {cfg.study.grace_period}"
+        )
     if cfg.trainer.comm_hook == "bf16" and cfg.trainer.backend == "gloo":
         raise ConfigError("trainer.comm_hook: 'bf16' needs the nccl backend; use 'fp16' on gloo")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import warnings
 import platform
@@ -30,6 +32,7 @@ class SearchOutcome:
     storage_url: str  # masked
     trials_run: int
     states: dict[str, int]
+    resumed: bool = False
 
 
 def environment() -> dict[str, Any]:
@@ -49,6 +52,11 @@ def environment() -> dict[str, Any]:
 
 def _constraints(frozen: optuna.trial.FrozenTrial) -> list[float]:
     return list(frozen.user_attrs.get("constraint", []))
+
+
+def _constraints_for(cfg: StudyConfig) -> Any:
+    """The sampler's constraints function when any cost limit is set, else None."""
+    return _constraints if any(v is not None for v in vars(cfg.limits).values()) else None
 
 
 def check_spaces(cfg: StudyConfig) -> None:
@@ -99,9 +107,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
                 f"(hash {prev_hash[:12]} != {data.data_hash[:12]}); use another study.name"
             )
         n_prior = len(storage.optuna.get_all_trials(prior._study_id, deepcopy=False))
-    constraints = _constraints if any(
-        v is not None for v in vars(cfg.limits).values()
-    ) else None
+    constraints = _constraints_for(cfg)
     study = optuna.create_study(
         study_name=name,
         storage=storage.optuna,
@@ -120,6 +126,15 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     return study
 
 
+def fingerprint(cfg: StudyConfig) -> str:
+    """Same config, same run: what lets "the same command again" resume instead of add."""
+    d = cfg.to_dict()
+    for key in ("workers", "timeout", "heartbeat_interval", "grace_period"):
+        d["study"].pop(key, None)  # how a run is executed, not what it searches
+    blob = json.dumps(d, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
 def run_search(
     cfg: StudyConfig,
     storage: Storage,
@@ -128,26 +143,36 @@ def run_search(
     reporter: Reporter | None = None,
     callbacks: list[TrialCallback] | None = None,
 ) -> SearchOutcome:
-    """Run ``cfg.study.trials`` more trials (or until ``cfg.study.timeout``) on the study."""
+    """Add ``cfg.study.trials`` finished trials to the study (or resume the unfinished run of
+    the same config), stopping early at ``cfg.study.timeout``. Safe to run in several workers."""
     import optuna
+
+    from automl.runner import WORKER, finished_in_study, optimize
+    from automl.storage.runs import lease, start_or_resume
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI reports trials itself
     # group=True and metric names are stable in practice; their warnings only add noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
     check_spaces(cfg)
-    study = open_study(cfg, storage, data)
-    before = len(study.get_trials(deepcopy=False))
-    study.optimize(
-        Objective(cfg, data, storage, reporter),
-        n_trials=cfg.study.trials,
-        timeout=cfg.study.timeout,
-        catch=(Exception,),  # one bad trial never stops the search; its reason is stored
-        callbacks=callbacks or [],
-        gc_after_trial=False,
+    with lease(storage, f"study:{cfg.study.name}"):
+        study = open_study(cfg, storage, data)
+        done_now = finished_in_study(study.get_trials(deepcopy=False))
+        run = start_or_resume(storage, cfg.study.name, fingerprint(cfg), cfg.study.trials,
+                              done_now)
+        if run.resumed:
+            # Another worker (or an interrupted earlier process) started this run: a seed of
+            # this worker's own keeps concurrent workers from proposing the same candidates.
+            salt = int(hashlib.sha256(WORKER.encode()).hexdigest()[:6], 16)
+            n_now = len(study.get_trials(deepcopy=False))
+            study.sampler = make_sampler(cfg, _constraints_for(cfg), seed_offset=n_now + salt)
+    objective = Objective(cfg, data, storage, reporter)
+    on_tally = getattr(reporter, "run_progress", None)
+    ran = optimize(
+        study, objective, storage, run, timeout=cfg.study.timeout, callbacks=callbacks or [],
+        on_tally=on_tally, on_interrupt=objective.interrupted,
     )
-    trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
-    for t in trials:
+    for t in study.get_trials(deepcopy=False):
         states[t.state.name] = states.get(t.state.name, 0) + 1
-    return SearchOutcome(cfg.study.name, storage.masked_url, len(trials) - before, states)
+    return SearchOutcome(cfg.study.name, storage.masked_url, ran, states, run.resumed)

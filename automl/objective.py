@@ -57,6 +57,11 @@ class Objective:
             self.storage.update_trial(self.study_name, trial.number, state="FAIL", reason=reason)
             raise
 
+    def interrupted(self, trial: optuna.Trial) -> None:
+        """Ctrl-C / SIGTERM during this trial: record why; the runner re-queues the candidate."""
+        self.storage.update_trial(self.study_name, trial.number, state="FAIL",
+                                  reason="interrupted")
+
     def _prune(self, trial: optuna.Trial, reason: str) -> None:
         import optuna
 
@@ -143,8 +148,10 @@ class Objective:
                     return True
             return False
 
+        # Latency was measured before training (for the limits); don't pay for it twice.
+        run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
         try:
-            result = train(arch, loss, self.data.splits, train_cfg, on_epoch=on_epoch)
+            result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch)
         except NonFiniteLossError as exc:
             self._prune(trial, f"non-finite loss: {exc}")
         except TrialTimeoutError as exc:

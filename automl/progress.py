@@ -58,6 +58,10 @@ class RichReporter:
             self.task, now=f"#{number} epoch {record.epoch}/{epochs} val {record.val_accuracy:.3f}"
         )
 
+    def run_progress(self, tally: Any, requested: int) -> None:
+        """Run-wide counts (all workers), taken each time a trial is claimed."""
+        self.progress.update(self.task, total=requested, completed=tally.finished)
+
     # Optuna callback ---------------------------------------------------------------------
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         state = trial.state.name
@@ -72,4 +76,4 @@ class RichReporter:
             line = f"[{colour}]#{trial.number} {state.lower()}[/] {reason}"
         self.console.print(line, highlight=False)
         best = f"{self.best:.4f}" if self.best is not None else "-"
-        self.progress.update(self.task, advance=1, best=best, now="")
+        self.progress.update(self.task, best=best, now="")

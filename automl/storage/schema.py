@@ -85,6 +85,34 @@ class TrialRow(Base):
     )
 
 
+class RunRow(Base):
+    """One ``automl search`` goal: add ``requested`` finished trials (``target`` in total).
+
+    Re-running the same command (same config fingerprint) while its run is unfinished resumes
+    that run instead of adding more; parallel workers with the same config join it.
+    """
+
+    __tablename__ = "automl_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_name: Mapped[str] = mapped_column(String(512), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    requested: Mapped[int] = mapped_column(Integer)
+    target: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class LockRow(Base):
+    """A lease lock (works the same on SQLite and PostgreSQL): taken by a conditional UPDATE,
+    so a crashed holder's lease simply expires."""
+
+    __tablename__ = "automl_locks"
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class EpochRow(Base):
     __tablename__ = "automl_epochs"
     __table_args__ = (UniqueConstraint("trial_id", "epoch"),)

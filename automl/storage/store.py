@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -106,15 +107,22 @@ class Storage:
             session.close()
 
     def _create_schema(self) -> None:
-        try:
-            schema.Base.metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"storage {self.masked_url}: {_first_line(exc)}") from exc
+        for attempt in range(3):
+            try:
+                schema.Base.metadata.create_all(self.engine)
+                break
+            except SQLAlchemyError as exc:
+                # Workers starting together race to create the tables: the loser sees "already
+                # exists" and simply checks again.
+                if attempt == 2 or "already exists" not in str(exc):
+                    raise StorageError(f"storage {self.masked_url}: {_first_line(exc)}") from exc
+                time.sleep(0.2 * (attempt + 1))
+        with contextlib.suppress(StorageError), self.session() as s:  # a racing worker wins
+            if s.get(MetaRow, "schema_version") is None:
+                s.add(MetaRow(key="schema_version", value=str(schema.SCHEMA_VERSION)))
         with self.session() as s:
             row = s.get(MetaRow, "schema_version")
-            if row is None:
-                s.add(MetaRow(key="schema_version", value=str(schema.SCHEMA_VERSION)))
-            elif int(row.value) > schema.SCHEMA_VERSION:
+            if row is not None and int(row.value) > schema.SCHEMA_VERSION:
                 raise StorageError(
                     f"storage {self.masked_url}: written by a newer automl (schema "
                     f"{row.value} > {schema.SCHEMA_VERSION}); upgrade automl to open it"
@@ -142,7 +150,7 @@ class Storage:
         if interval:
             kwargs["heartbeat_interval"] = interval
             kwargs["grace_period"] = grace
-            kwargs["failed_trial_callback"] = _retry_callback()
+            kwargs["heartbeat_stale_trial_callback"] = _retry_callback()
         try:
             return optuna.storages.RDBStorage(self.url, **kwargs)
         except Exception as exc:  # Optuna wraps driver errors in several types
@@ -244,9 +252,9 @@ def epochs_of(row: TrialRow | None) -> tuple[EpochPoint, ...]:
 def _retry_callback() -> Any:
     import optuna
 
-    cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-    cls = cls or optuna.storages.RetryFailedTrialCallback
-    return cls(max_retry=3)
+    # A candidate whose worker died is run again, up to 3 times (a candidate that kills its
+    # worker every time, e.g. by running out of memory, must not loop forever).
+    return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
 
 
 def _safe_name(name: str) -> str:

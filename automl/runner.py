@@ -1,0 +1,159 @@
+"""The worker loop: claim a trial under a lease, run it with a heartbeat, tell Optuna.
+
+Replaces ``study.optimize`` so that any number of workers (processes or machines) and restarted
+workers stop at exactly the run's target:
+
+* a trial *counts* once finished: COMPLETE, PRUNED, or FAIL for a reason of its own (the builder
+  raised, out of memory...). A trial killed with its process (heartbeat gone stale) or stopped by
+  Ctrl-C / SIGTERM does not count, and its candidate is queued again (WAITING);
+* a worker claims a new trial only while ``finished + running < requested`` (counted over the
+  run's own trials); queued candidates are
+  taken first; when everything left is running elsewhere it waits, so a peer that dies is
+  noticed (its heartbeat goes stale) and its candidate re-run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from automl.storage.runs import Run, finish_run, lease
+
+if TYPE_CHECKING:
+    import optuna
+
+    from automl.storage import Storage
+
+INTERRUPTED = "interrupted"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+RUN_ATTR = "automl_run"
+
+
+@dataclass(frozen=True)
+class Tally:
+    finished: int
+    running: int
+    waiting: int
+
+
+def counts(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a finished trial counts towards a run's target (see the module docstring)."""
+    state = trial.state.name
+    if state in ("COMPLETE", "PRUNED"):
+        return True
+    if state == "FAIL":
+        reason = trial.user_attrs.get("reason")
+        return bool(reason) and not str(reason).startswith(INTERRUPTED)
+    return False
+
+
+def tally(trials: Sequence[optuna.trial.FrozenTrial], run_id: int) -> Tally:
+    """Finished (counting) and running trials of one run, and queued candidates of the study."""
+    finished = running = waiting = 0
+    for t in trials:
+        if t.state.name == "WAITING":
+            waiting += 1
+        elif t.user_attrs.get(RUN_ATTR) == run_id:
+            if t.state.name == "RUNNING":
+                running += 1
+            elif counts(t):
+                finished += 1
+    return Tally(finished, running, waiting)
+
+
+def finished_in_study(trials: Sequence[optuna.trial.FrozenTrial]) -> int:
+    return sum(1 for t in trials if counts(t))
+
+
+ProgressHook = Callable[[Tally, int], None]
+
+
+def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHook | None
+           ) -> optuna.Trial | str:
+    """A new trial to run, or "done", or "wait" (others are finishing the last trials)."""
+    from optuna.storages import fail_stale_trials
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    with lease(storage, f"study:{study.study_name}"):
+        fail_stale_trials(study)  # no-op without heartbeats; else re-queues dead trials
+        now = tally(study.get_trials(deepcopy=False), run.id)
+        if on_tally is not None:
+            on_tally(now, run.requested)
+        if now.finished >= run.requested:
+            finish_run(storage, run.id)
+            return "done"
+        if now.finished + now.running >= run.requested:
+            return "wait"
+        with warnings.catch_warnings():
+            # Optuna warns that heartbeats are meant for Study.optimize; this loop runs the
+            # same heartbeat thread itself (see _run_one).
+            warnings.simplefilter("ignore", UserWarning)
+            trial = study.ask()  # takes a queued (WAITING) candidate, e.g. a retry, first
+        if is_heartbeat_enabled(study._storage):
+            # Optuna ignores a RUNNING trial that never sent a heartbeat when it looks for dead
+            # ones, so beat once now: a worker killed before its heartbeat thread starts must
+            # not leave its trial RUNNING forever.
+            study._storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr(RUN_ATTR, run.id)
+        trial.set_user_attr("worker", WORKER)
+        return trial
+
+
+def _run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[Any], Any],
+             on_interrupt: Callable[[optuna.Trial], None]) -> optuna.trial.FrozenTrial:
+    import optuna
+    from optuna.storages._heartbeat import get_heartbeat_thread
+    from optuna.trial import TrialState
+
+    with get_heartbeat_thread(trial._trial_id, study._storage):
+        try:
+            values = objective(trial)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI
+            trial.set_user_attr("reason", INTERRUPTED)
+            on_interrupt(trial)
+            study.tell(trial, state=TrialState.FAIL)
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number},
+                                skip_if_exists=False)
+            raise
+        except Exception:  # the objective stored the reason; one bad trial never stops a run
+            study.tell(trial, state=TrialState.FAIL)
+        else:
+            study.tell(trial, values)
+    return study._storage.get_trial(trial._trial_id)
+
+
+def optimize(
+    study: optuna.Study,
+    objective: Callable[[Any], Any],
+    storage: Storage,
+    run: Run,
+    *,
+    timeout: float | None = None,
+    callbacks: Sequence[Callable[[Any, Any], None]] = (),
+    on_tally: ProgressHook | None = None,
+    on_interrupt: Callable[[optuna.Trial], None] = lambda t: None,
+    poll_s: float = 1.0,
+) -> int:
+    """Run trials until the run's target is met (or ``timeout``); returns trials run here."""
+    start = time.monotonic()
+    ran = 0
+    while timeout is None or time.monotonic() - start < timeout:
+        claimed = _claim(study, storage, run, on_tally)
+        if claimed == "done":
+            break
+        if claimed == "wait":
+            time.sleep(poll_s)
+            continue
+        assert not isinstance(claimed, str)
+        frozen = _run_one(study, claimed, objective, on_interrupt)
+        ran += 1
+        for cb in callbacks:
+            cb(study, frozen)
+    return ran

@@ -1,0 +1,152 @@
+"""Crash-resume, SIGTERM and parallel workers against SQLite and PostgreSQL (real processes,
+real trainer, real database; nothing mocked)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from automl.runner import RUN_ATTR, counts
+from automl.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+FAST = ["--data", "digits", "--epochs", "3", "--set", "search.arch=mlp",
+        "--set", "trainer.num_threads=1", "--set", "study.heartbeat_interval=1",
+        "--set", "study.grace_period=3"]
+
+
+def search_cmd(url: str, study: str, trials: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "automl", "search", "--storage", url, "--study", study,
+            "--trials", str(trials), "--quiet", *FAST, *extra]
+
+
+def frozen_trials(url: str, study: str) -> list:
+    """The study's trials as Optuna stores them; [] while the search has not created it yet."""
+    from automl.errors import StorageError
+
+    try:
+        st = open_storage(url, create=False)
+    except StorageError:
+        return []
+    try:
+        sid = st.optuna.get_study_id_from_name(study)
+        return st.optuna.get_all_trials(sid, deepcopy=False)
+    except KeyError:
+        return []
+    finally:
+        st.close()
+
+
+def wait_for(pred, timeout: float = 90.0, what: str = "") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def check_final(url: str, study: str, requested: int) -> list:
+    trials = frozen_trials(url, study)
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")], trials
+    counted = [t for t in trials if counts(t)]
+    assert len(counted) == requested, [(t.number, t.state.name, t.user_attrs) for t in trials]
+    # No candidate completed twice because of a retry.
+    params = [tuple(sorted(t.params.items())) for t in counted if t.state.name == "COMPLETE"]
+    assert len(params) == len(set(params))
+    return trials
+
+
+def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
+    cmd = search_cmd(storage_url, "crash", 5)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        def one_done_one_running() -> bool:
+            ts = frozen_trials(storage_url, "crash")
+            states = [t.state.name for t in ts]
+            return "COMPLETE" in states and "RUNNING" in states
+        wait_for(one_done_one_running, what="a completed and a running trial")
+        before = [t.number for t in frozen_trials(storage_url, "crash")
+                  if t.state.name == "COMPLETE"]
+        killed = [t.number for t in frozen_trials(storage_url, "crash")
+                  if t.state.name == "RUNNING"]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "resumed" in again.stdout
+    trials = check_final(storage_url, "crash", 5)
+    by_number = {t.number: t for t in trials}
+    assert all(by_number[n].state.name == "COMPLETE" for n in before)  # nothing completed lost
+    for n in killed:
+        assert by_number[n].state.name == "FAIL"
+        retries = [t for t in trials if t.system_attrs.get("failed_trial") == n]
+        assert retries and retries[0].state.name == "COMPLETE"
+        # The same candidate, re-run (a trial killed mid-sampling had only some of its params).
+        assert by_number[n].params.items() <= retries[0].params.items()
+
+
+def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_path: Path) -> None:
+    cmd = search_cmd(storage_url, "term", 3, "--set", "trainer.epochs=30")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: any(t.state.name == "RUNNING" for t in frozen_trials(storage_url, "term")),
+                 what="a running trial")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert time.monotonic() - t0 < 30
+    assert "interrupted" in err and "Traceback" not in err
+    trials = frozen_trials(storage_url, "term")
+    interrupted = [t for t in trials if t.user_attrs.get("reason") == "interrupted"]
+    assert len(interrupted) == 1 and interrupted[0].state.name == "FAIL"
+    st = open_storage(storage_url, create=False)
+    assert st.trial("term", interrupted[0].number).reason == "interrupted"
+    st.close()
+    rerun = subprocess.run(cmd[:-2] + ["--set", "trainer.epochs=30"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    final = check_final(storage_url, "term", 3)
+    assert any(t.user_attrs.get("retry_of") == interrupted[0].number and t.state.name ==
+               "COMPLETE" for t in final)
+
+
+def test_parallel_workers_share_one_study_exactly(storage_url: str, tmp_path: Path) -> None:
+    # Trials long enough (a few seconds) that the second worker's start-up does not miss them.
+    out = subprocess.run(search_cmd(storage_url, "par", 6, "--workers", "2",
+                                    "--set", "trainer.epochs=60"), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    trials = check_final(storage_url, "par", 6)
+    assert len(trials) == 6
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers did work
+    assert len({t.user_attrs[RUN_ATTR] for t in trials}) == 1
+
+
+def test_two_commands_on_two_terminals_share_a_study(storage_url: str, tmp_path: Path) -> None:
+    """The many-machines recipe, shown with local processes: the same command, twice."""
+    cmd = search_cmd(storage_url, "multi", 6)
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env={**os.environ})
+             for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read() if p.stderr else ""
+    trials = check_final(storage_url, "multi", 6)
+    assert len(trials) == 6
