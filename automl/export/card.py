@@ -1,0 +1,100 @@
+"""The bundle's ``README.md``: a short model card rendered from ``spec.json``. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{100 * float(x):.2f}%"
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, int) or float(x).is_integer():
+        return f"{int(x):,}"
+    return f"{float(x):.4g}"
+
+
+def _arch_line(arch: dict[str, Any]) -> str:
+    if arch.get("kind") == "mlp":
+        return (f"MLP, hidden {arch.get('hidden')}, {arch.get('activation')}, "
+                f"norm {arch.get('norm')}")
+    stages = arch.get("stages") or []
+    widths = "/".join(str(s.get("width")) for s in stages) or "-"
+    ops = ", ".join(b.get("op", "?") for s in stages for b in s.get("blocks", [])) or "none"
+    return (f"{arch.get('kind')} CNN, stem {arch.get('stem_width')}, stage widths {widths}, "
+            f"blocks: {ops}; {arch.get('activation')}, norm {arch.get('norm')}")
+
+
+def render_card(spec: dict[str, Any]) -> str:
+    """Markdown for people: what the model is, how good and costly, how to use and rebuild it."""
+    m, c, d = spec.get("metrics", {}), spec.get("costs", {}), spec.get("data", {})
+    v = spec.get("versions", {})
+    retrain = spec.get("retrain")
+    origin = (f"retrained ({retrain['mode']}, {retrain['epochs']} epochs) from trial "
+              if retrain else f"trial {spec['trial']} ({spec.get('selected_by')}) of ")
+    lines = [
+        f"# Model card: {spec.get('study')} / trial {spec.get('trial')}",
+        "",
+        f"{origin}study `{spec.get('study')}`; exported {spec.get('created_at')} with automl "
+        f"{v.get('automl')} and torch {v.get('torch')}.",
+        "",
+        f"- **Architecture**: {_arch_line(spec['arch'])}",
+        f"- **Loss**: `{spec.get('loss_formula')}`",
+        f"- **Input**: float32 `(N, {', '.join(str(s) for s in spec['input_shape'])})`, "
+        f"standardized per {spec['preprocessing'].get('axis')} with the statistics in spec.json",
+        f"- **Classes** ({len(spec['classes'])}): {', '.join(spec['classes'][:20])}"
+        + (" ..." if len(spec["classes"]) > 20 else ""),
+        f"- **Data**: `{d.get('source')}` (sha256 {str(d.get('sha256'))[:12]}...), split seed "
+        f"{d.get('split_seed')}, training seed {spec.get('seed')}",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+        f"| validation accuracy | {_pct(m.get('val_accuracy'))} |",
+        f"| test accuracy | {_pct(m.get('test_accuracy'))} |",
+        f"| parameters | {_num(c.get('params'))} |",
+        f"| FLOPs per sample | {_num(c.get('flops'))} |",
+        f"| CPU latency, batch 1 (ms) | {_num(c.get('latency_ms'))} |",
+    ]
+    if retrain:
+        search = _pct(retrain.get("search_test_accuracy"))
+        lines.append(f"| test accuracy at search time | {search} |")
+    q = spec.get("quantization")
+    if q:
+        lines += ["", f"INT8 ({q['method']} quantization, {q['format']}, ONNX Runtime):", "",
+                  "| model | file | size (bytes) | test accuracy | latency b=1 (ms) |",
+                  "| --- | --- | --- | --- | --- |"]
+        for key, name in (("float", "model.onnx"), ("int8", "model.int8.onnx")):
+            r = q[key]
+            lines.append(f"| {key} | {name} | {_num(r.get('size_bytes'))} | "
+                         f"{_pct(r.get('test_accuracy'))} | {_num(r.get('latency_ms'))} |")
+    lines += [
+        "",
+        "## Use",
+        "",
+        "```bash",
+        "automl predict . INPUT.npz --backend onnx --json  # or INPUT.csv",
+        "automl serve . --port 8000  # POST /predict, GET /health, GET /metadata",
+        "```",
+        "",
+        "```python",
+        "from automl import Predictor, load_model",
+        'Predictor(".", backend="onnx").predict(x).labels   # raw inputs; preprocessing applied',
+        'model = load_model(".")                            # nn.Module in eval mode',
+        "```",
+        "",
+        "Files: `model.safetensors` (weights), `spec.json` (everything else, JSON), "
+        "`model.onnx` (outputs `logits`, `probabilities`; takes standardized inputs).",
+        "",
+        "## Reproduce from scratch",
+        "",
+        "```bash",
+        spec.get("reproduce", {}).get("command", "n/a"),
+        "```",
+        "",
+        spec.get("reproduce", {}).get("note", ""),
+        "",
+    ]
+    return "\n".join(lines)

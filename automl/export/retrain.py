@@ -1,0 +1,136 @@
+"""``automl retrain``: train a trial's spec again from scratch and write a bundle.
+
+Two modes. Default: fit train + validation together (more data for the model that ships),
+optionally for more epochs; the search's test split stays untouched, so the test accuracy is
+comparable with the search-time figure. ``as_searched``: train exactly as the search did
+(train split, keep the best validation epoch), which reproduces the trial's model.
+
+In the default mode no held-out validation data is left, so the trainer's "best epoch" is
+chosen on the validation samples it also trains on; that accuracy saturates and ties go to the
+later epoch, so in practice the last epoch's weights are kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl.export.bundle import BundleOptions, write_bundle
+from automl.export.errors import ExportError
+from automl.export.staging import data_config, reload_data, staged
+
+EXPORT_SECTIONS = ("onnx", "quantization", "verification", "files", "reproduce")
+
+
+@dataclass(frozen=True)
+class RetrainReport:
+    out: Path
+    spec: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _train_plus_val(splits: Any) -> Any:
+    return dataclasses.replace(
+        splits,
+        x_train=np.concatenate([splits.x_train, splits.x_val]),
+        y_train=np.concatenate([splits.y_train, splits.y_val]),
+    )
+
+
+def base_spec_from_db(storage: str | None, study: str, trial: int) -> tuple[dict[str, Any], str]:
+    """The spec ``export`` would write for ``trial`` (no weights needed), and the storage URL."""
+    from automl.export.exporter import storage_for_command
+    from automl.export.select import numbered_trial
+    from automl.export.spec import build_spec
+    from automl.storage import open_storage, resolve_url
+
+    url = resolve_url(storage)
+    store = open_storage(url, create=False)
+    try:
+        records, config = store.trials(study), store.study_config(study)
+    finally:
+        store.close()
+    spec = build_spec(numbered_trial(records, trial, study), config, selected_by="retrain")
+    spec["storage"] = storage_for_command(url)
+    return spec, url
+
+
+def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
+            as_searched: bool = False, options: BundleOptions | None = None,
+            storage_url: str | None = None) -> RetrainReport:
+    """Train ``base["arch"]`` with ``base["loss"]`` and ``base["train_config"]`` from scratch on
+    the re-loaded data, then write a bundle to ``out``."""
+    from automl.export.exporter import reproduce
+    from automl.export.spec import versions
+    from search_spaces import arch_from_dict, loss_from_dict
+    from trainer import TrainConfig, train
+
+    if epochs is not None and epochs < 1:
+        raise ExportError(f"--epochs {epochs}: must be at least 1")
+    out = Path(out).resolve()
+    with staged(out) as tmp:  # a taken --out fails before training
+        data, warnings = reload_data(data_config(base), required=True)
+        assert data is not None
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        stored = {k: v for k, v in (base.get("train_config") or {}).items() if k in known}
+        cfg = TrainConfig(**{**stored, **({"epochs": epochs} if epochs else {})})
+        splits = data.splits if as_searched else _train_plus_val(data.splits)
+        try:
+            result = train(arch_from_dict(base["arch"]), loss_from_dict(base["loss"]), splits, cfg)
+        except ValueError as exc:
+            raise ExportError(f"retrain: {exc}") from None
+        spec = copy.deepcopy(base)
+        for stale in EXPORT_SECTIONS:  # describe the files of the bundle it came from
+            spec.pop(stale, None)
+        fresh = {"created_at": _now(), "versions": versions()}
+        prior = base.get("retrain") or {}
+        spec["retrain"] = {
+            "mode": "as-searched" if as_searched else "train+val",
+            "epochs": cfg.epochs,
+            "train_samples": int(len(splits.y_train)),
+            "best_epoch": result.best_epoch,
+            "search_test_accuracy": prior.get("search_test_accuracy",
+                                              base["metrics"].get("test_accuracy")),
+            "search_epochs": prior.get("search_epochs", stored.get("epochs")),
+        }
+        spec["train_config"] = dataclasses.asdict(cfg)
+        spec["preprocessing"] = data.preprocessing
+        spec["metrics"] = {
+            # Validation samples were trained on in train+val mode: no honest figure is left.
+            "val_accuracy": result.val_accuracy if as_searched else None,
+            "test_accuracy": result.test_accuracy,
+            "best_epoch": result.best_epoch,
+        }
+        costs = result.costs
+        spec["costs"] = {**spec.get("costs", {}), "train_seconds": result.train_seconds,
+                         "peak_memory_mb": result.peak_memory_mb}
+        if costs is not None:
+            spec["costs"].update(params=costs.params, flops=costs.flops,
+                                 latency_ms=costs.latency_ms)
+        spec["selected_by"] = "retrain"
+        spec["created_at"], spec["versions"] = fresh["created_at"], fresh["versions"]
+        spec["reproduce"] = reproduce(out, spec, storage_url, as_searched=as_searched)
+        spec = write_bundle(tmp, spec, result.state_dict, data, options or BundleOptions())
+    return RetrainReport(out, spec, warnings)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def base_spec_from_bundle(folder: Path) -> dict[str, Any]:
+    """A bundle's spec, as the starting point of a retrain without the database."""
+    from automl.export.spec import read_spec
+
+    spec = read_spec(folder)
+    for key in ("loss", "train_config", "data"):
+        if not spec.get(key):
+            raise ExportError(f"{folder}: spec.json has no {key!r}; cannot retrain from it")
+    return spec

@@ -1,0 +1,116 @@
+"""Which trial(s) to export: ``best``, ``knee``, a trial number, or the whole Pareto front. Pure.
+
+Definitions (the leaderboard's axes: validation accuracy against the study's cost, by default
+FLOPs; test accuracy never takes part in a choice):
+
+* ``best``: the completed trial with the highest validation accuracy. Ties are common (digits
+  saturates validation at 1.0) and go to the lower cost, then to the lower trial number, so the
+  choice is deterministic and prefers the cheaper of equally accurate models.
+* ``knee``: :func:`automl.ranking.knee` over the Pareto front of (validation accuracy, cost):
+  with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
+  the straight line from the cheapest member to the most accurate one, i.e. where buying more
+  accuracy starts to cost disproportionately more. A front of one or two members gives its most
+  accurate member.
+* ``--pareto``: every member of the front (Pareto rank 0), most accurate first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from automl.export.errors import ExportError
+from automl.ranking import knee, pareto_ranks
+from automl.storage.records import TrialRecord
+
+CHOICES = ("best", "knee")
+
+
+def _cost(rec: TrialRecord, cost: str) -> float:
+    value = rec.cost(cost)
+    return float("inf") if value is None else value  # an unpriced trial never wins a tie
+
+
+def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
+    done = [r for r in records if r.state == "COMPLETE" and r.val_accuracy is not None]
+    if not done:
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.state.lower()] = counts.get(r.state.lower(), 0) + 1
+        have = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
+        raise ExportError(f"study {study!r} has no completed trial with weights ({have})")
+    return done
+
+
+def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+               ) -> TrialRecord:
+    """Highest validation accuracy; ties to lower ``cost``, then lower trial number."""
+    done = _complete(records, study)
+    return min(done, key=lambda r: (-float(r.val_accuracy or 0.0), _cost(r, cost), r.number))
+
+
+def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:
+    priced = sorted((r for r in done if r.cost(cost) is not None), key=lambda r: r.number)
+    return priced
+
+
+def pareto_trials(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+                  ) -> list[TrialRecord]:
+    """Pareto-front members on (val accuracy, cost), most accurate first (then cheaper)."""
+    priced = _front(_complete(records, study), cost)
+    if not priced:
+        raise ExportError(f"study {study!r}: no completed trial has a {cost!r} figure")
+    ranks = pareto_ranks([(float(r.val_accuracy or 0.0), _cost(r, cost)) for r in priced])
+    front = [r for r, k in zip(priced, ranks, strict=True) if k == 0]
+    return sorted(front, key=lambda r: (-float(r.val_accuracy or 0.0), _cost(r, cost), r.number))
+
+
+def knee_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+               ) -> TrialRecord:
+    """The front member with the best accuracy-per-cost trade-off (see the module docstring)."""
+    priced = _front(_complete(records, study), cost)
+    if not priced:
+        raise ExportError(f"study {study!r}: no completed trial has a {cost!r} figure")
+    index = knee([(float(r.val_accuracy or 0.0), _cost(r, cost)) for r in priced])
+    assert index is not None  # priced is not empty
+    return priced[index]
+
+
+def numbered_trial(records: Sequence[TrialRecord], number: int, study: str = "?"
+                   ) -> TrialRecord:
+    """Trial ``number``, which must exist and be complete."""
+    for r in records:
+        if r.number == number:
+            if r.state != "COMPLETE":
+                why = f": {r.reason}" if r.reason else ""
+                raise ExportError(
+                    f"trial {number} of study {study!r} is {r.state}, not COMPLETE, so it has "
+                    f"no weights{why}"
+                )
+            return r
+    numbers = sorted(r.number for r in records)
+    known = f"{numbers[0]}-{numbers[-1]}" if numbers else "none"
+    raise ExportError(f"study {study!r} has no trial {number} (trials: {known})")
+
+
+def parse_choice(text: str) -> str | int:
+    """``best`` | ``knee`` | a trial number, as given to ``--trial``."""
+    t = text.strip().lower()
+    if t in CHOICES:
+        return t
+    if t.isdigit():
+        return int(t)
+    raise ExportError(f"--trial {text!r}: expected best, knee or a trial number")
+
+
+def select(records: Sequence[TrialRecord], choice: str | int, *, cost: str = "flops",
+           pareto: bool = False, study: str = "?") -> list[TrialRecord]:
+    """The trials an export writes: the whole front with ``pareto``, else the one ``choice``."""
+    if pareto:
+        return pareto_trials(records, cost, study)
+    if choice == "best":
+        return [best_trial(records, cost, study)]
+    if choice == "knee":
+        return [knee_trial(records, cost, study)]
+    if isinstance(choice, int):
+        return [numbered_trial(records, choice, study)]
+    raise ExportError(f"--trial {choice!r}: expected best, knee or a trial number")

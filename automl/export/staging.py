@@ -1,0 +1,79 @@
+"""``--out`` handling and study data re-loading, shared by ``export`` and ``retrain``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automl.errors import DataError
+from automl.export.errors import ExportError
+
+if TYPE_CHECKING:
+    from automl.data import PreparedData
+
+
+def check_out(out: Path) -> None:
+    """``--out`` must not exist, or be an empty folder (checked before any slow work)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(f"--out {out}: already exists and is not empty; choose a new folder")
+
+
+@contextlib.contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A scratch folder beside ``out`` that becomes ``out`` on success and vanishes on failure,
+    so an interrupted export never leaves a half-written bundle that looks complete."""
+    check_out(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        check_out(out)  # someone may have written there meanwhile
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def data_config(spec_or_config: dict[str, Any]) -> dict[str, Any]:
+    """``{source, val_fraction, test_fraction, standardize, split_seed, sha256}`` from a stored
+    study config (``data`` + ``study.seed`` + ``_data_hash``) or a bundle spec's ``data``."""
+    if "format" in spec_or_config:
+        return dict(spec_or_config["data"])
+    d = spec_or_config.get("data", {})
+    return {"source": d.get("source", "digits"), "val_fraction": d.get("val_fraction", 0.15),
+            "test_fraction": d.get("test_fraction", 0.15),
+            "standardize": d.get("standardize", True),
+            "split_seed": int(spec_or_config.get("study", {}).get("seed", 0)),
+            "sha256": spec_or_config.get("_data_hash")}
+
+
+def reload_data(d: dict[str, Any], *, required: bool) -> tuple[PreparedData | None, list[str]]:
+    """Re-create the study's splits from its data source; warn when the data changed since.
+
+    Returns ``(data, warnings)``; with ``required=False`` an unreadable source gives
+    ``(None, [warning])`` instead of raising.
+    """
+    from automl.data import load_data
+
+    try:
+        data = load_data(d["source"], d["val_fraction"], d["test_fraction"], d["split_seed"],
+                         d["standardize"])
+    except DataError as exc:
+        if required:
+            raise
+        return None, [f"data source {d['source']!r} could not be re-loaded ({exc}); "
+                      "ONNX checked on random inputs, accuracy not measured"]
+    warnings = []
+    if d.get("sha256") and d["sha256"] != data.data_hash:
+        warnings.append(
+            f"data source {d['source']!r} has changed since the search (sha256 "
+            f"{data.data_hash[:12]} != {d['sha256'][:12]}); figures below are on today's data"
+        )
+    return data, warnings
