@@ -1,0 +1,208 @@
+"""How fast does the dashboard's study page render for a 10,000-trial study?
+
+Builds a synthetic study (Optuna trials through ``study.add_trials``, the project's rows and
+curves by bulk insert) in a temporary SQLite file, then renders the study page through
+Streamlit's ``AppTest`` several times and prints the timings. The first render fills the
+caches (cold); the later ones are what a user clicking around sees (warm).
+
+    .venv/bin/python benchmarks/dashboard_scale.py [--trials 10000] [--repeat 3] [--keep DB]
+
+The goal (issue 4) is a study page in at most 3 s; figures go to ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: `dashboard` must be importable
+APP = REPO / "dashboard" / "app.py"
+STUDY = "scale"
+LOSS_FAMILIES = ("ce", "focal", "composite", "label_smoothing")
+
+
+def _arch(rng: random.Random) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A random spec and the Optuna params that would have produced it."""
+    if rng.random() < 0.5:
+        hidden = [rng.choice([64, 128, 256, 512]) for _ in range(rng.randint(1, 3))]
+        spec = {"kind": "mlp", "input_shape": [1, 8, 8], "num_classes": 10, "hidden": hidden,
+                "activation": rng.choice(["relu", "gelu"]), "norm": "batch", "dropout": 0.1}
+        return "mlp", spec, {"n_layers": len(hidden), "width": hidden[0]}
+    stages = [{"width": rng.choice([16, 32, 64]), "downsample": i > 0,
+               "blocks": [{"op": rng.choice(["conv3", "sep3", "mbconv"]), "expansion": 4,
+                           "residual": True}]} for i in range(rng.randint(1, 3))]
+    spec = {"kind": "cnn2d", "input_shape": [1, 8, 8], "num_classes": 10, "stem_width": 16,
+            "stages": stages, "activation": "relu", "norm": "batch", "dropout": 0.0}
+    return "cnn2d", spec, {"n_layers": len(stages), "width": stages[0]["width"]}
+
+
+def build_study(url: str, n_trials: int, *, epochs: int = 5, seed: int = 0) -> None:
+    """Write a ``STUDY`` with ``n_trials`` trials (85% complete, 10% pruned, 5% failed)."""
+    import optuna
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    from automl.storage import open_storage
+    from automl.storage.schema import EpochRow, TrialRow
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    rng = random.Random(seed)
+    st = open_storage(url)
+    study = optuna.create_study(study_name=STUDY, storage=st.optuna,
+                                directions=["maximize", "minimize"])
+    st.save_study(STUDY, "pareto", "flops",
+                  {"study": {"name": STUDY, "cost": "flops", "objective": "pareto"},
+                   "search": {"arch": "auto", "loss": "searched"}}, {"python": sys.version})
+    dists = {
+        "n_layers": IntDistribution(1, 3), "width": IntDistribution(16, 512),
+        "loss_family": CategoricalDistribution(LOSS_FAMILIES),
+        "lr": FloatDistribution(1e-4, 1e-1, log=True), "dropout": FloatDistribution(0.0, 0.5),
+    }
+    t0 = datetime(2026, 1, 1)
+    frozen, rows = [], []
+    for n in range(n_trials):
+        space, spec, arch_params = _arch(rng)
+        family = rng.choice(LOSS_FAMILIES)
+        lr, dropout = 10 ** rng.uniform(-4, -1), rng.uniform(0.0, 0.5)
+        params = {**arch_params, "loss_family": family, "lr": lr, "dropout": dropout}
+        n_params = rng.randint(2_000, 2_000_000)
+        flops = n_params * rng.uniform(1.5, 40.0)
+        acc = min(0.99, 0.6 + 0.06 * (flops ** 0.1) * rng.uniform(0.7, 1.0) / 3)
+        state = rng.choices(["COMPLETE", "PRUNED", "FAIL"], [85, 10, 5])[0]
+        ot = optuna.trial.create_trial(
+            state=getattr(optuna.trial.TrialState, state),
+            values=[acc, flops] if state == "COMPLETE" else None,
+            params=params, distributions=dists,
+        )
+        ot.datetime_start = t0 + timedelta(seconds=30 * n)
+        ot.datetime_complete = ot.datetime_start + timedelta(seconds=rng.uniform(5, 60))
+        frozen.append(ot)
+        curve = [EpochRow(epoch=e, train_loss=2.0 / e, val_accuracy=acc * (1 - 0.3 / e),
+                          seconds=1.0) for e in range(1, epochs + 1)] if state != "FAIL" else []
+        rows.append(TrialRow(
+            study_name=STUDY, number=n, state=state, arch_space=space, arch=spec,
+            loss={"kind": family}, loss_formula=f"{family.upper()}(ls=0.1)",
+            loss_family=family, hparams={"lr": lr, "optimizer": "adamw", "batch_size": 64},
+            val_accuracy=acc if state != "FAIL" else None, params=n_params, flops=flops,
+            latency_ms=flops / 2e6, peak_memory_mb=n_params * 16 / 2**20,
+            train_seconds=rng.uniform(5, 60), epochs=curve,
+            reason=None if state == "COMPLETE" else f"{state.lower()} at epoch 2",
+        ))
+    study.add_trials(frozen)
+    with st.session() as s:  # bulk insert: benchmark setup only, never the dashboard's way
+        s.add_all(rows)
+    st.close()
+
+
+def time_page(url: str, page: str, query: dict[str, str], repeat: int,
+              tab: str | None = None) -> tuple[list[tuple[float, float]], str]:
+    """(wall, CPU) seconds per render of the page script ``page`` (``views/study.py``...)
+    with the given query params, and a one-line account of what it drew (to show it really
+    rendered). CPU time (of this process: the page runs in a thread of it) barely moves when
+    other jobs share the machine; wall time does."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import loaders
+
+    os.environ["AUTOML_STORAGE"] = url
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.run()  # the Studies page; switch_page needs a first run to know the pages
+    at.query_params.update(query)
+    at.switch_page(page)
+    loaders.clear()  # the first timed run is cold: nothing cached, storage opened anew
+    if tab:
+        at.session_state["study_tab"] = tab
+    times = []
+    for _ in range(repeat):
+        start, cpu = time.perf_counter(), time.process_time()
+        at.run()
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
+        if at.exception or at.error:
+            problem = (at.exception or at.error)[0].value
+            raise SystemExit(f"{page}: the page failed: {problem}")
+    drew = (f"title {at.title[0].value!r}, {len(at.get('plotly_chart'))} charts, "
+            f"{len(at.dataframe)} tables")
+    return times, drew
+
+
+def storage_breakdown(url: str) -> list[tuple[str, float, float]]:
+    """Where a cold load's time goes: each storage read the pages make, and the transforms."""
+    from automl.storage import open_storage
+    from dashboard import frames
+
+    steps: list[tuple[str, float, float]] = []
+
+    def timed(label: str, fn: Any) -> Any:
+        start, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        steps.append((label, time.perf_counter() - start, time.process_time() - cpu))
+        return out
+
+    store = timed("open_storage + Optuna RDBStorage",
+                  lambda: (s := open_storage(url, create=False), s.optuna)[0])
+    records = timed("Storage.trials(study)", lambda: store.trials(STUDY))
+    timed("  of which Optuna get_all_trials", lambda: store.optuna.get_all_trials(
+        store.optuna.get_study_id_from_name(STUDY), deepcopy=False))
+    timed("leaderboard_frame + params_frame (dashboard)",
+          lambda: (frames.leaderboard_frame(records), frames.params_frame(records)))
+    timed("Storage.trials(study, with_epochs=True) (trial page)",
+          lambda: store.trials(STUDY, with_epochs=True))
+    timed("Storage.list_studies() (studies page)", store.list_studies)
+    store.close()
+    return steps
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="build (or reuse) this SQLite file")
+    args = parser.parse_args(argv)
+    from streamlit import logger
+
+    logger.set_log_level("error")  # AppTest's "no runtime" chatter
+    warnings.filterwarnings("ignore", category=UserWarning)  # Optuna's small-sample notes
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.keep or Path(tmp) / "scale.db"
+        url = f"sqlite:///{db}"
+        if not db.exists():
+            start = time.perf_counter()
+            build_study(url, args.trials)
+            print(f"built {args.trials} trials in {time.perf_counter() - start:.1f} s")
+        for label, page, query, tab in (
+            ("study page", "views/study.py", {"study": STUDY}, None),
+            ("study page, importance tab", "views/study.py", {"study": STUDY}, "Importance"),
+            ("study page, parallel coordinates tab", "views/study.py", {"study": STUDY},
+             "Parallel coordinates"),
+            ("trial page", "views/trial.py", {"study": STUDY, "trial": "1"}, None),
+            ("compare page", "views/compare.py", {"study": STUDY, "trials": "1,2,3"}, None),
+            ("studies page", "views/studies.py", {}, None),
+        ):
+            times, drew = time_page(url, page, query, args.repeat, tab)
+            (cold, cold_cpu), later = times[0], times[1:] or times
+            warm = statistics.median(t[0] for t in later)
+            warm_cpu = statistics.median(t[1] for t in later)
+            print(f"{label}: cold {cold:.2f} s ({cold_cpu:.2f} s CPU), warm {warm:.2f} s "
+                  f"({warm_cpu:.2f} s CPU); {args.trials} trials; {drew}", flush=True)
+        print("cold storage reads:")
+        for step, seconds, cpu in storage_breakdown(url):
+            print(f"  {step}: {seconds:.2f} s ({cpu:.2f} s CPU)")
+
+
+if __name__ == "__main__":
+    main()

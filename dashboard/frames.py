@@ -1,0 +1,154 @@
+"""Trial records -> the DataFrames the pages draw. Pure: no Streamlit, no database.
+
+Ranking and Pareto membership come from :mod:`automl.leaderboard` and :mod:`automl.ranking`, so
+the dashboard and ``automl leaderboard`` can never disagree about who is on the front.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from automl.leaderboard import leaderboard
+from automl.ranking import pareto_ranks
+from automl.storage.records import StudySummary, TrialRecord
+from dashboard.specs import arch_summary
+
+COSTS: dict[str, str] = {
+    "flops": "FLOPs",
+    "params": "parameters",
+    "latency_ms": "latency (ms)",
+    "peak_memory_mb": "peak memory (MB)",
+}
+STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+LEADERBOARD_COLUMNS = (
+    "trial", "rank", "state", "pareto", "val_accuracy", "test_accuracy", "params", "flops",
+    "latency_ms", "peak_memory_mb", "train_seconds", "arch_space", "arch", "loss_family",
+    "loss_formula", "reason", "started", "completed",
+)
+COPIED = frozenset(LEADERBOARD_COLUMNS) - {"arch", "loss_family", "started", "completed"}
+
+
+def studies_frame(summaries: Sequence[StudySummary]) -> pd.DataFrame:
+    """One row per study: trial counts by state, best accuracy, cost objective, last update."""
+    rows = [
+        {
+            "study": s.name,
+            "objective": s.objective,
+            "cost": s.cost,
+            "trials": s.n_trials,
+            **{state.lower(): s.states.get(state, 0) for state in STATES[:4]},
+            "best_val_accuracy": s.best_val_accuracy,
+            "last_update": s.last_update,
+        }
+        for s in summaries
+    ]
+    columns = ["study", "objective", "cost", "trials", "complete", "pruned", "fail", "running",
+               "best_val_accuracy", "last_update"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def leaderboard_frame(records: Sequence[TrialRecord], cost: str = "flops") -> pd.DataFrame:
+    """The leaderboard (ranked by Pareto rank on accuracy vs ``cost``) as a flat frame.
+
+    Nested specs become a one-line architecture summary; the full specs stay in the records,
+    which the trial page loads on its own.
+    """
+    rows = leaderboard(records, cost=cost)
+    frame = pd.DataFrame.from_records(
+        rows, columns=[c for c in LEADERBOARD_COLUMNS if c in COPIED or c == "arch"]
+    )
+    by_number = {r.number: r for r in records}
+    ordered = [by_number[n] for n in frame["trial"]]
+    frame["arch"] = [arch_summary(a) for a in frame["arch"]]
+    frame["loss_family"] = [r.loss_family for r in ordered]
+    frame["started"] = [r.datetime_start for r in ordered]
+    frame["completed"] = [r.datetime_complete for r in ordered]
+    frame = frame[list(LEADERBOARD_COLUMNS)]
+    # Nullable ints keep "no rank" distinct from rank 0 without turning the column into floats.
+    frame["rank"] = frame["rank"].astype("Int64")
+    frame["params"] = frame["params"].astype("Int64")
+    frame["pareto"] = frame["pareto"].astype(bool)
+    for col in ("started", "completed"):
+        frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def filter_frame(frame: pd.DataFrame, *, states: Iterable[str] | None = None,
+                 loss_families: Iterable[str] | None = None,
+                 arch_spaces: Iterable[str] | None = None) -> pd.DataFrame:
+    """Rows whose state / loss family / architecture space is among those given (None = all)."""
+    mask = pd.Series(True, index=frame.index)
+    for col, allowed in (("state", states), ("loss_family", loss_families),
+                         ("arch_space", arch_spaces)):
+        if allowed is not None:
+            mask &= frame[col].fillna("-").isin(list(allowed))
+    return frame[mask]
+
+
+def pareto_points(frame: pd.DataFrame, cost: str) -> pd.DataFrame:
+    """Completed rows that have both accuracy and ``cost``, with ``on_front`` marking the
+    Pareto front of (higher accuracy, lower cost) among exactly these rows."""
+    done = frame[(frame["state"] == "COMPLETE") & frame["val_accuracy"].notna()
+                 & frame[cost].notna()].copy()
+    points = list(zip(done["val_accuracy"].astype(float), done[cost].astype(float), strict=True))
+    done["on_front"] = [r == 0 for r in pareto_ranks(points)]
+    return done
+
+
+def history_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials with the best validation accuracy so far, by trial number and by time."""
+    done = frame[(frame["state"] == "COMPLETE") & frame["val_accuracy"].notna()]
+    out = done[["trial", "completed", "val_accuracy"]].sort_values("trial")
+    out["best_by_trial"] = out["val_accuracy"].cummax()
+    by_time = out.sort_values(["completed", "trial"])
+    out["best_by_time"] = by_time["val_accuracy"].cummax().reindex(out.index)
+    return out.reset_index(drop=True)
+
+
+def state_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Trials per state, in the usual order, states with no trial left out."""
+    counts = frame["state"].value_counts()
+    return {s: int(counts[s]) for s in STATES if s in counts}
+
+
+def params_frame(records: Sequence[TrialRecord]) -> pd.DataFrame:
+    """Searched parameters of the completed trials, one column each, plus trial and accuracy.
+
+    Conditional parameters (say the width of a third layer) are missing where a trial did not
+    sample them; those cells are NaN.
+    """
+    rows = [
+        {"trial": r.number, "val_accuracy": r.val_accuracy, **r.params_searched}
+        for r in records if r.state == "COMPLETE" and r.val_accuracy is not None
+    ]
+    return pd.DataFrame(rows, columns=_ordered_columns(rows))
+
+
+def _ordered_columns(rows: list[dict[str, Any]]) -> list[str]:
+    cols = {"trial": None, "val_accuracy": None}
+    for row in rows:
+        cols.update(dict.fromkeys(row))
+    return list(cols)
+
+
+def curves_frame(records: Iterable[TrialRecord]) -> pd.DataFrame:
+    """Per-epoch points of the given trials, long format (one row per trial and epoch)."""
+    rows = [
+        {"trial": r.number, "epoch": e.epoch, "train_loss": e.train_loss,
+         "val_accuracy": e.val_accuracy, "seconds": e.seconds}
+        for r in records for e in r.epochs
+    ]
+    return pd.DataFrame(rows, columns=["trial", "epoch", "train_loss", "val_accuracy",
+                                       "seconds"])
+
+
+def log_scaled(values: pd.Series) -> bool:
+    """Whether a numeric parameter spans enough decades to read better on a log axis."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if v.empty or (v <= 0).any():
+        return False
+    return math.log10(float(v.max()) / float(v.min())) >= 2

@@ -1,0 +1,113 @@
+"""Specs and costs as text and tables: summaries, flattened diffs, the export command. Pure."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from automl.storage.records import TrialRecord
+from automl.storage.urls import mask_url
+
+COST_FIELDS: dict[str, str] = {
+    "params": "parameters",
+    "flops": "FLOPs per sample",
+    "latency_ms": "latency (ms, batch 1, CPU)",
+    "peak_memory_mb": "peak training memory (MB)",
+    "comm_bytes_per_step": "communication (bytes / step)",
+    "train_seconds": "training time (s)",
+}
+
+
+def arch_summary(arch: Mapping[str, Any] | None) -> str:
+    """One line for a table cell: ``mlp 64-512`` or ``cnn2d w16/32 3b``."""
+    if not arch:
+        return "-"
+    kind = str(arch.get("kind", "?"))
+    if "stages" in arch:
+        stages = arch.get("stages") or []
+        n_blocks = sum(len(s.get("blocks", [])) for s in stages)
+        widths = "/".join(str(s.get("width")) for s in stages)
+        return f"{kind} w{widths} {n_blocks}b"
+    if "hidden" in arch:
+        return f"{kind} " + "-".join(str(h) for h in arch.get("hidden") or [])
+    return kind
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts and lists -> ``{"stages[0].blocks[1].op": "sep3", ...}`` (leaves only)."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        if not obj and prefix:
+            out[prefix] = "{}"
+        for key, value in obj.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(obj, list | tuple) and any(isinstance(v, Mapping | list) for v in obj):
+        for i, value in enumerate(obj):
+            out.update(flatten(value, f"{prefix}[{i}]"))
+    elif isinstance(obj, list | tuple):
+        out[prefix] = json.dumps(list(obj))  # short lists of numbers read best on one line
+    else:
+        out[prefix] = obj
+    return out
+
+
+def spec_table(records: Sequence[TrialRecord], *, only_differences: bool = True
+               ) -> pd.DataFrame:
+    """Architecture, loss and hyperparameters of several trials side by side.
+
+    Index: flattened key (``arch.hidden``, ``loss.terms[1].loss.gamma``...); one column per
+    trial. With ``only_differences``, keys on which every trial agrees are dropped.
+    """
+    flat = {
+        f"trial {r.number}": flatten({"arch": r.arch or {}, "loss": r.loss or {},
+                                      "hparams": r.hparams or {}})
+        for r in records
+    }
+    keys = list(dict.fromkeys(k for f in flat.values() for k in f))
+    table = pd.DataFrame(
+        {name: [_cell(f.get(k)) for k in keys] for name, f in flat.items()}, index=keys
+    )
+    if only_differences and len(records) > 1:
+        table = table[table.nunique(axis=1, dropna=False) > 1]
+    return table
+
+
+def _cell(value: Any) -> str:
+    # One string type per column: Arrow cannot hold ints, strings and None in one column.
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def costs_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
+    """Validation/test accuracy and every cost, one column per trial."""
+    fields = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy",
+              **COST_FIELDS}
+    return pd.DataFrame(
+        {f"trial {r.number}": [getattr(r, f) for f in fields] for r in records},
+        index=list(fields.values()),
+    )
+
+
+def export_command(study: str, number: int, url: str) -> str:
+    """The ``automl export`` line for a trial, writing to ``exports/<study>-trial-<n>``.
+
+    A URL with a password is left out (shown masked it would not work); the line then reads
+    the URL from $AUTOML_STORAGE, as every command does without ``--storage``.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in study)
+    cmd = ["automl", "export", study, "--trial", str(number),
+           "--out", f"exports/{safe}-trial-{number}"]
+    hidden = mask_url(url) != url
+    if not hidden:
+        cmd += ["--storage", url]
+    line = " ".join(shlex.quote(c) for c in cmd)
+    if hidden:
+        line = f"# set AUTOML_STORAGE to the database URL (its password is not shown)\n{line}"
+    return line

@@ -1,0 +1,176 @@
+"""The dashboard's pure parts, without Streamlit or a database: frames, specs, diagrams,
+figures, and the small decisions (storage URL, refresh interval)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import pytest
+from dashboard_db import CNN, MLP
+
+from automl.ranking import pareto_ranks
+from automl.storage import EpochPoint, StudySummary, TrialRecord
+from dashboard import archviz, figures, frames, specs
+
+T0 = datetime(2026, 1, 1)
+
+
+def rec(number: int, state: str = "COMPLETE", acc: float | None = 0.9,
+        flops: float | None = 1e4, **kw: Any) -> TrialRecord:
+    fields: dict[str, Any] = {
+        "val_accuracy": acc if state == "COMPLETE" else None, "flops": flops,
+        "params": 100 * (number + 1), "latency_ms": 0.1, "arch": MLP, "arch_space": "mlp",
+        "loss_family": "ce", "loss_formula": "CE", "params_searched": {"lr": 0.01},
+        "datetime_start": T0 + timedelta(minutes=number),
+        "datetime_complete": T0 + timedelta(minutes=number + 1),
+    }
+    fields.update(kw)
+    values = (acc, flops) if state == "COMPLETE" and acc and flops else None
+    return TrialRecord(study="s", number=number, state=state, values=values, **fields)
+
+
+RECORDS = [
+    rec(0, acc=0.90, flops=2e4),
+    rec(1, acc=0.95, flops=9e5, arch=CNN, arch_space="cnn2d", loss_family="focal"),
+    rec(2, acc=0.80, flops=5e4),  # dominated by 0
+    rec(3, state="PRUNED", reason="pruned at epoch 1"),
+    rec(4, state="FAIL", acc=None, flops=None, arch=None, reason="boom"),
+    rec(5, acc=0.85, flops=1e4, params_searched={"lr": 0.1, "width": 32}),
+]
+
+
+def test_leaderboard_frame_ranks_like_the_cli() -> None:
+    lb = frames.leaderboard_frame(RECORDS, cost="flops")
+    assert list(lb.columns) == list(frames.LEADERBOARD_COLUMNS)
+    assert list(lb["trial"]) == [1, 0, 5, 2, 3, 4]  # front by accuracy, then the rest
+    assert list(lb["pareto"]) == [True, True, True, False, False, False]
+    assert lb["rank"].isna().tolist() == [False] * 4 + [True] * 2
+    assert lb.loc[lb["trial"] == 1, "arch"].item() == "cnn2d w8/16 4b"
+    assert lb.loc[lb["trial"] == 0, "arch"].item() == "mlp 32-16"
+    by_params = frames.leaderboard_frame(RECORDS, cost="params")
+    assert list(by_params["trial"])[:2] == [1, 0]  # params grow with the trial number
+
+
+def test_pareto_points_match_ranking_for_any_cost() -> None:
+    lb = frames.leaderboard_frame(RECORDS, cost="flops")
+    for cost in ("flops", "params", "latency_ms"):
+        pts = frames.pareto_points(lb, cost)
+        assert set(pts["trial"]) == {0, 1, 2, 5}  # completed, with both numbers
+        ranks = pareto_ranks(list(zip(pts["val_accuracy"], pts[cost], strict=True)))
+        assert list(pts["on_front"]) == [r == 0 for r in ranks]
+    assert set(frames.pareto_points(lb, "flops").query("on_front")["trial"]) == {0, 1, 5}
+    # Equal latency everywhere: only the most accurate trial is on that front.
+    assert set(frames.pareto_points(lb, "latency_ms").query("on_front")["trial"]) == {1}
+    assert frames.pareto_points(lb, "peak_memory_mb").empty  # never measured
+
+
+def test_filters_and_counts() -> None:
+    lb = frames.leaderboard_frame(RECORDS)
+    assert frames.state_counts(lb) == {"COMPLETE": 4, "PRUNED": 1, "FAIL": 1}
+    assert list(frames.filter_frame(lb, states=["PRUNED", "FAIL"])["trial"]) == [3, 4]
+    assert list(frames.filter_frame(lb, loss_families=["focal"])["trial"]) == [1]
+    assert list(frames.filter_frame(lb, arch_spaces=["cnn2d"], states=["COMPLETE"])["trial"]
+                ) == [1]
+    assert len(frames.filter_frame(lb)) == len(lb)
+
+
+def test_history_is_best_so_far_by_number_and_by_time() -> None:
+    late = rec(0, acc=0.99, datetime_complete=T0 + timedelta(hours=5))
+    lb = frames.leaderboard_frame([late, rec(1, acc=0.5), rec(2, acc=0.7)])
+    hist = frames.history_frame(lb)
+    assert list(hist["trial"]) == [0, 1, 2]
+    assert list(hist["best_by_trial"]) == [0.99, 0.99, 0.99]
+    # In completion order trial 0 comes last, so the best so far grows 0.5, 0.7, 0.99.
+    assert list(hist["best_by_time"]) == [0.99, 0.5, 0.7]
+
+
+def test_params_and_curves_frames() -> None:
+    params = frames.params_frame(RECORDS)
+    assert list(params.columns) == ["trial", "val_accuracy", "lr", "width"]
+    assert list(params["trial"]) == [0, 1, 2, 5]
+    assert params["width"].isna().tolist() == [True, True, True, False]
+    curved = rec(7, epochs=(EpochPoint(1, 2.0, 0.5, 1.0), EpochPoint(2, 1.0, 0.7, 1.0)))
+    curves = frames.curves_frame([curved, RECORDS[0]])
+    assert curves[["trial", "epoch", "val_accuracy"]].values.tolist() == [[7, 1, 0.5],
+                                                                          [7, 2, 0.7]]
+    assert frames.log_scaled(pd.Series([1e-4, 1e-2])) and not frames.log_scaled(
+        pd.Series([1, 50]))
+
+
+def test_studies_frame() -> None:
+    summary = StudySummary("a", "pareto", "flops", ("maximize", "minimize"), 5,
+                           {"COMPLETE": 3, "FAIL": 2}, 0.9, T0, T0)
+    row = frames.studies_frame([summary]).iloc[0]
+    assert (row["trials"], row["complete"], row["fail"], row["running"]) == (5, 3, 2, 0)
+
+
+def test_specs_flatten_diff_costs_and_export() -> None:
+    flat = specs.flatten(CNN)
+    assert flat["stages[1].blocks[0].op"] == "mbconv" and flat["input_shape"] == "[1, 8, 8]"
+    table = specs.spec_table([RECORDS[0], RECORDS[1]])
+    assert "arch.kind" in table.index and "hparams" not in table.index
+    assert table.loc["arch.kind"].tolist() == ["mlp", "cnn2d"]
+    assert "arch.num_classes" not in table.index  # equal in both
+    assert "arch.num_classes" in specs.spec_table(RECORDS[:2], only_differences=False).index
+    costs = specs.costs_table(RECORDS[:2])
+    assert costs.loc["FLOPs per sample"].tolist() == [2e4, 9e5]
+    assert specs.export_command("my study", 3, "sqlite:///a.db") == (
+        "automl export 'my study' --trial 3 --out exports/my_study-trial-3 "
+        "--storage sqlite:///a.db")
+    secret = specs.export_command("s", 3, "postgresql://u:pw123@h/db")
+    assert "pw123" not in secret and "--storage" not in secret and "AUTOML_STORAGE" in secret
+
+
+def test_architecture_diagram_and_layers() -> None:
+    dot = archviz.arch_dot(CNN)
+    assert dot.startswith("digraph arch {") and dot.rstrip().endswith("}")
+    assert "conv3 +res ×3" in dot and "mbconv e4 +res" in dot and "1×8×8" in dot
+    assert dot.count("->") == dot.count("[label=") - 1  # a chain
+    mlp_dot = archviz.arch_dot(MLP)
+    assert "Linear 32" in mlp_dot and "Linear → 10 classes" in mlp_dot
+    rows, source = archviz.layer_rows(MLP)
+    assert "describe" in source and rows[-1]["name"] == "head"
+    assert rows[-1]["output_shape"] == "10"
+    fallback, why = archviz.layer_rows({**MLP, "activation": "no-such-activation"})
+    assert why.startswith("read from the spec") and fallback[0]["params"] == 64 * 32 + 32 + 64
+    huge = {**CNN, "stages": [{"width": 8, "blocks": [{"op": op, "residual": True}]}
+                              for op in ["conv3", "conv5"] * 40]}
+    assert archviz.arch_dot(huge).count("[label=") == archviz.MAX_NODES
+
+
+def test_figures() -> None:
+    lb = frames.leaderboard_frame(RECORDS)
+    fig = figures.pareto_figure(frames.pareto_points(lb, "flops"), "flops", log_x=False)
+    others, front = fig.data
+    assert front.name == "Pareto front" and [int(c[0]) for c in front.customdata] == [5, 0, 1]
+    assert fig.layout.xaxis.type == "linear"
+    curved = [rec(n, epochs=(EpochPoint(1, 1.0, 0.5, 1.0),)) for n in (1, 2)]
+    assert len(figures.curves_figure(frames.curves_frame(curved)).data) == 4
+    bars = figures.importance_figure({"lr": 0.7, "width": 0.3}).data[0]
+    assert list(bars.y) == ["width", "lr"]  # most important on top
+    par = figures.parallel_figure(pd.DataFrame({
+        "lr": [1e-4, 1e-1], "act": ["relu", "gelu"], "cb": [True, False],
+        "val_accuracy": [0.5, 0.9]}), ["lr", "act", "cb"])
+    dims = par.data[0].dimensions
+    assert [d.label for d in dims] == ["log10 lr", "act", "cb", "val accuracy"]
+    assert list(dims[2].ticktext) == ["False", "True"]
+
+
+def test_storage_url_and_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboard import loaders, ui
+
+    monkeypatch.setenv("AUTOML_STORAGE", "sqlite:///env.db")
+    monkeypatch.setattr("sys.argv", ["app.py"])
+    assert loaders.storage_url() == "sqlite:///env.db"
+    monkeypatch.setattr("sys.argv", ["app.py", "--storage", "sqlite:///flag.db"])
+    assert loaders.storage_url() == "sqlite:///flag.db"
+    assert ui.refresh_every(running=True) == ui.LIVE_S
+    assert ui.refresh_every(running=False) == ui.IDLE_S
+    assert ui.refresh_every(running=True, live=False) is None
+    monkeypatch.setitem(loaders._loads, ("study", "u", "s"), (0, 4.2))
+    fresh = loaders.freshness("study", "u", "s")
+    assert fresh == math.ceil(loaders.SLOW_FACTOR * 4.2)
+    assert ui.refresh_every(running=True, fresh_s=fresh) == fresh  # never poll faster
