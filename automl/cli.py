@@ -26,7 +26,7 @@ app = typer.Typer(
 
 StorageOpt = Annotated[
     str | None,
-    typer.Option("--storage", help="SQLAlchemy URL [default: $AUTOML_STORAGE or sqlite:///automl.db]"),
+    typer.Option("--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE, else sqlite:///automl.db)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 

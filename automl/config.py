@@ -235,4 +235,11 @@ def load(
     for item in overrides:
         keys, value = parse_override(item)
         data = merge(data, keys, value)
-    return from_dict(data)
+    cfg = from_dict(data)
+    source = cfg.data.source
+    if source.endswith((".npz", ".csv")) and not Path(source).is_absolute():
+        # Stored absolute, so export / retrain / resume work from any working directory.
+        cfg = dataclasses.replace(
+            cfg, data=dataclasses.replace(cfg.data, source=str(Path(source).resolve()))
+        )
+    return cfg

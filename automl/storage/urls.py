@@ -40,7 +40,10 @@ def sqlite_path(url: str) -> Path | None:
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
-    return Path(u.database)
+    database = u.database
+    if u.query.get("uri") == "true" and database.startswith("file:"):
+        database = database[len("file:"):]  # sqlite:///file:PATH?mode=ro&uri=true
+    return Path(database)
 
 
 def default_artifacts(url: str) -> Path:

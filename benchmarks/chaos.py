@@ -1,0 +1,119 @@
+"""Chaos: kill ``automl search`` with SIGKILL at random moments, restart it, check the database.
+
+Runs a small search, kills it K times at random moments (bounded in time), restarting it each
+time with the same command, then lets it finish and checks what a user is promised:
+
+* the number of completed trials never decreases between kills (nothing completed is lost);
+* the final number of finished trials is exactly the requested one;
+* no candidate completes twice because its interrupted trial was retried;
+* no trial is left RUNNING or WAITING.
+
+    python benchmarks/chaos.py [--kills 20] [--trials 40] [--storage URL] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HEARTBEAT = ["--set", "study.heartbeat_interval=1", "--set", "study.grace_period=2"]
+
+
+def command(url: str, trials: int) -> list[str]:
+    return [sys.executable, "-m", "automl", "search", "--storage", url, "--study", "chaos",
+            "--data", "digits", "--trials", str(trials), "--epochs", "4", "--quiet",
+            "--set", "search.arch=mlp", "--set", "trainer.num_threads=1", *HEARTBEAT]
+
+
+def snapshot(url: str) -> list[Any]:
+    from automl.errors import StorageError
+    from automl.storage import open_storage
+
+    try:
+        st = open_storage(url, create=False)
+    except StorageError:
+        return []
+    try:
+        sid = st.optuna.get_study_id_from_name("chaos")
+        return st.optuna.get_all_trials(sid, deepcopy=False)
+    except KeyError:
+        return []
+    finally:
+        st.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--trials", type=int, default=40)
+    ap.add_argument("--storage", help="database URL (default: a temporary SQLite file)")
+    ap.add_argument("--max-seconds", type=float, default=600, help="time bound for the kills")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    from automl.runner import counts
+
+    rng = random.Random(args.seed)
+    tmp = tempfile.mkdtemp(prefix="automl-chaos-")
+    url = args.storage or f"sqlite:///{tmp}/chaos.db"
+    cmd = command(url, args.trials)
+    completed_seen, decreased, kills = 0, 0, 0
+    finished_by_itself = False
+    start = time.monotonic()
+    while kills < args.kills and time.monotonic() - start < args.max_seconds:
+        proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        # Start-up takes a few seconds; after it, a kill lands anywhere: sampling, training,
+        # writing a result or the weights.
+        time.sleep(rng.uniform(2.0, 12.0))
+        if proc.poll() is not None:  # it finished before the kill: the run is complete
+            finished_by_itself = proc.returncode == 0
+            break
+        proc.kill()
+        proc.wait()
+        kills += 1
+        completed = sum(t.state.name == "COMPLETE" for t in snapshot(url))
+        decreased += completed < completed_seen
+        completed_seen = max(completed_seen, completed)
+        print(f"kill {kills:2d}: {completed} completed", flush=True)
+    # The same command once more finishes an interrupted run (a finished run would be extended
+    # by another --trials, so it is not repeated then).
+    final = (subprocess.CompletedProcess(cmd, 0) if finished_by_itself else
+             subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900))
+    trials = snapshot(url)
+    finished = [t for t in trials if counts(t)]
+    params = [tuple(sorted(t.params.items())) for t in finished if t.state.name == "COMPLETE"]
+    left = [t.number for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    result = {
+        "storage": url.split("://")[0],
+        "kills": kills,
+        "requested": args.trials,
+        "finished": len(finished),
+        "trials_total": len(trials),
+        "completed_decreased": decreased,
+        "duplicate_completed": len(params) - len(set(params)),
+        "left_running_or_waiting": len(left),
+        "final_exit_code": final.returncode,
+        "seconds": round(time.monotonic() - start, 1),
+    }
+    result["trials_lost"] = decreased + abs(len(finished) - args.trials)
+    result["ok"] = (result["trials_lost"] == 0 and not left and final.returncode == 0
+                    and result["duplicate_completed"] == 0)
+    print(f"\nkills survived: {kills}   trials lost: {result['trials_lost']}   "
+          f"finished {len(finished)}/{args.trials}   duplicates "
+          f"{result['duplicate_completed']}   left running {len(left)}   ok={result['ok']}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    if not result["ok"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
