@@ -80,6 +80,8 @@ def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHo
     from optuna.storages._heartbeat import is_heartbeat_enabled
 
     with lease(storage, f"study:{study.study_name}"):
+        if is_heartbeat_enabled(study._storage):
+            _fail_orphans(study, storage)
         fail_stale_trials(study)  # no-op without heartbeats; else re-queues dead trials
         now = tally(study.get_trials(deepcopy=False), run.id)
         if on_tally is not None:
@@ -102,6 +104,32 @@ def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHo
         trial.set_user_attr(RUN_ATTR, run.id)
         trial.set_user_attr("worker", WORKER)
         return trial
+
+
+def _fail_orphans(study: optuna.Study, storage: Storage) -> None:
+    """Fail (and re-queue, like a stale trial) trials whose worker died before their first
+    heartbeat."""
+    import datetime as dt
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from automl.storage.optuna_tables import orphan_trial_ids
+
+    rdb = storage.optuna
+    grace = rdb.grace_period or 2 * (rdb.heartbeat_interval or 1)
+    cutoff = dt.datetime.now() - dt.timedelta(seconds=grace)  # Optuna stores local time
+    with storage.engine.connect() as conn:
+        orphans = orphan_trial_ids(conn, study.study_name, cutoff)
+    callback = rdb.get_heartbeat_stale_trial_callback()
+    for trial_id in orphans:
+        try:
+            if not study._storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker got there first
+        if callback is not None:
+            callback(study, study._storage.get_trial(trial_id))
 
 
 def _run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[Any], Any],

@@ -139,11 +139,19 @@ def records(url: str, study: str) -> dict[int, TrialRecord]:
 
 
 def trial(url: str, study: str, number: int) -> TrialRecord:
-    """One trial with its epochs (served from the study's cached records)."""
-    rec = records(url, study).get(number)
-    if rec is None:
-        raise StorageError(f"study {study!r} has no trial {number}")
-    return rec
+    """One trial with its epochs: a query for that trial alone (milliseconds at any size)."""
+    return _trial(url, study, number, _stamp("trial", url, study, str(number)))
+
+
+@st.cache_data(ttl=MAX_AGE_S, max_entries=64, show_spinner=False)
+def _trial(url: str, study: str, number: int, stamp: int) -> TrialRecord:
+    with _timed(stamp, "trial", url, study, str(number)):
+        return storage(url).trial(study, number)
+
+
+def trial_numbers(url: str, study: str) -> list[int]:
+    """The study's trial numbers, from the (cached) study data the study page also uses."""
+    return sorted(int(n) for n in study_data(url, study).leaderboard["trial"])
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

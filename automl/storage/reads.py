@@ -30,30 +30,39 @@ def _study_id(storage: Storage, name: str) -> int:
         raise StorageError(f"storage {storage.masked_url}: {exc}") from exc
 
 
-def load_trials(storage: Storage, study: str, *, with_epochs: bool = False) -> list[TrialRecord]:
-    """Every trial of ``study``, in trial-number order. Optuna's state is authoritative: a trial
-    whose process died shows as Optuna marks it, whatever the project's row last said."""
+def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
+                number: int | None = None) -> list[TrialRecord]:
+    """Every trial of ``study`` (or just ``number``), in trial-number order. Optuna's state is
+    authoritative: a trial whose process died shows as Optuna marks it, whatever the project's
+    row last said."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from automl.storage.optuna_tables import read_trials
     from automl.storage.store import epochs_of
 
-    study_id = _study_id(storage, study)
-    frozen = storage.optuna.get_all_trials(study_id, deepcopy=False)
-    rows = storage._rows(study, with_epochs)
+    try:
+        with storage.engine.connect() as conn:
+            trials = read_trials(conn, study, number)
+    except (SQLAlchemyError, KeyError, ValueError):
+        trials = _read_with_optuna_api(storage, study, number)  # schema changed: portable path
+    if trials is None:
+        raise storage._no_study(study)
+    rows = storage._rows(study, with_epochs, number)
     records = []
-    for ft in frozen:
-        row = rows.get(ft.number)
+    for t in trials:
+        row = rows.get(t.number)
         extra: dict[str, Any] = {k: getattr(row, k) for k in _COPIED} if row is not None else {}
-        state = ft.state.name
         if extra.get("reason") is None:
-            extra["reason"] = ft.user_attrs.get("reason")
+            extra["reason"] = t.reason
         records.append(
             TrialRecord(
                 study=study,
-                number=ft.number,
-                state=state,
-                values=tuple(ft.values) if ft.values is not None else None,
-                params_searched=dict(ft.params),
-                datetime_start=ft.datetime_start,
-                datetime_complete=ft.datetime_complete,
+                number=t.number,
+                state=t.state,
+                values=tuple(t.values) if t.values else None,
+                params_searched=t.params,
+                datetime_start=t.datetime_start,
+                datetime_complete=t.datetime_complete,
                 epochs=epochs_of(row),
                 **extra,
             )
@@ -61,20 +70,36 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False) -> l
     return records
 
 
-def summarize_studies(storage: Storage) -> list[StudySummary]:
-    from sqlalchemy import select
+def _read_with_optuna_api(storage: Storage, study: str, number: int | None) -> list[Any] | None:
+    from automl.storage.optuna_tables import OptunaTrial
 
+    try:
+        study_id = _study_id(storage, study)
+    except StorageError:
+        return None
     out = []
+    for ft in storage.optuna.get_all_trials(study_id, deepcopy=False):
+        if number is None or ft.number == number:
+            out.append(OptunaTrial(ft.number, ft.state.name, ft.datetime_start,
+                                   ft.datetime_complete, list(ft.values or []), dict(ft.params),
+                                   ft.user_attrs.get("reason")))
+    return out
+
+
+def summarize_studies(storage: Storage) -> list[StudySummary]:
+    from sqlalchemy import inspect, select
+
+    from automl.storage.optuna_tables import study_stats
+
     with storage.session() as s:
         meta = {r.name: r for r in s.scalars(select(StudyRow))}
+    stats: dict[str, Any] = {}
+    if inspect(storage.engine).has_table("studies"):  # else Optuna's call below creates them
+        with storage.engine.connect() as conn:
+            stats = study_stats(conn)
+    out = []
     for fs in storage.optuna.get_all_studies():
-        trials = storage.optuna.get_all_trials(fs._study_id, deepcopy=False)
-        states: dict[str, int] = {}
-        for t in trials:
-            states[t.state.name] = states.get(t.state.name, 0) + 1
-        accs = [t.values[0] for t in trials if t.state.name == "COMPLETE" and t.values]
-        times = [t.datetime_complete or t.datetime_start for t in trials]
-        times = [t for t in times if t is not None]
+        st = stats.get(fs.study_name, {"states": {}, "best": None, "last": None})
         row = meta.get(fs.study_name)
         out.append(
             StudySummary(
@@ -82,11 +107,11 @@ def summarize_studies(storage: Storage) -> list[StudySummary]:
                 objective=row.objective if row else None,
                 cost=row.cost if row else None,
                 directions=tuple(d.name.lower() for d in fs.directions),
-                n_trials=len(trials),
-                states=states,
-                best_val_accuracy=max(accs) if accs else None,
-                created_at=row.created_at if row else (min(times) if times else None),
-                last_update=max(times) if times else None,
+                n_trials=sum(st["states"].values()),
+                states=dict(st["states"]),
+                best_val_accuracy=st["best"],
+                created_at=row.created_at if row else None,
+                last_update=st["last"],
             )
         )
     return out

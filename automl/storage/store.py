@@ -225,9 +225,10 @@ class Storage:
         return load_trials(self, study, with_epochs=with_epochs)
 
     def trial(self, study: str, number: int) -> TrialRecord:
-        for rec in self.trials(study, with_epochs=True):
-            if rec.number == number:
-                return rec
+        from automl.storage.reads import load_trials
+
+        for rec in load_trials(self, study, with_epochs=True, number=number):
+            return rec
         raise StorageError(f"study {study!r} has no trial {number}")
 
     def _no_study(self, name: str) -> StorageError:
@@ -235,9 +236,12 @@ class Storage:
         known = ", ".join(names) if names else "none"
         return StorageError(f"no study named {name!r} in {self.masked_url}; studies: {known}")
 
-    def _rows(self, study: str, with_epochs: bool) -> dict[int, TrialRow]:
+    def _rows(self, study: str, with_epochs: bool, number: int | None = None
+              ) -> dict[int, TrialRow]:
         with self.session() as s:
             q = select(TrialRow).where(TrialRow.study_name == study)
+            if number is not None:
+                q = q.where(TrialRow.number == number)
             if with_epochs:
                 q = q.options(selectinload(TrialRow.epochs))
             return {r.number: r for r in s.scalars(q)}

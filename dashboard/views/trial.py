@@ -26,7 +26,7 @@ def render() -> None:
     with pick_study:
         study = ui.pick_study(names)
     with ui.guard(url):
-        numbers = sorted(loaders.records(url, study))
+        numbers = loaders.trial_numbers(url, study)
     if not numbers:
         st.info("This study has no trials yet.")
         return
@@ -36,7 +36,7 @@ def render() -> None:
     with ui.guard(url):
         rec = loaders.trial(url, study, number)
     running = rec.state == "RUNNING"
-    every = ui.refresh_every(True, fresh_s=loaders.freshness("records", url, study))
+    every = ui.refresh_every(True, fresh_s=loaders.freshness("trial", url, study, str(number)))
     st.fragment(run_every=every if running else None)(body)(url, study, number)
 
 

@@ -150,3 +150,30 @@ def test_two_commands_on_two_terminals_share_a_study(storage_url: str, tmp_path:
         assert p.wait(timeout=300) == 0, p.stderr.read() if p.stderr else ""
     trials = check_final(storage_url, "multi", 6)
     assert len(trials) == 6
+
+
+def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
+    storage_url: str,
+) -> None:
+    """A worker killed between creating a trial and its first heartbeat: Optuna's stale check
+    never sees such a trial; the runner's claim does."""
+    import optuna
+
+    from automl.runner import _claim
+    from automl.storage import Storage
+    from automl.storage.runs import start_or_resume
+
+    st = Storage(storage_url, heartbeat_interval=1, grace_period=1)
+    study = optuna.create_study(study_name="orphan", storage=st.optuna)
+    orphan = study.ask()  # RUNNING, no heartbeat ever: its process "died" right here
+    orphan.suggest_int("x", 0, 10)
+    run = start_or_resume(st, "orphan", "fp", requested=1, finished_now=0)
+    time.sleep(2.5)  # past the grace period
+    claimed = _claim(study, st, run, None)
+    trials = study.get_trials(deepcopy=False)
+    assert trials[orphan.number].state.name == "FAIL"
+    assert not isinstance(claimed, str)
+    assert claimed.number != orphan.number
+    # The claimed trial is the orphan's candidate, queued again.
+    assert study._storage.get_trial(claimed._trial_id).system_attrs["failed_trial"] == orphan.number
+    st.close()

@@ -19,9 +19,9 @@ def test_mask_and_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_url("sqlite:///flag.db") == "sqlite:///flag.db"
 
 
-def test_trials_join_optuna_state_with_project_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    st = Storage(url)
+def test_trials_join_optuna_state_with_project_rows(storage_url: str) -> None:
+    url = storage_url
+    st = Storage(url, artifacts="/tmp/automl-test-artifacts")
     study = optuna.create_study(study_name="s", storage=st.optuna, directions=["maximize", "minimize"])
     st.save_study("s", "pareto", "flops", {"study": {"cost": "flops"}}, {"python": "3"})
     t = study.ask()
@@ -42,7 +42,8 @@ def test_trials_join_optuna_state_with_project_rows(tmp_path: Path) -> None:
     [summary] = again.list_studies()
     assert summary.states == {"COMPLETE": 1, "RUNNING": 1} and summary.best_val_accuracy == 0.9
     assert again.study_config("s") == {"study": {"cost": "flops"}}
-    assert str(again.artifact_dir("s", 3)).endswith("automl_artifacts/s/trial_00003")
+    assert str(st.artifact_dir("s", 3)) == "/tmp/automl-test-artifacts/s/trial_00003"
+    assert again.trial("s", 1).state == "RUNNING" and again.trial("s", 1).arch is None
 
 
 def test_read_errors_are_one_line(tmp_path: Path) -> None:
