@@ -26,7 +26,9 @@ app = typer.Typer(
 
 StorageOpt = Annotated[
     str | None,
-    typer.Option("--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE, else sqlite:///automl.db)"),
+    typer.Option(
+        "--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE, else sqlite:///automl.db)"
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
@@ -45,25 +47,33 @@ def _print_json(obj: Any) -> None:
 @app.command()
 def search(
     config: Annotated[Path | None, typer.Argument(help="Study file (TOML).")] = None,
-    data: Annotated[str | None, typer.Option(help="digits | FILE.npz | FILE.csv | python:mod:fn")] = None,
+    data: Annotated[
+        str | None, typer.Option(help="digits | FILE.npz | FILE.csv | python:mod:fn")
+    ] = None,
     study: Annotated[str | None, typer.Option(help="Study name (resumes if it exists).")] = None,
     storage: StorageOpt = None,
     trials: Annotated[int | None, typer.Option(help="Trials to add in this run.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Stop starting trials after SECONDS.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop starting trials after SECONDS.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per trial.")] = None,
     sampler: Annotated[str | None, typer.Option(help="tpe | nsga2 | random | cmaes")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for sampler, split and training.")] = None,
     nproc_per_trial: Annotated[int | None, typer.Option(help="Processes per trial (DDP).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes sharing the study.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="key=value override, repeatable.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes sharing the study.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value override, repeatable.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Run a search (or add trials to an existing study) and print the leaderboard."""
     from automl import config as config_mod
+    from automl import workers as workers_mod
     from automl.controller import check_spaces, run_search
     from automl.data import load_data
     from automl.leaderboard import leaderboard
-    from automl import workers as workers_mod
     from automl.progress import RichReporter
     from automl.render import leaderboard_table
     from automl.storage import open_storage
@@ -71,19 +81,33 @@ def search(
     cfg = config_mod.load(
         config,
         flags={
-            "data.source": data, "study.name": study, "study.storage": storage,
-            "study.trials": trials, "study.timeout": timeout, "trainer.epochs": epochs,
-            "study.sampler": sampler, "study.seed": seed, "trainer.nproc": nproc_per_trial,
+            "data.source": data,
+            "study.name": study,
+            "study.storage": storage,
+            "study.trials": trials,
+            "study.timeout": timeout,
+            "trainer.epochs": epochs,
+            "study.sampler": sampler,
+            "study.seed": seed,
+            "trainer.nproc": nproc_per_trial,
             "study.workers": workers,
         },
         overrides=set_ or [],
     )
     check_spaces(cfg)
-    store = open_storage(cfg.study.storage, artifacts=cfg.study.artifacts,
-                         heartbeat_interval=cfg.study.heartbeat_interval or None,
-                         grace_period=cfg.study.grace_period)
-    prepared = load_data(cfg.data.source, cfg.data.val_fraction, cfg.data.test_fraction,
-                         cfg.study.seed, cfg.data.standardize)
+    store = open_storage(
+        cfg.study.storage,
+        artifacts=cfg.study.artifacts,
+        heartbeat_interval=cfg.study.heartbeat_interval or None,
+        grace_period=cfg.study.grace_period,
+    )
+    prepared = load_data(
+        cfg.data.source,
+        cfg.data.val_fraction,
+        cfg.data.test_fraction,
+        cfg.study.seed,
+        cfg.data.standardize,
+    )
     console = _console()
     cost = cfg.study.cost if cfg.study.objective == "pareto" else None
     if not quiet:
@@ -101,12 +125,13 @@ def search(
             outcome = run_search(cfg, store, prepared)
         else:
             with RichReporter(cfg.study.trials, cost=cost) as reporter:
-                outcome = run_search(cfg, store, prepared, reporter=reporter,
-                                     callbacks=[reporter])
+                outcome = run_search(cfg, store, prepared, reporter=reporter, callbacks=[reporter])
     except KeyboardInterrupt as exc:  # Typer would turn this into a bare exit 130
         workers_mod.stop(children)
-        sys.stderr.write("interrupted: the running trial is marked failed; run the same command "
-                         "again to continue\n")
+        sys.stderr.write(
+            "interrupted: the running trial is marked failed; run the same command "
+            "again to continue\n"
+        )
         raise SystemExit(143 if isinstance(exc, Terminated) else 130) from None
     except BaseException:
         workers_mod.stop(children)
@@ -118,8 +143,9 @@ def search(
         console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
     states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(outcome.states.items()))
     resumed = " (resumed the unfinished run of this config)" if outcome.resumed else ""
-    console.print(f"{outcome.trials_run} trials run here{resumed}; study has {states}.",
-                  highlight=False)
+    console.print(
+        f"{outcome.trials_run} trials run here{resumed}; study has {states}.", highlight=False
+    )
 
 
 class Terminated(KeyboardInterrupt):

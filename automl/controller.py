@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import warnings
 import platform
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -111,7 +111,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     study = optuna.create_study(
         study_name=name,
         storage=storage.optuna,
-        directions=cfg.directions,
+        directions=cfg.directions,  # type: ignore[arg-type]  # validated strings
         sampler=make_sampler(cfg, constraints, seed_offset=n_prior),
         pruner=make_pruner(cfg),
         load_if_exists=True,

@@ -55,7 +55,8 @@ def load_source(source: str) -> RawData:
     if path.suffix == ".csv":
         return _from_csv(path, source)
     raise DataError(
-        f"data.source {source!r}: expected 'digits', a .npz or .csv file, or python:module:function"
+        f"data.source {source!r}: expected 'digits', a .npz or .csv file, "
+        "or python:module:function"
     )
 
 
@@ -113,11 +114,13 @@ def _from_callable(source: str) -> RawData:
     out = func()
     if not isinstance(out, tuple) or len(out) not in (2, 4):
         raise DataError(f"data.source {source!r}: must return (x, y) or (x, y, x_test, y_test)")
-    x, y, *rest = out
-    return _finish(x, y, *(rest or [None, None]), source=source)
+    x, y, x_test, y_test = out if len(out) == 4 else (*out, None, None)
+    return _finish(x, y, x_test, y_test, source)
 
 
-def _labels_to_index(y: np.ndarray, name: str, classes: list[Any] | None) -> tuple[np.ndarray, list]:
+def _labels_to_index(
+    y: np.ndarray, name: str, classes: list[Any] | None
+) -> tuple[np.ndarray, list]:
     y = np.asarray(y)
     if y.ndim != 1:
         raise DataError(f"{name}: labels must be 1-D, got shape {y.shape}")
@@ -131,7 +134,9 @@ def _labels_to_index(y: np.ndarray, name: str, classes: list[Any] | None) -> tup
     try:
         return np.asarray([lookup[v] for v in y.tolist()], dtype=np.int64), classes
     except KeyError as exc:
-        raise DataError(f"{name}: label {exc.args[0]!r} does not occur in the training labels") from None
+        raise DataError(
+            f"{name}: label {exc.args[0]!r} does not occur in the training labels"
+        ) from None
 
 
 def _check_x(x: Any, name: str) -> np.ndarray:
@@ -160,7 +165,9 @@ def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str) -> RawData:
         xt = _check_x(x_test, f"{source}: x_test")
         yt, _ = _labels_to_index(y_test, f"{source}: y_test", classes)
         if xt.shape[1:] != x.shape[1:]:
-            raise DataError(f"{source}: x_test samples have shape {xt.shape[1:]}, x has {x.shape[1:]}")
+            raise DataError(
+                f"{source}: x_test samples have shape {xt.shape[1:]}, x has {x.shape[1:]}"
+            )
         if len(xt) != len(yt):
             raise DataError(f"{source}: x_test has {len(xt)} samples but y_test has {len(yt)}")
     return RawData(x, y_idx, xt, yt, [str(c) for c in classes], source)
@@ -183,8 +190,9 @@ def _stratified_split(
     return np.sort(np.concatenate(rest)), np.sort(np.concatenate(taken))
 
 
-def prepare(raw: RawData, val_fraction: float, test_fraction: float, seed: int,
-            standardize: bool = True) -> PreparedData:
+def prepare(
+    raw: RawData, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True
+) -> PreparedData:
     """Split deterministically from ``seed`` and standardize with train statistics only."""
     rng = np.random.default_rng(seed)
     x, y = raw.x, raw.y
@@ -240,6 +248,7 @@ def data_hash(raw: RawData) -> str:
     return h.hexdigest()
 
 
-def load_data(source: str, val_fraction: float, test_fraction: float, seed: int,
-              standardize: bool = True) -> PreparedData:
+def load_data(
+    source: str, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True
+) -> PreparedData:
     return prepare(load_source(source), val_fraction, test_fraction, seed, standardize)

@@ -132,7 +132,7 @@ class Objective:
         return costs
 
     def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any) -> Any:
-        from trainer import EpochRecord, NonFiniteLossError, TrialTimeoutError, train
+        from trainer import NonFiniteLossError, TrialTimeoutError, train
 
         single = self.cfg.study.objective == "val_accuracy"
         pruned_at: list[int] = []

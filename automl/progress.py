@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 class RichReporter:
-    def __init__(self, total: int, console: Console | None = None, cost: str | None = None) -> None:
+    def __init__(
+        self, total: int, console: Console | None = None, cost: str | None = None
+    ) -> None:
         self.console = console or Console(stderr=True)
         self.cost = cost
         self.best: float | None = None

@@ -66,7 +66,8 @@ def rank(items: Sequence[Any], accuracy: str = "val_accuracy", cost: str | None 
     def get(obj: Any, key: str) -> Any:
         return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
-    scored, unscored = [], []
+    scored: list[tuple[Any, Any, Any]] = []
+    unscored: list[tuple[Any, Any, Any]] = []
     for it in items:
         acc = get(it, accuracy)
         c = get(it, cost) if cost else 0.0

@@ -100,7 +100,7 @@ def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHo
             # Optuna ignores a RUNNING trial that never sent a heartbeat when it looks for dead
             # ones, so beat once now: a worker killed before its heartbeat thread starts must
             # not leave its trial RUNNING forever.
-            study._storage.record_heartbeat(trial._trial_id)
+            storage.optuna.record_heartbeat(trial._trial_id)
         trial.set_user_attr(RUN_ATTR, run.id)
         trial.set_user_attr("worker", WORKER)
         return trial

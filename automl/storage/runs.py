@@ -44,7 +44,7 @@ def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float = 12
     while True:
         now = time.time()
         with storage.session() as s:
-            taken = s.execute(
+            taken = s.execute(  # type: ignore[attr-defined]  # CursorResult.rowcount
                 update(LockRow)
                 .where(LockRow.name == name, (LockRow.holder.is_(None)) | (LockRow.expires < now))
                 .values(holder=holder, expires=now + ttl)

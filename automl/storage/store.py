@@ -154,7 +154,9 @@ class Storage:
         try:
             return optuna.storages.RDBStorage(self.url, **kwargs)
         except Exception as exc:  # Optuna wraps driver errors in several types
-            raise StorageError(f"storage {self.masked_url}: {mask_text(_first_line(exc))}") from exc
+            raise StorageError(
+                f"storage {self.masked_url}: {mask_text(_first_line(exc))}"
+            ) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -170,8 +172,11 @@ class Storage:
         with self.session() as s:
             row = s.scalar(select(StudyRow).where(StudyRow.name == name))
             if row is None:
-                s.add(StudyRow(name=name, objective=objective, cost=cost, config=config,
-                               environment=env))
+                s.add(
+                    StudyRow(
+                        name=name, objective=objective, cost=cost, config=config, environment=env
+                    )
+                )
             else:
                 row.objective, row.cost, row.config, row.environment = objective, cost, config, env
 
@@ -191,16 +196,30 @@ class Storage:
             if fields.get("state") in ("COMPLETE", "PRUNED", "FAIL"):
                 row.finished_at = schema.utcnow()
 
-    def add_epoch(self, study: str, number: int, epoch: int, train_loss: float,
-                  val_accuracy: float, seconds: float) -> None:
+    def add_epoch(
+        self,
+        study: str,
+        number: int,
+        epoch: int,
+        train_loss: float,
+        val_accuracy: float,
+        seconds: float,
+    ) -> None:
         with self.session() as s:
             trial_id = s.scalar(
                 select(TrialRow.id).where(TrialRow.study_name == study, TrialRow.number == number)
             )
             if trial_id is None:
                 raise StorageError(f"study {study!r} has no trial {number} to add an epoch to")
-            s.add(EpochRow(trial_id=trial_id, epoch=epoch, train_loss=train_loss,
-                           val_accuracy=val_accuracy, seconds=seconds))
+            s.add(
+                EpochRow(
+                    trial_id=trial_id,
+                    epoch=epoch,
+                    train_loss=train_loss,
+                    val_accuracy=val_accuracy,
+                    seconds=seconds,
+                )
+            )
 
     # -- reads ------------------------------------------------------------------------------
     def study_names(self) -> list[str]:
@@ -236,8 +255,9 @@ class Storage:
         known = ", ".join(names) if names else "none"
         return StorageError(f"no study named {name!r} in {self.masked_url}; studies: {known}")
 
-    def _rows(self, study: str, with_epochs: bool, number: int | None = None
-              ) -> dict[int, TrialRow]:
+    def _rows(
+        self, study: str, with_epochs: bool, number: int | None = None
+    ) -> dict[int, TrialRow]:
         with self.session() as s:
             q = select(TrialRow).where(TrialRow.study_name == study)
             if number is not None:

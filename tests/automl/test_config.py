@@ -31,16 +31,20 @@ def test_examples_exist() -> None:
 def test_precedence_file_then_flags_then_set(tmp_path: Path) -> None:
     f = tmp_path / "s.toml"
     f.write_text('[study]\nname = "a"\ntrials = 3\n[trainer]\nepochs = 4\n')
-    cfg = config.load(f, flags={"study.trials": 7, "trainer.epochs": None},
-                      overrides=["trainer.epochs=9", "study.name=b c"])
+    cfg = config.load(
+        f,
+        flags={"study.trials": 7, "trainer.epochs": None},
+        overrides=["trainer.epochs=9", "study.name=b c"],
+    )
     assert cfg.study.trials == 7  # flag beats file
     assert cfg.trainer.epochs == 9  # --set beats file
     assert cfg.study.name == "b c"  # non-TOML value taken as a string
 
 
 def test_set_parses_toml_literals() -> None:
-    cfg = config.load(overrides=["trainer.lr=0.01", "trainer.zero=true",
-                                 "search.arch_options.widths=[16, 32]"])
+    cfg = config.load(
+        overrides=["trainer.lr=0.01", "trainer.zero=true", "search.arch_options.widths=[16, 32]"]
+    )
     assert cfg.trainer.lr == 0.01 and cfg.trainer.zero is True
     assert cfg.search.arch_options == {"widths": [16, 32]}
 
@@ -53,7 +57,10 @@ def test_set_parses_toml_literals() -> None:
         ({"study": {"trials": "many"}}, "study.trials: expected int"),
         ({"study": {"trials": True}}, "study.trials: expected int"),
         ({"study": {"trials": -1}}, "study.trials: -1 is out of range"),
-        ({"study": {"sampler": "bayes"}}, "study.sampler: 'bayes' is not allowed; choose one of: tpe"),
+        (
+            {"study": {"sampler": "bayes"}},
+            "study.sampler: 'bayes' is not allowed; choose one of: tpe",
+        ),
         ({"study": {"objective": "speed"}}, "study.objective: 'speed' is not allowed"),
         ({"study": {"cost": "watts"}}, "study.cost: 'watts' is not allowed"),
         ({"study": {"pruner": "x"}}, "study.pruner: 'x' is not allowed"),
@@ -62,7 +69,10 @@ def test_set_parses_toml_literals() -> None:
         ({"trainer": {"epochs": 0}}, "trainer.epochs: 0 is out of range; must be >= 1"),
         ({"data": {"val_fraction": 2.0}}, "data.val_fraction: 2.0 is out of range"),
         ({"study": {"sampler": "cmaes"}}, "study.sampler: 'cmaes' is single-objective"),
-        ({"trainer": {"precision": "fp16", "device": "cpu"}}, "trainer.precision: 'fp16' needs CUDA"),
+        (
+            {"trainer": {"precision": "fp16", "device": "cpu"}},
+            "trainer.precision: 'fp16' needs CUDA",
+        ),
         ({"study": 3}, "study: expected a table"),
     ],
 )

@@ -17,14 +17,38 @@ from automl.storage import open_storage
 
 pytestmark = pytest.mark.slow
 
-FAST = ["--data", "digits", "--epochs", "3", "--set", "search.arch=mlp",
-        "--set", "trainer.num_threads=1", "--set", "study.heartbeat_interval=1",
-        "--set", "study.grace_period=3"]
+FAST = [
+    "--data",
+    "digits",
+    "--epochs",
+    "3",
+    "--set",
+    "search.arch=mlp",
+    "--set",
+    "trainer.num_threads=1",
+    "--set",
+    "study.heartbeat_interval=1",
+    "--set",
+    "study.grace_period=3",
+]
 
 
 def search_cmd(url: str, study: str, trials: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "automl", "search", "--storage", url, "--study", study,
-            "--trials", str(trials), "--quiet", *FAST, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "automl",
+        "search",
+        "--storage",
+        url,
+        "--study",
+        study,
+        "--trials",
+        str(trials),
+        "--quiet",
+        *FAST,
+        *extra,
+    ]
 
 
 def frozen_trials(url: str, study: str) -> list:
@@ -66,18 +90,21 @@ def check_final(url: str, study: str, requested: int) -> list:
 
 def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
     cmd = search_cmd(storage_url, "crash", 5)
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+
         def one_done_one_running() -> bool:
             ts = frozen_trials(storage_url, "crash")
             states = [t.state.name for t in ts]
             return "COMPLETE" in states and "RUNNING" in states
+
         wait_for(one_done_one_running, what="a completed and a running trial")
-        before = [t.number for t in frozen_trials(storage_url, "crash")
-                  if t.state.name == "COMPLETE"]
-        killed = [t.number for t in frozen_trials(storage_url, "crash")
-                  if t.state.name == "RUNNING"]
+        before = [
+            t.number for t in frozen_trials(storage_url, "crash") if t.state.name == "COMPLETE"
+        ]
+        killed = [
+            t.number for t in frozen_trials(storage_url, "crash") if t.state.name == "RUNNING"
+        ]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -99,11 +126,14 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
 
 def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_path: Path) -> None:
     cmd = search_cmd(storage_url, "term", 3, "--set", "trainer.epochs=30")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
-        wait_for(lambda: any(t.state.name == "RUNNING" for t in frozen_trials(storage_url, "term")),
-                 what="a running trial")
+        wait_for(
+            lambda: any(t.state.name == "RUNNING" for t in frozen_trials(storage_url, "term")),
+            what="a running trial",
+        )
         time.sleep(0.5)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -120,19 +150,30 @@ def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_pat
     st = open_storage(storage_url, create=False)
     assert st.trial("term", interrupted[0].number).reason == "interrupted"
     st.close()
-    rerun = subprocess.run(cmd[:-2] + ["--set", "trainer.epochs=30"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        cmd[:-2] + ["--set", "trainer.epochs=30"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr
     final = check_final(storage_url, "term", 3)
-    assert any(t.user_attrs.get("retry_of") == interrupted[0].number and t.state.name ==
-               "COMPLETE" for t in final)
+    assert any(
+        t.user_attrs.get("retry_of") == interrupted[0].number and t.state.name == "COMPLETE"
+        for t in final
+    )
 
 
 def test_parallel_workers_share_one_study_exactly(storage_url: str, tmp_path: Path) -> None:
     # Trials long enough (a few seconds) that the second worker's start-up does not miss them.
-    out = subprocess.run(search_cmd(storage_url, "par", 6, "--workers", "2",
-                                    "--set", "trainer.epochs=60"), cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        search_cmd(storage_url, "par", 6, "--workers", "2", "--set", "trainer.epochs=60"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     trials = check_final(storage_url, "par", 6)
     assert len(trials) == 6
@@ -143,9 +184,16 @@ def test_parallel_workers_share_one_study_exactly(storage_url: str, tmp_path: Pa
 def test_two_commands_on_two_terminals_share_a_study(storage_url: str, tmp_path: Path) -> None:
     """The many-machines recipe, shown with local processes: the same command, twice."""
     cmd = search_cmd(storage_url, "multi", 6)
-    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, env={**os.environ})
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ},
+        )
+        for _ in range(2)
+    ]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read() if p.stderr else ""
     trials = check_final(storage_url, "multi", 6)
@@ -175,5 +223,7 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     assert not isinstance(claimed, str)
     assert claimed.number != orphan.number
     # The claimed trial is the orphan's candidate, queued again.
-    assert study._storage.get_trial(claimed._trial_id).system_attrs["failed_trial"] == orphan.number
+    assert (
+        study._storage.get_trial(claimed._trial_id).system_attrs["failed_trial"] == orphan.number
+    )
     st.close()

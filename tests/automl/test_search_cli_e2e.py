@@ -10,13 +10,38 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-KEYS = {"trial", "state", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms",
-        "train_seconds", "pareto", "arch", "loss", "loss_formula"}
+KEYS = {
+    "trial",
+    "state",
+    "val_accuracy",
+    "test_accuracy",
+    "params",
+    "flops",
+    "latency_ms",
+    "train_seconds",
+    "pareto",
+    "arch",
+    "loss",
+    "loss_formula",
+}
 
 
 def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
-    out = cli("search", "--data", "digits", "--study", "e2e", "--trials", "3", "--epochs", "2",
-              "--set", "search.arch=mlp", "--set", "trainer.num_threads=1")
+    out = cli(
+        "search",
+        "--data",
+        "digits",
+        "--study",
+        "e2e",
+        "--trials",
+        "3",
+        "--epochs",
+        "2",
+        "--set",
+        "search.arch=mlp",
+        "--set",
+        "trainer.num_threads=1",
+    )
     assert "e2e: top 10" in out.stdout
     assert (cli.cwd / "automl.db").exists()  # the default storage, in the working directory
     rows = cli.json("leaderboard", "e2e")
@@ -29,8 +54,20 @@ def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
         assert r["arch"]["kind"] == "mlp" and r["loss_formula"]
     assert any(r["pareto"] for r in complete)
     # Resume: the same command adds trials to the same study.
-    cli("search", "--data", "digits", "--study", "e2e", "--trials", "2", "--epochs", "2",
-        "--set", "search.arch=mlp", "--quiet")
+    cli(
+        "search",
+        "--data",
+        "digits",
+        "--study",
+        "e2e",
+        "--trials",
+        "2",
+        "--epochs",
+        "2",
+        "--set",
+        "search.arch=mlp",
+        "--quiet",
+    )
     assert len(cli.json("leaderboard", "e2e")) == 5
     [summary] = cli.json("studies")
     assert summary["name"] == "e2e" and summary["n_trials"] == 5
@@ -43,9 +80,24 @@ def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
 
 
 def test_limits_prune_before_training_and_single_objective(cli) -> None:  # noqa: ANN001
-    cli("search", "--data", "digits", "--study", "lim", "--trials", "3", "--epochs", "2",
-        "--set", "search.arch=cnn2d", "--set", "limits.max_params=1000",
-        "--set", "study.objective=val_accuracy", "--quiet")
+    cli(
+        "search",
+        "--data",
+        "digits",
+        "--study",
+        "lim",
+        "--trials",
+        "3",
+        "--epochs",
+        "2",
+        "--set",
+        "search.arch=cnn2d",
+        "--set",
+        "limits.max_params=1000",
+        "--set",
+        "study.objective=val_accuracy",
+        "--quiet",
+    )
     rows = cli.json("leaderboard", "lim")
     assert {r["state"] for r in rows} == {"PRUNED"}
     for r in rows:
@@ -58,8 +110,10 @@ def test_bad_input_is_one_line_and_nonzero(cli) -> None:  # noqa: ANN001
         (["search", "--set", "study.sampler=bayes"], "study.sampler: 'bayes' is not allowed"),
         (["search", "--data", "missing.npz"], "missing.npz: data file not found"),
         (["search", "--set", "search.arch=resnet9000"], "search.arch: unknown"),
-        (["search", "--set", "search.arch=cnn2d", "--set", "search.arch_options.depth=3"],
-         "search.arch_options.depth: unknown option"),
+        (
+            ["search", "--set", "search.arch=cnn2d", "--set", "search.arch_options.depth=3"],
+            "search.arch_options.depth: unknown option",
+        ),
         (["leaderboard", "nope", "--storage", "sqlite:///absent.db"], "database file not found"),
         (["studies", "--storage", "postgresql://u:hunter2@127.0.0.1:1/x"], "postgresql://u:***@"),
     ]
@@ -73,10 +127,12 @@ def test_bad_input_is_one_line_and_nonzero(cli) -> None:  # noqa: ANN001
 
 
 def test_help_does_not_import_torch() -> None:
-    code = ("import sys, runpy; sys.argv=['automl', '--help']\n"
-            "try:\n    runpy.run_module('automl', run_name='__main__')\n"
-            "except SystemExit: pass\n"
-            "bad = [m for m in ('torch', 'optuna', 'sqlalchemy', 'streamlit') if m in sys.modules]\n"
-            "print('IMPORTED', bad)")
+    code = (
+        "import sys, runpy; sys.argv=['automl', '--help']\n"
+        "try:\n    runpy.run_module('automl', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "bad = [m for m in ('torch', 'optuna', 'sqlalchemy', 'streamlit') if m in sys.modules]\n"
+        "print('IMPORTED', bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "IMPORTED []" in out.stdout, out.stdout

@@ -22,7 +22,9 @@ def test_mask_and_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_trials_join_optuna_state_with_project_rows(storage_url: str) -> None:
     url = storage_url
     st = Storage(url, artifacts="/tmp/automl-test-artifacts")
-    study = optuna.create_study(study_name="s", storage=st.optuna, directions=["maximize", "minimize"])
+    study = optuna.create_study(
+        study_name="s", storage=st.optuna, directions=["maximize", "minimize"]
+    )
     st.save_study("s", "pareto", "flops", {"study": {"cost": "flops"}}, {"python": "3"})
     t = study.ask()
     st.update_trial("s", t.number, state="RUNNING", arch={"kind": "mlp"}, params=10, flops=20.0)
