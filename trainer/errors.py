@@ -41,16 +41,21 @@ class DistributedTrialError(RuntimeError):
     """A rank of a multi-process trial failed (raised, was killed, or timed out).
 
     The message is one line: ``rank R: ExceptionType: message``. ``rank`` is the global rank
-    that failed first (None when unknown) and ``error_type`` the name of its exception.
+    that failed first (None when unknown), ``error_type`` the name of its exception and
+    ``rank_traceback`` its traceback as formatted in that rank ("" when it died without one).
     """
 
-    def __init__(self, rank: int | None, error_type: str, message: str) -> None:
+    def __init__(
+        self, rank: int | None, error_type: str, message: str, rank_traceback: str = ""
+    ) -> None:
         where = f"rank {rank}" if rank is not None else "a rank"
         text = " ".join(f"{error_type}: {message}".split())  # one line for the trial record
         super().__init__(f"{where}: {text}")
         self.rank = rank
         self.error_type = error_type
         self.error_message = message
+        self.rank_traceback = rank_traceback
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.rank, self.error_type, self.error_message))
+        args = (self.rank, self.error_type, self.error_message, self.rank_traceback)
+        return (type(self), args)

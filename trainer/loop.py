@@ -108,9 +108,9 @@ def _train_loop(
             before_eval()
         hits = count_correct(state_module, data.x_val, data.y_val, cfg.eval_batch_size, autocast)
         sums = [loss_sum, float(seen), float(hits), float(len(data.y_val))]
-        loss_sum, total, hits, val_n = reduce_sums(sums) if reduce_sums is not None else sums
-        val = hits / val_n
-        record = EpochRecord(epoch, loss_sum / total, val, time.perf_counter() - epoch_start)
+        loss_total, samples, hits_total, val_n = reduce_sums(sums) if reduce_sums else sums
+        val = hits_total / val_n
+        record = EpochRecord(epoch, loss_total / samples, val, time.perf_counter() - epoch_start)
         history.append(record)
         if val >= best_val:  # ties go to the later, longer-trained epoch
             best_val, best_epoch, best_state = val, epoch, _cpu_state(state_module)

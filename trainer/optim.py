@@ -42,9 +42,10 @@ def validate_config(cfg: TrainConfig) -> None:
         raise ValueError(f"num_threads must be None or >= 1, got {cfg.num_threads}")
     if cfg.trial_timeout is not None and cfg.trial_timeout <= 0:
         raise ValueError(f"trial_timeout must be None or > 0, got {cfg.trial_timeout}")
-    for name in ("timeout", "bucket_cap_mb"):
-        if getattr(cfg, name) <= 0:
-            raise ValueError(f"{name} must be > 0, got {getattr(cfg, name)}")
+    if cfg.timeout <= 0:
+        raise ValueError(f"timeout must be > 0, got {cfg.timeout}")
+    if cfg.bucket_cap_mb < 0:  # 0 is allowed: DDP then gives every gradient its own bucket
+        raise ValueError(f"bucket_cap_mb must be >= 0, got {cfg.bucket_cap_mb}")
     for name in ("powersgd_rank", "powersgd_start_iter"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")

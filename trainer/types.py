@@ -54,7 +54,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     augment: str = "none"  # none | shift (random +-1 pixel translations of image batches)
     latency_repeats: int = 30
-    # -- distributed / memory / communication (see trainer/distributed.py) --
+    # -- distributed / memory / communication (see trainer/README.md, trainer/distributed/) --
     nproc: int = 1
     backend: str = "auto"  # auto | gloo | nccl
     checkpointing: str = "none"  # none | blocks | sqrt

@@ -1,76 +1,16 @@
-"""Small stand-in networks, losses and data sets for the trainer tests.
-
-The trainer is tested with injected factories so that it does not depend on ``search_spaces``;
-integration with the real spaces is tested elsewhere.
-"""
+"""Fixtures of the trainer tests; the stand-in models and data live in ``trainer_helpers``."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
+from trainer_helpers import cross_entropy, make_mlp, make_splits
 
 from trainer import DataSplits
-
-
-def make_mlp(spec: Any = None, in_features: int = 10, num_classes: int = 3) -> nn.Module:
-    """A model factory: ``spec`` may set the hidden width."""
-    hidden = getattr(spec, "hidden", 32)
-    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
-
-
-def cross_entropy(spec: Any, class_counts: Sequence[int] | None) -> nn.Module:
-    return nn.CrossEntropyLoss()
-
-
-class ResidualStack(nn.Module):
-    """A deep stack of small conv residual blocks with SearchNet's ``checkpointing`` switch."""
-
-    def __init__(self, depth: int = 64, channels: int = 4, num_classes: int = 3) -> None:
-        super().__init__()
-        self.stem = nn.Conv2d(1, channels, 3, padding=1)
-        self.blocks = nn.ModuleList(
-            nn.Conv2d(channels, channels, 3, padding=1) for _ in range(depth)
-        )
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)
-        )
-        self.checkpointing = "none"
-
-    def _run(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        for conv in self.blocks[start:stop]:
-            x = x + torch.relu(conv(x))
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        n = len(self.blocks)
-        if self.checkpointing == "none" or not torch.is_grad_enabled():
-            return self.head(self._run(x, 0, n))
-        size = 1 if self.checkpointing == "blocks" else max(1, round(math.sqrt(n)))
-        for start in range(0, n, size):
-            x = checkpoint(self._run, x, start, min(start + size, n), use_reentrant=False)
-        return self.head(x)
-
-
-def make_splits(
-    n: int = 600, features: int = 10, classes: int = 3, seed: int = 0, image: bool = False
-) -> DataSplits:
-    """Linearly separable labels (argmax of a random linear map), split 60/20/20."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, features)).astype(np.float32)
-    y = (x @ rng.normal(size=(features, classes))).argmax(axis=1).astype(np.int64)
-    if image:
-        side = math.isqrt(features)
-        x = x[:, : side * side].reshape(n, 1, side, side)
-    a, b = int(n * 0.6), int(n * 0.8)
-    return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], classes)
 
 
 @pytest.fixture(autouse=True)

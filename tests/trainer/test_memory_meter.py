@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ResidualStack, cross_entropy, make_splits
 from torch import nn
 from torch.utils._python_dispatch import _get_current_dispatch_mode
+from trainer_helpers import ResidualStack, cross_entropy, make_splits
 
 from trainer import PeakMemoryMeter, TrainConfig, train
 

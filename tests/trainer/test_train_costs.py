@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from conftest import ResidualStack
 from torch import nn
+from trainer_helpers import ResidualStack
 
 from trainer import (
     Costs,

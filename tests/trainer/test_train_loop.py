@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from conftest import ResidualStack, cross_entropy, make_mlp, make_splits
 from torch import nn
+from trainer_helpers import ResidualStack, cross_entropy, make_mlp, make_splits
 
 from trainer import (
     EpochRecord,

@@ -1,0 +1,124 @@
+"""Gradient bytes per step and accuracy under each DDP communication hook, on 2 ranks.
+
+Trains the same MLP (64 -> 512 -> 512 -> 10, ~300k parameters, nearly all in two weight
+matrices) on digits with ``comm_hook = none``, ``fp16`` and ``powersgd`` of rank 1 to 4, on
+2 gloo ranks (``trainer.train`` with ``nproc = 2``), same seed. The bytes are what the trainer
+stores as ``comm_bytes_per_step``: the tensors the hook hands to ``all_reduce`` per optimizer
+step, at steady state (PowerSGD: after its ``powersgd_start_iter`` plain steps, set to 10% of
+the run). Accuracy is the validation accuracy of the last epoch.
+
+    .venv/bin/python benchmarks/comm.py [--epochs 12] [--json PATH]
+
+JSON keys: ``fp16_bytes_ratio``; ``powersgd_bytes_ratio`` (the smallest ratio among PowerSGD
+ranks whose accuracy is within 1 point of ``none``; the most accurate rank if none is);
+``powersgd_acc_delta`` (accuracy of none minus that PowerSGD run, in points). Goal (issue 5):
+fp16 0.50x; PowerSGD <= 0.1x within 1 point of none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from anywhere
+from search_spaces import LossSpec, MLPSpec  # noqa: E402
+from trainer import DataSplits, TrainConfig, train  # noqa: E402
+
+BOUND = 1.0  # accuracy points
+
+
+def digits() -> DataSplits:
+    """Standardized digits (1x8x8), split 70/15/15 with a fixed permutation."""
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y = x[order].astype(np.float32), y[order].astype(np.int64)
+    a, b = int(0.7 * len(y)), int(0.85 * len(y))
+    mean, std = x[:a].mean(axis=0), x[:a].std(axis=0) + 1e-6
+    x = ((x - mean) / std).reshape(-1, 1, 8, 8)
+    return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], 10)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    data = digits()
+    spec = MLPSpec(input_shape=(1, 8, 8), num_classes=10, hidden=(512, 512))
+    steps = args.epochs * -(-len(data.y_train) // args.batch)
+    base = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch, lr=args.lr, nproc=2, latency_repeats=0,
+        powersgd_start_iter=max(2, steps // 10), seed=0,
+    )  # fmt: skip
+    runs: dict[str, Any] = {}
+    for name, changes in [("none", {}), ("fp16", {"comm_hook": "fp16"})] + [
+        (f"powersgd-{r}", {"comm_hook": "powersgd", "powersgd_rank": r}) for r in (1, 2, 3, 4)
+    ]:
+        start = time.perf_counter()
+        result = train(spec, LossSpec("ce"), data, dataclasses.replace(base, **changes))
+        runs[name] = {
+            "bytes_per_step": result.comm_bytes_per_step,
+            "val_accuracy": result.history[-1].val_accuracy,
+            "test_accuracy": result.test_accuracy,
+            "seconds": time.perf_counter() - start,
+        }
+    plain = runs["none"]
+    for r in runs.values():
+        r["bytes_ratio"] = r["bytes_per_step"] / plain["bytes_per_step"]
+        r["acc_delta_points"] = 100 * (plain["val_accuracy"] - r["val_accuracy"])
+    psgd = {k: v for k, v in runs.items() if k.startswith("powersgd")}
+    within = {k: v for k, v in psgd.items() if v["acc_delta_points"] <= BOUND}
+    best = (
+        min(within, key=lambda k: within[k]["bytes_ratio"]) if within
+        else min(psgd, key=lambda k: psgd[k]["acc_delta_points"])
+    )  # fmt: skip
+    return {
+        "runs": runs,
+        "fp16_bytes_ratio": runs["fp16"]["bytes_ratio"],
+        "powersgd_best": best,
+        "powersgd_bytes_ratio": runs[best]["bytes_ratio"],
+        "powersgd_acc_delta": runs[best]["acc_delta_points"],
+        "steps": steps,
+        "powersgd_start_iter": base.powersgd_start_iter,
+        "config": {"epochs": args.epochs, "batch_size": args.batch, "lr": args.lr, "nproc": 2},
+        "machine": machine(),
+    }
+
+
+def machine() -> str:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return f"{model}, 2 gloo ranks x 1 thread, torch {torch.__version__}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    r = run(args)
+    print(f"MLP 64-512-512-10 on digits, 2 gloo ranks, {r['steps']} steps ({r['machine']})")
+    print(f"{'hook':<12}{'bytes/step':>12}{'ratio':>8}{'val acc':>9}{'delta pts':>10}{'s':>7}")
+    for name, v in r["runs"].items():
+        print(f"{name:<12}{v['bytes_per_step']:>12,.0f}{v['bytes_ratio']:>8.3f}"
+              f"{v['val_accuracy']:>9.4f}{v['acc_delta_points']:>10.2f}{v['seconds']:>7.1f}")
+    print(f"fp16 ratio {r['fp16_bytes_ratio']:.3f} (goal 0.50); best PowerSGD within "
+          f"{BOUND:g} point: {r['powersgd_best']} ratio {r['powersgd_bytes_ratio']:.3f} "
+          f"(goal <= 0.1), delta {r['powersgd_acc_delta']:.2f} points")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(r, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The pure parts of the distributed trainer, without processes: sharding, node settings,
+announcements, failure translation, byte counting, error pickling."""
+
+from __future__ import annotations
+
+import pickle
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from trainer import DistributedTrialError, NonFiniteLossError, TrainConfig, TrialTimeoutError
+from trainer.data import Batches
+from trainer.distributed import failures
+from trainer.distributed.channel import RankError, TrialAborted
+from trainer.distributed.comm import CommCounter, skip_steps
+from trainer.distributed.control import Announcement
+from trainer.distributed.job import Job, check_picklable
+from trainer.distributed.nodes import node_settings, split_endpoint
+from trainer.distributed.sharding import ShardedBatches
+from trainer.optim import validate_config
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize(("n", "batch", "world"), [(240, 24, 2), (240, 25, 2), (101, 10, 3)])
+def test_shards_of_a_step_are_the_single_process_batch(n: int, batch: int, world: int) -> None:
+    single = list(Batches(n, batch, seed=3, device=CPU)(epoch=2))
+    ranks = [list(ShardedBatches(n, batch, 3, CPU, r, world).scaled(2)) for r in range(world)]
+    kept = [b for b in single if len(b) >= world]  # a last batch smaller than world is dropped
+    assert all(len(r) == len(kept) == ShardedBatches(n, batch, 3, CPU, 0, world).steps_per_epoch
+               for r in ranks)
+    for step, whole in enumerate(kept):
+        pieces = [ranks[r][step] for r in range(world)]
+        assert torch.equal(torch.cat([idx for idx, _ in pieces]), whole)
+        # DDP averages the ranks' mean-loss gradients: every sample must weigh 1/len(whole)
+        for idx, scale in pieces:
+            assert scale / (world * len(idx)) == pytest.approx(1 / len(whole))
+
+
+def test_single_process_batches_have_unit_scale() -> None:
+    assert {scale for _, scale in Batches(50, 8, 0, CPU).scaled(1)} == {1.0}
+
+
+def test_sharding_needs_a_sample_per_rank() -> None:
+    with pytest.raises(ValueError, match="every rank needs samples"):
+        ShardedBatches(100, 1, 0, CPU, 0, 2)
+
+
+def test_node_settings() -> None:
+    assert node_settings({}).nnodes == 1
+    s = node_settings(
+        {"AUTOML_NNODES": "2", "AUTOML_NODE_RANK": "1", "AUTOML_RDZV_ENDPOINT": "10.0.0.1:29400"}
+    )
+    assert (s.nnodes, s.node_rank, s.host, s.port) == (2, 1, "10.0.0.1", 29400)
+    assert split_endpoint("[::1]:5") == ("::1", 5)
+    with pytest.raises(ValueError, match="needs AUTOML_RDZV_ENDPOINT"):
+        node_settings({"AUTOML_NNODES": "2"})
+    with pytest.raises(ValueError, match="0 <= rank < nnodes"):
+        node_settings({"AUTOML_NNODES": "2", "AUTOML_NODE_RANK": "2"})
+    with pytest.raises(ValueError, match="expected host:port"):
+        node_settings({"AUTOML_RDZV_ENDPOINT": "node0"})
+
+
+def test_announcement_round_trip() -> None:
+    ann = Announcement(seq=7, port=4242, nproc=2, backend="gloo", timeout=60.0, num_threads=1)
+    assert Announcement.decode(ann.encode().encode()) == ann
+    assert ann.run_id == "automl-trial-7"
+
+
+def test_errors_survive_pickling_with_their_fields() -> None:
+    for exc in (
+        NonFiniteLossError(2, 5, float("inf")),
+        TrialTimeoutError(1.5, 2.0, 1, 3),
+        DistributedTrialError(1, "ValueError", "bad\nthing"),
+    ):
+        back = pickle.loads(pickle.dumps(exc))
+        assert type(back) is type(exc) and str(back) == str(exc)
+        assert back.__dict__.keys() == exc.__dict__.keys()
+    one_line = DistributedTrialError(1, "ValueError", "bad\nthing")
+    assert str(one_line) == "rank 1: ValueError: bad thing"
+
+
+def _err(rank: int, exc: BaseException) -> RankError:
+    return RankError(rank, type(exc).__name__, str(exc), exc)
+
+
+def test_the_root_cause_is_the_first_error_that_is_not_a_consequence() -> None:
+    peer = RuntimeError("gloo: Connection closed by peer [127.0.0.1]:1234")
+    errors = [_err(0, peer), _err(0, TrialAborted("x")), _err(1, ValueError("the real one"))]
+    exc = failures.to_exception(RuntimeError("launch"), errors, range(2))
+    assert isinstance(exc, DistributedTrialError)
+    assert str(exc) == "rank 1: ValueError: the real one"
+
+
+def test_pruning_errors_keep_their_type() -> None:
+    diverged = NonFiniteLossError(1, 2, float("nan"))
+    assert failures.to_exception(RuntimeError(), [_err(1, diverged)], range(2)) is diverged
+
+
+def test_a_silent_rank_is_blamed_when_every_report_is_a_consequence() -> None:
+    peer = RuntimeError("Connection reset by peer")
+    exc = failures.to_exception(RuntimeError("launch"), [_err(0, peer)], range(2))
+    assert isinstance(exc, DistributedTrialError) and exc.rank == 1
+    assert exc.error_type == "ProcessDied"
+
+
+def test_port_clash_detection() -> None:
+    assert failures.is_port_clash(RuntimeError("bind: Address already in use"))
+    assert not failures.is_port_clash(RuntimeError("timeout"))
+
+
+def test_comm_counter_attributes_late_bytes_to_their_step() -> None:
+    counter = CommCounter()
+    first, last = SimpleNamespace(is_last=lambda: False), SimpleNamespace(is_last=lambda: True)
+    for _ in range(2):  # two steps of two buckets; a callback adds bytes after the last bucket
+        counter.begin_bucket()
+        counter.add(torch.zeros(10))
+        counter.end_bucket(first)  # type: ignore[arg-type]
+        counter.begin_bucket()
+        counter.end_bucket(last)  # type: ignore[arg-type]
+        counter.add(torch.zeros(5, dtype=torch.float16))
+    assert counter.step_bytes == [50, 50] and counter.hook_calls == 4
+    assert counter.bytes_per_step == 50.0
+
+
+def test_powersgd_steady_state_skips_the_plain_steps() -> None:
+    cfg = TrainConfig(comm_hook="powersgd", powersgd_start_iter=1)
+    assert skip_steps(cfg) == 2  # PowerSGD's error feedback needs two plain steps
+    counter = CommCounter(skip_steps=2)
+    counter.step_bytes = [100, 100, 10, 10]
+    assert counter.bytes_per_step == 10.0
+    assert CommCounter(skip_steps=9).bytes_per_step is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("backend", "mpi"), ("comm_hook", "int8"), ("nproc", 0), ("timeout", 0),
+        ("powersgd_rank", 0), ("bucket_cap_mb", -1),
+    ],  # fmt: skip
+)
+def test_distributed_fields_are_validated(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        validate_config(TrainConfig(**{field: value}))  # type: ignore[arg-type]
+
+
+def test_factories_must_be_module_level() -> None:
+    job = Job(None, None, TrainConfig(), [1], (4,), model_factory=lambda spec: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(TypeError, match="module-level function"):
+        check_picklable(job)
