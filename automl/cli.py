@@ -7,6 +7,7 @@ fast. Every :class:`~automl.errors.AutomlError` becomes one line on stderr and e
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from automl.errors import AutomlError
+from automl.errors import AutomlError, ConfigError
 
 app = typer.Typer(
     name="automl",
@@ -164,6 +165,11 @@ def _start_workers(cfg: Any, is_sqlite: bool) -> list[Any]:
     if n <= 1:
         return []
     workers_mod.check_backend(n, is_sqlite)
+    if int(os.environ.get("AUTOML_NNODES", "1")) > 1:
+        raise ConfigError(
+            "study.workers: several workers cannot share one multi-node trial (AUTOML_NNODES > 1);"
+            " run one worker per node group"
+        )
     gpus = 0
     if cfg.trainer.device != "cpu":
         import torch

@@ -170,8 +170,6 @@ def _check_consistency(cfg: StudyConfig) -> None:
             f"study.grace_period: must exceed study.heartbeat_interval ({hb} s), "
             f"got {cfg.study.grace_period}"
         )
-    if cfg.trainer.comm_hook == "bf16" and cfg.trainer.backend == "gloo":
-        raise ConfigError("trainer.comm_hook: 'bf16' needs the nccl backend; use 'fp16' on gloo")
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from automl.errors import StorageError
 from automl.storage import Storage, TrialRecord, open_storage, resolve_url
 from dashboard import frames
 

@@ -19,7 +19,7 @@ from automl.storage.schema import LockRow, RunRow
 if TYPE_CHECKING:
     from automl.storage.store import Storage
 
-LOCK_TTL_S = 30.0  # a holder that dies frees the lock after this long
+LOCK_TTL_S = 10.0  # a holder that dies frees the lock after this long (held for < 1 s)
 
 
 @dataclass(frozen=True)

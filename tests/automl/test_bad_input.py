@@ -84,7 +84,7 @@ def test_out_of_memory_fails_the_trial_with_reason(tmp_path: Path) -> None:
 @pytest.mark.parametrize("overrides, expected", [
     ({"study": {"heartbeat_interval": 10, "grace_period": 5}}, "study.grace_period: must exceed"),
     ({"data": {"val_fraction": 0.5, "test_fraction": 0.5}}, "must leave data to train on"),
-    ({"trainer": {"comm_hook": "bf16", "backend": "gloo"}}, "trainer.comm_hook: 'bf16' needs"),
+    ({"trainer": {"checkpointing": "all"}}, "trainer.checkpointing: 'all' is not allowed"),
     ({"study": {"workers": 0}}, "study.workers: 0 is out of range"),
     ({"trainer": {"augment": "mixup"}}, "trainer.augment: 'mixup' is not allowed"),
     ({"limits": {"max_params": -5}}, "limits.max_params: -5 is out of range"),
