@@ -140,12 +140,31 @@ def search(
     finally:
         workers_mod.wait(children)
     if not quiet:
-        rows = leaderboard(store.trials(cfg.study.name), cost=cost or "flops", top=10)
+        records = store.trials(cfg.study.name)
+        rows = leaderboard(records, cost=cost or "flops", top=10)
         console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
+        _print_best(console, cfg.study.name, records, cost or "flops")
     states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(outcome.states.items()))
     resumed = " (resumed the unfinished run of this config)" if outcome.resumed else ""
     console.print(
         f"{outcome.trials_run} trials run here{resumed}; study has {states}.", highlight=False
+    )
+
+
+def _print_best(console: Any, study: str, records: list[Any], cost: str) -> None:
+    from automl.export.errors import ExportError
+    from automl.export.select import best_trial
+
+    try:
+        best = best_trial(records, cost, study)
+    except ExportError:
+        return
+    loss = f", val loss {best.val_loss:.4f}" if best.val_loss is not None else ""
+    console.print(
+        f"best: trial {best.number} (val acc {best.val_accuracy:.4f}{loss}; test acc "
+        f"{best.test_accuracy:.4f}, never used to choose). Export it with: automl export "
+        f"{study} --trial best --out model/",
+        highlight=False,
     )
 
 

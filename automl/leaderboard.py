@@ -9,7 +9,7 @@ from automl.ranking import rank
 from automl.storage.records import TrialRecord
 
 COLUMNS = (
-    "rank", "trial", "state", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms",
+    "rank", "trial", "state", "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms",
     "peak_memory_mb", "comm_bytes_per_step", "train_seconds", "pareto", "arch_space",
     "loss_formula", "arch", "loss", "hparams", "reason",
 )
@@ -38,6 +38,7 @@ def _row(r: TrialRecord, rank_: int | None, pareto: bool) -> dict[str, Any]:
         "trial": r.number,
         "state": r.state,
         "val_accuracy": r.val_accuracy,
+        "val_loss": r.val_loss,
         "test_accuracy": r.test_accuracy,
         "params": r.params,
         "flops": r.flops,

@@ -139,7 +139,7 @@ class Objective:
 
         def on_epoch(rec: EpochRecord) -> bool:
             self.storage.add_epoch(self.study_name, trial.number, rec.epoch, rec.train_loss,
-                                   rec.val_accuracy, rec.seconds)
+                                   rec.val_accuracy, rec.seconds, rec.val_loss)
             self.reporter.epoch_done(trial.number, rec, train_cfg.epochs)
             if single:
                 trial.report(rec.val_accuracy, rec.epoch)
@@ -178,7 +178,8 @@ class Objective:
         save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
         self.storage.update_trial(
             self.study_name, number, state="COMPLETE", val_accuracy=result.val_accuracy,
-            test_accuracy=result.test_accuracy, train_seconds=result.train_seconds,
+            val_loss=result.val_loss, test_accuracy=result.test_accuracy,
+            train_seconds=result.train_seconds,
             best_epoch=result.best_epoch, artifact_path=str(path), **costs,
         )
         trial.set_user_attr("test_accuracy", result.test_accuracy)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from trainer.types import DataSplits
@@ -96,6 +97,31 @@ def accuracy(
 
 
 @torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> tuple[int, float]:
+    """Top-1 hits and summed cross-entropy (NLL) in eval mode: sums, unlike means, add up
+    across ranks. The NLL is plain cross-entropy whatever loss was trained, so it compares
+    trials; it breaks ties between trials of equal validation accuracy."""
+    was_training = model.training
+    model.eval()
+    correct, nll = 0, 0.0
+    try:
+        for start in range(0, len(y), batch_size):
+            with autocast():
+                logits = model(x[start : start + batch_size])
+            target = y[start : start + batch_size]
+            correct += int((logits.argmax(dim=1) == target).sum())
+            nll += float(F.cross_entropy(logits.float(), target, reduction="sum"))
+    finally:
+        model.train(was_training)
+    return correct, nll
+
+
 def count_correct(
     model: nn.Module,
     x: torch.Tensor,
@@ -104,14 +130,4 @@ def count_correct(
     autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> int:
     """Number of top-1 hits in eval mode: counts, unlike fractions, add up across ranks."""
-    was_training = model.training
-    model.eval()
-    correct = 0
-    try:
-        for start in range(0, len(y), batch_size):
-            with autocast():
-                logits = model(x[start : start + batch_size])
-            correct += int((logits.argmax(dim=1) == y[start : start + batch_size]).sum())
-    finally:
-        model.train(was_training)
-    return correct
+    return evaluate(model, x, y, batch_size, autocast)[0]

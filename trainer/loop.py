@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from trainer.augment import augment
-from trainer.data import Batches, TensorSplits, count_correct
+from trainer.data import Batches, TensorSplits, evaluate
 from trainer.errors import TrialTimeoutError
 from trainer.memory import PeakMemoryMeter
 from trainer.optim import autocast_factory, build_scheduler, make_grad_scaler
@@ -65,7 +65,7 @@ def _train_loop(
     ``state_module`` is the module whose weights are kept and evaluated (the unwrapped model
     under DDP: evaluating through the wrapper would start collectives on unequal shards);
     ``sync_context(is_last_micro_batch)`` wraps each micro-batch's forward and backward;
-    ``reduce_sums([loss_sum, samples, hits, val_samples])`` totals them over ranks.
+    ``reduce_sums([loss_sum, samples, hits, val_samples, val_nll])`` totals them over ranks.
     """
     state_module = state_module or model
     autocast = autocast_factory(cfg.precision, device)
@@ -106,11 +106,14 @@ def _train_loop(
             seen += len(idx)
         if before_eval is not None:
             before_eval()
-        hits = count_correct(state_module, data.x_val, data.y_val, cfg.eval_batch_size, autocast)
-        sums = [loss_sum, float(seen), float(hits), float(len(data.y_val))]
-        loss_total, samples, hits_total, val_n = reduce_sums(sums) if reduce_sums else sums
+        hits, nll = evaluate(state_module, data.x_val, data.y_val, cfg.eval_batch_size, autocast)
+        sums = [loss_sum, float(seen), float(hits), float(len(data.y_val)), nll]
+        loss_total, samples, hits_total, val_n, nll_total = (
+            reduce_sums(sums) if reduce_sums else sums
+        )
         val = hits_total / val_n
-        record = EpochRecord(epoch, loss_total / samples, val, time.perf_counter() - epoch_start)
+        record = EpochRecord(epoch, loss_total / samples, val, time.perf_counter() - epoch_start,
+                             val_loss=nll_total / val_n)
         history.append(record)
         if val >= best_val:  # ties go to the later, longer-trained epoch
             best_val, best_epoch, best_state = val, epoch, _cpu_state(state_module)

@@ -26,7 +26,14 @@ from trainer.optim import (
     seed_everything,
     validate_config,
 )
-from trainer.types import DataSplits, EpochCallback, EpochRecord, TrainConfig, TrainResult
+from trainer.types import (
+    DataSplits,
+    EpochCallback,
+    EpochRecord,
+    TrainConfig,
+    TrainResult,
+    best_val_loss,
+)
 
 
 def train(
@@ -117,6 +124,7 @@ def train(
         state_dict=outcome.best_state,
         peak_memory_mb=outcome.peak_memory_mb,
         costs=costs,
+        val_loss=best_val_loss(outcome.history, outcome.best_epoch),
     )
 
 

@@ -76,6 +76,12 @@ class EpochRecord:
     train_loss: float
     val_accuracy: float
     seconds: float
+    val_loss: float | None = None  # mean cross-entropy on the validation split
+
+
+def best_val_loss(history: list[EpochRecord], best_epoch: int) -> float | None:
+    """The validation loss of the kept epoch (None when it was not measured)."""
+    return next((r.val_loss for r in history if r.epoch == best_epoch), None)
 
 
 # Called after every epoch; return True to stop training (the caller prunes the trial).
@@ -103,3 +109,4 @@ class TrainResult:
     peak_memory_mb: float | None = None
     comm_bytes_per_step: float | None = None
     costs: Costs | None = None
+    val_loss: float | None = None  # validation cross-entropy at the kept (best) epoch

@@ -4,8 +4,9 @@ Definitions (the leaderboard's axes: validation accuracy against the study's cos
 FLOPs; test accuracy never takes part in a choice):
 
 * ``best``: the completed trial with the highest validation accuracy. Ties are common (digits
-  saturates validation at 1.0) and go to the lower cost, then to the lower trial number, so the
-  choice is deterministic and prefers the cheaper of equally accurate models.
+  saturates validation at 1.0) and go to the lower validation loss (plain cross-entropy on the
+  validation split, whatever loss was trained: the finer measure of the same data), then to the
+  lower cost, then to the lower trial number, so the choice is deterministic.
 * ``knee``: :func:`automl.ranking.knee` over the Pareto front of (validation accuracy, cost):
   with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
   the straight line from the cheapest member to the most accurate one, i.e. where buying more
@@ -30,6 +31,10 @@ def _cost(rec: TrialRecord, cost: str) -> float:
     return float("inf") if value is None else value  # an unpriced trial never wins a tie
 
 
+def _loss(rec: TrialRecord) -> float:
+    return float("inf") if rec.val_loss is None else rec.val_loss
+
+
 def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
     done = [r for r in records if r.state == "COMPLETE" and r.val_accuracy is not None]
     if not done:
@@ -43,9 +48,11 @@ def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
 
 def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
                ) -> TrialRecord:
-    """Highest validation accuracy; ties to lower ``cost``, then lower trial number."""
+    """Highest validation accuracy; ties to lower validation loss, then lower ``cost``, then
+    lower trial number."""
     done = _complete(records, study)
-    return min(done, key=lambda r: (-float(r.val_accuracy or 0.0), _cost(r, cost), r.number))
+    return min(done, key=lambda r: (-float(r.val_accuracy or 0.0), _loss(r), _cost(r, cost),
+                                    r.number))
 
 
 def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from automl.storage.store import Storage
 
 _COPIED = (
-    "val_accuracy", "test_accuracy", "params", "flops", "latency_ms", "peak_memory_mb",
+    "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms", "peak_memory_mb",
     "comm_bytes_per_step", "train_seconds", "best_epoch", "arch_space", "arch", "loss",
     "loss_formula", "loss_family", "hparams", "train_config", "preprocessing", "artifact_path",
     "reason",

@@ -13,6 +13,7 @@ class EpochPoint:
     train_loss: float
     val_accuracy: float
     seconds: float
+    val_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class TrialRecord:
     state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING
     values: tuple[float, ...] | None
     val_accuracy: float | None = None
+    val_loss: float | None = None
     test_accuracy: float | None = None
     params: int | None = None
     flops: float | None = None

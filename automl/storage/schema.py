@@ -68,6 +68,7 @@ class TrialRow(Base):
     train_config: Mapped[dict | None] = mapped_column(JSON)
     preprocessing: Mapped[dict | None] = mapped_column(JSON)
     val_accuracy: Mapped[float | None] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)  # ties on accuracy break on this
     test_accuracy: Mapped[float | None] = mapped_column(Float)
     params: Mapped[int | None] = mapped_column(BigInteger)
     flops: Mapped[float | None] = mapped_column(Float)  # float: FLOPs overflow 32-bit ints
@@ -121,5 +122,6 @@ class EpochRow(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     train_loss: Mapped[float] = mapped_column(Float)
     val_accuracy: Mapped[float] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)
     seconds: Mapped[float] = mapped_column(Float)
     trial: Mapped[TrialRow] = relationship(back_populates="epochs")

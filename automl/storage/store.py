@@ -204,6 +204,7 @@ class Storage:
         train_loss: float,
         val_accuracy: float,
         seconds: float,
+        val_loss: float | None = None,
     ) -> None:
         with self.session() as s:
             trial_id = s.scalar(
@@ -217,8 +218,7 @@ class Storage:
                     epoch=epoch,
                     train_loss=train_loss,
                     val_accuracy=val_accuracy,
-                    seconds=seconds,
-                )
+                    seconds=seconds, val_loss=val_loss)
             )
 
     # -- reads ------------------------------------------------------------------------------
@@ -270,7 +270,10 @@ class Storage:
 def epochs_of(row: TrialRow | None) -> tuple[EpochPoint, ...]:
     if row is None or "epochs" not in row.__dict__:
         return ()
-    return tuple(EpochPoint(e.epoch, e.train_loss, e.val_accuracy, e.seconds) for e in row.epochs)
+    return tuple(
+        EpochPoint(e.epoch, e.train_loss, e.val_accuracy, e.seconds, e.val_loss)
+        for e in row.epochs
+    )
 
 
 def _retry_callback() -> Any:

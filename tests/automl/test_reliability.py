@@ -200,6 +200,7 @@ def test_two_commands_on_two_terminals_share_a_study(storage_url: str, tmp_path:
     assert len(trials) == 6
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     storage_url: str,
 ) -> None:

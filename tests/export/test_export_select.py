@@ -30,6 +30,16 @@ def test_best_breaks_accuracy_ties_by_cost_then_number() -> None:
     assert best_trial([rec(0, 1.0, None), rec(1, 1.0, 5)], "flops").number == 1
 
 
+def test_best_breaks_accuracy_ties_by_validation_loss_first() -> None:
+    from dataclasses import replace
+
+    records = [replace(rec(0, 1.0, 100), val_loss=0.30), replace(rec(1, 1.0, 900), val_loss=0.02),
+               replace(rec(2, 0.99, 10), val_loss=0.01)]
+    # Equal accuracy: the lower validation loss wins even at 9x the cost; a lower loss never
+    # beats a higher accuracy.
+    assert best_trial(records, "flops").number == 1
+
+
 def test_best_ignores_test_accuracy_and_unfinished_trials() -> None:
     records = [rec(0, 0.9, 10), rec(1, None, 1, state="PRUNED"), rec(2, 0.95, 20, "FAIL")]
     assert best_trial(records).number == 0

@@ -19,7 +19,14 @@ from trainer.distributed.worker import run_rank
 from trainer.env import dist_env
 from trainer.factories import LossFactory, ModelFactory, default_model_factory
 from trainer.optim import check_precision, resolve_device, validate_config
-from trainer.types import Costs, DataSplits, EpochCallback, TrainConfig, TrainResult
+from trainer.types import (
+    Costs,
+    DataSplits,
+    EpochCallback,
+    TrainConfig,
+    TrainResult,
+    best_val_loss,
+)
 
 
 def launch_trial(
@@ -87,6 +94,7 @@ def _result(out: RankOutput, job: Job, data: DataSplits) -> TrainResult:
         peak_memory_mb=out.peak_memory_mb,
         comm_bytes_per_step=out.comm_bytes_per_step,
         costs=_costs(job, state, data) if dist_env().is_main else None,
+        val_loss=best_val_loss(out.history, out.best_epoch),
     )
 
 
