@@ -145,7 +145,10 @@ def search(
         console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
         _print_best(console, cfg.study.name, records, cost or "flops")
     states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(outcome.states.items()))
-    resumed = " (resumed the unfinished run of this config)" if outcome.resumed else ""
+    resumed = " (resumed the run of this config)" if outcome.resumed else ""
+    if outcome.resumed and outcome.trials_run == 0:
+        resumed = (f" (this config's run already has its {cfg.study.trials} finished trials; "
+                   "raise --trials to add more)")
     console.print(
         f"{outcome.trials_run} trials run here{resumed}; study has {states}.", highlight=False
     )

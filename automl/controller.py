@@ -127,9 +127,10 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
 
 
 def fingerprint(cfg: StudyConfig) -> str:
-    """Same config, same run: what lets "the same command again" resume instead of add."""
+    """Same config, same run: what lets "the same command again" resume instead of add.
+    ``study.trials`` is left out: it is the run's goal, which a later command may raise."""
     d = cfg.to_dict()
-    for key in ("workers", "timeout", "heartbeat_interval", "grace_period"):
+    for key in ("trials", "workers", "timeout", "heartbeat_interval", "grace_period"):
         d["study"].pop(key, None)  # how a run is executed, not what it searches
     blob = json.dumps(d, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]

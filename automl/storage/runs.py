@@ -64,17 +64,23 @@ def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float = 12
 
 def start_or_resume(storage: Storage, study: str, fingerprint: str, requested: int,
                     finished_now: int) -> Run:
-    """Join the unfinished run with this fingerprint, or start one that adds ``requested``
-    finished trials (``target`` = the study's finished count it aims at, for the record).
+    """Join the run with this fingerprint (its goal becomes ``requested`` finished trials), or
+    start one that adds ``requested`` finished trials (``target`` = the study's finished count it
+    aims at, for the record).
     Call under :func:`lease` so two workers starting together create one run, not two."""
     with storage.session() as s:
         row = s.scalars(
             select(RunRow)
-            .where(RunRow.study_name == study, RunRow.fingerprint == fingerprint,
-                   RunRow.status == "running")
+            .where(RunRow.study_name == study, RunRow.fingerprint == fingerprint)
             .order_by(RunRow.id.desc())
         ).first()
         if row is not None:
+            # The same config again: resume (or, if it is complete, do nothing) rather than add
+            # another batch, so a command killed at any moment, even just after its last trial,
+            # can simply be run again. A larger --trials extends the run.
+            row.target += requested - row.requested
+            row.requested = requested
+            row.status = "running"  # the first claim marks it done again if nothing is left
             return Run(row.id, study, row.requested, row.target, resumed=True)
         row = RunRow(study_name=study, fingerprint=fingerprint, requested=requested,
                      target=finished_now + requested, status="running")

@@ -69,8 +69,18 @@ def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
         "--quiet",
     )
     assert len(cli.json("leaderboard", "e2e")) == 5
+    # The very same command once more: its run is complete, so nothing is added (a command
+    # killed just after its last trial can be repeated safely) ...
+    again = cli("search", "--data", "digits", "--study", "e2e", "--trials", "2", "--epochs", "2",
+                "--set", "search.arch=mlp", "--quiet")
+    assert "raise --trials to add more" in again.stdout
+    assert len(cli.json("leaderboard", "e2e")) == 5
+    # ... and a larger --trials extends that run.
+    cli("search", "--data", "digits", "--study", "e2e", "--trials", "3", "--epochs", "2",
+        "--set", "search.arch=mlp", "--quiet")
+    assert len(cli.json("leaderboard", "e2e")) == 6
     [summary] = cli.json("studies")
-    assert summary["name"] == "e2e" and summary["n_trials"] == 5
+    assert summary["name"] == "e2e" and summary["n_trials"] == 6
     detail = cli.json("show", "e2e", str(complete[0]["trial"]))
     assert len(detail["epochs"]) >= 1 and detail["preprocessing"]["axis"] == "channel"
     weights = Path(detail["artifact_path"])
