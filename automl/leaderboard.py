@@ -9,8 +9,8 @@ from automl.ranking import rank
 from automl.storage.records import TrialRecord
 
 COLUMNS = (
-    "rank", "trial", "state", "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms",
-    "peak_memory_mb", "comm_bytes_per_step", "train_seconds", "pareto", "arch_space",
+    "rank", "trial", "state", "val_accuracy", "val_loss", "test_accuracy", "params", "flops",
+    "latency_ms", "peak_memory_mb", "comm_bytes_per_step", "train_seconds", "pareto", "arch_space",
     "loss_formula", "arch", "loss", "hparams", "reason",
 )
 
