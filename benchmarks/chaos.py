@@ -8,7 +8,7 @@ time with the same command, then lets it finish and checks what a user is promis
 * no candidate completes twice because its interrupted trial was retried;
 * no trial is left RUNNING or WAITING.
 
-    python benchmarks/chaos.py [--kills 20] [--trials 40] [--storage URL] [--json out.json]
+    python benchmarks/chaos.py [--kills 20] [--trials 300] [--storage URL] [--json out.json]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def snapshot(url: str) -> list[Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--trials", type=int, default=40)
+    ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--storage", help="database URL (default: a temporary SQLite file)")
     ap.add_argument("--max-seconds", type=float, default=600, help="time bound for the kills")
     ap.add_argument("--seed", type=int, default=0)

@@ -104,7 +104,8 @@ def markdown(r: dict[str, Any]) -> str:
         "## Inference: torch eager vs ONNX Runtime fp32 vs INT8 (issue 5)",
         "",
         f"Model: study `{r['study']}`, trial {r['trial']} (the best: highest validation "
-        f"accuracy, ties to fewer FLOPs), {r['arch']['kind']}, {r['params']:,} parameters, "
+        f"accuracy; ties to lower validation loss, then fewer FLOPs), {r['arch']['kind']}, "
+        f"{r['params']:,} parameters, "
         f"{r['flops'] / 1e6:.2f} MFLOPs per sample; test split: {r['test_samples']} samples.",
         f"Machine: {r['machine']}; torch {v.get('torch')}, onnxruntime {v.get('onnxruntime')}, "
         f"Python {v.get('python')}. Load average during the run: "
