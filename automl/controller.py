@@ -156,6 +156,13 @@ def run_search(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
     check_spaces(cfg)
+    if cfg.trainer.num_threads:
+        import torch
+
+        # The whole search process, cost measurement included, runs with the configured
+        # intra-op threads: measuring latency with more would leave an OpenMP pool spinning on
+        # the cores that single-threaded training then competes with.
+        torch.set_num_threads(cfg.trainer.num_threads)
     with lease(storage, f"study:{cfg.study.name}"):
         study = open_study(cfg, storage, data)
         done_now = finished_in_study(study.get_trials(deepcopy=False))
