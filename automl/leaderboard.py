@@ -8,6 +8,7 @@ from typing import Any
 from automl.ranking import rank
 from automl.storage.records import TrialRecord
 
+# The leaderboard's columns, in order (also the keys of `automl leaderboard --json`).
 COLUMNS = (
     "rank", "trial", "state", "val_accuracy", "val_loss", "test_accuracy", "params", "flops",
     "latency_ms", "peak_memory_mb", "comm_bytes_per_step", "train_seconds", "pareto", "arch_space",
@@ -33,24 +34,6 @@ def leaderboard(records: Sequence[TrialRecord], cost: str | None = "flops",
 
 
 def _row(r: TrialRecord, rank_: int | None, pareto: bool) -> dict[str, Any]:
-    return {
-        "rank": rank_,
-        "trial": r.number,
-        "state": r.state,
-        "val_accuracy": r.val_accuracy,
-        "val_loss": r.val_loss,
-        "test_accuracy": r.test_accuracy,
-        "params": r.params,
-        "flops": r.flops,
-        "latency_ms": r.latency_ms,
-        "peak_memory_mb": r.peak_memory_mb,
-        "comm_bytes_per_step": r.comm_bytes_per_step,
-        "train_seconds": r.train_seconds,
-        "pareto": pareto,
-        "arch_space": r.arch_space,
-        "loss_formula": r.loss_formula,
-        "arch": r.arch,
-        "loss": r.loss,
-        "hparams": r.hparams,
-        "reason": r.reason,
-    }
+    """One row in ``COLUMNS`` order; every column but these three is the record's attribute."""
+    own = {"rank": rank_, "trial": r.number, "pareto": pareto}
+    return {col: own[col] if col in own else getattr(r, col) for col in COLUMNS}
