@@ -89,7 +89,8 @@ def check_final(url: str, study: str, requested: int) -> list:
 
 
 def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
-    cmd = search_cmd(storage_url, "crash", 5)
+    # Trials of a few seconds each, so the kill lands mid-run rather than after the last trial.
+    cmd = search_cmd(storage_url, "crash", 5, "--set", "trainer.epochs=20")
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
 
@@ -106,7 +107,7 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
             t.number for t in frozen_trials(storage_url, "crash") if t.state.name == "RUNNING"
         ]
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        assert proc.wait(timeout=30) == -signal.SIGKILL, "the search ended before the kill"
     finally:
         if proc.poll() is None:
             proc.kill()
