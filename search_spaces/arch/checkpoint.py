@@ -4,61 +4,94 @@
 ``sqrt`` checkpoints ceil(sqrt(n)) segments of consecutive blocks (memory ~ O(sqrt(n)) block
 activations, Chen et al. 2016), which is what lets a thousand-block network train on a small card.
 
-Recomputation reruns the blocks' forward in backward, and BatchNorm in training mode would then
-update its running statistics twice per step, so the eval-mode network would differ with the
-checkpointing mode. The re-run here freezes those statistics, which keeps the three modes
-equivalent in both gradients and buffers.
+Recomputation is ``torch.utils.checkpoint(use_reentrant=False)``, set up so that it costs little
+beyond the extra forward:
+
+* The last segment is not checkpointed: backward needs its activations first, so recomputing
+  them right after the forward kept them would only cost time (the peak is the same: it is
+  reached while that segment's activations are alive in either case).
+* The RNG state is saved and restored only for segments with a random op (dropout, RReLU);
+  every other segment recomputes the same values without it.
+* ``determinism_check="none"``: the blocks here are fixed-shape conv / linear stacks, so the
+  default check (a metadata record per saved tensor, compared after recomputation) could not
+  fire; on small layers its per-tensor Python cost was a few percent of the step.
+
+BatchNorm in training mode would update its running statistics again when a segment is
+recomputed, so the eval-mode network would differ with the checkpointing mode. The re-run here
+freezes those statistics, which keeps the three modes equivalent in both gradients and buffers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.dropout import _DropoutNd
 from torch.utils.checkpoint import checkpoint
 
 MODES = ("none", "blocks", "sqrt")
+_RANDOM = (_DropoutNd, nn.RReLU)
 
 
-@contextmanager
-def _frozen_running_stats(modules: Sequence[nn.Module]) -> Iterator[None]:
-    norms = [m for block in modules for m in block.modules() if isinstance(m, _BatchNorm)]
-    saved = [(m.momentum, m.num_batches_tracked) for m in norms]
-    for m in norms:
-        # momentum 0 keeps running_mean/var as they are; the counter is restored below.
-        m.momentum = 0.0
-        if m.num_batches_tracked is not None:
-            m.num_batches_tracked = m.num_batches_tracked.clone()
-    try:
-        yield
-    finally:
-        for m, (momentum, tracked) in zip(norms, saved, strict=True):
-            m.momentum = momentum
-            m.num_batches_tracked = tracked
+class Segment:
+    """Consecutive blocks run as one checkpointed unit; calls after the first are recomputations.
 
-
-class _Segment:
-    """Runs blocks in order; calls after the first are recomputations."""
+    What a segment needs to know about its modules (its BatchNorms, whether any op draws random
+    numbers) is found once, when it is built, so a model can keep its segments between steps.
+    """
 
     def __init__(self, modules: Sequence[nn.Module]) -> None:
-        self.modules = modules
-        self.calls = 0
+        self.modules = tuple(modules)
+        subs = [m for block in self.modules for m in block.modules()]
+        self.norms = tuple(m for m in subs if isinstance(m, _BatchNorm))
+        self.random = any(
+            isinstance(m, _RANDOM) and getattr(m, "p", 1.0) != 0 for m in subs
+        )  # fmt: skip
 
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
+    def run(self, x: torch.Tensor) -> torch.Tensor:
         for m in self.modules:
             x = m(x)
         return x
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        if self.calls == 1:
-            return self._run(x)
-        with _frozen_running_stats(self.modules):
-            return self._run(x)
+    def checkpointed(self, x: torch.Tensor) -> torch.Tensor:
+        """``run(x)`` keeping only ``x``: the rest is recomputed in backward."""
+        calls = 0
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            return self.run(x) if calls == 1 else self._recompute(x)
+
+        out: torch.Tensor = checkpoint(
+            forward,
+            x,
+            use_reentrant=False,
+            preserve_rng_state=self.random,
+            determinism_check="none",
+        )
+        return out
+
+    def _recompute(self, x: torch.Tensor) -> torch.Tensor:
+        # momentum 0 keeps running_mean/var as they are; the step counter is swapped for a copy.
+        # Module.__setattr__ is bypassed on purpose: at a thousand BatchNorms a step its
+        # bookkeeping was measurable, and both attributes are plain entries of these dicts.
+        saved = []
+        for m in self.norms:
+            tracked = m._buffers.get("num_batches_tracked")
+            saved.append((m.__dict__["momentum"], tracked))
+            m.__dict__["momentum"] = 0.0
+            if tracked is not None:
+                m._buffers["num_batches_tracked"] = tracked.clone()
+        try:
+            return self.run(x)
+        finally:
+            for m, (momentum, tracked) in zip(self.norms, saved, strict=True):
+                m.__dict__["momentum"] = momentum
+                if tracked is not None:
+                    m._buffers["num_batches_tracked"] = tracked
 
 
 def segment_size(n: int, mode: str) -> int:
@@ -69,14 +102,23 @@ def segment_size(n: int, mode: str) -> int:
     return math.ceil(n / segments)
 
 
-def run_checkpointed(blocks: Sequence[nn.Module], x: torch.Tensor, mode: str) -> torch.Tensor:
-    """Run ``blocks`` on ``x``, recomputing activations in backward as ``mode`` says."""
+def plan_segments(blocks: Sequence[nn.Module], mode: str) -> list[Segment]:
+    """``blocks`` cut into the segments that ``mode`` checkpoints (one segment for ``none``)."""
     if mode not in MODES:
         raise ValueError(f"checkpointing: {mode!r} is not one of {', '.join(MODES)}")
     if mode == "none":
-        return _Segment(blocks)._run(x)
+        return [Segment(blocks)]
     size = segment_size(len(blocks), mode)
-    for start in range(0, len(blocks), size):
-        segment = _Segment(list(blocks[start : start + size]))
-        x = checkpoint(segment, x, use_reentrant=False)
-    return x
+    return [Segment(blocks[start : start + size]) for start in range(0, len(blocks), size)]
+
+
+def run_segments(segments: Sequence[Segment], x: torch.Tensor) -> torch.Tensor:
+    """Run every segment but the last under checkpointing, the last plainly (see above)."""
+    for segment in segments[:-1]:
+        x = segment.checkpointed(x)
+    return segments[-1].run(x) if segments else x
+
+
+def run_checkpointed(blocks: Sequence[nn.Module], x: torch.Tensor, mode: str) -> torch.Tensor:
+    """Run ``blocks`` on ``x``, recomputing activations in backward as ``mode`` says."""
+    return run_segments(plan_segments(blocks, mode), x)

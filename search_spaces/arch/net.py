@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from search_spaces.arch import blocks as B
-from search_spaces.arch.checkpoint import MODES, run_checkpointed
+from search_spaces.arch.checkpoint import MODES, Segment, plan_segments, run_segments
 from search_spaces.arch.specs import ArchSpec, ConvNetSpec, MLPSpec
 
 
@@ -35,6 +35,7 @@ class SearchNet(nn.Module):
         self.head = head
         self.spec = spec
         self.checkpointing = checkpointing
+        self._segments: tuple[tuple[str, tuple[int, ...]], list[Segment]] | None = None
 
     @property
     def checkpointing(self) -> str:
@@ -50,11 +51,18 @@ class SearchNet(nn.Module):
         x = self.stem(x)
         mode = self.checkpointing
         if mode != "none" and self.training and torch.is_grad_enabled() and len(self.blocks):
-            x = run_checkpointed(list(self.blocks), x, mode)
+            x = run_segments(self._plan(mode), x)
         else:
             for block in self.blocks:
                 x = block(x)
         return self.head(x)
+
+    def _plan(self, mode: str) -> list[Segment]:
+        # Kept between steps (planning walks every submodule); rebuilt if blocks are replaced.
+        key = (mode, tuple(map(id, self.blocks)))
+        if self._segments is None or self._segments[0] != key:
+            self._segments = (key, plan_segments(list(self.blocks), mode))
+        return self._segments[1]
 
     def extra_repr(self) -> str:
         return f"checkpointing={self.checkpointing!r}"

@@ -78,6 +78,49 @@ def test_checkpointing_modes_agree_on_gradients_and_buffers(
             torch.testing.assert_close(buffers[n], ref_buffers[n], msg=f"{mode}: {n}")
 
 
+def test_recomputed_dropout_draws_the_same_mask() -> None:
+    # MLP hidden layers carry dropout inside the checkpointed blocks: a segment with a random op
+    # must replay the RNG state on recomputation, or its gradients would use another mask.
+    torch.manual_seed(0)
+    spec = MLPSpec(input_shape=(16,), num_classes=3, hidden=(32,) * 9, norm="batch", dropout=0.5)
+    base = build_model(spec)
+    x, y = torch.randn(8, 16), torch.randint(0, 3, (8,))
+    grads = {}
+    for mode in ("none", "blocks", "sqrt"):
+        model = copy.deepcopy(base)
+        model.checkpointing = mode
+        torch.manual_seed(3)
+        nn.functional.cross_entropy(model(x), y).backward()
+        grads[mode] = [_grad(p).clone() for p in model.parameters()]
+    for mode in ("blocks", "sqrt"):
+        for got, want in zip(grads[mode], grads["none"], strict=True):
+            torch.testing.assert_close(got, want, msg=mode)
+
+
+def test_sqrt_recomputes_every_segment_but_the_last() -> None:
+    model = build_model(deep_resnet_spec(27, (1, 8, 8), 3, width=4), checkpointing="sqrt")
+    calls = {i: 0 for i in range(len(model.blocks))}
+    for i, block in enumerate(model.blocks):
+        block.register_forward_pre_hook(lambda *_, i=i: calls.__setitem__(i, calls[i] + 1))
+    model(torch.randn(2, 1, 8, 8)).sum().backward()
+    n, tail = len(model.blocks), len(model._plan("sqrt")[-1].modules)
+    assert n == 25 and tail == 5  # 5 segments of 5
+    assert all(calls[i] == 2 for i in range(n - tail))  # forward + recomputation
+    assert all(calls[i] == 1 for i in range(n - tail, n))  # kept from the forward
+
+
+def test_segment_plan_is_kept_and_rebuilt_when_blocks_change() -> None:
+    model = build_model(deep_resnet_spec(12, (1, 8, 8), 3, width=4), checkpointing="sqrt")
+    x = torch.randn(2, 1, 8, 8)
+    model(x).sum().backward()
+    plan = model._plan("sqrt")
+    model(x).sum().backward()
+    assert model._plan("sqrt") is plan
+    model.blocks[3] = copy.deepcopy(model.blocks[3])
+    replaced = model._plan("sqrt")
+    assert replaced is not plan and any(model.blocks[3] in s.modules for s in replaced)
+
+
 def _saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
     total = 0
 
