@@ -36,7 +36,8 @@ echo "=== 1. GPU tests (NCCL)"
 START=$SECONDS
 if "$PY" -c 'import pytest' 2>/dev/null; then
   # The overrides drop pyproject's settings that need plugins or optuna (not needed here).
-  timeout 300 "$PY" -m pytest tests/distributed/test_gpu.py -m gpu -q -p no:cacheprovider \
+  timeout 300 "$PY" -m pytest tests/distributed/test_gpu.py tests/trainer/test_memory_meter.py \
+    tests/trainer/test_train_costs.py -m gpu -q -p no:cacheprovider \
     -o addopts="-ra" -o filterwarnings="" -o timeout=0
 else
   echo "pytest is not installed: running an NCCL smoke check instead of the test file"
@@ -72,7 +73,7 @@ echo "(scaling: $((SECONDS - START)) s)"
 echo "=== 3. deep_memory (1207 layers, checkpointing none vs sqrt)"
 START=$SECONDS
 # Width and batch big enough that the GPU, not the kernel launches, sets the pace.
-timeout 200 "$PY" benchmarks/deep_memory.py --device cuda ${DEEP_ARGS:---width 16 --batch 256} \
+timeout 200 "$PY" benchmarks/deep_memory.py --device cuda ${DEEP_ARGS:---sizes 16x256,64x256} \
   --json "$OUT_DIR/deep_memory_cuda.json"
 echo "(deep_memory: $((SECONDS - START)) s)"
 

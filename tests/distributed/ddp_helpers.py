@@ -23,7 +23,8 @@ HERE = Path(__file__).resolve().parent
 
 # Short collective timeout: a broken test fails in seconds, not minutes.
 BASE = TrainConfig(
-    epochs=2, batch_size=32, lr=0.05, optimizer="sgd", latency_repeats=0, nproc=2, timeout=20.0
+    epochs=2, batch_size=32, lr=0.05, optimizer="sgd", latency_repeats=0, nproc=2, timeout=20.0,
+    device="cpu",
 )
 
 

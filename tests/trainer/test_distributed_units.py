@@ -6,18 +6,27 @@ from __future__ import annotations
 import pickle
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
-from trainer import DistributedTrialError, NonFiniteLossError, TrainConfig, TrialTimeoutError
+from search_spaces import MLPSpec
+from trainer import (
+    DataSplits,
+    DistributedTrialError,
+    NonFiniteLossError,
+    TrainConfig,
+    TrialTimeoutError,
+)
 from trainer.data import Batches
-from trainer.distributed import failures
+from trainer.distributed import failures, launch_trial
 from trainer.distributed.channel import RankError, TrialAborted
 from trainer.distributed.comm import CommCounter, skip_steps
 from trainer.distributed.control import Announcement
-from trainer.distributed.job import Job, check_picklable
+from trainer.distributed.job import InitArgs, Job, check_picklable
 from trainer.distributed.nodes import node_settings, split_endpoint
 from trainer.distributed.sharding import ShardedBatches
+from trainer.distributed.worker import bind_device
 from trainer.optim import validate_config
 
 CPU = torch.device("cpu")
@@ -66,6 +75,33 @@ def test_announcement_round_trip() -> None:
     ann = Announcement(seq=7, port=4242, nproc=2, backend="gloo", timeout=60.0, num_threads=1)
     assert Announcement.decode(ann.encode().encode()) == ann
     assert ann.run_id == "automl-trial-7"
+    gpu = Announcement(8, 4243, 4, "nccl", 30.0, 1, "cuda")
+    assert Announcement.decode(gpu.encode()) == gpu
+    # The other nodes' ranks bind their GPU from it, as node 0's do.
+    assert gpu.init == InitArgs("nccl", 30.0, 1, "cuda")
+
+
+def test_each_rank_binds_the_gpu_of_its_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No GPU here: the CUDA runtime is the outside thing replaced (run for real by gpu_check.sh).
+    bound: list[int] = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", bound.append)
+    bind_device(InitArgs("gloo", 10.0, 1, "cpu"), 1)
+    assert bound == []  # a CPU trial never touches CUDA
+    bind_device(InitArgs("nccl", 10.0, 1, "cuda"), 1)
+    assert bound == [1]
+    with pytest.raises(ValueError, match=r"trainer.nproc: local rank 2 has no GPU \(2 visible"):
+        bind_device(InitArgs("nccl", 10.0, 1, "cuda"), 2)
+
+
+def test_more_ranks_than_gpus_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    x, y = np.zeros((8, 4), np.float32), np.arange(8) % 2
+    data = DataSplits(x, y, x, y, x, y, 2)
+    cfg = TrainConfig(device="cuda", nproc=2, epochs=1)
+    with pytest.raises(ValueError, match="trainer.nproc: 2 ranks need 2 GPUs on this machine, 1 "):
+        launch_trial(MLPSpec(input_shape=(4,), num_classes=2, hidden=(4,)), None, data, cfg)
 
 
 def test_errors_survive_pickling_with_their_fields() -> None:

@@ -19,7 +19,6 @@ from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from trainer.distributed import control
-from trainer.distributed.job import InitArgs
 from trainer.distributed.launch import start_method
 from trainer.distributed.nodes import NodeSettings, node_settings
 from trainer.distributed.worker import worker_main
@@ -40,7 +39,7 @@ def serve(settings: NodeSettings, trials: int | None = None, wait: float = 600.0
             log.info("node 0 went away (%s); stopping", exc)
             break
         last = ann.seq
-        init = InitArgs(ann.backend, ann.timeout, ann.num_threads)
+        init = ann.init
         with tempfile.TemporaryDirectory(prefix="automl-ddp-") as logdir:
             config = LaunchConfig(
                 min_nodes=settings.nnodes,

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import torch.distributed as dist
 
+from trainer.distributed.job import InitArgs
 from trainer.distributed.nodes import NodeSettings, free_port
 
 _TRIAL_KEY = "automl/trial"
@@ -30,20 +31,29 @@ class Announcement:
     backend: str
     timeout: float
     num_threads: int
+    device: str = "cpu"
+
+    @property
+    def init(self) -> InitArgs:
+        """What this node's ranks need before they join the trial's process group."""
+        return InitArgs(self.backend, self.timeout, self.num_threads, self.device)
 
     @property
     def run_id(self) -> str:
         return f"automl-trial-{self.seq}"
 
     def encode(self) -> str:
-        fields = (self.seq, self.port, self.nproc, self.backend, self.timeout, self.num_threads)
+        fields = (
+            self.seq, self.port, self.nproc, self.backend, self.timeout, self.num_threads,
+            self.device,
+        )  # fmt: skip
         return " ".join(str(f) for f in fields)
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Announcement:
         text = raw.decode() if isinstance(raw, bytes) else raw
-        seq, port, nproc, backend, timeout, threads = text.split()
-        return cls(int(seq), int(port), int(nproc), backend, float(timeout), int(threads))
+        seq, port, nproc, backend, timeout, threads, device = text.split()
+        return cls(int(seq), int(port), int(nproc), backend, float(timeout), int(threads), device)
 
 
 def _server(settings: NodeSettings) -> dist.TCPStore:
@@ -58,12 +68,13 @@ def _server(settings: NodeSettings) -> dist.TCPStore:
     return _stores[key]
 
 
-def announce(settings: NodeSettings, nproc: int, backend: str, timeout: float,
-             num_threads: int) -> Announcement:
+def announce(settings: NodeSettings, nproc: int, init: InitArgs) -> Announcement:
     """On node 0: post the next trial and return it (with a free port for its rendezvous)."""
     store = _server(settings)
     seq = int(store.add("automl/seq", 1))
-    ann = Announcement(seq, free_port(""), nproc, backend, timeout, num_threads)
+    ann = Announcement(
+        seq, free_port(""), nproc, init.backend, init.timeout, init.num_threads, init.device
+    )
     store.set(_TRIAL_KEY, ann.encode())
     return ann
 

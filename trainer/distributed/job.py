@@ -19,6 +19,7 @@ class InitArgs:
     backend: str  # gloo | nccl
     timeout: float  # seconds, for every collective of the trial
     num_threads: int  # intra-op threads per rank on CPU
+    device: str = "cpu"  # cpu | cuda: each rank binds cuda:<local rank> before joining
 
 
 @dataclass(frozen=True)

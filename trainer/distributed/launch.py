@@ -77,9 +77,7 @@ def spawn_ranks(
             channel = Channel(method)
             ann = None
             if settings.nnodes > 1:
-                ann = control.announce(
-                    settings, job.cfg.nproc, init.backend, init.timeout, init.num_threads
-                )
+                ann = control.announce(settings, job.cfg.nproc, init)
                 host, port, run_id = settings.host, ann.port, ann.run_id
             else:
                 host, port, run_id = "127.0.0.1", free_port(), f"automl-{uuid.uuid4().hex}"

@@ -15,7 +15,7 @@ from trainer.distributed.job import InitArgs, Job, RankOutput, check_picklable
 from trainer.distributed.launch import spawn_ranks
 from trainer.distributed.nodes import node_settings
 from trainer.distributed.replica import resolve_backend
-from trainer.distributed.worker import run_rank
+from trainer.distributed.worker import bind_device, run_rank
 from trainer.env import dist_env
 from trainer.factories import LossFactory, ModelFactory, default_model_factory
 from trainer.optim import check_precision, resolve_device, validate_config
@@ -54,7 +54,16 @@ def launch_trial(
         arch_spec, loss_spec, cfg, data.class_counts(), data.input_shape,
         model_factory, loss_factory,
     )  # fmt: skip
-    init = InitArgs(resolve_backend(cfg.backend, device), cfg.timeout, cfg.num_threads or 1)
+    init = InitArgs(
+        resolve_backend(cfg.backend, device), cfg.timeout, cfg.num_threads or 1, device.type
+    )
+    if device.type == "cuda" and dist_env().world_size <= 1:
+        gpus = torch.cuda.device_count()
+        if cfg.nproc > gpus:
+            raise ValueError(
+                f"trainer.nproc: {cfg.nproc} ranks need {cfg.nproc} GPUs on this machine, "
+                f"{gpus} visible (one GPU per rank; NCCL refuses two ranks on one GPU)"
+            )
     if dist_env().world_size > 1:
         outputs = [_as_launched_rank(job, init, data, on_epoch)]
     else:
@@ -67,6 +76,7 @@ def _as_launched_rank(
     job: Job, init: InitArgs, data: DataSplits, on_epoch: EpochCallback | None
 ) -> RankOutput:
     env = dist_env()
+    bind_device(init, env.local_rank)  # torchrun does not: it leaves every rank on cuda:0
     owned = not dist.is_initialized()
     if owned:
         dist.init_process_group(init.backend, timeout=timedelta(seconds=init.timeout))

@@ -45,8 +45,12 @@ def worker_main(
     env = dist_env()
     _exit_with_parent()
     torch.set_num_threads(init.num_threads)
-    if init.backend == "nccl":
-        torch.cuda.set_device(env.local_rank)
+    try:
+        bind_device(init, env.local_rank)
+    except BaseException as exc:
+        if channel is not None:
+            channel.send_error(env.rank, exc)
+        raise
     dist.init_process_group(init.backend, timeout=timedelta(seconds=init.timeout))
     try:
         report = channel.report if channel is not None and env.rank == 0 else None
@@ -63,6 +67,20 @@ def worker_main(
         torch.save(out.state_dict, buffer)
         out.state_blob, out.state_dict = buffer.getvalue(), None
     return out
+
+
+def bind_device(init: InitArgs, local_rank: int) -> None:
+    """Make ``cuda:<local rank>`` this process's current device, before the process group
+    exists: NCCL, collectives that place tensors on the current device (``broadcast_object_list``
+    ...) and pinned copies then all use the GPU that DDP is given. Nothing on the CPU."""
+    if init.device != "cuda":
+        return
+    gpus = torch.cuda.device_count()
+    if local_rank >= gpus:
+        raise ValueError(
+            f"trainer.nproc: local rank {local_rank} has no GPU ({gpus} visible, one per rank)"
+        )
+    torch.cuda.set_device(local_rank)
 
 
 def run_rank(
