@@ -72,13 +72,13 @@ def test_node_settings() -> None:
 
 
 def test_announcement_round_trip() -> None:
-    ann = Announcement(seq=7, port=4242, nproc=2, backend="gloo", timeout=60.0, num_threads=1)
+    ann = Announcement(seq=7, port=4242, nproc=2, init=InitArgs("gloo", 60.0, 1))
     assert Announcement.decode(ann.encode().encode()) == ann
     assert ann.run_id == "automl-trial-7"
-    gpu = Announcement(8, 4243, 4, "nccl", 30.0, 1, "cuda")
-    assert Announcement.decode(gpu.encode()) == gpu
     # The other nodes' ranks bind their GPU from it, as node 0's do.
-    assert gpu.init == InitArgs("nccl", 30.0, 1, "cuda")
+    gpu = Announcement(8, 4243, 4, InitArgs("nccl", 30.0, 1, "cuda"))
+    assert Announcement.decode(gpu.encode()) == gpu
+    assert Announcement.decode(gpu.encode()).init.device == "cuda"
 
 
 def test_each_rank_binds_the_gpu_of_its_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +89,7 @@ def test_each_rank_binds_the_gpu_of_its_local_rank(monkeypatch: pytest.MonkeyPat
     bind_device(InitArgs("gloo", 10.0, 1, "cpu"), 1)
     assert bound == []  # a CPU trial never touches CUDA
     bind_device(InitArgs("nccl", 10.0, 1, "cuda"), 1)
-    assert bound == [1]
+    assert bound == [torch.device("cuda", 1)]
     with pytest.raises(ValueError, match=r"trainer.nproc: local rank 2 has no GPU \(2 visible"):
         bind_device(InitArgs("nccl", 10.0, 1, "cuda"), 2)
 

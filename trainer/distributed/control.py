@@ -28,32 +28,23 @@ class Announcement:
     seq: int
     port: int
     nproc: int
-    backend: str
-    timeout: float
-    num_threads: int
-    device: str = "cpu"
-
-    @property
-    def init(self) -> InitArgs:
-        """What this node's ranks need before they join the trial's process group."""
-        return InitArgs(self.backend, self.timeout, self.num_threads, self.device)
+    init: InitArgs  # what this node's ranks need before they join the trial's process group
 
     @property
     def run_id(self) -> str:
         return f"automl-trial-{self.seq}"
 
     def encode(self) -> str:
-        fields = (
-            self.seq, self.port, self.nproc, self.backend, self.timeout, self.num_threads,
-            self.device,
-        )  # fmt: skip
+        i = self.init
+        fields = (self.seq, self.port, self.nproc, i.backend, i.timeout, i.num_threads, i.device)
         return " ".join(str(f) for f in fields)
 
     @classmethod
     def decode(cls, raw: bytes | str) -> Announcement:
         text = raw.decode() if isinstance(raw, bytes) else raw
         seq, port, nproc, backend, timeout, threads, device = text.split()
-        return cls(int(seq), int(port), int(nproc), backend, float(timeout), int(threads), device)
+        init = InitArgs(backend, float(timeout), int(threads), device)
+        return cls(int(seq), int(port), int(nproc), init)
 
 
 def _server(settings: NodeSettings) -> dist.TCPStore:
@@ -72,9 +63,7 @@ def announce(settings: NodeSettings, nproc: int, init: InitArgs) -> Announcement
     """On node 0: post the next trial and return it (with a free port for its rendezvous)."""
     store = _server(settings)
     seq = int(store.add("automl/seq", 1))
-    ann = Announcement(
-        seq, free_port(""), nproc, init.backend, init.timeout, init.num_threads, init.device
-    )
+    ann = Announcement(seq, free_port(""), nproc, init)
     store.set(_TRIAL_KEY, ann.encode())
     return ann
 

@@ -23,15 +23,20 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
+def local_gpu(local_rank: int) -> torch.device:
+    """The GPU of this local rank (one GPU per rank)."""
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise ValueError(
+            f"trainer.nproc: local rank {local_rank} has no GPU ({count} visible, one per rank)"
+        )
+    return torch.device("cuda", local_rank)
+
+
 def rank_device(cfg: TrainConfig, local_rank: int) -> torch.device:
     """CPU, or the GPU of this local rank (one GPU per rank)."""
     device = resolve_device(cfg.device)
-    if device.type != "cuda":
-        return device
-    count = torch.cuda.device_count()
-    if local_rank >= count:
-        raise ValueError(f"local rank {local_rank} has no GPU: {count} visible, one per rank")
-    return torch.device("cuda", local_rank)
+    return local_gpu(local_rank) if device.type == "cuda" else device
 
 
 def wrap(model: nn.Module, cfg: TrainConfig, device: torch.device) -> DistributedDataParallel:

@@ -57,14 +57,15 @@ def launch_trial(
     init = InitArgs(
         resolve_backend(cfg.backend, device), cfg.timeout, cfg.num_threads or 1, device.type
     )
-    if device.type == "cuda" and dist_env().world_size <= 1:
+    launched = dist_env().world_size > 1  # by torchrun: the ranks exist already
+    if device.type == "cuda" and not launched:
         gpus = torch.cuda.device_count()
         if cfg.nproc > gpus:
             raise ValueError(
                 f"trainer.nproc: {cfg.nproc} ranks need {cfg.nproc} GPUs on this machine, "
                 f"{gpus} visible (one GPU per rank; NCCL refuses two ranks on one GPU)"
             )
-    if dist_env().world_size > 1:
+    if launched:
         outputs = [_as_launched_rank(job, init, data, on_epoch)]
     else:
         check_picklable(job)

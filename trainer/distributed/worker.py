@@ -10,8 +10,8 @@ import io
 import os
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import timedelta
 
 import torch
@@ -45,20 +45,13 @@ def worker_main(
     env = dist_env()
     _exit_with_parent()
     torch.set_num_threads(init.num_threads)
-    try:
+    with _reported(channel, env.rank):
         bind_device(init, env.local_rank)
-    except BaseException as exc:
-        if channel is not None:
-            channel.send_error(env.rank, exc)
-        raise
     dist.init_process_group(init.backend, timeout=timedelta(seconds=init.timeout))
     try:
-        report = channel.report if channel is not None and env.rank == 0 else None
-        out = run_rank(job, splits, report)
-    except BaseException as exc:
-        if channel is not None:
-            channel.send_error(env.rank, exc)
-        raise
+        with _reported(channel, env.rank):
+            report = channel.report if channel is not None and env.rank == 0 else None
+            out = run_rank(job, splits, report)
     finally:
         dist.destroy_process_group()
     if out.state_dict is not None:
@@ -69,18 +62,23 @@ def worker_main(
     return out
 
 
+@contextmanager
+def _reported(channel: Channel | None, rank: int) -> Iterator[None]:
+    """An exception raised inside goes to the caller's channel (the failing rank's message)."""
+    try:
+        yield
+    except BaseException as exc:
+        if channel is not None:
+            channel.send_error(rank, exc)
+        raise
+
+
 def bind_device(init: InitArgs, local_rank: int) -> None:
     """Make ``cuda:<local rank>`` this process's current device, before the process group
     exists: NCCL, collectives that place tensors on the current device (``broadcast_object_list``
     ...) and pinned copies then all use the GPU that DDP is given. Nothing on the CPU."""
-    if init.device != "cuda":
-        return
-    gpus = torch.cuda.device_count()
-    if local_rank >= gpus:
-        raise ValueError(
-            f"trainer.nproc: local rank {local_rank} has no GPU ({gpus} visible, one per rank)"
-        )
-    torch.cuda.set_device(local_rank)
+    if init.device == "cuda":
+        torch.cuda.set_device(replica.local_gpu(local_rank))
 
 
 def run_rank(
