@@ -7,8 +7,6 @@ memory, so a search can price a candidate in milliseconds before deciding to tra
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from trainer.factories import ModelFactory, default_model_factory
+from trainer.runtime import median_ms
 from trainer.types import Costs
 
 
@@ -88,16 +87,9 @@ def measure_latency_ms(
     was_training = model.training
     model.eval()
     try:
-        for _ in range(warmup):  # first calls pay for allocations and kernel selection
-            model(x)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
+        return median_ms(lambda: model(x), repeats, warmup)
     finally:
         model.train(was_training)
-    return statistics.median(times) * 1e3
 
 
 def measure_costs(model: nn.Module, input_shape: Sequence[int], repeats: int = 30) -> Costs:

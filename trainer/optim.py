@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.types import TrainConfig
+from trainer.types import DataSplits, TrainConfig
 
 OPTIMIZERS = ("adamw", "sgd")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -66,6 +66,17 @@ def check_precision(precision: str, device: torch.device) -> None:
             f"precision='fp16' needs CUDA (float16 autocast with a GradScaler); the device is "
             f"{device.type}: use precision='bf16' or 'fp32' there"
         )
+
+
+def check_trial(cfg: TrainConfig, data: DataSplits) -> torch.device:
+    """What every trial checks before it starts, on one process or many: the config, the device
+    it asks for (returned), the precision on that device, and non-empty train/val splits."""
+    validate_config(cfg)
+    device = resolve_device(cfg.device)
+    check_precision(cfg.precision, device)
+    if len(data.y_train) == 0 or len(data.y_val) == 0:
+        raise ValueError("the train and validation splits must not be empty")
+    return device
 
 
 def autocast_factory(

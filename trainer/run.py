@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from trainer.cost import measure_costs
 from trainer.data import Batches, TensorSplits, accuracy
 from trainer.env import dist_env
@@ -21,11 +19,10 @@ from trainer.loop import _train_loop
 from trainer.optim import (
     autocast_factory,
     build_optimizer,
-    check_precision,
-    resolve_device,
+    check_trial,
     seed_everything,
-    validate_config,
 )
+from trainer.runtime import torch_threads
 from trainer.types import (
     DataSplits,
     EpochCallback,
@@ -77,16 +74,9 @@ def train(
             arch_spec, loss_spec, data, cfg, on_epoch,
             model_factory=model_factory, loss_factory=loss_factory,
         )  # fmt: skip
-    validate_config(cfg)
-    device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)
-    if len(data.y_train) == 0 or len(data.y_val) == 0:
-        raise ValueError("the train and validation splits must not be empty")
+    device = check_trial(cfg, data)
     env = dist_env()
-    threads = torch.get_num_threads()
-    if cfg.num_threads is not None:
-        torch.set_num_threads(cfg.num_threads)
-    try:
+    with torch_threads(cfg.num_threads):
         seed_everything(cfg.seed)  # before building: the seed fixes the initial weights
         model = (model_factory or default_model_factory)(arch_spec)
         set_checkpointing(model, cfg.checkpointing)
@@ -112,8 +102,6 @@ def train(
         costs = (
             measure_costs(model, data.input_shape, cfg.latency_repeats) if env.is_main else None
         )
-    finally:
-        torch.set_num_threads(threads)
     return TrainResult(
         val_accuracy=outcome.best_val,
         test_accuracy=test_accuracy,

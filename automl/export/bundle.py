@@ -17,8 +17,9 @@ import numpy as np
 from automl.export import onnx_io
 from automl.export.card import render_card
 from automl.export.errors import BundleError
-from automl.export.measure import accuracy, latency_ms, torch_threads
+from automl.export.measure import accuracy, latency_ms
 from automl.export.spec import CARD, ONNX, ONNX_INT8, SPEC, WEIGHTS, write_spec
+from trainer.runtime import torch_threads
 
 if TYPE_CHECKING:
     from automl.data import PreparedData

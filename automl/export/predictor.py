@@ -62,7 +62,7 @@ class Predictor:
         import torch
 
         from automl.export.load import load_model
-        from automl.export.measure import torch_threads
+        from trainer.runtime import torch_threads
 
         model = load_model(self.folder)
 

@@ -18,7 +18,8 @@ from trainer.distributed.replica import resolve_backend
 from trainer.distributed.worker import bind_device, run_rank
 from trainer.env import dist_env
 from trainer.factories import LossFactory, ModelFactory, default_model_factory
-from trainer.optim import check_precision, resolve_device, validate_config
+from trainer.optim import check_trial
+from trainer.runtime import torch_threads
 from trainer.types import (
     Costs,
     DataSplits,
@@ -45,11 +46,7 @@ def launch_trial(
     In a process that torchrun started (``WORLD_SIZE`` > 1) the ranks already exist: this
     process trains as its rank, and ``cfg.nproc`` is ignored.
     """
-    validate_config(cfg)
-    device = resolve_device(cfg.device)
-    check_precision(cfg.precision, device)
-    if len(data.y_train) == 0 or len(data.y_val) == 0:
-        raise ValueError("the train and validation splits must not be empty")
+    device = check_trial(cfg, data)
     job = Job(
         arch_spec, loss_spec, cfg, data.class_counts(), data.input_shape,
         model_factory, loss_factory,
@@ -111,16 +108,11 @@ def _result(out: RankOutput, job: Job, data: DataSplits) -> TrainResult:
 
 def _costs(job: Job, state: dict[str, torch.Tensor], data: DataSplits) -> Costs:
     """Measured here, in the caller's process and with its threads, as the plain trainer does."""
-    threads = torch.get_num_threads()
-    if job.cfg.num_threads is not None:
-        torch.set_num_threads(job.cfg.num_threads)
-    try:
+    with torch_threads(job.cfg.num_threads):
         with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
             model = (job.model_factory or default_model_factory)(job.arch_spec)
         model.load_state_dict(state)
         return measure_costs(model, data.input_shape, job.cfg.latency_repeats)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def train_distributed(
