@@ -14,6 +14,7 @@ from automl.export.errors import ExportError
 from automl.export.select import best_trial, knee_trial, select
 from automl.export.spec import build_spec
 from automl.export.staging import data_config, reload_data, staged
+from automl.storage.records import TrialRecord
 
 NOTES = {
     True: "`--as-searched` trains the same spec with the same seed, data split and "
@@ -41,6 +42,18 @@ def storage_for_command(url: str) -> str:
 
     db = sqlite_path(url)
     return f"sqlite:///{db.resolve()}" if db is not None else mask_url(url)
+
+
+def read_study(storage: str | None, study: str) -> tuple[str, list[TrialRecord], dict[str, Any]]:
+    """The resolved storage URL, every trial record of ``study`` and its stored config."""
+    from automl.storage import open_storage, resolve_url
+
+    url = resolve_url(storage)
+    store = open_storage(url, create=False)
+    try:
+        return url, store.trials(study), store.study_config(study)
+    finally:
+        store.close()
 
 
 def reproduce(folder: Path, spec: dict[str, Any], storage_url: str | None = None,
@@ -76,16 +89,9 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
                  pareto: bool = False, options: BundleOptions | None = None) -> ExportReport:
     """Export the chosen trial (or, with ``pareto``, every front member into ``trial_NNNNN``
     subfolders of ``out``) and return where each bundle went with its spec."""
-    from automl.storage import open_storage, resolve_url
-
     options = options or BundleOptions()
     out = Path(out).resolve()
-    url = resolve_url(storage)
-    store = open_storage(url, create=False)
-    try:
-        records, config = store.trials(study), store.study_config(study)
-    finally:
-        store.close()
+    url, records, config = read_study(storage, study)
     cost = config.get("study", {}).get("cost") or "flops"
     chosen = select(records, choice, cost=cost, pareto=pareto, study=study)
     with staged(out) as tmp:  # checks --out first: a taken folder fails before any work

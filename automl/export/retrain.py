@@ -44,17 +44,11 @@ def _train_plus_val(splits: Any) -> Any:
 
 def base_spec_from_db(storage: str | None, study: str, trial: int) -> tuple[dict[str, Any], str]:
     """The spec ``export`` would write for ``trial`` (no weights needed), and the storage URL."""
-    from automl.export.exporter import storage_for_command
+    from automl.export.exporter import read_study, storage_for_command
     from automl.export.select import numbered_trial
     from automl.export.spec import build_spec
-    from automl.storage import open_storage, resolve_url
 
-    url = resolve_url(storage)
-    store = open_storage(url, create=False)
-    try:
-        records, config = store.trials(study), store.study_config(study)
-    finally:
-        store.close()
+    url, records, config = read_study(storage, study)
     spec = build_spec(numbered_trial(records, trial, study), config, selected_by="retrain")
     spec["storage"] = storage_for_command(url)
     return spec, url
