@@ -19,37 +19,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from sklearn.datasets import load_digits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from anywhere
+from benchmarks.common import cpu_model, digits_splits, write_json  # noqa: E402
 from search_spaces import LossSpec, MLPSpec  # noqa: E402
-from trainer import DataSplits, TrainConfig, train  # noqa: E402
+from trainer import TrainConfig, train  # noqa: E402
 
 BOUND = 1.0  # accuracy points
 
 
-def digits() -> DataSplits:
-    """Standardized digits (1x8x8), split 70/15/15 with a fixed permutation."""
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(0).permutation(len(y))
-    x, y = x[order].astype(np.float32), y[order].astype(np.int64)
-    a, b = int(0.7 * len(y)), int(0.85 * len(y))
-    mean, std = x[:a].mean(axis=0), x[:a].std(axis=0) + 1e-6
-    x = ((x - mean) / std).reshape(-1, 1, 8, 8)
-    return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], 10)
-
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    data = digits()
+    data = digits_splits()
     spec = MLPSpec(input_shape=(1, 8, 8), num_classes=10, hidden=(512, 512))
     steps = args.epochs * -(-len(data.y_train) // args.batch)
     base = TrainConfig(
@@ -92,11 +79,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> str:
-    model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor(),
-    )  # fmt: skip
-    return f"{model}, 2 gloo ranks x 1 thread, torch {torch.__version__}"
+    return f"{cpu_model()}, 2 gloo ranks x 1 thread, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -115,9 +98,7 @@ def main() -> None:
     print(f"fp16 ratio {r['fp16_bytes_ratio']:.3f} (goal 0.50); best PowerSGD within "
           f"{BOUND:g} point: {r['powersgd_best']} ratio {r['powersgd_bytes_ratio']:.3f} "
           f"(goal <= 0.1), delta {r['powersgd_acc_delta']:.2f} points")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(r, indent=2))
+    write_json(args.json, r)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,16 @@ Goal (issue 3): >= 3x less memory at <= 1.4x the time. Figures go to ``benchmark
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from anywhere
+from benchmarks.common import cpu_model, digits_xy, write_json  # noqa: E402
 from search_spaces import build_model, count_layers, deep_resnet_spec  # noqa: E402
 from trainer import TrainConfig  # noqa: E402
 from trainer.memory import PeakMemoryMeter  # noqa: E402
@@ -48,16 +46,8 @@ MB = 2**20
 
 
 def digits_batch(batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch`` standardized digits images (1x8x8) and their labels (random images of the
-    same shape where scikit-learn is missing, e.g. on a bare GPU machine: memory and time do
-    not depend on the pixel values)."""
-    try:
-        from sklearn.datasets import load_digits
-
-        x, y = load_digits(return_X_y=True)
-    except ImportError:
-        rng = np.random.default_rng(0)
-        x, y = rng.normal(size=(1797, 64)), rng.integers(0, 10, 1797)
+    """``batch`` standardized digits images (1x8x8) and their labels."""
+    x, y = digits_xy()
     x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
     idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:batch]
     images = torch.tensor(x, dtype=torch.float32)[idx].reshape(-1, 1, 8, 8)
@@ -109,6 +99,8 @@ def measure(args: argparse.Namespace, width: int, batch: int) -> dict[str, Any]:
     seconds = {m: statistics.median(sum(p) for p in ps) for m, ps in parts.items()}
     forward, backward, _ = (statistics.median(c) for c in zip(*parts["none"], strict=True))
     return {
+        "layers": count_layers(spec),
+        "blocks": len(model.blocks),
         "width": width,
         "batch": batch,
         "params": sum(p.numel() for p in model.parameters()),
@@ -128,12 +120,11 @@ def measure(args: argparse.Namespace, width: int, batch: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     device = torch.device(args.device)
-    spec = deep_resnet_spec(args.layers, (1, 8, 8), 10)
     sizes = [measure(args, width, batch) for width, batch in args.sizes]
     goal = sizes[-1]  # the goal is judged where arithmetic, not per-op overhead, sets the pace
     return {
-        "layers": count_layers(spec),
-        "blocks": len(spec.stages) - 1 + sum(len(s.blocks) for s in spec.stages),
+        "layers": goal["layers"],
+        "blocks": goal["blocks"],
         "device": str(device),
         "threads": torch.get_num_threads(),
         "machine": machine(device),
@@ -147,11 +138,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def machine(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor(),
-    )  # fmt: skip
-    return f"{model}, {torch.get_num_threads()} thread(s)"
+    return f"{cpu_model()}, {torch.get_num_threads()} thread(s)"
 
 
 def size(text: str) -> tuple[int, int]:
@@ -205,9 +192,7 @@ def main() -> None:
         f"goal ({r['goal_size']}): memory {r['memory_ratio']:.2f}x (>= 3), "
         f"time {r['time_ratio']:.2f}x (<= 1.4)"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(r, indent=2))
+    write_json(args.json, r)
 
 
 if __name__ == "__main__":

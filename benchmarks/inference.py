@@ -15,7 +15,6 @@ Make the demo study first with ``automl search examples/digits.toml``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -27,20 +26,14 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
+from benchmarks.common import cpu_model, write_json  # noqa: E402
 
 BATCHES = (1, 256)
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpu_model()}, {os.cpu_count()} logical CPUs, {system}"
 
 
 def backends(bundle: Path, threads: int) -> dict[str, Any]:
@@ -164,8 +157,7 @@ def main(argv: list[str] | None = None) -> None:
                          options=BundleOptions(quantize="int8"))
         result = measure(bundle, threads, args.repeats, args.rounds)
         result["method"] = {"repeats": args.repeats, "rounds": args.rounds}
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    write_json(args.json, result)
     print(markdown(result))
 
 

@@ -23,40 +23,19 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
-import json
 import multiprocessing
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from anywhere
+from benchmarks.common import cpu_model, digits_splits, write_json  # noqa: E402
 from search_spaces import LossSpec, deep_resnet_spec  # noqa: E402
 from trainer import DataSplits, TrainConfig, train  # noqa: E402
-
-
-def digits() -> DataSplits:
-    """Standardized digits (1x8x8), split 70/15/15 with a fixed permutation (random images of
-    that shape where scikit-learn is missing: throughput does not depend on the pixels)."""
-    try:
-        from sklearn.datasets import load_digits
-
-        x, y = load_digits(return_X_y=True)
-    except ImportError:
-        rng = np.random.default_rng(0)
-        x, y = rng.normal(size=(1797, 64)), rng.integers(0, 10, 1797)
-    order = np.random.default_rng(0).permutation(len(y))
-    x, y = x[order].astype(np.float32), y[order].astype(np.int64)
-    a, b = int(0.7 * len(y)), int(0.85 * len(y))
-    mean, std = x[:a].mean(axis=0), x[:a].std(axis=0) + 1e-6
-    x = ((x - mean) / std).reshape(-1, 1, 8, 8)
-    return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], 10)
-
 
 SPEC = deep_resnet_spec(24, (1, 8, 8), 10, width=32)
 
@@ -71,7 +50,7 @@ def _config(args: argparse.Namespace, **changes: Any) -> TrainConfig:
 
 def _one_of_n(args: argparse.Namespace, rank: int, n: int) -> float:
     """Train 1/n of the data with batch B/n in this process; its loop seconds."""
-    d = digits()
+    d = digits_splits()
     part = DataSplits(d.x_train[rank::n], d.y_train[rank::n], d.x_val, d.y_val, d.x_test,
                       d.y_test, d.num_classes)
     cfg = _config(args, batch_size=args.batch // n)
@@ -87,7 +66,7 @@ def independent(args: argparse.Namespace, n: int, samples: int) -> float:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    data = digits()
+    data = digits_splits()
     spec = SPEC
     base = _config(args)
     samples = args.epochs * len(data.y_train)
@@ -127,11 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def machine(device: str) -> str:
     if device == "cuda":
         return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor(),
-    )  # fmt: skip
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -160,9 +135,7 @@ def main() -> None:
         print(f"{row['nproc']:>5}{row['samples_per_s']:>11.0f}{row['efficiency']:>12.2f}"
               f"{row['train_seconds']:>9.2f}{row['launch_seconds']:>10.2f}"
               f"{row['val_accuracy']:>9.4f}{extra}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(r, indent=2))
+    write_json(args.json, r)
 
 
 if __name__ == "__main__":
