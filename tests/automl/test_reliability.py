@@ -51,6 +51,13 @@ def search_cmd(url: str, study: str, trials: int, *extra: str) -> list[str]:
     ]
 
 
+def run_ok(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a search to its end; it must succeed."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
 def frozen_trials(url: str, study: str) -> list:
     """The study's trials as Optuna stores them; [] while the search has not created it yet."""
     from automl.errors import StorageError
@@ -111,8 +118,7 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
     finally:
         if proc.poll() is None:
             proc.kill()
-    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr
+    again = run_ok(cmd, tmp_path)
     assert "resumed" in again.stdout
     trials = check_final(storage_url, "crash", 5)
     by_number = {t.number: t for t in trials}
@@ -151,14 +157,7 @@ def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_pat
     st = open_storage(storage_url, create=False)
     assert st.trial("term", interrupted[0].number).reason == "interrupted"
     st.close()
-    rerun = subprocess.run(
-        cmd[:-2] + ["--set", "trainer.epochs=30"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert rerun.returncode == 0, rerun.stderr
+    run_ok(cmd[:-2] + ["--set", "trainer.epochs=30"], tmp_path)
     final = check_final(storage_url, "term", 3)
     assert any(
         t.user_attrs.get("retry_of") == interrupted[0].number and t.state.name == "COMPLETE"
@@ -168,14 +167,8 @@ def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_pat
 
 def test_parallel_workers_share_one_study_exactly(storage_url: str, tmp_path: Path) -> None:
     # Trials long enough (a few seconds) that the second worker's start-up does not miss them.
-    out = subprocess.run(
-        search_cmd(storage_url, "par", 6, "--workers", "2", "--set", "trainer.epochs=60"),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
+    cmd = search_cmd(storage_url, "par", 6, "--workers", "2", "--set", "trainer.epochs=60")
+    run_ok(cmd, tmp_path)
     trials = check_final(storage_url, "par", 6)
     assert len(trials) == 6
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers did work

@@ -27,21 +27,13 @@ KEYS = {
 
 
 def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
-    out = cli(
-        "search",
-        "--data",
-        "digits",
-        "--study",
-        "e2e",
-        "--trials",
-        "3",
-        "--epochs",
-        "2",
-        "--set",
-        "search.arch=mlp",
-        "--set",
-        "trainer.num_threads=1",
-    )
+    def search(trials: int, *extra: str):  # noqa: ANN202
+        return cli(
+            "search", "--data", "digits", "--study", "e2e", "--trials", str(trials),
+            "--epochs", "2", "--set", "search.arch=mlp", *extra,
+        )  # fmt: skip
+
+    out = search(3, "--set", "trainer.num_threads=1")
     assert "e2e: top 10" in out.stdout
     assert (cli.cwd / "automl.db").exists()  # the default storage, in the working directory
     rows = cli.json("leaderboard", "e2e")
@@ -54,30 +46,15 @@ def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
         assert r["arch"]["kind"] == "mlp" and r["loss_formula"]
     assert any(r["pareto"] for r in complete)
     # Resume: the same command adds trials to the same study.
-    cli(
-        "search",
-        "--data",
-        "digits",
-        "--study",
-        "e2e",
-        "--trials",
-        "2",
-        "--epochs",
-        "2",
-        "--set",
-        "search.arch=mlp",
-        "--quiet",
-    )
+    search(2, "--quiet")
     assert len(cli.json("leaderboard", "e2e")) == 5
     # The very same command once more: its run is complete, so nothing is added (a command
     # killed just after its last trial can be repeated safely) ...
-    again = cli("search", "--data", "digits", "--study", "e2e", "--trials", "2", "--epochs", "2",
-                "--set", "search.arch=mlp", "--quiet")
+    again = search(2, "--quiet")
     assert "raise --trials to add more" in again.stdout
     assert len(cli.json("leaderboard", "e2e")) == 5
     # ... and a larger --trials extends that run.
-    cli("search", "--data", "digits", "--study", "e2e", "--trials", "3", "--epochs", "2",
-        "--set", "search.arch=mlp", "--quiet")
+    search(3, "--quiet")
     assert len(cli.json("leaderboard", "e2e")) == 6
     [summary] = cli.json("studies")
     assert summary["name"] == "e2e" and summary["n_trials"] == 6
