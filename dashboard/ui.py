@@ -11,6 +11,7 @@ import streamlit as st
 
 from automl.errors import AutomlError
 from automl.storage import mask_text, mask_url
+from dashboard import loaders
 
 # Page scripts, relative to app.py (how st.page_link and st.switch_page name them).
 STUDIES = "views/studies.py"
@@ -70,6 +71,18 @@ def synced_select(label: str, options: list[Any], *, key: str, param: str) -> An
 def _to_url(key: str, param: str) -> None:
     # Runs before the rerun, so the URL already names the user's new choice.
     st.query_params[param] = str(st.session_state[key])
+
+
+def study_names(url: str, title: str | None = None) -> list[str]:
+    """The studies in the database at ``url``; where there is none yet, the page says so
+    (under ``title``, if given) and gets ``[]``."""
+    with guard(url):
+        names = loaders.study_names(url)
+    if not names:
+        if title is not None:
+            st.title(title)
+        st.info("This database holds no study yet; run `automl search` to start one.")
+    return names
 
 
 def pick_study(names: list[str], *, key: str = "study") -> str:

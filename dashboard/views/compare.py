@@ -15,10 +15,8 @@ MAX_TRIALS = 4
 def render() -> None:
     url = loaders.storage_url()
     st.title("Compare trials")
-    with ui.guard(url):
-        names = loaders.study_names(url)
+    names = ui.study_names(url)
     if not names:
-        st.info("This database holds no study yet.")
         return
     study = ui.pick_study(names)
     with ui.guard(url):

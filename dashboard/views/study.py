@@ -31,11 +31,8 @@ COLUMNS = {
 
 def render() -> None:
     url = loaders.storage_url()
-    with ui.guard(url):
-        names = loaders.study_names(url)
+    names = ui.study_names(url, title="Study")
     if not names:
-        st.title("Study")
-        st.info("This database holds no study yet; run `automl search` to start one.")
         return
     title, pick, toggle = st.columns([5, 2, 1], vertical_alignment="bottom")
     with pick:

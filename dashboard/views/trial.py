@@ -16,11 +16,8 @@ from dashboard.specs import costs_table, export_command
 
 def render() -> None:
     url = loaders.storage_url()
-    with ui.guard(url):
-        names = loaders.study_names(url)
+    names = ui.study_names(url, title="Trial")
     if not names:
-        st.title("Trial")
-        st.info("This database holds no study yet.")
         return
     title, pick_study, pick_trial = st.columns([4, 2, 1], vertical_alignment="bottom")
     with pick_study:
