@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,23 +102,26 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
 
-        def one_done_one_running() -> bool:
+        def one_done_one_just_started() -> bool:
+            # A trial that started under a second ago is still training when the kill lands
+            # (one that was merely RUNNING could finish between this read and the kill).
             ts = frozen_trials(storage_url, "crash")
-            states = [t.state.name for t in ts]
-            return "COMPLETE" in states and "RUNNING" in states
+            fresh = datetime.now() - timedelta(seconds=1)
+            return any(t.state.name == "COMPLETE" for t in ts) and any(
+                t.state.name == "RUNNING" and t.datetime_start > fresh for t in ts
+            )
 
-        wait_for(one_done_one_running, what="a completed and a running trial")
-        before = [
-            t.number for t in frozen_trials(storage_url, "crash") if t.state.name == "COMPLETE"
-        ]
-        killed = [
-            t.number for t in frozen_trials(storage_url, "crash") if t.state.name == "RUNNING"
-        ]
+        wait_for(one_done_one_just_started, what="a completed and a just-started trial")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the search ended before the kill"
     finally:
         if proc.poll() is None:
             proc.kill()
+    # What the kill left: the trials it cut short are still RUNNING in the database.
+    at_kill = frozen_trials(storage_url, "crash")
+    before = [t.number for t in at_kill if t.state.name == "COMPLETE"]
+    killed = [t.number for t in at_kill if t.state.name == "RUNNING"]
+    assert before and killed, [(t.number, t.state.name) for t in at_kill]
     again = run_ok(cmd, tmp_path)
     assert "resumed" in again.stdout
     trials = check_final(storage_url, "crash", 5)
