@@ -12,6 +12,7 @@ from typing import Any
 
 from search_spaces.arch import (
     ArchSpec,
+    AutoOptions,
     BlockSpec,
     ConvNetSpec,
     ConvOptions,
@@ -21,6 +22,7 @@ from search_spaces.arch import (
     StageSpec,
     arch_from_dict,
     arch_to_dict,
+    auto_families,
     build_model,
     count_layers,
     deep_resnet_spec,
@@ -85,6 +87,8 @@ def sample_hparams(
 
 
 __all__ = [
+    "AutoOptions",
+    "auto_families",
     "ARCH_SPACES",
     "HPARAM_SPACES",
     "LOSS_SPACES",

@@ -19,10 +19,12 @@ class InputInfo:
     """One sample's shape as the model receives it, and the number of classes.
 
     ``(D,)`` for vectors, ``(C, L)`` (or ``(L,)``) for sequences, ``(C, H, W)`` for images.
+    ``n_train`` (training samples, when known) lets a space scale its default bounds to the data.
     """
 
     shape: tuple[int, ...]
     num_classes: int
+    n_train: int | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(int(s) for s in self.shape)
@@ -32,6 +34,8 @@ class InputInfo:
             raise ValueError(f"InputInfo.num_classes: need >= 1, got {self.num_classes!r}")
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "num_classes", int(self.num_classes))
+        if self.n_train is not None and int(self.n_train) < 1:
+            raise ValueError(f"InputInfo.n_train: need >= 1, got {self.n_train!r}")
 
 
 class TrialLike(Protocol):

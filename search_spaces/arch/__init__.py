@@ -5,7 +5,7 @@ Importing this package registers the ``mlp``, ``cnn1d``, ``cnn2d`` and ``auto`` 
 
 from __future__ import annotations
 
-from search_spaces.arch.auto import auto_family, auto_space
+from search_spaces.arch.auto import AutoOptions, auto_families, auto_family, auto_space
 from search_spaces.arch.conv import ConvOptions, cnn1d_space, cnn2d_space, sample_convnet
 from search_spaces.arch.deep import deep_resnet_spec, max_downsamples
 from search_spaces.arch.describe import describe
@@ -38,6 +38,8 @@ __all__ = [
     "StageSpec",
     "arch_from_dict",
     "arch_to_dict",
+    "AutoOptions",
+    "auto_families",
     "auto_family",
     "auto_space",
     "build_model",

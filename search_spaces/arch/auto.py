@@ -1,34 +1,124 @@
-"""The ``auto`` space: pick the family from the sample shape, with that family's defaults.
+"""The ``auto`` space: every family that can take the input, as one searched choice.
 
-``(D,)`` -> ``mlp``, ``(C, L)`` -> ``cnn1d``, ``(C, H, W)`` -> ``cnn2d``. It takes no options;
-name the family's space directly to bound it.
+A sample shape alone does not say what the data is: ``(D,)`` is as often a signal as a row of
+a table, ``(A, B)`` as often A channels of a sequence as a grayscale image. So ``auto`` offers
+every family that can read the shape and lets the sampler learn which one wins:
+
+* ``(D,)`` -> ``mlp``, and ``cnn1d`` over the D features as one channel;
+* ``(A, B)`` -> ``cnn1d`` over A channels of length B, ``cnn2d`` over an A x B image, ``mlp``;
+* ``(C, H, W)`` -> ``cnn2d`` and ``mlp``.
+
+The choice is the trial parameter ``family``; each family's parameters are asked under its own
+prefix (``cnn1d.n_stages``), so the sub-spaces are conditional and never share a name with
+another family's differently bounded parameter. Each family's bounds are scaled to the data
+(:func:`scaled_conv_options`, :func:`scaled_mlp_options`); name a family's space directly
+(``search.arch = "cnn1d"``) to set its bounds by hand.
 """
 
 from __future__ import annotations
 
-from search_spaces.arch.conv import sample_convnet
-from search_spaces.arch.mlp import mlp_space
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from search_spaces._fields import as_choices, choices_of, set_field
+from search_spaces.arch.conv import ConvOptions, sample_convnet
+from search_spaces.arch.deep import max_downsamples
+from search_spaces.arch.mlp import MLPOptions, mlp_space
 from search_spaces.arch.specs import ArchSpec
 from search_spaces.base import ARCH_SPACES, InputInfo, TrialLike
 
-_BY_NDIM = {1: "mlp", 2: "cnn1d", 3: "cnn2d"}
+FAMILIES = ("mlp", "cnn1d", "cnn2d")
+_BY_NDIM = {1: ("mlp", "cnn1d"), 2: ("cnn1d", "cnn2d", "mlp"), 3: ("cnn2d", "mlp")}
 
 
-def auto_family(info: InputInfo) -> str:
-    """The space ``auto`` dispatches to for ``info``."""
+def auto_families(info: InputInfo) -> tuple[str, ...]:
+    """The families ``auto`` searches over for samples of shape ``info.shape``."""
     try:
         return _BY_NDIM[len(info.shape)]
     except KeyError:
         raise ValueError(
             f"auto: no architecture family for a {len(info.shape)}-dim sample shape "
-            f"{info.shape}; use 1 (vectors), 2 (sequences) or 3 (images) dims"
+            f"{info.shape}; use 1 (vectors or signals), 2 (sequences or images) or 3 (images) "
+            "dims"
         ) from None
 
 
-@ARCH_SPACES.register("auto")
-def auto_space(trial: TrialLike, info: InputInfo, options: None = None) -> ArchSpec:
-    """Sample from ``mlp``, ``cnn1d`` or ``cnn2d`` by ``len(info.shape)``."""
-    family = auto_family(info)
+def auto_family(info: InputInfo) -> str:
+    """The first (most likely) family for ``info``; kept for callers that need just one."""
+    return auto_families(info)[0]
+
+
+@dataclass(frozen=True)
+class AutoOptions:
+    """``families``: restrict the searched families (default: every one that fits)."""
+
+    families: tuple[str, ...] = FAMILIES
+
+    def __post_init__(self) -> None:
+        set_field(self, "families", as_choices(None, "families", self.families,
+                                               choices_of(FAMILIES)))
+
+
+class PrefixedTrial:
+    """A trial whose parameter names get ``prefix.``: conditional sub-spaces stay apart."""
+
+    def __init__(self, trial: TrialLike, prefix: str) -> None:
+        self._trial = trial
+        self._prefix = prefix
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
+                    log: bool = False) -> int:
+        return self._trial.suggest_int(f"{self._prefix}.{name}", low, high, step=step, log=log)
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        return self._trial.suggest_float(f"{self._prefix}.{name}", low, high, step=step, log=log)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self._trial.suggest_categorical(f"{self._prefix}.{name}", choices)
+
+
+def scaled_conv_options(kind: str, info: InputInfo) -> ConvOptions:
+    """Conv bounds for this data: depth from the input length, width from the sample count.
+
+    Stages may halve the input while it stays >= 4 long (a 150-step signal gets up to 4
+    stages, an 8x8 image 2); with few training samples (<= 500) the widths stop at 48, since
+    wider layers only memorize them.
+    """
+    spatial = info.shape[-1:] if kind == "cnn1d" else info.shape[-2:]
+    halvings = max_downsamples(spatial, 4)
+    small = info.n_train is not None and info.n_train <= 500
+    return ConvOptions(
+        max_stages=max(2, min(4, halvings + 1)),
+        widths=(8, 16, 24, 32, 48) if small else (16, 24, 32, 48, 64),
+        stem_widths=(8, 16, 24) if small else (16, 24, 32),
+        min_spatial=4 if max(spatial) >= 8 else 1,
+    )
+
+
+def scaled_mlp_options(info: InputInfo) -> MLPOptions:
+    """MLP bounds for this data: narrower layers when samples are few or inputs are short."""
+    features = math.prod(info.shape)
+    small = info.n_train is not None and info.n_train <= 500
+    widths = (32, 64, 128, 256) if small or features <= 32 else (64, 128, 256, 512)
+    return MLPOptions(widths=widths)
+
+
+@ARCH_SPACES.register("auto", options=AutoOptions)
+def auto_space(trial: TrialLike, info: InputInfo, options: AutoOptions | None = None
+               ) -> ArchSpec:
+    """Choose a family (trial parameter ``family``), then sample it under its prefix."""
+    allowed = (options or AutoOptions()).families
+    families = tuple(f for f in auto_families(info) if f in allowed)
+    if not families:
+        raise ValueError(
+            f"search.arch_options.families: none of {list(allowed)} can take samples of shape "
+            f"{info.shape}; these can: {', '.join(auto_families(info))}"
+        )
+    family = trial.suggest_categorical("family", families) if len(families) > 1 else families[0]
+    sub = PrefixedTrial(trial, family)
     if family == "mlp":
-        return mlp_space(trial, info)
-    return sample_convnet(family, trial, info)
+        return mlp_space(sub, info, scaled_mlp_options(info))
+    return sample_convnet(family, sub, info, scaled_conv_options(family, info))

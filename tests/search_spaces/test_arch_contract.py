@@ -27,7 +27,7 @@ from search_spaces import (
 
 # Sample shapes each space must handle; a newly registered space fails until it is listed here.
 CASES: dict[str, list[tuple[int, ...]]] = {
-    "auto": [(64,), (32,), (1, 32), (1, 8, 8)],
+    "auto": [(64,), (13,), (6, 100), (8, 8), (1, 8, 8)],
     "mlp": [(64,), (1, 8, 8)],
     "cnn1d": [(1, 32), (32,), (3, 9)],
     "cnn2d": [(1, 8, 8), (2, 5, 7)],

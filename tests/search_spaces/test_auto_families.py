@@ -1,0 +1,76 @@
+"""``auto`` searches every family that can read the input, as one categorical choice."""
+
+from __future__ import annotations
+
+import collections
+
+import optuna
+import pytest
+
+from search_spaces import ConvNetSpec, InputInfo, MLPSpec, auto_families, sample_arch
+from search_spaces.arch.auto import scaled_conv_options
+from search_spaces.hparams import scaled_batch_sizes
+
+
+@pytest.mark.parametrize(("shape", "families"), [
+    ((64,), {"mlp", "cnn1d"}),
+    ((6, 100), {"cnn1d", "cnn2d", "mlp"}),
+    ((1, 8, 8), {"cnn2d", "mlp"}),
+])
+def test_every_family_that_fits_is_offered(shape: tuple[int, ...], families: set[str]) -> None:
+    assert set(auto_families(InputInfo(shape, 3))) == families
+
+
+def test_a_2d_array_is_searched_as_signal_image_and_vector() -> None:
+    info = InputInfo((6, 100), 4, n_train=40)
+    spec = sample_arch("auto", optuna.trial.FixedTrial({
+        "family": "cnn1d", "cnn1d.stem_width": 8, "cnn1d.n_stages": 1, "cnn1d.s0_width": 16,
+        "cnn1d.s0_down": True, "cnn1d.s0_blocks": 1, "cnn1d.s0_b0_op": "conv5",
+        "cnn1d.s0_b0_res": True, "cnn1d.activation": "relu", "cnn1d.norm": "batch",
+        "cnn1d.dropout": 0.0}), info)
+    assert isinstance(spec, ConvNetSpec) and spec.kind == "cnn1d"
+    assert spec.in_channels == 6  # six channels of length 100, not a 6x100 image
+    image = sample_arch("auto", optuna.trial.FixedTrial({
+        "family": "cnn2d", "cnn2d.stem_width": 8, "cnn2d.n_stages": 1, "cnn2d.s0_width": 16,
+        "cnn2d.s0_blocks": 1, "cnn2d.s0_b0_op": "skip", "cnn2d.activation": "relu",
+        "cnn2d.norm": "none", "cnn2d.dropout": 0.0}), info)
+    assert isinstance(image, ConvNetSpec) and image.kind == "cnn2d" and image.in_channels == 1
+    flat = sample_arch("auto", optuna.trial.FixedTrial({
+        "family": "mlp", "mlp.n_layers": 1, "mlp.l0_width": 32, "mlp.activation": "relu",
+        "mlp.norm": "none", "mlp.dropout": 0.0}), info)
+    assert isinstance(flat, MLPSpec)
+
+
+def test_a_study_samples_every_family_and_keeps_their_parameters_apart() -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen: collections.Counter[str] = collections.Counter()
+    for _ in range(30):
+        trial = study.ask()
+        spec = sample_arch("auto", trial, InputInfo((64,), 10, n_train=1000))
+        seen[spec.kind] += 1
+        family = trial.params["family"]
+        assert spec.kind == family
+        assert all(k == "family" or k.startswith(f"{family}.") for k in trial.params)
+        study.tell(trial, 0.5)
+    assert seen["mlp"] >= 5 and seen["cnn1d"] >= 5, seen
+
+
+def test_families_option_restricts_and_rejects_what_cannot_fit() -> None:
+    info = InputInfo((64,), 10)
+    trial = optuna.trial.FixedTrial({"mlp.n_layers": 1, "mlp.l0_width": 64,
+                                     "mlp.activation": "relu", "mlp.norm": "none",
+                                     "mlp.dropout": 0.0})
+    assert isinstance(sample_arch("auto", trial, info, {"families": ["mlp"]}), MLPSpec)
+    with pytest.raises(ValueError, match="search.arch_options.families: none of"):
+        sample_arch("auto", trial, info, {"families": ["cnn2d"]})
+    with pytest.raises(ValueError, match=r"families\[0\]: 'rnn' is not one of"):
+        sample_arch("auto", trial, info, {"families": ["rnn"]})
+
+
+def test_defaults_scale_with_the_data() -> None:
+    long_signal = scaled_conv_options("cnn1d", InputInfo((150,), 2, n_train=40))
+    short = scaled_conv_options("cnn1d", InputInfo((24,), 2, n_train=40))
+    assert long_signal.max_stages > short.max_stages
+    assert max(long_signal.widths) < max(scaled_conv_options(
+        "cnn1d", InputInfo((150,), 2, n_train=5000)).widths)
+    assert max(scaled_batch_sizes(40)) < min(scaled_batch_sizes(5000))
