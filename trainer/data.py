@@ -6,7 +6,6 @@ a ``DataLoader`` with workers would spend more time starting processes than trai
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -50,7 +49,8 @@ class TensorSplits:
 
 
 class Batches:
-    """Index batches of one epoch: a fresh shuffle per epoch, the last partial batch kept.
+    """Index batches of one epoch: a fresh shuffle per epoch, the last partial batch kept, except
+    that a lone last sample joins the batch before it (batch norm cannot train on one sample).
 
     The shuffle of epoch ``e`` depends only on ``(seed, e)``, not on earlier epochs, so it is
     the same on every rank and after a restart. A distributed loop supplies a subclass that
@@ -65,12 +65,16 @@ class Batches:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(self.n / self.batch_size)
+        full, rest = divmod(self.n, self.batch_size)
+        return full + (rest > 1 or (rest == 1 and full == 0))
 
     def __call__(self, epoch: int) -> Iterator[torch.Tensor]:
         generator = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
         perm = torch.randperm(self.n, generator=generator).to(self.device)
-        return iter(perm.split(self.batch_size))
+        batches = list(perm.split(self.batch_size))
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return iter(batches)
 
     def scaled(self, epoch: int) -> Iterator[tuple[torch.Tensor, float]]:
         """``(indices, loss_scale)`` pairs; the scale corrects the weight of a shard whose share

@@ -47,6 +47,16 @@ def test_batches_cover_everything_once_and_keep_the_last_partial_batch() -> None
     assert sorted(torch.cat(epoch1).tolist()) == list(range(10))
 
 
+def test_a_lone_last_sample_joins_the_batch_before_it() -> None:
+    # Batch norm cannot train on a batch of one (it raises): 9 samples in batches of 4 give
+    # 4 + 5, not 4 + 4 + 1.
+    batches = Batches(n=9, batch_size=4, seed=0, device=torch.device("cpu"))
+    epoch = list(batches(1))
+    assert [len(b) for b in epoch] == [4, 5] and batches.steps_per_epoch == 2
+    assert sorted(torch.cat(epoch).tolist()) == list(range(9))
+    assert [len(b) for b in Batches(1, 4, 0, torch.device("cpu"))(1)] == [1]
+
+
 def test_shuffle_depends_only_on_seed_and_epoch() -> None:
     def order(seed: int, epoch: int) -> list[int]:
         return torch.cat(list(Batches(50, 8, seed, torch.device("cpu"))(epoch))).tolist()
