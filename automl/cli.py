@@ -55,9 +55,12 @@ def search(
     storage: StorageOpt = None,
     trials: Annotated[int | None, typer.Option(help="Trials to add in this run.")] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="Stop starting trials after SECONDS.")
+        float | None,
+        typer.Option(help="Seconds for the whole search: running candidates stop at the end."),
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs per trial.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Exactly this many epochs per trial (no adaptation).")
+    ] = None,
     sampler: Annotated[str | None, typer.Option(help="tpe | nsga2 | random | cmaes")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for sampler, split and training.")] = None,
     nproc_per_trial: Annotated[int | None, typer.Option(help="Processes per trial (DDP).")] = None,
@@ -70,6 +73,9 @@ def search(
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Run a search (or add trials to an existing study) and print the leaderboard."""
+    import time
+
+    started = time.monotonic()  # --timeout counts from here: start-up is part of the budget
     from automl import config as config_mod
     from automl import workers as workers_mod
     from automl.controller import check_spaces, run_search
@@ -88,6 +94,7 @@ def search(
             "study.trials": trials,
             "study.timeout": timeout,
             "trainer.epochs": epochs,
+            "search.adapt_epochs": False if epochs is not None else None,
             "study.sampler": sampler,
             "study.seed": seed,
             "trainer.nproc": nproc_per_trial,
@@ -123,10 +130,11 @@ def search(
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if quiet:
-            outcome = run_search(cfg, store, prepared)
+            outcome = run_search(cfg, store, prepared, started=started)
         else:
             with RichReporter(cfg.study.trials, cost=cost) as reporter:
-                outcome = run_search(cfg, store, prepared, reporter=reporter, callbacks=[reporter])
+                outcome = run_search(cfg, store, prepared, reporter=reporter,
+                                     callbacks=[reporter], started=started)
     except KeyboardInterrupt as exc:  # Typer would turn this into a bare exit 130
         workers_mod.stop(children)
         sys.stderr.write(

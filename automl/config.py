@@ -56,6 +56,11 @@ class SearchSection:
     arch: str = "auto"
     loss: str = "searched"
     hparams: str = "default"
+    # Scale each candidate's epochs to the data and the timeout (see automl/budget.py);
+    # false: exactly trainer.epochs.
+    adapt_epochs: bool = True
+    # On small data, cross-validate the contenders (see automl/crossval.py).
+    cross_validate: bool = True
     arch_options: dict[str, Any] = field(default_factory=dict)
     loss_options: dict[str, Any] = field(default_factory=dict)
     hparam_options: dict[str, Any] = field(default_factory=dict)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automl.budget import Deadline
 from automl.errors import ConfigError
 from automl.objective import Objective, Reporter
 from automl.samplers import make_pruner, make_sampler
@@ -126,6 +128,26 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     return study
 
 
+SMALL_SAMPLE = 4096  # values per sample below which one CPU thread trains fastest
+
+
+def with_threads(cfg: StudyConfig, data: PreparedData) -> StudyConfig:
+    """``trainer.num_threads`` unset on the CPU: one thread for samples of at most
+    ``SMALL_SAMPLE`` values. Their ops are too small to split, and two OpenMP threads on a
+    2-core machine train them about 2x slower than one (measured in benchmarks/RESULTS.md)."""
+    import math
+
+    t = cfg.trainer
+    if t.num_threads or t.device == "cuda" or math.prod(data.splits.input_shape) > SMALL_SAMPLE:
+        return cfg
+    if t.device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return cfg
+    return dataclasses.replace(cfg, trainer=dataclasses.replace(t, num_threads=1))
+
+
 def fingerprint(cfg: StudyConfig) -> str:
     """Same config, same run: what lets "the same command again" resume instead of add.
     ``study.trials`` is left out: it is the run's goal, which a later command may raise."""
@@ -143,9 +165,12 @@ def run_search(
     *,
     reporter: Reporter | None = None,
     callbacks: list[TrialCallback] | None = None,
+    started: float | None = None,
 ) -> SearchOutcome:
     """Add ``cfg.study.trials`` finished trials to the study (or resume the unfinished run of
-    the same config), stopping early at ``cfg.study.timeout``. Safe to run in several workers."""
+    the same config). ``cfg.study.timeout`` bounds the whole search, counted from ``started``
+    (a ``time.monotonic()`` reading; default: now): running candidates stop at the deadline
+    (see :mod:`automl.budget`). Safe to run in several workers."""
     import optuna
 
     from automl.runner import WORKER, finished_in_study, optimize
@@ -156,6 +181,7 @@ def run_search(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
     check_spaces(cfg)
+    cfg = with_threads(cfg, data)
     if cfg.trainer.num_threads:
         import torch
 
@@ -174,10 +200,11 @@ def run_search(
             salt = int(hashlib.sha256(WORKER.encode()).hexdigest()[:6], 16)
             n_now = len(study.get_trials(deepcopy=False))
             study.sampler = make_sampler(cfg, _constraints_for(cfg), seed_offset=n_now + salt)
-    objective = Objective(cfg, data, storage, reporter)
+    deadline = Deadline.starting(cfg.study.timeout, started)
+    objective = Objective(cfg, data, storage, reporter, deadline)
     on_tally = getattr(reporter, "run_progress", None)
     ran = optimize(
-        study, objective, storage, run, timeout=cfg.study.timeout, callbacks=callbacks or [],
+        study, objective, storage, run, deadline=deadline, callbacks=callbacks or [],
         on_tally=on_tally, on_interrupt=objective.interrupted,
     )
     states: dict[str, int] = {}

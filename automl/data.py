@@ -46,7 +46,8 @@ def load_source(source: str) -> RawData:
         from sklearn.datasets import load_digits
 
         d = load_digits()
-        return _finish(d.images.astype(np.float32), d.target, None, None, source)
+        # Images with one channel: the built-in source knows what its data is.
+        return _finish(d.images[:, None].astype(np.float32), d.target, None, None, source)
     if source.startswith("python:"):
         return _from_callable(source)
     path = Path(source)
@@ -146,11 +147,13 @@ def _check_x(x: Any, name: str) -> np.ndarray:
         raise DataError(f"{name}: features must be numeric") from None
     if arr.ndim not in (2, 3, 4):
         raise DataError(
-            f"{name}: expected shape (N, D), (N, H, W) or (N, C, H, W), got {arr.shape}"
+            f"{name}: expected shape (N, D), (N, C, L), (N, H, W) or (N, C, H, W), "
+            f"got {arr.shape}"
         )
     if not np.all(np.isfinite(arr)):
         raise DataError(f"{name}: contains NaN or inf values")
-    return arr[:, None] if arr.ndim == 3 else arr  # (N, H, W) images get one channel
+    # (N, A, B) stays as it is: A channels of length B or an A x B image; the search decides.
+    return arr
 
 
 def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str) -> RawData:

@@ -10,7 +10,8 @@ from automl.storage.records import TrialRecord
 
 # The leaderboard's columns, in order (also the keys of `automl leaderboard --json`).
 COLUMNS = (
-    "rank", "trial", "state", "val_accuracy", "val_loss", "test_accuracy", "params", "flops",
+    "rank", "trial", "state", "val_accuracy", "val_loss", "cv_accuracy", "validation",
+    "test_accuracy", "params", "flops",
     "latency_ms", "peak_memory_mb", "comm_bytes_per_step", "train_seconds", "pareto", "arch_space",
     "loss_formula", "arch", "loss", "hparams", "reason",
 )
@@ -19,9 +20,12 @@ COLUMNS = (
 def leaderboard(records: Sequence[TrialRecord], cost: str | None = "flops",
                 pareto_only: bool = False, top: int | None = None) -> list[dict[str, Any]]:
     """Completed trials first, by Pareto rank on (val_accuracy, cost) then accuracy; then the
-    others (pruned, failed, running) by trial number. Test accuracy never affects the order."""
-    complete = [r for r in records if r.state == "COMPLETE"]
-    others = sorted((r for r in records if r.state != "COMPLETE"), key=lambda r: r.number)
+    others (repeats answered from an earlier trial's result, pruned, failed, running) by trial
+    number. Test accuracy never affects the order."""
+    complete = [r for r in records if r.state == "COMPLETE" and r.duplicate_of is None]
+    ranked_numbers = {r.number for r in complete}
+    others = sorted((r for r in records if r.number not in ranked_numbers),
+                    key=lambda r: r.number)
     ranked = rank(complete, "val_accuracy", cost)
     rows = []
     for ranked_item in ranked:

@@ -1,5 +1,7 @@
-"""One trial: sample architecture + loss + hyperparameters together, check cost limits on the
-meta device, train, store. Optuna is touched here and in :mod:`automl.controller` only."""
+"""One trial: sample architecture + loss + hyperparameters together, answer a repeated candidate
+from its stored result, check cost limits on the meta device, train (stopped early by
+successive halving or the deadline), store. Optuna is touched here, in :mod:`automl.runner` and
+in :mod:`automl.controller` only."""
 
 from __future__ import annotations
 
@@ -7,7 +9,14 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
+from automl.budget import Deadline, first_rung, steps_per_epoch, study_epochs
+from automl.crossval import CVScore, cross_validate, cv_folds, is_contender
+from automl.dedup import DUPLICATE, candidate_key
 from automl.limits import constraint_values, violation
+from automl.pruning import ETA, RungEntry, decide, rung_epochs
+from automl.storage.candidates import CANDIDATE_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -34,15 +43,35 @@ class NullReporter:
 
 
 class Objective:
-    """Callable handed to ``study.optimize``; returns (val_accuracy, cost) or val_accuracy."""
+    """Callable handed to the runner; returns (val_accuracy, cost) or val_accuracy."""
 
     def __init__(self, cfg: StudyConfig, data: PreparedData, storage: Storage,
-                 reporter: Reporter | None = None) -> None:
+                 reporter: Reporter | None = None, deadline: Deadline | None = None) -> None:
+        from search_spaces import InputInfo
+        from search_spaces.hparams import scaled_batch_sizes
+
         self.cfg = cfg
         self.data = data
         self.storage = storage
         self.reporter = reporter or NullReporter()
         self.study_name = cfg.study.name
+        self.deadline = deadline or Deadline()
+        splits = data.splits
+        n_train = len(splits.y_train)
+        self.info = InputInfo(splits.input_shape, splits.num_classes, n_train=n_train)
+        # Batch sizes scale with the data unless the study file bounds them.
+        self.hparam_options = {"batch_sizes": scaled_batch_sizes(n_train),
+                               **cfg.search.hparam_options}
+        batch_sizes = self.hparam_options["batch_sizes"]
+        self.epochs = study_epochs(cfg.trainer.epochs, n_train, batch_sizes,
+                                   cfg.search.adapt_epochs)
+        multi = cfg.study.objective != "val_accuracy"
+        first = first_rung(self.epochs, steps_per_epoch(n_train, batch_sizes))
+        self.rungs = (rung_epochs(self.epochs, ETA, first)
+                      if multi and cfg.study.pruner != "none" else [])
+        n_dev = n_train + len(splits.y_val)
+        labels = np.concatenate([splits.y_train, splits.y_val])
+        self.cv_k = cv_folds(n_dev, labels) if cfg.search.cross_validate else 0
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
         try:
@@ -71,7 +100,6 @@ class Objective:
 
     def _run(self, trial: optuna.Trial) -> float | Sequence[float]:
         from search_spaces import (
-            InputInfo,
             arch_to_dict,
             loss_to_dict,
             sample_arch,
@@ -79,28 +107,59 @@ class Objective:
             sample_loss,
         )
 
-        cfg, splits, number = self.cfg, self.data.splits, trial.number
-        info = InputInfo(shape=splits.input_shape, num_classes=splits.num_classes)
+        cfg, number = self.cfg, trial.number
         # Architecture and loss are proposed together, in the same trial.
-        arch = sample_arch(cfg.search.arch, trial, info, cfg.search.arch_options)
-        loss = sample_loss(cfg.search.loss, trial, info, cfg.search.loss_options)
-        hp = sample_hparams(cfg.search.hparams, trial, cfg.search.hparam_options)
-        loss_dict = loss_to_dict(loss)
+        arch = sample_arch(cfg.search.arch, trial, self.info, cfg.search.arch_options)
+        loss = sample_loss(cfg.search.loss, trial, self.info, cfg.search.loss_options)
+        hp = sample_hparams(cfg.search.hparams, trial, self.hparam_options)
+        loss_dict, arch_dict = loss_to_dict(loss), arch_to_dict(arch)
         train_cfg = dataclasses.replace(
             cfg.trainer, lr=hp.lr, weight_decay=hp.weight_decay, optimizer=hp.optimizer,
-            batch_size=hp.batch_size, seed=cfg.study.seed + number,
+            batch_size=hp.batch_size, seed=cfg.study.seed + number, epochs=self.epochs,
         )
+        key = candidate_key(arch_dict, loss_dict, hp.to_dict(), dataclasses.asdict(train_cfg),
+                            self.data.data_hash)
+        epochs = self.deadline.epochs_for(self.epochs, self.rungs[0] if self.rungs else 1)
+        train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
         self.storage.update_trial(
             self.study_name, number, state="RUNNING", arch_space=cfg.search.arch,
-            arch=arch_to_dict(arch), loss=loss_dict, loss_formula=loss.formula,
+            arch=arch_dict, loss=loss_dict, loss_formula=loss.formula,
             loss_family=loss_dict.get("kind"), hparams=hp.to_dict(),
             train_config=dataclasses.asdict(train_cfg), preprocessing=self.data.preprocessing,
         )
         self.reporter.trial_started(number, f"{arch.kind} · {loss.formula}")
-
+        repeat = self._answer_repeat(trial, key)
+        if repeat is not None:
+            return repeat
         costs = self._costs_before_training(trial, arch)
-        result = self._train(trial, arch, loss, train_cfg)
-        return self._finish(trial, result, costs)
+        result, stopped = self._train(trial, arch, loss, train_cfg, costs)
+        if not stopped:
+            self._cross_validate(trial, arch, loss, train_cfg, result)
+        return self._finish(trial, result, costs, None if stopped else key)
+
+    def _answer_repeat(self, trial: optuna.Trial, key: str) -> float | Sequence[float] | None:
+        """A candidate trained before is answered from its stored result, not trained again:
+        the sampler is told the same values (or the same pruning), the leaderboard says so."""
+        from automl.storage.candidates import find_candidate
+
+        found = find_candidate(self.storage, self.study_name, key)
+        if found is None:
+            return None
+        first, state = found
+        old = self.storage.trial(self.study_name, first)
+        reason = f"{DUPLICATE}{first}"
+        trial.set_user_attr("duplicate_of", first)
+        if state == "PRUNED" or old.values is None:
+            self._prune(trial, f"{reason}, which was {(old.reason or 'pruned').split(':')[0]}")
+        copied = {k: getattr(old, k) for k in (
+            "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms",
+            "peak_memory_mb", "comm_bytes_per_step", "best_epoch", "artifact_path")}
+        self.storage.update_trial(self.study_name, trial.number, state="COMPLETE",
+                                  reason=reason, train_seconds=0.0, **copied)
+        trial.set_user_attr("reason", reason)
+        trial.set_user_attr("test_accuracy", old.test_accuracy)
+        trial.set_user_attr("constraint", constraint_values(self.cfg.limits, copied))
+        return old.values[0] if len(old.values) == 1 else tuple(old.values)
 
     def _costs_before_training(self, trial: optuna.Trial, arch: Any) -> dict[str, Any]:
         """Static costs on the meta device (milliseconds, no memory), then latency on a freshly
@@ -131,22 +190,30 @@ class Objective:
             self._prune(trial, reason)
         return costs
 
-    def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any) -> Any:
+    def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
+               costs: dict[str, Any]) -> tuple[Any, str | None]:
+        """Train; returns the result and why it stopped early (None: it ran every epoch)."""
         from trainer import NonFiniteLossError, TrialTimeoutError, train
 
         single = self.cfg.study.objective == "val_accuracy"
-        pruned_at: list[int] = []
+        stop: list[str] = []
 
         def on_epoch(rec: EpochRecord) -> bool:
             self.storage.add_epoch(self.study_name, trial.number, rec.epoch, rec.train_loss,
                                    rec.val_accuracy, rec.seconds, rec.val_loss)
             self.reporter.epoch_done(trial.number, rec, train_cfg.epochs)
+            self.deadline.epoch_done(rec.seconds)
             if single:
                 trial.report(rec.val_accuracy, rec.epoch)
                 if trial.should_prune():
-                    pruned_at.append(rec.epoch)
-                    return True
-            return False
+                    stop.append(f"pruned by {self.cfg.study.pruner} at epoch {rec.epoch}")
+            elif rec.epoch in self.rungs and rec.epoch < train_cfg.epochs:
+                reason = self._rung_verdict(trial.number, rec.epoch, costs)
+                if reason:
+                    stop.append(reason)
+            if not stop and self.deadline.passed() and rec.epoch < train_cfg.epochs:
+                stop.append(f"deadline: stopped after epoch {rec.epoch} of {train_cfg.epochs}")
+            return bool(stop)
 
         # Latency was measured before training (for the limits); don't pay for it twice.
         run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
@@ -156,12 +223,44 @@ class Objective:
             self._prune(trial, f"non-finite loss: {exc}")
         except TrialTimeoutError as exc:
             self._prune(trial, f"trial timeout: {exc}")
-        if pruned_at:
-            self._prune(trial, f"pruned by {self.cfg.study.pruner} at epoch {pruned_at[0]}")
-        return result
+        if stop and not stop[0].startswith("deadline"):
+            self._prune(trial, stop[0])
+        return result, (stop[0] if stop else None)
 
-    def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any]
-                ) -> float | Sequence[float]:
+    def _rung_verdict(self, number: int, epoch: int, costs: dict[str, Any]) -> str | None:
+        """None if the candidate continues past this rung, else why it stops (MO-ASHA)."""
+        from automl.storage.candidates import rung_entries
+
+        rows = rung_entries(self.storage, self.study_name, epoch, self.cfg.study.cost)
+        entries = [RungEntry(n, acc, cost) for n, acc, cost in rows]
+        if all(e.number != number for e in entries):
+            return None  # its row has no cost yet: nothing to compare on
+        verdict = decide(number, entries, ETA)
+        rung = self.rungs.index(epoch) + 1
+        return None if verdict.promote else verdict.reason(rung, epoch, ETA)
+
+    def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
+                        result: Any) -> CVScore | None:
+        """k-fold scores for a contender on small data (see :mod:`automl.crossval`)."""
+        from automl.storage.candidates import best_val_accuracy
+
+        if not self.cv_k:
+            return None
+        best = best_val_accuracy(self.storage, self.study_name)
+        if not is_contender(result.val_accuracy, best, len(self.data.splits.y_val)):
+            return None
+        self.reporter.trial_started(trial.number, f"{self.cv_k}-fold cross-validation")
+        score = cross_validate(arch, loss, self.data.splits, train_cfg, self.cv_k,
+                               keep_going=lambda: not self.deadline.passed())
+        if score is not None:
+            for name, value in dataclasses.asdict(score).items():
+                trial.set_user_attr(f"cv_{name}", value)
+        return score
+
+    def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any],
+                key: str | None) -> float | Sequence[float]:
+        """Store a trained candidate. ``key`` is None when it was stopped by the deadline:
+        then it is kept, but never reused for a later repeat of the same candidate."""
         from safetensors.torch import save_file
 
         number = trial.number
@@ -176,17 +275,23 @@ class Objective:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "model.safetensors"
         save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
+        stopped = None
+        if key is None:
+            last = result.history[-1].epoch if result.history else 0
+            stopped = f"deadline: stopped after epoch {last}"
+            trial.set_user_attr("reason", stopped)
         self.storage.update_trial(
             self.study_name, number, state="COMPLETE", val_accuracy=result.val_accuracy,
             val_loss=result.val_loss, test_accuracy=result.test_accuracy,
-            train_seconds=result.train_seconds,
+            train_seconds=result.train_seconds, reason=stopped,
             best_epoch=result.best_epoch, artifact_path=str(path), **costs,
         )
         trial.set_user_attr("test_accuracy", result.test_accuracy)
+        if key is not None:
+            trial.set_user_attr(CANDIDATE_ATTR, key)
         if self.cfg.study.objective == "val_accuracy":
             return result.val_accuracy
         cost = costs.get(self.cfg.study.cost)
         if cost is None:
             raise RuntimeError(f"cost {self.cfg.study.cost!r} was not measured for this trial")
         return result.val_accuracy, float(cost)
-

@@ -37,8 +37,10 @@ def leaderboard_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
                                                                       "comm B/step"))
         if any(r.get(key) is not None for r in rows)
     ]
+    cv = any(r.get("cv_accuracy") is not None for r in rows)
     table = Table(title=title, show_lines=False)
-    cols = ["#", "trial", "state", "val acc", "test acc", "params", "FLOPs", "lat ms"]
+    cols = ["#", "trial", "state", "val acc", *(["cv acc"] if cv else []), "test acc", "params",
+            "FLOPs", "lat ms"]
     cols += [label for _, label in extra] + ["★", "arch", "loss / reason"]
     for col in cols:
         table.add_column(col, no_wrap=col not in ("loss / reason",),
@@ -49,7 +51,8 @@ def leaderboard_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
             note = r["reason"]
         table.add_row(
             _num(r["rank"], "d"), str(r["trial"]), r["state"].lower(),
-            _num(r["val_accuracy"], ".4f"), _num(r["test_accuracy"], ".4f"),
+            _num(r["val_accuracy"], ".4f"),
+            *([_num(r.get("cv_accuracy"), ".4f")] if cv else []), _num(r["test_accuracy"], ".4f"),
             human(r["params"]), human(r["flops"]), _num(r["latency_ms"], ".3f"),
             *[human(r.get(key)) for key, _ in extra],
             "★" if r["pareto"] else "", _arch_summary(r["arch"]), note[:70],

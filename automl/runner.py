@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automl.budget import Deadline
 from automl.storage.runs import Run, finish_run, lease
 
 if TYPE_CHECKING:
@@ -163,21 +164,22 @@ def optimize(
     storage: Storage,
     run: Run,
     *,
-    timeout: float | None = None,
+    deadline: Deadline | None = None,
     callbacks: Sequence[Callable[[Any, Any], None]] = (),
     on_tally: ProgressHook | None = None,
     on_interrupt: Callable[[optuna.Trial], None] = lambda t: None,
     poll_s: float = 1.0,
 ) -> int:
-    """Run trials until the run's target is met (or ``timeout``); returns trials run here."""
-    start = time.monotonic()
+    """Run trials until the run's target is met or the deadline leaves no time for another
+    candidate (the objective stops running ones at the deadline); returns trials run here."""
+    deadline = deadline or Deadline()
     ran = 0
-    while timeout is None or time.monotonic() - start < timeout:
+    while deadline.can_start():
         claimed = _claim(study, storage, run, on_tally)
         if claimed == "done":
             break
         if claimed == "wait":
-            time.sleep(poll_s)
+            time.sleep(min(poll_s, max(0.0, deadline.remaining())))
             continue
         assert not isinstance(claimed, str)
         frozen = _run_one(study, claimed, objective, on_interrupt)

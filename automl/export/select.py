@@ -6,7 +6,9 @@ FLOPs; test accuracy never takes part in a choice):
 * ``best``: the completed trial with the highest validation accuracy. Ties are common (digits
   saturates validation at 1.0) and go to the lower validation loss (plain cross-entropy on the
   validation split, whatever loss was trained: the finer measure of the same data), then to the
-  lower cost, then to the lower trial number, so the choice is deterministic.
+  lower cost, then to the lower trial number, so the choice is deterministic. On small data,
+  where contenders were also cross-validated (:mod:`automl.crossval`), ``best`` is the
+  contender with the highest cross-validated accuracy (ties: the same order as above).
 * ``knee``: :func:`automl.ranking.knee` over the Pareto front of (validation accuracy, cost):
   with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
   the straight line from the cheapest member to the most accurate one, i.e. where buying more
@@ -48,11 +50,13 @@ def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
 
 def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
                ) -> TrialRecord:
-    """Highest validation accuracy; ties to lower validation loss, then lower ``cost``, then
-    lower trial number."""
+    """Highest cross-validated accuracy where measured, else highest validation accuracy; ties
+    to lower validation loss, then lower ``cost``, then lower trial number."""
     done = _complete(records, study)
-    return min(done, key=lambda r: (-float(r.val_accuracy or 0.0), _loss(r), _cost(r, cost),
-                                    r.number))
+    validated = [r for r in done if r.cv_accuracy is not None]
+    return min(validated or done, key=lambda r: (
+        -float(r.cv_accuracy or 0.0), -float(r.val_accuracy or 0.0), _loss(r), _cost(r, cost),
+        r.number))
 
 
 def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:

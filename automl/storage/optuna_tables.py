@@ -50,6 +50,11 @@ class OptunaTrial:
     values: list[float] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)  # the READ_ATTRS this trial has
+
+
+# User attributes copied onto trial records (beside "reason"): cross-validation figures.
+READ_ATTRS = ("cv_accuracy", "cv_std", "cv_folds", "cv_samples")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -87,10 +92,13 @@ def read_trials(conn: Connection, study_name: str, number: int | None = None
     for r in conn.execute(select(_params).where(_params.c.trial_id.in_(ids))):
         dist = _distribution(r.distribution_json)
         by_id[r.trial_id].params[r.param_name] = dist.to_external_repr(r.param_value)
-    reasons = select(_user_attrs).where(_user_attrs.c.trial_id.in_(ids),
-                                        _user_attrs.c.key == "reason")
-    for r in conn.execute(reasons):
-        by_id[r.trial_id].reason = json.loads(r.value_json)
+    attrs = select(_user_attrs).where(_user_attrs.c.trial_id.in_(ids),
+                                      _user_attrs.c.key.in_(("reason", *READ_ATTRS)))
+    for r in conn.execute(attrs):
+        if r.key == "reason":
+            by_id[r.trial_id].reason = json.loads(r.value_json)
+        else:
+            by_id[r.trial_id].attrs[r.key] = json.loads(r.value_json)
     return list(by_id.values())
 
 
@@ -141,3 +149,19 @@ def orphan_trial_ids(conn: Connection, study_name: str, started_before: datetime
         )
     )
     return [int(r[0]) for r in conn.execute(q)]
+
+
+def trials_with_attr(conn: Connection, study_name: str, key: str, value_json: str
+                     ) -> list[tuple[int, str]]:
+    """(number, state) of the study's COMPLETE or PRUNED trials whose user attribute ``key``
+    is ``value_json``, in number order."""
+    q = (
+        select(_trials.c.number, _STATE)
+        .select_from(
+            _trials.join(_studies, _studies.c.study_id == _trials.c.study_id)
+            .join(_user_attrs, _user_attrs.c.trial_id == _trials.c.trial_id))
+        .where(_studies.c.study_name == study_name, _user_attrs.c.key == key,
+               _user_attrs.c.value_json == value_json, _STATE.in_(("COMPLETE", "PRUNED")))
+        .order_by(_trials.c.number)
+    )
+    return [(int(n), str(s)) for n, s in conn.execute(q)]

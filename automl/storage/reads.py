@@ -54,6 +54,7 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
         extra: dict[str, Any] = {k: getattr(row, k) for k in _COPIED} if row is not None else {}
         if extra.get("reason") is None:
             extra["reason"] = t.reason
+        extra.update(t.attrs)
         records.append(
             TrialRecord(
                 study=study,
@@ -71,7 +72,7 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
 
 
 def _read_with_optuna_api(storage: Storage, study: str, number: int | None) -> list[Any] | None:
-    from automl.storage.optuna_tables import OptunaTrial
+    from automl.storage.optuna_tables import READ_ATTRS, OptunaTrial
 
     try:
         study_id = _study_id(storage, study)
@@ -82,7 +83,9 @@ def _read_with_optuna_api(storage: Storage, study: str, number: int | None) -> l
         if number is None or ft.number == number:
             out.append(OptunaTrial(ft.number, ft.state.name, ft.datetime_start,
                                    ft.datetime_complete, list(ft.values or []), dict(ft.params),
-                                   ft.user_attrs.get("reason")))
+                                   ft.user_attrs.get("reason"),
+                                   {k: ft.user_attrs[k] for k in READ_ATTRS
+                                    if k in ft.user_attrs}))
     return out
 
 

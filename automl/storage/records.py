@@ -44,10 +44,32 @@ class TrialRecord:
     preprocessing: dict[str, Any] | None = None
     artifact_path: str | None = None
     reason: str | None = None
+    # k-fold cross-validation on train + validation (small data, contenders only)
+    cv_accuracy: float | None = None
+    cv_std: float | None = None
+    cv_folds: int | None = None
+    cv_samples: int | None = None
     params_searched: dict[str, Any] = field(default_factory=dict)
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None
     epochs: tuple[EpochPoint, ...] = ()
+
+    @property
+    def validation(self) -> str:
+        """How the accuracy that picks ``best`` was measured."""
+        if self.cv_folds:
+            return f"{self.cv_folds}-fold CV, n={self.cv_samples}"
+        return "holdout"
+
+    @property
+    def duplicate_of(self) -> int | None:
+        """The trial this one repeated (answered from its stored result), else None."""
+        from automl.dedup import DUPLICATE
+
+        if self.reason and self.reason.startswith(DUPLICATE):
+            number = self.reason[len(DUPLICATE):].split(",")[0]
+            return int(number) if number.isdigit() else None
+        return None
 
     def cost(self, name: str) -> float | None:
         value = getattr(self, name, None)

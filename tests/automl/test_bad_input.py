@@ -97,7 +97,7 @@ def test_contradicting_or_out_of_range_options(overrides: dict, expected: str) -
 def test_data_shapes_and_labels(tmp_path: Path) -> None:
     cases = {
         "rank5.npz": ({"x": np.zeros((10, 1, 1, 2, 2)), "y": np.arange(10) % 2},
-                      "expected shape (N, D), (N, H, W) or (N, C, H, W)"),
+                      "expected shape (N, D), (N, C, L), (N, H, W) or (N, C, H, W)"),
         "inf.npz": ({"x": np.full((10, 2), np.inf), "y": np.arange(10) % 2}, "NaN or inf"),
         "testshape.npz": ({"x": np.zeros((10, 2)), "y": np.arange(10) % 2,
                            "x_test": np.zeros((4, 3)), "y_test": np.arange(4) % 2},

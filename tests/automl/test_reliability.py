@@ -98,7 +98,8 @@ def check_final(url: str, study: str, requested: int) -> list:
 
 def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
     # Trials of a few seconds each, so the kill lands mid-run rather than after the last trial.
-    cmd = search_cmd(storage_url, "crash", 5, "--set", "trainer.epochs=20")
+    cmd = search_cmd(storage_url, "crash", 5, "--set", "trainer.epochs=20",
+                     "--set", "study.pruner=none")  # every re-run candidate must complete
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
 

@@ -1,0 +1,53 @@
+"""What the search asks of earlier candidates: rung standings and repeated proposals."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from automl.storage.schema import EpochRow, TrialRow
+
+if TYPE_CHECKING:
+    from automl.storage.store import Storage
+
+CANDIDATE_ATTR = "candidate"  # Optuna user attribute: the content hash of a finished candidate
+RUNG_COSTS = ("params", "flops", "latency_ms")  # known before training
+
+
+def rung_entries(storage: Storage, study: str, epoch: int, cost: str
+                 ) -> list[tuple[int, float, float]]:
+    """``(trial number, best validation accuracy up to epoch, cost)`` of every trial of the
+    study that reached ``epoch``, whichever worker or machine ran it. ``cost`` is a column
+    known before training (peak memory is not: FLOPs stand in for it)."""
+    column = getattr(TrialRow, cost if cost in RUNG_COSTS else "flops")
+    reached = select(EpochRow.trial_id).where(EpochRow.epoch == epoch)
+    q = (
+        select(TrialRow.number, func.max(EpochRow.val_accuracy), column)
+        .join(EpochRow, EpochRow.trial_id == TrialRow.id)
+        .where(TrialRow.study_name == study, EpochRow.epoch <= epoch,
+               TrialRow.id.in_(reached), column.is_not(None))
+        .group_by(TrialRow.id, TrialRow.number, column)
+    )
+    with storage.session() as s:
+        return [(int(n), float(acc), float(c)) for n, acc, c in s.execute(q)]
+
+
+def find_candidate(storage: Storage, study: str, key: str) -> tuple[int, str] | None:
+    """The earliest finished trial (number, state) whose candidate hash is ``key``."""
+    from automl.storage.optuna_tables import trials_with_attr
+
+    with storage.engine.connect() as conn:
+        found = trials_with_attr(conn, study, CANDIDATE_ATTR, json.dumps(key))
+    return found[0] if found else None
+
+
+def best_val_accuracy(storage: Storage, study: str) -> float | None:
+    """The best validation accuracy of the study's trained, completed candidates (repeats and
+    candidates cut short by the deadline excluded)."""
+    q = select(func.max(TrialRow.val_accuracy)).where(
+        TrialRow.study_name == study, TrialRow.state == "COMPLETE", TrialRow.reason.is_(None))
+    with storage.session() as s:
+        value = s.scalar(q)
+    return None if value is None else float(value)

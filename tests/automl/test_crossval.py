@@ -1,0 +1,68 @@
+"""Small-data cross-validation: when it applies, the folds, and a real k-fold run."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from automl.crossval import (
+    CV_FOLDS,
+    CV_MAX_SAMPLES,
+    cross_validate,
+    cv_folds,
+    fold_splits,
+    is_contender,
+)
+from search_spaces import MLPSpec, loss_from_dict
+from trainer.types import DataSplits, TrainConfig
+
+
+def _splits(n_train: int = 40, n_val: int = 10, classes: int = 2) -> DataSplits:
+    rng = np.random.default_rng(0)
+    y_tr = np.arange(n_train) % classes
+    y_va = np.arange(n_val) % classes
+    # Separable: the class shifts the mean of every feature.
+    x_tr = rng.normal(size=(n_train, 6)).astype(np.float32) + 2 * y_tr[:, None]
+    x_va = rng.normal(size=(n_val, 6)).astype(np.float32) + 2 * y_va[:, None]
+    return DataSplits(x_tr, y_tr, x_va, y_va, x_va, y_va, classes)
+
+
+def test_only_small_data_is_cross_validated() -> None:
+    y = np.arange(200) % 4
+    assert cv_folds(200, y) == CV_FOLDS
+    assert cv_folds(CV_MAX_SAMPLES + 1, np.arange(CV_MAX_SAMPLES + 1) % 4) == 0
+    assert cv_folds(7, np.array([0, 0, 0, 0, 0, 1, 1])) == 2  # at most the smallest class
+    assert cv_folds(5, np.array([0, 0, 0, 0, 1])) == 0  # a class of one cannot be folded
+
+
+def test_contenders_are_within_one_validation_sample_of_the_best() -> None:
+    assert not is_contender(0.9, None, 10)  # the first candidate has no one to beat
+    assert is_contender(0.9, 1.0, 10)
+    assert not is_contender(0.8, 1.0, 10)
+    assert is_contender(1.0, 0.9, 10)
+
+
+def test_folds_are_stratified_and_cover_train_and_validation_once() -> None:
+    splits = _splits(40, 10)
+    folds = fold_splits(splits, 5, seed=0)
+    assert len(folds) == 5
+    held = np.concatenate([f.x_val for f in folds])
+    every = np.concatenate([splits.x_train, splits.x_val])
+    assert len(held) == len(every)
+    assert {tuple(r) for r in held.tolist()} == {tuple(r) for r in every.tolist()}
+    for f in folds:
+        assert len(f.y_train) + len(f.y_val) == 50
+        assert np.bincount(f.y_val).tolist() == [5, 5]  # stratified
+
+
+def test_cross_validate_trains_every_fold_and_stops_at_the_deadline() -> None:
+    spec = MLPSpec(input_shape=(6,), num_classes=2, hidden=(16,), activation="relu",
+                   norm="none", dropout=0.0)
+    loss = {"kind": "ce"}
+    cfg = TrainConfig(epochs=5, batch_size=8, lr=1e-2, num_threads=1, latency_repeats=0)
+    score = cross_validate(spec, loss_from_dict(loss), _splits(), cfg, 3, keep_going=lambda: True)
+    assert score is not None and score.folds == 3 and score.samples == 50
+    assert score.accuracy > 0.8  # the classes are far apart
+    assert 0.0 <= score.std < 0.2
+    calls = iter([True, True, False])
+    assert cross_validate(spec, loss_from_dict(loss), _splits(), cfg, 3,
+                          keep_going=lambda: next(calls, False)) is None

@@ -1,0 +1,77 @@
+"""The default search end to end (real CLI, trainer and SQLite): Pareto pruning, the deadline,
+repeated candidates answered from the database."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from automl.storage import open_storage
+
+pytestmark = pytest.mark.slow
+
+
+def _trials(cwd, study: str):  # noqa: ANN001, ANN202
+    store = open_storage(f"sqlite:///{cwd / 'automl.db'}", create=False)
+    try:
+        return store.trials(study, with_epochs=True)
+    finally:
+        store.close()
+
+
+def test_pareto_search_prunes_candidates_at_rungs(cli) -> None:  # noqa: ANN001
+    cli("search", "--data", "digits", "--study", "mo", "--trials", "12", "--epochs", "9",
+        "--quiet", "--set", "trainer.num_threads=1")
+    trials = _trials(cli.cwd, "mo")
+    pruned = [t for t in trials if t.state == "PRUNED"]
+    complete = [t for t in trials if t.state == "COMPLETE"]
+    assert len(trials) == 12 and complete and pruned, [(t.state, t.reason) for t in trials]
+    for t in pruned:
+        found = re.match(r"pruned by mo-asha at rung 1 \(epoch (\d+)\): ", t.reason or "")
+        assert found, t.reason
+        rung = int(found.group(1))
+        assert 1 <= rung < 9 and max(e.epoch for e in t.epochs) == rung  # stopped at the rung
+    assert all(max(e.epoch for e in t.epochs) == 9 for t in complete)
+    rows = cli.json("leaderboard", "mo")
+    assert any("mo-asha" in (r["reason"] or "") for r in rows)
+
+
+def test_timeout_bounds_the_whole_search(cli) -> None:  # noqa: ANN001
+    start = time.monotonic()
+    cli("search", "--data", "digits", "--study", "dl", "--timeout", "20", "--trials", "1000",
+        "--quiet")
+    wall = time.monotonic() - start
+    trials = _trials(cli.cwd, "dl")
+    assert not [t for t in trials if t.state in ("RUNNING", "WAITING")]
+    assert len(trials) > 1
+    slowest_epoch = max(e.seconds for t in trials for e in t.epochs)
+    # 20 s, plus one epoch of the slowest candidate, plus interpreter start-up and the
+    # database's last writes (a few seconds on a loaded 2-core machine).
+    assert wall <= 20 + slowest_epoch + 6, (wall, slowest_epoch)
+    stopped = [t for t in trials if (t.reason or "").startswith("deadline")]
+    for t in stopped:  # kept, with the figures of their best epoch so far
+        assert t.state == "COMPLETE" and t.val_accuracy is not None and t.artifact_path
+
+
+def test_a_repeated_candidate_is_answered_from_the_database(cli) -> None:  # noqa: ANN001
+    # A space with a single candidate: every proposal after the first repeats it.
+    cli("search", "--data", "digits", "--study", "dup", "--trials", "3", "--epochs", "2",
+        "--quiet",
+        "--set", "search.arch=mlp", "--set", "search.loss=fixed_ce",
+        "--set", "search.arch_options={min_layers=1, max_layers=1, widths=[32], "
+                 "activations=['relu'], norms=['none'], dropout_max=0.0}",
+        "--set", "search.hparam_options={optimizers=['adamw'], lr_range=[0.01, 0.01], "
+                 "weight_decay_range=[0.0001, 0.0001], batch_sizes=[64]}")
+    trials = _trials(cli.cwd, "dup")
+    assert [t.state for t in trials] == ["COMPLETE"] * 3
+    first, *repeats = trials
+    assert first.epochs and first.duplicate_of is None
+    for t in repeats:
+        assert t.duplicate_of == 0 and not t.epochs  # not trained again
+        assert t.values == first.values and t.test_accuracy == first.test_accuracy
+    rows = cli.json("leaderboard", "dup")
+    ranked = [r for r in rows if r["rank"] is not None]
+    assert [r["trial"] for r in ranked] == [0]  # a repeat is listed, not ranked twice
+    assert sorted(r["reason"] for r in rows if r["trial"] != 0) == ["duplicate of trial 0"] * 2
