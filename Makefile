@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: venv demo test test-fast lint lock clean
+.PHONY: venv demo test test-fast lint lock clean bench-deps bench-quick
 
 venv: $(STAMP)
 
@@ -28,6 +28,15 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The bench extra's exact pins from pyproject.toml, --no-deps: nothing may move torch or numpy.
+bench-deps: $(STAMP)
+	$(BIN)/python -c "import tomllib; t = tomllib.load(open('pyproject.toml', 'rb')); \
+	  print(*t['project']['optional-dependencies']['bench'], sep='\n')" > $(VENV)/bench.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r $(VENV)/bench.txt
+
+bench-quick: bench-deps
+	$(BIN)/python benchmarks/search_efficiency.py --quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check automl search_spaces trainer dashboard tests benchmarks

@@ -30,6 +30,7 @@ CV_FOLDS = 5
 class CVScore:
     accuracy: float  # mean held-out accuracy over the folds
     std: float
+    loss: float  # mean held-out cross-entropy: breaks ties in accuracy, which are common
     folds: int
     samples: int  # train + validation samples the folds were cut from
 
@@ -77,7 +78,7 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
             stopped.append(True)
         return bool(stopped)
 
-    accs = []
+    accs, losses = [], []
     for i, fold in enumerate(fold_splits(splits, k, cfg.seed)):
         run_cfg = dataclasses.replace(cfg, seed=cfg.seed + 1000 * (i + 1), latency_repeats=0)
         result = train(arch, loss, fold, run_cfg, on_epoch=on_epoch)
@@ -85,6 +86,9 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
             return None
         # The last epoch's weights, not the best held-out epoch's: choosing the epoch on the
         # held-out fold would score the fold with the data it was chosen on.
-        accs.append(result.history[-1].val_accuracy)
+        last = result.history[-1]
+        accs.append(last.val_accuracy)
+        losses.append(last.val_loss if last.val_loss is not None else float("nan"))
     n = len(splits.y_train) + len(splits.y_val)
-    return CVScore(statistics.fmean(accs), statistics.pstdev(accs), k, n)
+    return CVScore(statistics.fmean(accs), statistics.pstdev(accs), statistics.fmean(losses),
+                   k, n)

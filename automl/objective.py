@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class Objective:
         self.storage.update_trial(self.study_name, trial.number, state="FAIL",
                                   reason="interrupted")
 
-    def _prune(self, trial: optuna.Trial, reason: str) -> None:
+    def _prune(self, trial: optuna.Trial, reason: str) -> NoReturn:
         import optuna
 
         trial.set_user_attr("reason", reason)
@@ -149,7 +149,8 @@ class Objective:
         old = self.storage.trial(self.study_name, first)
         reason = f"{DUPLICATE}{first}"
         trial.set_user_attr("duplicate_of", first)
-        if state == "PRUNED" or old.values is None:
+        values = old.values
+        if state == "PRUNED" or values is None:
             self._prune(trial, f"{reason}, which was {(old.reason or 'pruned').split(':')[0]}")
         copied = {k: getattr(old, k) for k in (
             "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms",
@@ -159,7 +160,7 @@ class Objective:
         trial.set_user_attr("reason", reason)
         trial.set_user_attr("test_accuracy", old.test_accuracy)
         trial.set_user_attr("constraint", constraint_values(self.cfg.limits, copied))
-        return old.values[0] if len(old.values) == 1 else tuple(old.values)
+        return values[0] if len(values) == 1 else tuple(values)
 
     def _costs_before_training(self, trial: optuna.Trial, arch: Any) -> dict[str, Any]:
         """Static costs on the meta device (milliseconds, no memory), then latency on a freshly

@@ -8,7 +8,8 @@ FLOPs; test accuracy never takes part in a choice):
   validation split, whatever loss was trained: the finer measure of the same data), then to the
   lower cost, then to the lower trial number, so the choice is deterministic. On small data,
   where contenders were also cross-validated (:mod:`automl.crossval`), ``best`` is the
-  contender with the highest cross-validated accuracy (ties: the same order as above).
+  contender with the highest cross-validated accuracy, ties to the lower cross-validated loss,
+  then the same order as above.
 * ``knee``: :func:`automl.ranking.knee` over the Pareto front of (validation accuracy, cost):
   with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
   the straight line from the cheapest member to the most accurate one, i.e. where buying more
@@ -33,8 +34,12 @@ def _cost(rec: TrialRecord, cost: str) -> float:
     return float("inf") if value is None else value  # an unpriced trial never wins a tie
 
 
+def _finite(value: float | None) -> float:
+    return float("inf") if value is None or value != value else value  # None or NaN last
+
+
 def _loss(rec: TrialRecord) -> float:
-    return float("inf") if rec.val_loss is None else rec.val_loss
+    return _finite(rec.val_loss)
 
 
 def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
@@ -54,9 +59,12 @@ def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str =
     to lower validation loss, then lower ``cost``, then lower trial number."""
     done = _complete(records, study)
     validated = [r for r in done if r.cv_accuracy is not None]
-    return min(validated or done, key=lambda r: (
-        -float(r.cv_accuracy or 0.0), -float(r.val_accuracy or 0.0), _loss(r), _cost(r, cost),
-        r.number))
+    if validated:
+        return min(validated, key=lambda r: (
+            -float(r.cv_accuracy or 0.0), _finite(r.cv_loss), -float(r.val_accuracy or 0.0),
+            _loss(r), _cost(r, cost), r.number))
+    return min(done, key=lambda r: (-float(r.val_accuracy or 0.0), _loss(r), _cost(r, cost),
+                                    r.number))
 
 
 def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:

@@ -54,7 +54,7 @@ class OptunaTrial:
 
 
 # User attributes copied onto trial records (beside "reason"): cross-validation figures.
-READ_ATTRS = ("cv_accuracy", "cv_std", "cv_folds", "cv_samples")
+READ_ATTRS = ("cv_accuracy", "cv_std", "cv_loss", "cv_folds", "cv_samples")
 
 
 @functools.lru_cache(maxsize=4096)

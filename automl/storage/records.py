@@ -47,6 +47,7 @@ class TrialRecord:
     # k-fold cross-validation on train + validation (small data, contenders only)
     cv_accuracy: float | None = None
     cv_std: float | None = None
+    cv_loss: float | None = None
     cv_folds: int | None = None
     cv_samples: int | None = None
     params_searched: dict[str, Any] = field(default_factory=dict)

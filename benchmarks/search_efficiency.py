@@ -1,0 +1,306 @@
+"""Search efficiency: ``automl search`` with its defaults against a hand-written Optuna loop.
+
+For every data set of the suite and every seed, each method gets the same wall time T:
+
+* ``loop``: plain Optuna TPE + PyTorch, as a user writes it (family picked from the data, depth,
+  width, lr and batch size sampled, a fixed number of Adam epochs per trial);
+* ``loop_asha``: the same with Optuna's SuccessiveHalvingPruner on per-epoch val accuracy;
+* ``automl``: ``automl search --timeout T`` with defaults only; ``automl_ce``: the same with the
+  loss fixed to cross-entropy (ablation);
+* ``minirocket``: aeon's MiniRocket on the sequence sets (an anchor, not bound to T).
+
+Every method runs as its own process, one after another, and each (set, seed, method) result is
+a JSON file in ``--out``: a rerun skips what is there (with the same T and epochs).
+
+    python benchmarks/search_efficiency.py --quick [--budget-scale 0.25]
+    python benchmarks/search_efficiency.py [--sets wine,gunpoint] [--seeds 3] [--methods loop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # runnable from anywhere
+
+from benchmarks.common import cpu_model  # noqa: E402
+from benchmarks.efficiency_report import report  # noqa: E402
+from benchmarks.suite import QUICK, SUITE  # noqa: E402
+
+METHODS = ("loop", "loop_asha", "automl", "automl_ce", "minirocket")
+SEQUENCE_KINDS = ("sequence", "multichannel")
+EPOCHS = 30
+VAL_FRACTION = 0.15
+
+
+def hand_loop(name: str, seed: int, budget: float, t0: float, epochs: int,
+              asha: bool) -> dict[str, Any]:
+    """What a user writes by hand: Optuna TPE over small nets, a fixed number of Adam epochs."""
+    import optuna
+    import torch
+    import torch.nn.functional as F
+    from sklearn.model_selection import train_test_split
+    from torch import nn
+
+    from trainer.cost import count_flops  # the project's counting, so FLOPs compare
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    kind = SUITE[name].kind
+    x, y, x_test, y_test = SUITE[name].load()
+    x, x_val, y, y_val = train_test_split(x, y, test_size=VAL_FRACTION, stratify=y,
+                                          random_state=seed)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+
+    def tensor(a: Any) -> torch.Tensor:
+        a = torch.from_numpy((a - mean) / std)
+        return a[:, None] if kind == "sequence" else a  # Conv1d wants (N, C, L)
+
+    xt, xv, xs = tensor(x), tensor(x_val), tensor(x_test)
+    yt, yv, ys = (torch.from_numpy(a) for a in (y, y_val, y_test))
+    n_classes, records = int(y.max()) + 1, []
+
+    def make_model(trial: optuna.Trial) -> nn.Module:
+        depth = trial.suggest_int("depth", 1, 3)
+        if kind == "tabular":
+            width = trial.suggest_categorical("width", [64, 128, 256, 512])
+            dims = [xt.shape[1]] + [width] * depth
+            layers: list[nn.Module] = []
+            for a, b in zip(dims, dims[1:], strict=False):
+                layers += [nn.Linear(a, b), nn.ReLU()]
+            return nn.Sequential(*layers, nn.Linear(width, n_classes))
+        width = trial.suggest_categorical("width", [16, 32, 64])
+        two_d = kind == "image"
+        conv, norm = (nn.Conv2d, nn.BatchNorm2d) if two_d else (nn.Conv1d, nn.BatchNorm1d)
+        k = 3 if two_d else trial.suggest_categorical("kernel", [3, 5, 7])
+        layers, c = [], xt.shape[1]
+        for _ in range(depth):
+            layers += [conv(c, width, k, padding=k // 2), norm(width), nn.ReLU()]
+            c = width
+        pool = nn.AdaptiveAvgPool2d(1) if two_d else nn.AdaptiveAvgPool1d(1)
+        return nn.Sequential(*layers, pool, nn.Flatten(), nn.Linear(width, n_classes))
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module, xe: torch.Tensor, ye: torch.Tensor) -> tuple[float, float]:
+        model.eval()
+        out = model(xe)
+        return (out.argmax(1) == ye).float().mean().item(), F.cross_entropy(out, ye).item()
+
+    def objective(trial: optuna.Trial) -> float:
+        torch.manual_seed(seed * 100_000 + trial.number)  # before the weights are drawn
+        model = make_model(trial)
+        lr = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+        batch_size = trial.suggest_categorical("batch_size", [16, 32, 64, 128])
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        family = "mlp" if kind == "tabular" else "cnn2d" if kind == "image" else "cnn1d"
+        rec: dict[str, Any] = {"number": trial.number, "state": "COMPLETE", "family": family}
+        for epoch in range(epochs):
+            model.train()
+            for idx in torch.randperm(len(yt)).split(batch_size):
+                loss = F.cross_entropy(model(xt[idx]), yt[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if asha:
+                val_acc, val_loss = evaluate(model, xv, yv)
+                trial.report(val_acc, epoch)
+                if trial.should_prune():
+                    rec.update(state="PRUNED", epochs=epoch + 1)
+                    break
+        val_acc, val_loss = evaluate(model, xv, yv)
+        rec.update(val_accuracy=val_acc, val_loss=val_loss, t=time.time() - t0,
+                   test_accuracy=evaluate(model, xs, ys)[0],
+                   flops=count_flops(model, tuple(xt.shape[1:])))
+        records.append(rec)
+        if rec["state"] == "PRUNED":
+            raise optuna.TrialPruned()
+        return val_acc
+
+    pruner = optuna.pruners.SuccessiveHalvingPruner() if asha else optuna.pruners.NopPruner()
+    study = optuna.create_study(direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, timeout=budget)  # stops starting trials at T, as a user would
+    return {"trials": records}
+
+
+def minirocket(name: str, seed: int) -> dict[str, Any]:
+    """aeon's MiniRocket on the official split. The first fit compiles numba kernels, so it is
+    timed apart from a second, warm fit whose model is the one scored."""
+    from aeon.classification.convolution_based import MiniRocketClassifier
+
+    x, y, x_test, y_test = SUITE[name].load()
+    t = time.perf_counter()
+    MiniRocketClassifier(random_state=seed, n_jobs=1).fit(x, y).predict(x_test[:2])
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    clf = MiniRocketClassifier(random_state=seed, n_jobs=1).fit(x, y)
+    acc = float((clf.predict(x_test) == y_test).mean())
+    return {"test_accuracy": acc, "fit_predict_s": time.perf_counter() - t, "first_fit_s": first}
+
+
+def write_npz(name: str, out: Path) -> Path:
+    import numpy as np
+
+    path = out / "data" / f"{name}.npz"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        x, y, x_test, y_test = SUITE[name].load()
+        np.savez(path, x=x, y=y, x_test=x_test, y_test=y_test)
+    return path
+
+
+def automl_cli() -> list[str]:
+    exe = Path(sys.executable).with_name("automl")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "automl"]
+
+
+def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> dict[str, Any]:
+    """``automl search`` with defaults (plus the ablation's one --set), then its trials as the
+    project's storage API gives them."""
+    from automl.storage import open_storage
+
+    study = f"{name}-s{seed}-{method}"
+    db = out / f"{study}.db"
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)  # a rerun must not resume (and extend) an old study
+    shutil.rmtree(out / "automl_artifacts" / study, ignore_errors=True)
+    url = f"sqlite:///{db}"
+    # --trials only lifts the default count of 20: the timeout alone ends the search.
+    cmd = [*automl_cli(), "search", "--data", str(write_npz(name, out)), "--timeout",
+           str(budget), "--study", study, "--storage", url, "--seed", str(seed), "--quiet",
+           "--trials", "100000"]
+    if method == "automl_ce":
+        cmd += ["--set", 'search.loss="ce"']
+    launch = time.time()
+    try:
+        proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True,
+                              timeout=3 * budget + 600)
+        rc, err = proc.returncode, proc.stderr.strip()
+    except subprocess.TimeoutExpired:
+        rc, err = -9, "killed: past 3 T + 600 s"
+    result: dict[str, Any] = {"wall_s": time.time() - launch, "returncode": rc, "cmd": cmd[1:]}
+    if rc != 0:
+        result["error"] = err.splitlines()[-1] if err else f"exit {rc}"
+    try:
+        st = open_storage(url, create=False)
+        recs = st.trials(study)
+        st.close()
+    except Exception as exc:  # no database or no study: the search died before its first trial
+        return {**result, "trials": [], "error": result.get("error") or f"read: {exc}"}
+    result["trials"] = [
+        {"number": r.number, "state": r.state, "val_accuracy": r.val_accuracy,
+         "val_loss": r.val_loss, "test_accuracy": r.test_accuracy, "flops": r.flops,
+         # Fields the project may add later are read when present.
+         "cv_accuracy": getattr(r, "cv_accuracy", None), "reason": r.reason,
+         "family": (r.arch or {}).get("kind"),
+         # Optuna stores naive local times, which .timestamp() reads as local: same clock.
+         "t_start": r.datetime_start.timestamp() - launch if r.datetime_start else None,
+         "t": r.datetime_complete.timestamp() - launch if r.datetime_complete else None}
+        for r in recs
+    ]
+    return result
+
+
+def run_child(method: str, name: str, seed: int, budget: float, epochs: int) -> dict[str, Any]:
+    """One method in a process of its own, timed from launch (imports included) by the parent."""
+    launch = time.time()
+    cmd = [sys.executable, __file__, "--run-one", method, "--sets", name, "--child-seed",
+           str(seed), "--child-budget", str(budget), "--epochs", str(epochs), "--t0", str(launch)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3 * budget + 600)
+    except subprocess.TimeoutExpired:
+        return {"wall_s": time.time() - launch, "trials": [], "error": "killed: past 3 T + 600 s"}
+    wall = time.time() - launch
+    if proc.returncode != 0:
+        tail = proc.stderr.strip().splitlines()
+        return {"wall_s": wall, "trials": [], "error": tail[-1] if tail else "failed"}
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "wall_s": wall}
+
+
+def run_one(method: str, name: str, seed: int, budget: float, out: Path,
+            epochs: int) -> dict[str, Any]:
+    if method.startswith("automl"):
+        res = run_automl(name, seed, budget, out, method)
+    else:
+        res = run_child(method, name, seed, budget, epochs)
+    return {"set": name, "seed": seed, "method": method, "budget_s": budget, "epochs": epochs,
+            **res}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=f"1 seed on {', '.join(QUICK)}")
+    ap.add_argument("--sets", help=f"comma-separated, from: {', '.join(SUITE)}")
+    ap.add_argument("--seeds", type=int, help="number of seeds (default 3; --quick: 1)")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated")
+    ap.add_argument("--budget-scale", type=float, default=1.0, help="multiply every T")
+    ap.add_argument("--epochs", type=int, default=EPOCHS, help="epochs per hand-loop trial")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks/out/search_efficiency")
+    ap.add_argument("--plots", type=Path, default=REPO / "benchmarks/plots")
+    for hidden in ("--run-one", "--child-seed", "--child-budget", "--t0"):
+        ap.add_argument(hidden, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.sets = args.sets.split(",") if args.sets else list(QUICK if args.quick else SUITE)
+    args.methods = args.methods.split(",")
+    for label, given, allowed in (("--sets", args.sets, SUITE), ("--methods", args.methods,
+                                                                  METHODS)):
+        unknown = [v for v in given if v not in allowed]
+        if unknown:
+            ap.error(f"{label}: unknown {unknown[0]!r}; choose from {', '.join(allowed)}")
+    if args.seeds is None:
+        args.seeds = 1 if args.quick else 3
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.run_one:  # child: one method, result as the last line of stdout
+        name, seed = args.sets[0], int(args.child_seed)
+        if args.run_one == "minirocket":
+            res = minirocket(name, seed)
+        else:
+            res = hand_loop(name, seed, float(args.child_budget), float(args.t0), args.epochs,
+                            asha=args.run_one == "loop_asha")
+        print(json.dumps(res))
+        return
+    out = args.out.resolve()
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    seeds = list(range(args.seeds))
+    budgets = {n: SUITE[n].budget_s * args.budget_scale for n in args.sets}
+    print(f"machine: {cpu_model()}\nseeds: {seeds}\nmethods: {', '.join(args.methods)}\n"
+          "T per set: " + ", ".join(f"{n} {t:g}s" for n, t in budgets.items()), flush=True)
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n in args.sets}
+    for name in args.sets:
+        for seed in seeds:
+            for method in args.methods:
+                if method == "minirocket" and SUITE[name].kind not in SEQUENCE_KINDS:
+                    continue
+                path = out / "runs" / f"{name}__seed{seed}__{method}.json"
+                old = json.loads(path.read_text()) if path.exists() else None
+                # A result is reused only for the same budget and epochs, and not after a
+                # failure (which may have been fixed since).
+                if (old and old["budget_s"] == budgets[name] and old["epochs"] == args.epochs
+                        and not old.get("error")):
+                    results[name].append(old)
+                    continue
+                res = run_one(method, name, seed, budgets[name], out, args.epochs)
+                path.write_text(json.dumps(res, indent=1))
+                results[name].append(res)
+                print(f"{name} seed {seed} {method}: {res['wall_s']:.1f}s"
+                      + (f"  ERROR {res['error']}" if res.get("error") else ""), flush=True)
+    summary = report(results, budgets, seeds, args.methods, args.plots)
+    summary.update(machine=cpu_model(), budget_scale=args.budget_scale,
+                   epochs_per_loop_trial=args.epochs, val_fraction=VAL_FRACTION)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"\nwrote {out / 'summary.json'}")
+
+
+if __name__ == "__main__":
+    main()

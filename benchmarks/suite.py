@@ -1,0 +1,129 @@
+"""A benchmark suite of real data sets that ship inside installed packages: nothing is downloaded.
+
+Every loader returns ``(x, y, x_test, y_test)``: float32 features and int64 class indices (the
+classes of the training labels, sorted). scikit-learn's sets get a fixed stratified 75/25 split
+(seed 0); aeon's UCR/UEA sets keep their official train/test split. ``budget_s`` is the full-mode
+wall time T one method gets per (set, seed); ``reference`` holds published test accuracies (%).
+
+    from benchmarks.suite import SUITE, QUICK
+    x, y, x_test, y_test = SUITE["gunpoint"].load()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+KINDS = ("image", "tabular", "sequence", "multichannel")
+
+# Fawaz et al. 2019, "Deep learning for time series classification: a review", Table 3: mean test
+# accuracy over 10 runs on the official split.
+FAWAZ_2019 = {
+    "gunpoint": {"MLP": 92.7, "FCN": 100.0, "ResNet": 99.1},
+    "italy_power": {"MLP": 95.4, "FCN": 96.1, "ResNet": 96.3},
+}
+
+
+@dataclass(frozen=True)
+class DataSet:
+    name: str
+    kind: str  # one of KINDS: how a user would see the data, and so which net they would write
+    budget_s: float
+    load: Callable[[], Arrays]
+    reference: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+
+def _encode(y: np.ndarray, y_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    classes = np.unique(y)
+    lookup = {c: i for i, c in enumerate(classes.tolist())}
+    return (np.asarray([lookup[v] for v in y.tolist()], dtype=np.int64),
+            np.asarray([lookup[v] for v in y_test.tolist()], dtype=np.int64))
+
+
+def _split(x: np.ndarray, y: np.ndarray) -> Arrays:
+    """Fixed stratified 75/25 split (seed 0): the same test set for every method and seed."""
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=0.25, stratify=y, random_state=0)
+    y_tr, y_te = _encode(y_tr, y_te)
+    return x_tr.astype(np.float32), y_tr, x_te.astype(np.float32), y_te
+
+
+def load_digits_images() -> Arrays:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return _split(d.images[:, None], d.target)
+
+
+def load_digits_flat() -> Arrays:
+    x, y, x_test, y_test = load_digits_images()
+    return x.reshape(len(x), -1), y, x_test.reshape(len(x_test), -1), y_test
+
+
+def _sklearn(loader: str) -> Callable[[], Arrays]:
+    def load() -> Arrays:
+        import sklearn.datasets
+
+        x, y = getattr(sklearn.datasets, loader)(return_X_y=True)
+        return _split(x, y)
+
+    load.__name__ = loader
+    return load
+
+
+def _aeon(loader: str, squeeze: bool) -> Callable[[], Arrays]:
+    def load() -> Arrays:
+        try:
+            import aeon.datasets
+        except ImportError:
+            raise ImportError(
+                "aeon is not installed: run `make bench-deps` for the benchmark data sets"
+            ) from None
+        # These loaders read the .ts files bundled inside aeon (aeon/datasets/data/); only
+        # load_classification(name) would go to the network, and it is not used here.
+        fn = getattr(aeon.datasets, loader)
+        x, y = fn(split="train")
+        x_test, y_test = fn(split="test")
+        if squeeze:  # univariate: aeon gives (N, 1, L); a user holds (N, L)
+            x, x_test = x[:, 0], x_test[:, 0]
+        y, y_test = _encode(np.asarray(y), np.asarray(y_test))
+        return x.astype(np.float32), y, x_test.astype(np.float32), y_test
+
+    load.__name__ = loader
+    return load
+
+
+SUITE: dict[str, DataSet] = {
+    d.name: d
+    for d in (
+        DataSet("digits", "image", 180, load_digits_images, source="sklearn load_digits 8x8"),
+        # The same pixels as a user holding a (N, 64) table sees them: they would write an MLP.
+        DataSet("digits_flat", "tabular", 120, load_digits_flat, source="sklearn load_digits"),
+        DataSet("breast_cancer", "tabular", 60, _sklearn("load_breast_cancer"),
+                source="sklearn load_breast_cancer"),
+        DataSet("wine", "tabular", 60, _sklearn("load_wine"), source="sklearn load_wine"),
+        DataSet("gunpoint", "sequence", 90, _aeon("load_gunpoint", True),
+                reference=FAWAZ_2019["gunpoint"], source="aeon UCR GunPoint"),
+        DataSet("italy_power", "sequence", 60, _aeon("load_italy_power_demand", True),
+                reference=FAWAZ_2019["italy_power"], source="aeon UCR ItalyPowerDemand"),
+        DataSet("basic_motions", "multichannel", 120, _aeon("load_basic_motions", False),
+                source="aeon UEA BasicMotions"),
+    )
+}
+
+# One image-like table, one univariate series and one small table: the day-to-day set.
+QUICK = ("digits_flat", "gunpoint", "wine")
+
+
+def describe(name: str) -> dict[str, Any]:
+    """Shape, class count and sizes of a loaded set (what reports print beside the figures)."""
+    x, y, x_test, y_test = SUITE[name].load()
+    return {"name": name, "kind": SUITE[name].kind, "shape": list(x.shape[1:]),
+            "classes": int(len(np.unique(y))), "n_train": len(y), "n_test": len(y_test)}
