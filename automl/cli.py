@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -73,9 +74,11 @@ def search(
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
 ) -> None:
     """Run a search (or add trials to an existing study) and print the leaderboard."""
-    import time
+    from automl.workers import search_started
 
-    started = time.monotonic()  # --timeout counts from here: start-up is part of the budget
+    # --timeout counts from here (a spawned worker: from its parent's start): start-up is part
+    # of the budget.
+    started = search_started()
     from automl import config as config_mod
     from automl import workers as workers_mod
     from automl.controller import check_spaces, run_search
@@ -126,7 +129,7 @@ def search(
             f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}",
             highlight=False,
         )
-    children = _start_workers(cfg, store.is_sqlite)
+    children = _start_workers(cfg, store.is_sqlite, time.time() - (time.monotonic() - started))
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if quiet:
@@ -188,7 +191,7 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
-def _start_workers(cfg: Any, is_sqlite: bool) -> list[Any]:
+def _start_workers(cfg: Any, is_sqlite: bool, started_wall: float) -> list[Any]:
     from automl import workers as workers_mod
 
     n = cfg.study.workers
@@ -206,7 +209,7 @@ def _start_workers(cfg: Any, is_sqlite: bool) -> list[Any]:
 
         gpus = torch.cuda.device_count()
     devices = workers_mod.device_slices(n, cfg.trainer.nproc, gpus)
-    return workers_mod.spawn(sys.argv[1:], devices)
+    return workers_mod.spawn(sys.argv[1:], devices, started_wall)
 
 
 @app.command()

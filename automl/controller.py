@@ -89,6 +89,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     existing = {s.study_name: s for s in storage.optuna.get_all_studies()}
     prior = existing.get(name)
     n_prior = 0
+    stored: dict[str, Any] = {}
     if prior is not None:
         dirs = [d.name.lower() for d in prior.directions]
         if dirs != cfg.directions:
@@ -118,9 +119,14 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
         pruner=make_pruner(cfg),
         load_if_exists=True,
     )
-    study.set_metric_names(["val_accuracy"] if len(cfg.directions) == 1
-                           else ["val_accuracy", cfg.study.cost])
+    # Costs span orders of magnitude (a 10K-FLOP MLP beside a 10M-FLOP CNN): the sampler is
+    # told log10(cost), so the accurate, expensive end of the front weighs as much as the
+    # cheap end. A study created before this keeps its raw scale.
+    scale = "log10" if prior is None or stored.get(COST_SCALE) == "log10" else "raw"
+    study.set_metric_names(["val_accuracy"] if len(cfg.directions) == 1 else [
+        "val_accuracy", f"log10_{cfg.study.cost}" if scale == "log10" else cfg.study.cost])
     config = cfg.to_dict()
+    config[COST_SCALE] = scale
     config["_data_hash"] = data.data_hash
     config["_classes"] = data.classes
     config["study"]["storage"] = storage.masked_url
@@ -128,6 +134,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     return study
 
 
+COST_SCALE = "_cost_scale"  # stored config key: how the cost objective is told to Optuna
 SMALL_SAMPLE = 4096  # values per sample below which one CPU thread trains fastest
 
 
@@ -181,6 +188,8 @@ def run_search(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
     check_spaces(cfg)
+    # The run is keyed by what the user asked for, before defaults resolved from the data.
+    asked = fingerprint(cfg)
     cfg = with_threads(cfg, data)
     if cfg.trainer.num_threads:
         import torch
@@ -192,7 +201,7 @@ def run_search(
     with lease(storage, f"study:{cfg.study.name}"):
         study = open_study(cfg, storage, data)
         done_now = finished_in_study(study.get_trials(deepcopy=False))
-        run = start_or_resume(storage, cfg.study.name, fingerprint(cfg), cfg.study.trials,
+        run = start_or_resume(storage, cfg.study.name, asked, cfg.study.trials,
                               done_now)
         if run.resumed:
             # Another worker (or an interrupted earlier process) started this run: a seed of
@@ -201,7 +210,8 @@ def run_search(
             n_now = len(study.get_trials(deepcopy=False))
             study.sampler = make_sampler(cfg, _constraints_for(cfg), seed_offset=n_now + salt)
     deadline = Deadline.starting(cfg.study.timeout, started)
-    objective = Objective(cfg, data, storage, reporter, deadline)
+    log_cost = storage.study_config(cfg.study.name).get(COST_SCALE) == "log10"
+    objective = Objective(cfg, data, storage, reporter, deadline, log_cost=log_cost)
     on_tally = getattr(reporter, "run_progress", None)
     ran = optimize(
         study, objective, storage, run, deadline=deadline, callbacks=callbacks or [],

@@ -6,6 +6,7 @@ in :mod:`automl.controller` only."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
@@ -46,7 +47,8 @@ class Objective:
     """Callable handed to the runner; returns (val_accuracy, cost) or val_accuracy."""
 
     def __init__(self, cfg: StudyConfig, data: PreparedData, storage: Storage,
-                 reporter: Reporter | None = None, deadline: Deadline | None = None) -> None:
+                 reporter: Reporter | None = None, deadline: Deadline | None = None,
+                 *, log_cost: bool = False) -> None:
         from search_spaces import InputInfo
         from search_spaces.hparams import scaled_batch_sizes
 
@@ -56,6 +58,7 @@ class Objective:
         self.reporter = reporter or NullReporter()
         self.study_name = cfg.study.name
         self.deadline = deadline or Deadline()
+        self.log_cost = log_cost  # tell the sampler log10(cost) (see controller.open_study)
         splits = data.splits
         n_train = len(splits.y_train)
         self.info = InputInfo(splits.input_shape, splits.num_classes, n_train=n_train)
@@ -108,6 +111,7 @@ class Objective:
         )
 
         cfg, number = self.cfg, trial.number
+        trial.set_user_attr("val_samples", len(self.data.splits.y_val))
         # Architecture and loss are proposed together, in the same trial.
         arch = sample_arch(cfg.search.arch, trial, self.info, cfg.search.arch_options)
         loss = sample_loss(cfg.search.loss, trial, self.info, cfg.search.loss_options)
@@ -160,6 +164,8 @@ class Objective:
         trial.set_user_attr("reason", reason)
         trial.set_user_attr("test_accuracy", old.test_accuracy)
         trial.set_user_attr("constraint", constraint_values(self.cfg.limits, copied))
+        if copied.get(self.cfg.study.cost) is not None:
+            trial.set_user_attr("cost", float(copied[self.cfg.study.cost]))
         return values[0] if len(values) == 1 else tuple(values)
 
     def _costs_before_training(self, trial: optuna.Trial, arch: Any) -> dict[str, Any]:
@@ -233,7 +239,7 @@ class Objective:
         from automl.storage.candidates import rung_entries
 
         rows = rung_entries(self.storage, self.study_name, epoch, self.cfg.study.cost)
-        entries = [RungEntry(n, acc, cost) for n, acc, cost in rows]
+        entries = [RungEntry(n, acc, cost, kind) for n, acc, cost, kind in rows]
         if all(e.number != number for e in entries):
             return None  # its row has no cost yet: nothing to compare on
         verdict = decide(number, entries, ETA)
@@ -295,4 +301,9 @@ class Objective:
         cost = costs.get(self.cfg.study.cost)
         if cost is None:
             raise RuntimeError(f"cost {self.cfg.study.cost!r} was not measured for this trial")
-        return result.val_accuracy, float(cost)
+        trial.set_user_attr("cost", float(cost))
+        return result.val_accuracy, self.told_cost(float(cost))
+
+    def told_cost(self, cost: float) -> float:
+        """The cost objective as the sampler sees it."""
+        return math.log10(max(cost, 1e-12)) if self.log_cost else cost

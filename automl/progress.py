@@ -70,7 +70,9 @@ class RichReporter:
         if state == "COMPLETE" and trial.values:
             acc = trial.values[0]
             self.best = acc if self.best is None else max(self.best, acc)
-            cost = f"  {self.cost} {trial.values[1]:,.4g}" if len(trial.values) > 1 else ""
+            # The cost as measured (the sampler may have been told its log10).
+            measured = trial.user_attrs.get("cost")
+            cost = f"  {self.cost} {measured:,.4g}" if measured is not None else ""
             line = f"[green]#{trial.number} complete[/] val {acc:.4f}{cost}"
         else:
             reason = trial.user_attrs.get("reason", "")

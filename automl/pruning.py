@@ -10,6 +10,14 @@ then accuracy. Cost (FLOPs, parameters, latency) is known before training, so th
 exact. As in asynchronous successive halving, a rung reached by fewer than ``eta`` candidates
 promotes every candidate on its front: nothing is stopped for lack of competitors.
 
+Families (``group``: mlp, cnn1d, cnn2d) learn at different speeds: a convolutional net often
+trails an MLP after a few epochs and ends far ahead, so a comparison across families at low
+fidelity is biased against the slow starters, while within a family early and final rankings
+agree far better. So a candidate also continues when it is the most accurate of its family at
+the rung so far: every family gets its best candidates trained to the end, and the sampler
+learns what each family is worth at full fidelity. This keeps about ``ln(n)`` extra candidates
+per family (each one must beat every earlier one of its family at that rung).
+
 The reference is syne-tune's MO-ASHA (Schmucker et al., 2021).
 """
 
@@ -31,6 +39,7 @@ class RungEntry:
     number: int
     accuracy: float
     cost: float
+    group: str | None = None  # the architecture family; None: no family rule
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class Decision:
     rank: int  # 1-based position in the rung's order
     kept: int  # how many of the rung's candidates continue
     entries: int  # how many reached the rung
+    family_best: bool = False  # continues as the most accurate of its family so far
 
     def reason(self, rung: int, epoch: int, eta: int) -> str:
         where = f"pruned by mo-asha at rung {rung} (epoch {epoch}): "
@@ -106,10 +116,14 @@ def decide(candidate: int, entries: Sequence[RungEntry], eta: int = 3) -> Decisi
     ordered = order_entries(entries)
     position = next(i for i, e in enumerate(ordered) if e.number == candidate)
     n = len(entries)
+    me = entries[numbers.index(candidate)]
+    family_best = me.group is not None and all(
+        (e.accuracy, -e.number) < (me.accuracy, -me.number)
+        for e in entries if e.group == me.group and e.number != candidate)
     if n < eta:
         ranks = pareto_ranks([(e.accuracy, e.cost) for e in entries])
         on_front = ranks[numbers.index(candidate)] == 0
         kept = sum(1 for r in ranks if r == 0)
-        return Decision(on_front, position + 1, kept, n)
+        return Decision(on_front or family_best, position + 1, kept, n, family_best)
     kept = max(1, n // eta)
-    return Decision(position < kept, position + 1, kept, n)
+    return Decision(position < kept or family_best, position + 1, kept, n, family_best)

@@ -12,10 +12,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from automl.errors import ConfigError
 
+# Wall-clock start of the command that spawned the workers: they share its --timeout deadline.
+STARTED_ENV = "AUTOML_SEARCH_STARTED"
 SQLITE_MAX_WORKERS = 8  # beyond this, SQLite's single writer makes workers wait more than work
 
 
@@ -56,11 +59,15 @@ def child_argv(argv: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "automl", *out, "--workers", "1", "--quiet"]
 
 
-def spawn(argv: Sequence[str], devices: list[str | None]) -> list[subprocess.Popen[bytes]]:
-    """Start workers 1..N-1; worker 0 (this process) takes ``devices[0]``."""
+def spawn(argv: Sequence[str], devices: list[str | None], started_wall: float | None = None
+          ) -> list[subprocess.Popen[bytes]]:
+    """Start workers 1..N-1; worker 0 (this process) takes ``devices[0]``. ``started_wall``
+    (``time.time()`` at the command's start) gives every worker the same ``--timeout``
+    deadline."""
+    started_wall = time.time() if started_wall is None else started_wall
     procs = []
     for index, dev in enumerate(devices[1:], start=1):
-        env = {**os.environ, "AUTOML_WORKER": str(index)}
+        env = {**os.environ, "AUTOML_WORKER": str(index), STARTED_ENV: repr(started_wall)}
         if dev is not None:
             env["CUDA_VISIBLE_DEVICES"] = dev
         procs.append(subprocess.Popen(child_argv(argv), env=env, stdout=subprocess.DEVNULL))
@@ -77,3 +84,14 @@ def stop(procs: Sequence[subprocess.Popen[bytes]], sig: int = signal.SIGTERM) ->
 
 def wait(procs: Sequence[subprocess.Popen[bytes]]) -> list[int]:
     return [p.wait() for p in procs]
+
+
+def search_started() -> float:
+    """``time.monotonic()`` at the start of this search: the parent command's start for a
+    worker it spawned (so all workers stop at one deadline), else now."""
+    now_wall, now = time.time(), time.monotonic()
+    given = os.environ.get(STARTED_ENV) if os.environ.get("AUTOML_WORKER") else None
+    try:
+        return now - min(600.0, max(0.0, now_wall - float(given))) if given else now
+    except ValueError:
+        return now

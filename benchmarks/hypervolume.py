@@ -97,17 +97,25 @@ def first_time_reaching(curve: Sequence[Point], target: float) -> float | None:
 
 def best_by_validation(trials: Iterable[Trial]) -> Trial | None:
     """The completed trial with the best validation accuracy, ties to lower validation loss, then
-    fewer FLOPs. When some trials carry a cross-validated accuracy, the best of those by it:
-    a method that measured more than one split gets to use it."""
+    fewer FLOPs. When some trials carry a cross-validated accuracy, the best of those by it
+    (ties to the lower cross-validated loss): a method that measured more than one split gets
+    to use it. A run that marks a trial ``chosen`` (automl: the trial ``automl export --trial
+    best`` takes, by its own rule) is judged by that trial."""
     done = complete(trials)
+    chosen = [t for t in done if t.get("chosen")]
+    if chosen:
+        return chosen[0]
     with_cv = [t for t in done if t.get("cv_accuracy") is not None]
-    key_acc = "cv_accuracy" if with_cv else "val_accuracy"
+    key_acc, key_loss = ("cv_accuracy", "cv_loss") if with_cv else ("val_accuracy", "val_loss")
     pool = with_cv or done
     if not pool:
         return None
-    inf = float("inf")
-    return min(pool, key=lambda t: (-t[key_acc], t.get("val_loss") if t.get("val_loss")
-                                    is not None else inf, t["flops"]))
+
+    def loss(t: Trial) -> float:
+        value = t.get(key_loss)
+        return float("inf") if value is None or value != value else float(value)
+
+    return min(pool, key=lambda t: (-t[key_acc], loss(t), t["flops"]))
 
 
 def validation_front(trials: Iterable[Trial]) -> list[Trial]:

@@ -45,7 +45,8 @@ def hand_loop(db: str, trials: int, epochs: int) -> None:
     def objective(trial: optuna.Trial) -> float:
         arch = sample_arch("auto", trial, info)
         sample_loss("fixed_ce", trial, info)
-        hp = sample_hparams("default", trial, {"optimizers": ["adamw"]})
+        hp = sample_hparams("default", trial, {"optimizers": ["adamw"],
+                                               "batch_sizes": [32, 64, 128]})
         torch.manual_seed(SEED + trial.number)
         model = build_model(arch)
         opt = torch.optim.AdamW(model.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
@@ -77,6 +78,7 @@ def automl_cmd(db: str, trials: int, epochs: int) -> list[str]:
         "--sampler", "random", "--seed", str(SEED), "--set", "study.objective=val_accuracy",
         "--set", "study.pruner=none", "--set", "search.loss=fixed_ce",
         "--set", 'search.hparam_options.optimizers=["adamw"]', "--set", "trainer.num_threads=1",
+        "--set", "search.hparam_options.batch_sizes=[32, 64, 128]",
     ]
 
 

@@ -192,13 +192,16 @@ def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> d
         st = open_storage(url, create=False)
         recs = st.trials(study)
         st.close()
+        chosen = _chosen(recs)
     except Exception as exc:  # no database or no study: the search died before its first trial
         return {**result, "trials": [], "error": result.get("error") or f"read: {exc}"}
     result["trials"] = [
         {"number": r.number, "state": r.state, "val_accuracy": r.val_accuracy,
          "val_loss": r.val_loss, "test_accuracy": r.test_accuracy, "flops": r.flops,
          # Fields the project may add later are read when present.
-         "cv_accuracy": getattr(r, "cv_accuracy", None), "reason": r.reason,
+         "cv_accuracy": getattr(r, "cv_accuracy", None),
+         "cv_loss": getattr(r, "cv_loss", None), "reason": r.reason,
+         "chosen": r.number == chosen,
          "family": (r.arch or {}).get("kind"),
          # Optuna stores naive local times, which .timestamp() reads as local: same clock.
          "t_start": r.datetime_start.timestamp() - launch if r.datetime_start else None,
@@ -206,6 +209,33 @@ def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> d
         for r in recs
     ]
     return result
+
+
+def _chosen(recs: list[Any]) -> int | None:
+    """The trial ``automl export --trial best`` takes: what a user of automl gets."""
+    from automl.export.errors import ExportError
+    from automl.export.select import best_trial
+
+    try:
+        return best_trial(recs).number
+    except ExportError:
+        return None
+
+
+def with_choice(run: dict[str, Any], out: Path) -> dict[str, Any]:
+    """A saved automl run from before its chosen trial was recorded, completed from its
+    database."""
+    if not run["method"].startswith("automl") or any("chosen" in t for t in run["trials"]):
+        return run
+    from automl.storage import open_storage
+
+    study = f"{run['set']}-s{run['seed']}-{run['method']}"
+    st = open_storage(f"sqlite:///{out / f'{study}.db'}", create=False)
+    recs = st.trials(study)
+    st.close()
+    chosen, losses = _chosen(recs), {r.number: r.cv_loss for r in recs}
+    return {**run, "trials": [{**t, "cv_loss": losses.get(t["number"]),
+                               "chosen": t["number"] == chosen} for t in run["trials"]]}
 
 
 def run_child(method: str, name: str, seed: int, budget: float, epochs: int) -> dict[str, Any]:
@@ -288,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
                 # failure (which may have been fixed since).
                 if (old and old["budget_s"] == budgets[name] and old["epochs"] == args.epochs
                         and not old.get("error")):
-                    results[name].append(old)
+                    results[name].append(with_choice(old, out))
                     continue
                 res = run_one(method, name, seed, budgets[name], out, args.epochs)
                 path.write_text(json.dumps(res, indent=1))

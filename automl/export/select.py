@@ -3,13 +3,14 @@
 Definitions (the leaderboard's axes: validation accuracy against the study's cost, by default
 FLOPs; test accuracy never takes part in a choice):
 
-* ``best``: the completed trial with the highest validation accuracy. Ties are common (digits
-  saturates validation at 1.0) and go to the lower validation loss (plain cross-entropy on the
-  validation split, whatever loss was trained: the finer measure of the same data), then to the
-  lower cost, then to the lower trial number, so the choice is deterministic. On small data,
-  where contenders were also cross-validated (:mod:`automl.crossval`), ``best`` is the
-  contender with the highest cross-validated accuracy, ties to the lower cross-validated loss,
-  then the same order as above.
+* ``best``: the completed trial with the highest validation accuracy. Accuracies within one
+  validation sample of the highest count as tied (a difference of one sample is below what the
+  split can tell apart; ties are common, digits saturates validation at 1.0), and a tie goes to
+  the lower validation loss (plain cross-entropy on the validation split, whatever loss was
+  trained: the finer measure of the same data), then to the higher accuracy, the lower cost and
+  the lower trial number, so the choice is deterministic. On small data, where contenders were
+  also cross-validated (:mod:`automl.crossval`), the same rule runs on their cross-validated
+  accuracy and loss.
 * ``knee``: :func:`automl.ranking.knee` over the Pareto front of (validation accuracy, cost):
   with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
   the straight line from the cheapest member to the most accurate one, i.e. where buying more
@@ -20,7 +21,7 @@ FLOPs; test accuracy never takes part in a choice):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from automl.export.errors import ExportError
 from automl.ranking import knee, pareto_ranks
@@ -55,16 +56,27 @@ def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
 
 def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
                ) -> TrialRecord:
-    """Highest cross-validated accuracy where measured, else highest validation accuracy; ties
-    to lower validation loss, then lower ``cost``, then lower trial number."""
+    """Highest cross-validated accuracy where measured, else highest validation accuracy, with
+    accuracies within one validation sample of the best counted as tied; ties to the lower
+    (cross-)validation loss, then the higher accuracy, lower ``cost`` and trial number."""
     done = _complete(records, study)
     validated = [r for r in done if r.cv_accuracy is not None]
     if validated:
-        return min(validated, key=lambda r: (
-            -float(r.cv_accuracy or 0.0), _finite(r.cv_loss), -float(r.val_accuracy or 0.0),
-            _loss(r), _cost(r, cost), r.number))
-    return min(done, key=lambda r: (-float(r.val_accuracy or 0.0), _loss(r), _cost(r, cost),
-                                    r.number))
+        return _pick(validated, lambda r: float(r.cv_accuracy or 0.0),
+                     lambda r: _finite(r.cv_loss), max(r.cv_samples or 0 for r in validated),
+                     cost)
+    return _pick(done, lambda r: float(r.val_accuracy or 0.0), _loss,
+                 max(r.val_samples or 0 for r in done), cost)
+
+
+def _pick(pool: Sequence[TrialRecord], acc: Callable[[TrialRecord], float],
+          loss: Callable[[TrialRecord], float], samples: int, cost: str) -> TrialRecord:
+    # One sample of the validation data is below what it can tell apart: accuracies that
+    # close are a tie, and the loss on the same samples, a finer measure, decides.
+    top = max(acc(r) for r in pool)
+    tol = 1.0 / samples if samples else 0.0
+    tied = [r for r in pool if acc(r) >= top - tol - 1e-12]
+    return min(tied, key=lambda r: (loss(r), -acc(r), _cost(r, cost), r.number))
 
 
 def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:

@@ -22,8 +22,8 @@ LOSS_TIE_BREAK = 1e-9
 
 
 def rung_entries(storage: Storage, study: str, epoch: int, cost: str
-                 ) -> list[tuple[int, float, float]]:
-    """``(trial number, best quality up to epoch, cost)`` of every trial of the study that
+                 ) -> list[tuple[int, float, float, str | None]]:
+    """``(trial number, best quality up to epoch, cost, family)`` of every trial of the study that
     reached ``epoch``, whichever worker or machine ran it. Quality is validation accuracy,
     ties broken by lower validation loss (on a small validation split many candidates tie at
     the same accuracy, and cost alone would then decide). ``cost`` is a column known before
@@ -33,15 +33,16 @@ def rung_entries(storage: Storage, study: str, epoch: int, cost: str
     raw = func.coalesce(EpochRow.val_loss, 100.0)
     loss = case((raw > 100.0, 100.0), else_=raw)  # portable LEAST(raw, 100)
     quality = EpochRow.val_accuracy - LOSS_TIE_BREAK * loss
+    family = TrialRow.arch["kind"].as_string()
     q = (
-        select(TrialRow.number, func.max(quality), column)
+        select(TrialRow.number, func.max(quality), column, family)
         .join(EpochRow, EpochRow.trial_id == TrialRow.id)
         .where(TrialRow.study_name == study, EpochRow.epoch <= epoch,
                TrialRow.id.in_(reached), column.is_not(None))
-        .group_by(TrialRow.id, TrialRow.number, column)
+        .group_by(TrialRow.id, TrialRow.number, column, family)
     )
     with storage.session() as s:
-        return [(int(n), float(acc), float(c)) for n, acc, c in s.execute(q)]
+        return [(int(n), float(acc), float(c), kind) for n, acc, c, kind in s.execute(q)]
 
 
 def find_candidate(storage: Storage, study: str, key: str) -> tuple[int, str] | None:

@@ -53,8 +53,9 @@ class OptunaTrial:
     attrs: dict[str, Any] = field(default_factory=dict)  # the READ_ATTRS this trial has
 
 
-# User attributes copied onto trial records (beside "reason"): cross-validation figures.
-READ_ATTRS = ("cv_accuracy", "cv_std", "cv_loss", "cv_folds", "cv_samples")
+# User attributes copied onto trial records (beside "reason"): the validation split's size and
+# cross-validation figures.
+READ_ATTRS = ("val_samples", "cv_accuracy", "cv_std", "cv_loss", "cv_folds", "cv_samples")
 
 
 @functools.lru_cache(maxsize=4096)

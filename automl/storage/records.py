@@ -44,6 +44,7 @@ class TrialRecord:
     preprocessing: dict[str, Any] | None = None
     artifact_path: str | None = None
     reason: str | None = None
+    val_samples: int | None = None  # size of the validation split val_accuracy was measured on
     # k-fold cross-validation on train + validation (small data, contenders only)
     cv_accuracy: float | None = None
     cv_std: float | None = None

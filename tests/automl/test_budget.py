@@ -54,3 +54,15 @@ def test_deadline_refuses_a_start_with_less_than_an_epoch_left() -> None:
     d.epoch_done(2.0)
     assert not d.can_start() and not d.passed()
     assert Deadline.starting(1.0, started=time.monotonic() - 2).passed()
+
+
+def test_spawned_workers_share_the_parents_deadline(monkeypatch) -> None:  # noqa: ANN001
+    from automl.workers import STARTED_ENV, search_started
+
+    monkeypatch.setenv(STARTED_ENV, repr(time.time() - 5.0))
+    monkeypatch.delenv("AUTOML_WORKER", raising=False)
+    assert abs(search_started() - time.monotonic()) < 0.5  # not a worker: starts now
+    monkeypatch.setenv("AUTOML_WORKER", "1")
+    assert abs(time.monotonic() - search_started() - 5.0) < 0.5
+    monkeypatch.setenv(STARTED_ENV, "garbage")
+    assert abs(search_started() - time.monotonic()) < 0.5

@@ -84,3 +84,22 @@ def test_crowding_distance_matches_nsga2() -> None:
 def test_unknown_candidate_is_an_error() -> None:
     with pytest.raises(ValueError, match="trial 9"):
         decide(9, [E(0, 0.5, 1.0)])
+
+
+def test_the_most_accurate_of_each_family_so_far_continues() -> None:
+    # Six cheap MLPs lead at this rung; the one CNN trails them all and costs more.
+    entries = [RungEntry(i, 0.95 + i / 1000, 1e4 + i, "mlp") for i in range(6)]
+    entries.append(RungEntry(6, 0.90, 1e6, "cnn2d"))
+    verdict = decide(6, entries, eta=3)
+    assert verdict.promote and verdict.family_best  # the first (so best) CNN so far continues
+    # A later CNN must beat the earlier one at the rung to continue on the family rule.
+    worse = entries + [RungEntry(7, 0.89, 2e6, "cnn2d")]
+    assert not decide(7, worse, eta=3).promote
+    better = entries + [RungEntry(7, 0.92, 2e6, "cnn2d")]
+    assert decide(7, better, eta=3).family_best
+    # Equal accuracy: the earlier candidate keeps the family's place.
+    tie = entries + [RungEntry(7, 0.90, 2e6, "cnn2d")]
+    assert not decide(7, tie, eta=3).promote
+    # Without families (group None) only the Pareto rule applies.
+    plain = [RungEntry(e.number, e.accuracy, e.cost) for e in entries]
+    assert not decide(6, plain, eta=3).promote

@@ -75,3 +75,26 @@ def test_a_repeated_candidate_is_answered_from_the_database(cli) -> None:  # noq
     ranked = [r for r in rows if r["rank"] is not None]
     assert [r["trial"] for r in ranked] == [0]  # a repeat is listed, not ranked twice
     assert sorted(r["reason"] for r in rows if r["trial"] != 0) == ["duplicate of trial 0"] * 2
+
+
+def test_rungs_compare_candidates_of_every_worker(cli) -> None:  # noqa: ANN001
+    import optuna
+
+    cli("search", "--data", "digits", "--study", "mow", "--trials", "10", "--epochs", "9",
+        "--workers", "2", "--quiet", "--set", "trainer.num_threads=1")
+    trials = _trials(cli.cwd, "mow")
+    finished = [t for t in trials if t.state in ("COMPLETE", "PRUNED")]
+    assert len(finished) == 10 and not [t for t in trials if t.state == "RUNNING"]
+    frozen = optuna.load_study(study_name="mow", storage=f"sqlite:///{cli.cwd / 'automl.db'}")
+    worker = {t.number: t.user_attrs.get("worker") for t in frozen.get_trials()}
+    assert len(set(worker.values())) == 2  # both workers ran trials
+    # A rung's standing counts every candidate that reached it, whichever worker ran it: some
+    # decision saw more candidates than its own worker had run by then.
+    seen_more = False
+    for t in trials:
+        found = re.search(r"position \d+ of (\d+)", t.reason or "")
+        if found:
+            own = sum(1 for n, w in worker.items() if w == worker[t.number] and n <= t.number)
+            seen_more |= int(found.group(1)) > own
+    pruned = [t for t in trials if t.state == "PRUNED"]
+    assert pruned and seen_more, [(t.number, worker[t.number], t.reason) for t in trials]

@@ -30,6 +30,25 @@ def test_best_breaks_accuracy_ties_by_cost_then_number() -> None:
     assert best_trial([rec(0, 1.0, None), rec(1, 1.0, 5)], "flops").number == 1
 
 
+def test_accuracies_within_one_validation_sample_are_a_tie() -> None:
+    from dataclasses import replace
+
+    def r(number: int, val: float, loss: float, **kw: object) -> TrialRecord:
+        return replace(rec(number, val, 100), val_loss=loss, val_samples=200, **kw)
+
+    # 1.0 and 0.995 differ by one of 200 samples: tied, the lower loss wins; 0.99 is two
+    # samples behind and loses whatever its loss.
+    records = [r(0, 1.0, 0.16), r(1, 0.995, 0.05), r(2, 0.99, 0.01)]
+    assert best_trial(records, "flops").number == 1
+    # Without the split's size, only exact ties count (as before it was recorded).
+    assert best_trial([replace(x, val_samples=None) for x in records], "flops").number == 0
+    # Cross-validated contenders are compared on their own figures, by the same rule.
+    cv = [r(0, 1.0, 0.1, cv_accuracy=0.96, cv_loss=0.3, cv_samples=50),
+          r(1, 0.9, 0.1, cv_accuracy=0.98, cv_loss=0.4, cv_samples=50),
+          r(2, 1.0, 0.1, cv_accuracy=0.98, cv_loss=0.2, cv_samples=50), r(3, 1.0, 0.0)]
+    assert best_trial(cv, "flops").number == 2
+
+
 def test_best_breaks_accuracy_ties_by_validation_loss_first() -> None:
     from dataclasses import replace
 
