@@ -66,9 +66,12 @@ def fold_splits(splits: DataSplits, k: int, seed: int) -> list[DataSplits]:
 
 
 def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k: int,
-                   keep_going: Callable[[], bool]) -> CVScore | None:
+                   keep_going: Callable[[], bool], to_beat: float | None = None
+                   ) -> CVScore | None:
     """Train ``k`` times on folds; None if ``keep_going()`` turned false (e.g. the deadline)
-    before the last fold finished: a partial score would not be comparable."""
+    before the last fold finished, since a partial score would not be comparable, or once even
+    perfect remaining folds could not bring the mean up to ``to_beat`` (racing, as F-race
+    does: a contender that cannot become the best is not worth its remaining folds)."""
     from trainer import train
 
     stopped: list[bool] = []
@@ -89,6 +92,8 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
         last = result.history[-1]
         accs.append(last.val_accuracy)
         losses.append(last.val_loss if last.val_loss is not None else float("nan"))
+        if to_beat is not None and (sum(accs) + (k - len(accs))) / k < to_beat:
+            return None
     n = len(splits.y_train) + len(splits.y_val)
     return CVScore(statistics.fmean(accs), statistics.pstdev(accs), statistics.fmean(losses),
                    k, n)

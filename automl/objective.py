@@ -249,7 +249,7 @@ class Objective:
     def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
                         result: Any) -> CVScore | None:
         """k-fold scores for a contender on small data (see :mod:`automl.crossval`)."""
-        from automl.storage.candidates import best_val_accuracy
+        from automl.storage.candidates import best_cv_accuracy, best_val_accuracy
 
         if not self.cv_k:
             return None
@@ -257,8 +257,12 @@ class Objective:
         if not is_contender(result.val_accuracy, best, len(self.data.splits.y_val)):
             return None
         self.reporter.trial_started(trial.number, f"{self.cv_k}-fold cross-validation")
+        best_cv = best_cv_accuracy(self.storage, self.study_name)
+        n_dev = len(self.data.splits.y_train) + len(self.data.splits.y_val)
+        # Within one sample of the best is a tie (see automl.export.select): race to that.
+        to_beat = None if best_cv is None else best_cv - 1.0 / n_dev
         score = cross_validate(arch, loss, self.data.splits, train_cfg, self.cv_k,
-                               keep_going=lambda: not self.deadline.passed())
+                               keep_going=lambda: not self.deadline.passed(), to_beat=to_beat)
         if score is not None:
             for name, value in dataclasses.asdict(score).items():
                 trial.set_user_attr(f"cv_{name}", value)

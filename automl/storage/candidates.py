@@ -62,3 +62,12 @@ def best_val_accuracy(storage: Storage, study: str) -> float | None:
     with storage.session() as s:
         value = s.scalar(q)
     return None if value is None else float(value)
+
+
+def best_cv_accuracy(storage: Storage, study: str) -> float | None:
+    """The best cross-validated accuracy among the study's completed candidates."""
+    from automl.storage.optuna_tables import attr_values
+
+    with storage.engine.connect() as conn:
+        values = [float(v) for v in attr_values(conn, study, "cv_accuracy") if v is not None]
+    return max(values, default=None)

@@ -166,3 +166,16 @@ def trials_with_attr(conn: Connection, study_name: str, key: str, value_json: st
         .order_by(_trials.c.number)
     )
     return [(int(n), str(s)) for n, s in conn.execute(q)]
+
+
+def attr_values(conn: Connection, study_name: str, key: str) -> list[Any]:
+    """The values of user attribute ``key`` over the study's COMPLETE trials."""
+    q = (
+        select(_user_attrs.c.value_json)
+        .select_from(
+            _trials.join(_studies, _studies.c.study_id == _trials.c.study_id)
+            .join(_user_attrs, _user_attrs.c.trial_id == _trials.c.trial_id))
+        .where(_studies.c.study_name == study_name, _user_attrs.c.key == key,
+               _STATE == "COMPLETE")
+    )
+    return [json.loads(v) for (v,) in conn.execute(q)]

@@ -66,3 +66,22 @@ def test_cross_validate_trains_every_fold_and_stops_at_the_deadline() -> None:
     calls = iter([True, True, False])
     assert cross_validate(spec, loss_from_dict(loss), _splits(), cfg, 3,
                           keep_going=lambda: next(calls, False)) is None
+
+
+def test_a_contender_that_cannot_become_the_best_stops_early() -> None:
+    spec = MLPSpec(input_shape=(6,), num_classes=2, hidden=(16,), activation="relu",
+                   norm="none", dropout=0.0)
+    cfg = TrainConfig(epochs=5, batch_size=8, lr=1e-2, num_threads=1, latency_repeats=0)
+    epochs_run = []
+
+    def counting() -> bool:
+        epochs_run.append(1)
+        return True
+
+    # Even three perfect folds cannot lift the mean above 1.0: raced out after the first.
+    assert cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
+                          keep_going=counting, to_beat=1.01) is None
+    assert len(epochs_run) == 5
+    full = cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
+                          keep_going=lambda: True, to_beat=0.0)
+    assert full is not None and full.folds == 3
