@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from automl.budget import Deadline
 from automl.errors import ConfigError
-from automl.objective import Objective, Reporter
+from automl.objective import Objective
+from automl.reporting import Reporter
 from automl.samplers import make_pruner, make_sampler
 
 if TYPE_CHECKING:

@@ -16,11 +16,14 @@ import dataclasses
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from trainer.types import DataSplits, EpochRecord, TrainConfig
+
+if TYPE_CHECKING:
+    from automl.storage import Storage
 
 CV_MAX_SAMPLES = 1000
 CV_FOLDS = 5
@@ -97,3 +100,22 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
     n = len(splits.y_train) + len(splits.y_val)
     return CVScore(statistics.fmean(accs), statistics.pstdev(accs), statistics.fmean(losses),
                    k, n)
+
+
+def score_contender(storage: Storage, study: str, splits: DataSplits, val_accuracy: float,
+                    arch: Any, loss: Any, cfg: TrainConfig, k: int,
+                    keep_going: Callable[[], bool], on_start: Callable[[], None]
+                    ) -> CVScore | None:
+    """The k-fold score of a candidate that finished with ``val_accuracy``, if it is a
+    contender and can still become the best (see :func:`cross_validate`); else None."""
+    from automl.storage.candidates import best_cv_accuracy, best_val_accuracy
+
+    best = best_val_accuracy(storage, study)
+    if not is_contender(val_accuracy, best, len(splits.y_val)):
+        return None
+    on_start()
+    best_cv = best_cv_accuracy(storage, study)
+    n_dev = len(splits.y_train) + len(splits.y_val)
+    # Within one sample of the best is a tie (see automl.export.select): race to that.
+    to_beat = None if best_cv is None else best_cv - 1.0 / n_dev
+    return cross_validate(arch, loss, splits, cfg, k, keep_going, to_beat)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from automl.budget import Deadline, first_rung, steps_per_epoch, study_epochs
-from automl.crossval import CVScore, cross_validate, cv_folds, is_contender
+from automl.crossval import cv_folds, score_contender
 from automl.dedup import DUPLICATE, candidate_key
 from automl.limits import constraint_values, violation
 from automl.pruning import ETA, RungEntry, decide, rung_epochs
+from automl.reporting import NullReporter, Reporter
 from automl.storage.candidates import CANDIDATE_ATTR
 
 if TYPE_CHECKING:
@@ -26,21 +27,6 @@ if TYPE_CHECKING:
     from automl.data import PreparedData
     from automl.storage import Storage
     from trainer import EpochRecord
-
-
-class Reporter(Protocol):
-    """What the controller tells a progress display (all methods optional no-ops)."""
-
-    def trial_started(self, number: int, summary: str) -> None: ...
-    def epoch_done(self, number: int, record: EpochRecord, epochs: int) -> None: ...
-
-
-class NullReporter:
-    def trial_started(self, number: int, summary: str) -> None:
-        pass
-
-    def epoch_done(self, number: int, record: EpochRecord, epochs: int) -> None:
-        pass
 
 
 class Objective:
@@ -247,26 +233,17 @@ class Objective:
         return None if verdict.promote else verdict.reason(rung, epoch, ETA)
 
     def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
-                        result: Any) -> CVScore | None:
+                        result: Any) -> None:
         """k-fold scores for a contender on small data (see :mod:`automl.crossval`)."""
-        from automl.storage.candidates import best_cv_accuracy, best_val_accuracy
-
         if not self.cv_k:
-            return None
-        best = best_val_accuracy(self.storage, self.study_name)
-        if not is_contender(result.val_accuracy, best, len(self.data.splits.y_val)):
-            return None
-        self.reporter.trial_started(trial.number, f"{self.cv_k}-fold cross-validation")
-        best_cv = best_cv_accuracy(self.storage, self.study_name)
-        n_dev = len(self.data.splits.y_train) + len(self.data.splits.y_val)
-        # Within one sample of the best is a tie (see automl.export.select): race to that.
-        to_beat = None if best_cv is None else best_cv - 1.0 / n_dev
-        score = cross_validate(arch, loss, self.data.splits, train_cfg, self.cv_k,
-                               keep_going=lambda: not self.deadline.passed(), to_beat=to_beat)
-        if score is not None:
-            for name, value in dataclasses.asdict(score).items():
-                trial.set_user_attr(f"cv_{name}", value)
-        return score
+            return
+        score = score_contender(
+            self.storage, self.study_name, self.data.splits, result.val_accuracy, arch, loss,
+            train_cfg, self.cv_k, keep_going=lambda: not self.deadline.passed(),
+            on_start=lambda: self.reporter.trial_started(
+                trial.number, f"{self.cv_k}-fold cross-validation"))
+        for name, value in dataclasses.asdict(score).items() if score else ():
+            trial.set_user_attr(f"cv_{name}", value)
 
     def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any],
                 key: str | None) -> float | Sequence[float]:
