@@ -6,17 +6,21 @@ fast. Every :class:`~automl.errors.AutomlError` becomes one line on stderr and e
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sys
 import time
-from pathlib import Path
-from typing import Annotated, Any
 
-import typer
+# Before the imports below: a --timeout counts from (almost) the start of the command.
+COMMAND_STARTED = time.monotonic()
 
-from automl.errors import AutomlError, ConfigError
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
+
+import typer  # noqa: E402
+
+from automl.errors import AutomlError, ConfigError  # noqa: E402
 
 app = typer.Typer(
     name="automl",
@@ -78,7 +82,7 @@ def search(
 
     # --timeout counts from here (a spawned worker: from its parent's start): start-up is part
     # of the budget.
-    started = search_started()
+    started = search_started(COMMAND_STARTED)
     from automl import config as config_mod
     from automl import workers as workers_mod
     from automl.controller import check_spaces, run_search

@@ -86,12 +86,14 @@ def wait(procs: Sequence[subprocess.Popen[bytes]]) -> list[int]:
     return [p.wait() for p in procs]
 
 
-def search_started() -> float:
+def search_started(own_start: float | None = None) -> float:
     """``time.monotonic()`` at the start of this search: the parent command's start for a
-    worker it spawned (so all workers stop at one deadline), else now."""
+    worker it spawned (so all workers stop at one deadline), else ``own_start`` (default
+    now)."""
     now_wall, now = time.time(), time.monotonic()
+    own = now if own_start is None else own_start
     given = os.environ.get(STARTED_ENV) if os.environ.get("AUTOML_WORKER") else None
     try:
-        return now - min(600.0, max(0.0, now_wall - float(given))) if given else now
+        return now - min(600.0, max(0.0, now_wall - float(given))) if given else own
     except ValueError:
-        return now
+        return own
