@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -175,7 +176,11 @@ def test_search_efficiency_smoke_run_writes_summary(tmp_path: Path) -> None:
     loop = wine["methods"]["loop"]
     assert loop["complete_mean"] >= 1 and 0 <= loop["test_accuracy_mean"] <= 1
     assert {"flops_ratio", "t_reach_frac"} <= set(wine["vs_loop"]["automl"]["per_seed"][0])
-    assert (tmp_path / "plots" / "search_efficiency_wine.png").stat().st_size > 0
+    plot = tmp_path / "plots" / "search_efficiency_wine.png"
+    if importlib.util.find_spec("matplotlib") is not None:  # the bench extra draws the plots
+        assert plot.stat().st_size > 0
+    else:
+        assert not plot.exists() and "matplotlib missing" in proc.stdout
     assert "| wine | 3 |" in proc.stdout
     # Resumable: the saved (set, seed, method) result is reused, not run again.
     again = subprocess.run([*args, "--methods", "loop"], capture_output=True, text=True,
