@@ -125,7 +125,7 @@ class Objective:
         result, stopped = self._train(trial, arch, loss, train_cfg, costs)
         if not stopped:
             self._cross_validate(trial, arch, loss, train_cfg, result)
-        return self._finish(trial, result, costs, None if stopped else key)
+        return self._finish(trial, result, costs, key, stopped)
 
     def _answer_repeat(self, trial: optuna.Trial, key: str) -> float | Sequence[float] | None:
         """A candidate trained before is answered from its stored result, not trained again:
@@ -245,10 +245,10 @@ class Objective:
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
 
-    def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any],
-                key: str | None) -> float | Sequence[float]:
-        """Store a trained candidate. ``key`` is None when it was stopped by the deadline:
-        then it is kept, but never reused for a later repeat of the same candidate."""
+    def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any], key: str,
+                stopped: str | None) -> float | Sequence[float]:
+        """Store a trained candidate. ``stopped`` (the deadline's reason) keeps it, but never
+        reused for a later repeat of the same candidate ``key``."""
         from safetensors.torch import save_file
 
         number = trial.number
@@ -263,10 +263,7 @@ class Objective:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "model.safetensors"
         save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
-        stopped = None
-        if key is None:
-            last = result.history[-1].epoch if result.history else 0
-            stopped = f"deadline: stopped after epoch {last}"
+        if stopped is not None:
             trial.set_user_attr("reason", stopped)
         self.storage.update_trial(
             self.study_name, number, state="COMPLETE", val_accuracy=result.val_accuracy,
@@ -275,7 +272,7 @@ class Objective:
             best_epoch=result.best_epoch, artifact_path=str(path), **costs,
         )
         trial.set_user_attr("test_accuracy", result.test_accuracy)
-        if key is not None:
+        if stopped is None:
             trial.set_user_attr(CANDIDATE_ATTR, key)
         if self.cfg.study.objective == "val_accuracy":
             return result.val_accuracy

@@ -53,9 +53,10 @@ class OptunaTrial:
     attrs: dict[str, Any] = field(default_factory=dict)  # the READ_ATTRS this trial has
 
 
-# User attributes copied onto trial records (beside "reason"): the validation split's size and
-# cross-validation figures.
-READ_ATTRS = ("val_samples", "cv_accuracy", "cv_std", "cv_loss", "cv_folds", "cv_samples")
+# User attributes copied onto trial records (beside "reason"): the validation split's size, the
+# trial a repeat was answered from, and cross-validation figures.
+READ_ATTRS = ("val_samples", "duplicate_of", "cv_accuracy", "cv_std", "cv_loss", "cv_folds",
+              "cv_samples")
 
 
 @functools.lru_cache(maxsize=4096)

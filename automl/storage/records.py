@@ -45,6 +45,7 @@ class TrialRecord:
     artifact_path: str | None = None
     reason: str | None = None
     val_samples: int | None = None  # size of the validation split val_accuracy was measured on
+    duplicate_of: int | None = None  # a repeat answered from this trial's stored result
     # k-fold cross-validation on train + validation (small data, contenders only)
     cv_accuracy: float | None = None
     cv_std: float | None = None
@@ -62,16 +63,6 @@ class TrialRecord:
         if self.cv_folds:
             return f"{self.cv_folds}-fold CV, n={self.cv_samples}"
         return "holdout"
-
-    @property
-    def duplicate_of(self) -> int | None:
-        """The trial this one repeated (answered from its stored result), else None."""
-        from automl.dedup import DUPLICATE
-
-        if self.reason and self.reason.startswith(DUPLICATE):
-            number = self.reason[len(DUPLICATE):].split(",")[0]
-            return int(number) if number.isdigit() else None
-        return None
 
     def cost(self, name: str) -> float | None:
         value = getattr(self, name, None)
