@@ -19,10 +19,14 @@ StorageOpt = Annotated[
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="New (or empty) folder for the bundle.")]
 OnnxOpt = Annotated[bool, typer.Option("--onnx/--no-onnx", help="Also write model.onnx.")]
+Pt2Opt = Annotated[bool, typer.Option(
+    "--pt2/--no-pt2", help="Also write model.pt2 (torch.export; with --onnx).")]
 QuantOpt = Annotated[str | None, typer.Option("--quantize", help="int8: add model.int8.onnx.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="torch | onnx")]
 Int8Opt = Annotated[bool, typer.Option("--int8", help="Use model.int8.onnx (onnx backend).")]
+DataOpt = Annotated[str | None, typer.Option(
+    "--data", help="Data source to load (digits, PATH.npz, PATH.csv, python:module:function).")]
 
 
 def _warn(lines: list[str]) -> None:
@@ -47,6 +51,12 @@ def _summary(folder: Path, spec: dict[str, Any]) -> str:
         lines.append(f"  model.onnx ({spec['onnx']['exporter']} exporter, opset "
                      f"{spec['onnx']['opset']}): max |p_torch - p_onnx| = "
                      f"{v['onnx_max_abs_diff']:.1e} on {v['samples']} {v['inputs']} samples")
+    pt2 = spec.get("pt2") or {}
+    if pt2.get("status") == "ok":
+        lines.append(f"  model.pt2 (torch.export): max |p_torch - p_pt2| = "
+                     f"{pt2['max_abs_diff']:.1e}")
+    elif pt2:
+        lines.append(f"  model.pt2 not written: {pt2.get('error')}")
     q = spec.get("quantization")
     if q:
         f, i = q["float"], q["int8"]
@@ -64,7 +74,9 @@ def export(
     pareto: Annotated[bool, typer.Option("--pareto", help="Every Pareto member.")] = False,
     storage: StorageOpt = None,
     onnx: OnnxOpt = True,
+    pt2: Pt2Opt = True,
     quantize: QuantOpt = None,
+    data: DataOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Write a trial as a self-contained bundle (weights, spec.json, ONNX, model card).
@@ -72,13 +84,17 @@ def export(
     best: highest validation accuracy; ties go to lower cost, then lower trial number.
 
     knee: the Pareto member farthest above the line from the cheapest to the most accurate.
+
+    The study's data is re-loaded to check the bundle on its test split; a python: source
+    stored in the database runs only when passed with --data.
     """
     from automl.export.bundle import BundleOptions
     from automl.export.exporter import export_study
     from automl.export.select import parse_choice
 
     report = export_study(storage, study, parse_choice(trial), out, pareto=pareto,
-                          options=BundleOptions(onnx=onnx, quantize=quantize))
+                          options=BundleOptions(onnx=onnx, quantize=quantize, pt2=pt2),
+                          data_source=data)
     _warn(report.warnings)
     if json_:
         _say(json.dumps({"out": str(report.out), "warnings": report.warnings, "bundles": [
@@ -122,15 +138,21 @@ def predict(
 def serve(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0: all).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port (1..65535).")] = 8000,
     backend: BackendOpt = "torch",
     int8: Int8Opt = False,
-    max_batch: Annotated[int, typer.Option(help="Largest batch per request.")] = 1024,
+    max_batch: Annotated[int, typer.Option(
+        help="Largest batch per request (and per forward pass when micro-batching).")] = 1024,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+    batch_wait_ms: Annotated[float | None, typer.Option(
+        help="Micro-batching: stack requests arriving within MS into one forward pass "
+             "(0: only those already waiting). Default: off.")] = None,
 ) -> None:
-    """Serve a bundle over HTTP: POST /predict, GET /health, GET /metadata."""
-    from automl.export.serve import serve as run_server
+    """Serve a bundle over HTTP: POST /predict, GET /health /ready /metadata /metrics."""
+    from automl.export.serve_run import serve as run_server
 
-    run_server(bundle, host, port, backend, int8, max_batch)
+    run_server(bundle, host, port, backend, int8, max_batch, batch_wait_ms=batch_wait_ms,
+               workers=workers)
 
 
 def retrain(
@@ -143,12 +165,17 @@ def retrain(
         "--as-searched", help="Train exactly as the search did (reproduces the trial).")] = False,
     storage: StorageOpt = None,
     onnx: OnnxOpt = True,
+    pt2: Pt2Opt = True,
     quantize: QuantOpt = None,
+    data: DataOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Retrain a trial's spec from scratch on train + validation and write a bundle.
 
     --as-searched trains on the train split as the search did, which reproduces the trial.
+
+    --from BUNDLE needs --data: a bundle never chooses what is loaded or run. From the
+    database, a stored python: source runs only when passed with --data.
     """
     from automl.export.bundle import BundleOptions
     from automl.export.errors import ExportError
@@ -162,9 +189,9 @@ def retrain(
     else:
         assert study is not None and trial is not None
         base, url = base_spec_from_db(storage, study, trial)
-    options = BundleOptions(onnx=onnx, quantize=quantize)
+    options = BundleOptions(onnx=onnx, quantize=quantize, pt2=pt2)
     report = retrain(base, out, epochs=epochs, as_searched=as_searched, options=options,
-                     storage_url=url)
+                     storage_url=url, data_source=data, from_bundle=from_ is not None)
     _warn(report.warnings)
     spec, r = report.spec, report.spec["retrain"]
     if json_:

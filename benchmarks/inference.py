@@ -37,17 +37,22 @@ def machine() -> str:
 
 
 def backends(bundle: Path, threads: int) -> dict[str, Any]:
-    """name -> fn(preprocessed batch) -> probabilities, each pinned to ``threads`` threads."""
+    """name -> fn(raw batch) -> probabilities, each pinned to ``threads`` threads. The ONNX
+    graphs standardize inside; torch eager standardizes first, as the Predictor does."""
     import torch
 
+    from automl.data import apply_preprocessing
     from automl.export import onnx_io
     from automl.export.load import load_model
+    from automl.export.spec import read_spec
 
     model = load_model(bundle)
+    pre = read_spec(bundle)["preprocessing"]
 
     def torch_eager(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return torch.softmax(model(torch.from_numpy(x)), dim=-1).numpy()
+            return torch.softmax(model(torch.from_numpy(apply_preprocessing(x, pre))),
+                                 dim=-1).numpy()
 
     f32 = onnx_io.session(bundle / "model.onnx", threads)
     i8 = onnx_io.session(bundle / "model.int8.onnx", threads)
@@ -66,7 +71,9 @@ def measure(bundle: Path, threads_list: list[int], repeats: int, rounds: int) ->
     spec = read_spec(bundle)
     data, warnings = reload_data(data_config(spec), required=True)
     assert data is not None
-    x_test, y_test = data.splits.x_test, data.splits.y_test
+    from automl.export.graph import unstandardize
+
+    x_test, y_test = unstandardize(data.splits.x_test, data.preprocessing), data.splits.y_test
     # Batch 256 from the test split, repeated if the split is smaller.
     big = np.ascontiguousarray(np.resize(x_test, (256, *x_test.shape[1:])), dtype=np.float32)
     rows = []

@@ -2,8 +2,9 @@
 
 A *bundle* is a folder that needs neither the database nor pickle: ``model.safetensors``
 (weights), ``spec.json`` (architecture and loss specs, input shape, classes, preprocessing,
-metrics, costs, seeds, data hash, versions, the reproduce command), ``model.onnx`` (+
-``model.int8.onnx``) and a ``README.md`` model card.
+metrics, costs, seeds, data hash, versions, the reproduce command, each file's sha256),
+``model.onnx`` (+ ``model.int8.onnx``; raw inputs, standardization inside), ``model.pt2``
+(torch.export) and a ``README.md`` model card. Loading a bundle runs nothing named in it.
 
 Names load on first use, so importing this package does not import torch or onnxruntime.
 """

@@ -85,8 +85,11 @@ def render_card(spec: dict[str, Any]) -> str:
         'model = load_model(".")                            # nn.Module in eval mode',
         "```",
         "",
-        "Files: `model.safetensors` (weights), `spec.json` (everything else, JSON), "
-        "`model.onnx` (outputs `logits`, `probabilities`; takes standardized inputs).",
+        "Files: `model.safetensors` (weights), `spec.json` (everything else, JSON, with the "
+        "sha256 of every file, checked on load), `model.onnx` (takes raw float32 inputs, "
+        "standardizes inside the graph, outputs `logits`, `probabilities`; classes and "
+        "preprocessing in its metadata), `model.pt2` (the same as a torch.export program; "
+        "`torch.export.load` unpickles, so load it only from a bundle you trust).",
         "",
         "## Reproduce from scratch",
         "",

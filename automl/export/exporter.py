@@ -13,7 +13,7 @@ from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
 from automl.export.select import best_trial, knee_trial, select
 from automl.export.spec import build_spec
-from automl.export.staging import data_config, reload_data, staged
+from automl.export.staging import choose_source, data_config, reload_data, staged
 from automl.storage.records import TrialRecord
 
 NOTES = {
@@ -58,15 +58,19 @@ def read_study(storage: str | None, study: str) -> tuple[str, list[TrialRecord],
 
 def reproduce(folder: Path, spec: dict[str, Any], storage_url: str | None = None,
               as_searched: bool = True) -> dict[str, Any]:
-    """The commands that rebuild this bundle's model from scratch (tested by parsing them)."""
+    """The commands that rebuild this bundle's model from scratch (tested by parsing them).
+
+    They name the data source explicitly (``--data``): whoever runs them sees what is loaded.
+    """
     out = str(folder.with_name(folder.name + "-reproduced"))
     mode = ["--as-searched"] if as_searched else []
     epochs = ["--epochs", str(spec["train_config"]["epochs"])] if not as_searched else []
-    cmd = ["automl", "retrain", "--from", str(folder), *mode, *epochs, "--out", out]
+    data = ["--data", str((spec.get("data") or {}).get("source") or "digits")]
+    cmd = ["automl", "retrain", "--from", str(folder), *data, *mode, *epochs, "--out", out]
     result = {"command": shlex.join(cmd), "note": NOTES[as_searched]}
     if storage_url is not None:
         db = ["automl", "retrain", spec["study"], "--trial", str(spec["trial"]),
-              "--storage", storage_for_command(storage_url), *mode, *epochs, "--out", out]
+              "--storage", storage_for_command(storage_url), *data, *mode, *epochs, "--out", out]
         result["from_database"] = shlex.join(db)
     return result
 
@@ -86,9 +90,14 @@ def _weights(rec: Any) -> dict[str, Any]:
 
 
 def export_study(storage: str | None, study: str, choice: str | int, out: Path, *,
-                 pareto: bool = False, options: BundleOptions | None = None) -> ExportReport:
+                 pareto: bool = False, options: BundleOptions | None = None,
+                 data_source: str | None = None) -> ExportReport:
     """Export the chosen trial (or, with ``pareto``, every front member into ``trial_NNNNN``
-    subfolders of ``out``) and return where each bundle went with its spec."""
+    subfolders of ``out``) and return where each bundle went with its spec.
+
+    The study's data is re-loaded to check the bundle on its test split, except a stored
+    ``python:`` source, which runs only when passed as ``data_source`` (``--data``); without
+    data the bundle is checked on random inputs."""
     options = options or BundleOptions()
     out = Path(out).resolve()
     url, records, config = read_study(storage, study)
@@ -96,7 +105,10 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
     chosen = select(records, choice, cost=cost, pareto=pareto, study=study)
     with staged(out) as tmp:  # checks --out first: a taken folder fails before any work
         states = {rec.number: _weights(rec) for rec in chosen}
-        data, warnings = reload_data(data_config(config), required=False)
+        d, warnings = choose_source(data_config(config), data_source, from_bundle=False,
+                                    required=False)
+        data, more = reload_data(d, required=False) if d is not None else (None, [])
+        warnings += more
         by = "pareto" if pareto else ("trial" if isinstance(choice, int) else str(choice))
         bundles = []
         for rec in chosen:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from automl.export.errors import BundleError
 from automl.export.spec import WEIGHTS, read_spec
+from automl.export.validate import verify_file
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,7 +25,7 @@ def build_from_spec(spec: dict[str, Any], state: dict[str, Any]) -> nn.Module:
 
     try:
         arch = arch_from_dict(spec["arch"])
-    except ValueError as exc:
+    except (ValueError, TypeError, KeyError) as exc:
         raise BundleError(f"spec.json: bad architecture spec ({exc})") from None
     # Built on the meta device, then the loaded tensors are assigned: no random init, no RNG
     # use, and no second copy of the weights.
@@ -64,4 +65,5 @@ def load_model(bundle: str | Path) -> nn.Module:
     """
     folder = Path(bundle)
     spec = read_spec(folder)
+    verify_file(folder, spec, WEIGHTS)  # the weights spec.json was written for, no others
     return build_from_spec(spec, load_state(folder))

@@ -1,8 +1,10 @@
 """ONNX export, checking and ONNX Runtime sessions.
 
-The graph takes ``input`` (float32, ``(batch, *input_shape)``, preprocessed) and returns
-``logits`` and ``probabilities`` (softmax over classes), with a dynamic batch axis, so a phone
-or a server can use it without re-implementing the softmax.
+The graph takes ``input`` (float32, ``(batch, *input_shape)``, raw: the bundle's
+standardization is inside the graph, see :mod:`automl.export.graph`) and returns ``logits`` and
+``probabilities`` (softmax over classes), with a dynamic batch axis, so a phone or a server can
+use it without re-implementing either. The class names and the preprocessing are stored in the
+model's ``metadata_props`` (:func:`set_metadata`).
 
 Exporter: torch 2.13 offers the TorchScript exporter and the torch.export ("dynamo") one. Both
 handle every op of our spaces (BatchNorm, depthwise conv, hardswish, gelu, adaptive average
@@ -32,21 +34,6 @@ EXPORTERS = ("auto", "torchscript", "dynamo")
 INPUT, OUTPUTS = "input", ("logits", "probabilities")
 
 
-def _with_probabilities(model: nn.Module) -> nn.Module:
-    import torch
-
-    class WithProbabilities(torch.nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            logits = self.inner(x)
-            return logits, torch.softmax(logits, dim=-1)
-
-    return WithProbabilities(model).eval()
-
-
 def _export(model: nn.Module, example: Any, path: Path, exporter: str) -> None:
     import torch
 
@@ -67,17 +54,22 @@ def _export(model: nn.Module, example: Any, path: Path, exporter: str) -> None:
 
 
 def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path,
-                exporter: str = "auto") -> dict[str, Any]:
-    """Write ``model`` (eval mode, CPU) to ``path`` and check it with ``onnx.checker``.
+                exporter: str = "auto", preprocessing: dict[str, Any] | None = None,
+                metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    """Write ``model`` (eval mode, CPU) to ``path`` and check it with ``onnx.checker``;
+    with ``preprocessing`` the graph standardizes its (raw) input itself; ``metadata`` goes
+    into ``metadata_props``.
 
-    Returns ``{"exporter", "opset", "size_bytes"}``.
+    Returns ``{"exporter", "opset", "size_bytes", "input"}``.
     """
     import onnx
     import torch
 
+    from automl.export.graph import with_preprocessing
+
     if exporter not in EXPORTERS:
         raise ValueError(f"exporter: {exporter!r} is not one of {', '.join(EXPORTERS)}")
-    wrapped = _with_probabilities(model)
+    wrapped = with_preprocessing(model, preprocessing, input_shape)
     # Batch 2, not 1: a batch of one lets a tracer specialize the batch axis to a constant.
     example = torch.zeros((2, *input_shape), dtype=torch.float32)
     tried = ("torchscript", "dynamo") if exporter == "auto" else (exporter,)
@@ -90,13 +82,29 @@ def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path,
             errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     else:
         raise BundleError(f"ONNX export failed ({'; '.join(errors)})")
+    if metadata:
+        set_metadata(path, metadata)
     proto = onnx.load(str(path))
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:
         raise BundleError(f"{path.name}: onnx.checker rejected the graph ({exc})") from None
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-    return {"exporter": name, "opset": opset, "size_bytes": path.stat().st_size}
+    return {"exporter": name, "opset": opset, "size_bytes": path.stat().st_size,
+            "input": "raw" if preprocessing is not None else "standardized"}
+
+
+def set_metadata(path: Path, props: dict[str, str]) -> None:
+    """Store ``props`` in the model's ``metadata_props`` (readable with plain onnx or
+    ``InferenceSession.get_modelmeta().custom_metadata_map``)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for key, value in props.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
 
 
 def session(path: Path, threads: int | None = None) -> onnxruntime.InferenceSession:
@@ -116,7 +124,27 @@ def session(path: Path, threads: int | None = None) -> onnxruntime.InferenceSess
         raise BundleError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
 
 
+def check_signature(sess: onnxruntime.InferenceSession, path: Path,
+                    input_shape: Sequence[int], num_classes: int) -> None:
+    """Refuse a graph whose input or outputs are not the ones spec.json describes, so a
+    swapped graph fails once, at load, instead of on every request."""
+    want = f"input {INPUT!r} float32 (batch, {', '.join(str(s) for s in input_shape)})"
+    inputs = sess.get_inputs()
+    ok = (len(inputs) == 1 and inputs[0].name == INPUT and inputs[0].type == "tensor(float)"
+          and len(inputs[0].shape) == len(input_shape) + 1
+          and not isinstance(inputs[0].shape[0], int)
+          and list(inputs[0].shape[1:]) == [int(s) for s in input_shape])
+    if not ok:
+        raise BundleError(f"{path}: graph input is not the {want} spec.json describes")
+    outputs = {o.name: o.shape for o in sess.get_outputs()}
+    for name in OUTPUTS:
+        shape = outputs.get(name)
+        if shape is None or len(shape) != 2 or shape[1] != num_classes:
+            raise BundleError(f"{path}: graph output {name!r} is not (batch, {num_classes}) as "
+                              "spec.json describes")
+
+
 def run(sess: onnxruntime.InferenceSession, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, probabilities) for a preprocessed float32 batch."""
+    """(logits, probabilities) for a float32 batch (raw for a format-2 bundle's graphs)."""
     logits, probs = sess.run(list(OUTPUTS), {INPUT: x})
     return logits, probs

@@ -36,8 +36,11 @@ class Predictor:
 
     ``backend="torch"`` runs the network rebuilt by :func:`automl.export.load_model`;
     ``backend="onnx"`` runs ``model.onnx`` (``quantized=True``: ``model.int8.onnx``) in ONNX
-    Runtime on the CPU. Both apply the bundle's stored standardization to raw inputs first, and
-    agree to 1e-4 in probability (checked at export, and in the tests).
+    Runtime on the CPU. Both take raw inputs: the torch backend applies the bundle's stored
+    standardization first, the ONNX graphs hold it themselves (format 2; for a format-1 bundle
+    it is applied before the graph). They agree to 1e-4 in probability (checked at export, and
+    in the tests). Every file is checked against its sha256 in ``spec.json`` before it is
+    loaded, and nothing named in the bundle is imported or run.
 
     >>> p = Predictor("bundle/", backend="onnx")     # doctest: +SKIP
     >>> p.predict(x).labels                          # doctest: +SKIP
@@ -68,26 +71,35 @@ class Predictor:
 
         def run(x: np.ndarray) -> np.ndarray:
             with torch_threads(self.threads), torch.inference_mode():
-                return torch.softmax(model(torch.from_numpy(x)), dim=-1).numpy()
+                logits = model(torch.from_numpy(self.standardize(x)))
+                return torch.softmax(logits, dim=-1).numpy()
 
         return run
 
     def _onnx_runner(self) -> Any:
         from automl.export import onnx_io
+        from automl.export.validate import verify_file
 
-        sess = onnx_io.session(self.folder / (ONNX_INT8 if self.quantized else ONNX),
-                               self.threads)
+        path = verify_file(self.folder, self.spec, ONNX_INT8 if self.quantized else ONNX)
+        sess = onnx_io.session(path, self.threads)
+        onnx_io.check_signature(sess, path, self.input_shape, len(self.classes))
+        if self.spec["format_version"] < 2:  # a format-1 graph takes standardized inputs
+            return lambda x: onnx_io.run(sess, self.standardize(x))[1]
         return lambda x: onnx_io.run(sess, x)[1]
 
-    def preprocess(self, x: Any) -> np.ndarray:
-        """Raw inputs -> the standardized float32 batch the network takes."""
+    def standardize(self, batch: np.ndarray) -> np.ndarray:
+        """A raw float32 batch -> the standardized one the bare network takes."""
         from automl.data import apply_preprocessing
 
-        return apply_preprocessing(as_batch(x, self.input_shape), self.spec["preprocessing"])
+        return apply_preprocessing(batch, self.spec["preprocessing"])
+
+    def preprocess(self, x: Any) -> np.ndarray:
+        """Raw inputs -> the standardized float32 batch the bare network takes."""
+        return self.standardize(as_batch(x, self.input_shape))
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities, ``(N, len(classes))`` float32."""
-        batch = self.preprocess(x)
+        batch = as_batch(x, self.input_shape)
         out = [self._run(np.ascontiguousarray(batch[i : i + CHUNK]))
                for i in range(0, len(batch), CHUNK)]
         return np.concatenate(out).astype(np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
-from automl.export.staging import data_config, reload_data, staged
+from automl.export.staging import choose_source, data_config, reload_data, staged
 
 EXPORT_SECTIONS = ("onnx", "quantization", "verification", "files", "reproduce")
 
@@ -56,9 +56,14 @@ def base_spec_from_db(storage: str | None, study: str, trial: int) -> tuple[dict
 
 def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
             as_searched: bool = False, options: BundleOptions | None = None,
-            storage_url: str | None = None) -> RetrainReport:
+            storage_url: str | None = None, data_source: str | None = None,
+            from_bundle: bool = False) -> RetrainReport:
     """Train ``base["arch"]`` with ``base["loss"]`` and ``base["train_config"]`` from scratch on
-    the re-loaded data, then write a bundle to ``out``."""
+    the re-loaded data, then write a bundle to ``out``.
+
+    ``data_source`` (``--data``) replaces the stored source; it is required when ``base`` came
+    from a bundle (``from_bundle``), and when the study's stored source is ``python:`` code:
+    see :func:`automl.export.staging.choose_source`."""
     from automl.export.exporter import reproduce
     from automl.export.spec import versions
     from search_spaces import arch_from_dict, loss_from_dict
@@ -68,14 +73,22 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
         raise ExportError(f"--epochs {epochs}: must be at least 1")
     out = Path(out).resolve()
     with staged(out) as tmp:  # a taken --out fails before training
-        data, warnings = reload_data(data_config(base), required=True)
+        d, _ = choose_source(data_config(base), data_source, from_bundle=from_bundle,
+                             required=True)
+        assert d is not None
+        data, warnings = reload_data(d, required=True)
         assert data is not None
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         stored = {k: v for k, v in (base.get("train_config") or {}).items() if k in known}
-        cfg = TrainConfig(**{**stored, **({"epochs": epochs} if epochs else {})})
+        try:
+            cfg = TrainConfig(**{**stored, **({"epochs": epochs} if epochs else {})})
+            arch, loss = arch_from_dict(base["arch"]), loss_from_dict(base["loss"])
+        except (TypeError, ValueError, KeyError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ExportError(f"retrain: bad train_config, arch or loss ({detail})") from None
         splits = data.splits if as_searched else _train_plus_val(data.splits)
         try:
-            result = train(arch_from_dict(base["arch"]), loss_from_dict(base["loss"]), splits, cfg)
+            result = train(arch, loss, splits, cfg)
         except ValueError as exc:
             raise ExportError(f"retrain: {exc}") from None
         spec = copy.deepcopy(base)
@@ -94,6 +107,7 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
         }
         spec["train_config"] = dataclasses.asdict(cfg)
         spec["preprocessing"] = data.preprocessing
+        spec["data"] = {**d, "sha256": data.data_hash}  # what this model was trained on
         spec["metrics"] = {
             # Validation samples were trained on in train+val mode: no honest figure is left.
             "val_accuracy": result.val_accuracy if as_searched else None,
@@ -127,4 +141,15 @@ def base_spec_from_bundle(folder: Path) -> dict[str, Any]:
     for key in ("loss", "train_config", "data"):
         if not spec.get(key):
             raise ExportError(f"{folder}: spec.json has no {key!r}; cannot retrain from it")
+    d = spec["data"]
+    for key, kinds in (("val_fraction", (int, float)), ("test_fraction", (int, float)),
+                       ("split_seed", (int,)), ("standardize", (bool,))):
+        if not isinstance(d.get(key), kinds) or (bool not in kinds and isinstance(d[key], bool)):
+            raise ExportError(f"{folder}: spec.json field 'data.{key}' is missing or not a "
+                              f"{kinds[-1].__name__}; cannot retrain from it")
+    if not (0 <= d["val_fraction"] < 1 and 0 <= d["test_fraction"] < 1 and d["split_seed"] >= 0):
+        raise ExportError(f"{folder}: spec.json 'data' fractions must be in [0, 1) and "
+                          "split_seed >= 0; cannot retrain from it")
+    if not isinstance(spec.get("metrics"), dict):
+        raise ExportError(f"{folder}: spec.json has no 'metrics' object; cannot retrain from it")
     return spec

@@ -1,7 +1,9 @@
 """``spec.json``: everything a bundle needs besides its weights, as plain JSON (no pickle).
 
 A bundle folder holds ``model.safetensors`` (weights), ``spec.json`` (this), ``model.onnx``
-(optional), ``model.int8.onnx`` (with ``--quantize int8``) and ``README.md`` (the model card).
+(optional), ``model.int8.onnx`` (with ``--quantize int8``), ``model.pt2`` (torch.export, with
+``--onnx``) and ``README.md`` (the model card). Format 2: the ONNX and pt2 graphs take raw
+inputs (standardization inside); format 1 graphs took standardized ones.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from automl.export.errors import BundleError
+from automl.export.validate import validate_spec
 
 FORMAT = "automl-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPEC = "spec.json"
 WEIGHTS = "model.safetensors"
 ONNX = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
+PT2 = "model.pt2"
 CARD = "README.md"
+MAX_SPEC_BYTES = 64 * 2**20
 COSTS = ("params", "flops", "latency_ms", "peak_memory_mb", "comm_bytes_per_step",
          "train_seconds")
 
@@ -90,26 +95,28 @@ def write_spec(folder: Path, spec: dict[str, Any]) -> None:
     (folder / SPEC).write_text(json.dumps(spec, indent=2, sort_keys=False) + "\n")
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def read_spec(folder: str | Path) -> dict[str, Any]:
-    """Read and sanity-check ``spec.json`` of a bundle folder (one-line :class:`BundleError`)."""
+    """Read and validate ``spec.json`` of a bundle folder (one-line :class:`BundleError`).
+
+    Nothing named in the spec is imported or run: it is parsed as JSON and every field a
+    loader reads is checked (:mod:`automl.export.validate`).
+    """
     folder = Path(folder)
     path = folder / SPEC
     if not folder.is_dir():
         raise BundleError(f"{folder}: bundle folder not found")
     if not path.is_file():
         raise BundleError(f"{folder}: not a model bundle (no {SPEC}); make one with automl export")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise BundleError(f"{path}: over {MAX_SPEC_BYTES} bytes; not a spec automl wrote")
     try:
-        spec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{path}: cannot read ({exc})") from None
-    if not isinstance(spec, dict) or spec.get("format") != FORMAT:
-        raise BundleError(f"{path}: not an automl bundle spec (format != {FORMAT!r})")
-    if int(spec.get("format_version", 0)) > FORMAT_VERSION:
-        raise BundleError(
-            f"{path}: bundle format {spec.get('format_version')} is newer than this automl "
-            f"reads ({FORMAT_VERSION}); upgrade automl"
-        )
-    for key in ("arch", "input_shape", "classes", "preprocessing"):
-        if not spec.get(key):
-            raise BundleError(f"{path}: missing {key!r}")
-    return spec
+        # NaN / Infinity are not JSON, and a spec holding them could not be served as JSON.
+        spec = json.loads(path.read_text(), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise BundleError(f"{path}: cannot read ({detail})") from None
+    return validate_spec(spec, str(path), FORMAT, FORMAT_VERSION)

@@ -1,9 +1,16 @@
-"""``--out`` handling and study data re-loading, shared by ``export`` and ``retrain``."""
+"""``--out`` handling and study data re-loading, shared by ``export`` and ``retrain``.
+
+Which data is loaded is the user's call, never the bundle's or the database's: a
+``python:module:function`` source imports and runs code, so one stored in a shared database
+runs only when the user passes it with ``--data``, and a retrain from a bundle always takes its
+data from ``--data`` (:func:`choose_source`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +59,26 @@ def data_config(spec_or_config: dict[str, Any]) -> dict[str, Any]:
             "standardize": d.get("standardize", True),
             "split_seed": int(spec_or_config.get("study", {}).get("seed", 0)),
             "sha256": spec_or_config.get("_data_hash")}
+
+
+def choose_source(d: dict[str, Any], given: str | None, *, from_bundle: bool,
+                  required: bool) -> tuple[dict[str, Any] | None, list[str]]:
+    """The data config to load (``d`` with ``--data`` as its source when given), or ``None``
+    and a warning when the stored source must not be loaded without the user saying so."""
+    stored = d.get("source")
+    if given is not None:
+        return {**d, "source": given}, []
+    hint = f"--data {shlex.quote(stored)}" if isinstance(stored, str) else "--data SOURCE"
+    if from_bundle:
+        raise ExportError(f"retrain --from BUNDLE needs the data given explicitly: add {hint} "
+                          f"(a bundle never chooses what is loaded or run)")
+    if not isinstance(stored, str) or stored.startswith("python:"):
+        why = f"the study's data source {stored!r} is Python code named by the database"
+        if required:
+            raise ExportError(f"retrain: {why}; it runs only if you pass {hint}")
+        return None, [f"{why}, not run; ONNX checked on random inputs, accuracy not measured "
+                      f"(pass {hint} to run it)"]
+    return d, []
 
 
 def reload_data(d: dict[str, Any], *, required: bool) -> tuple[PreparedData | None, list[str]]:

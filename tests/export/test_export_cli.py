@@ -52,7 +52,9 @@ def test_best_bundle_is_self_contained_and_checked(lab) -> None:  # noqa: ANN001
     assert q["method"] == "static" and q["calibration_samples"] > 0
     card = (lab.best / "README.md").read_text()
     assert f"trial {spec['trial']}" in card and spec["reproduce"]["command"] in card
-    assert sorted(spec["files"]) == ["model.int8.onnx", "model.onnx", "model.safetensors"]
+    assert sorted(spec["files"]) == ["model.int8.onnx", "model.onnx", "model.pt2",
+                                     "model.safetensors"]
+    assert spec["pt2"]["status"] == "ok" and check["pt2_max_abs_diff"] <= 1e-4
 
 
 def test_knee_number_and_pareto(lab) -> None:  # noqa: ANN001

@@ -100,7 +100,8 @@ def test_bundle_round_trip_and_int8(tmp_path: Path, name: str, method: str) -> N
                            BundleOptions(quantize="int8"))
     names = {p.name for p in folder.iterdir()}
     assert names == {"model.safetensors", "spec.json", "model.onnx", "model.int8.onnx",
-                     "README.md"}
+                     "model.pt2", "README.md"}
+    assert written["pt2"]["status"] == "ok" and written["pt2"]["max_abs_diff"] <= 1e-4
     assert json.loads((folder / "spec.json").read_text()) == written
     assert written["verification"]["onnx_max_abs_diff"] <= 1e-4
     q = written["quantization"]

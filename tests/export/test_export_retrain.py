@@ -18,6 +18,7 @@ def test_reproduce_command_rebuilds_the_same_model(lab, tmp_path: Path) -> None:
     argv = shlex.split(lab.best_spec["reproduce"]["command"])
     assert argv[:2] == ["automl", "retrain"] and "--from" in argv and "--as-searched" in argv
     assert argv[argv.index("--from") + 1] == str(lab.best)
+    assert argv[argv.index("--data") + 1] == "digits"  # a bundle never chooses its data
     argv[argv.index("--out") + 1] = str(tmp_path / "again")  # this run's own folder
     lab.cli(*argv[1:], "--no-onnx")
     again = json.loads((tmp_path / "again" / "spec.json").read_text())

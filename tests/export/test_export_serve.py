@@ -1,17 +1,17 @@
-"""``automl serve``: FastAPI's test client for every case, then once a real Uvicorn process."""
+"""``automl serve``: FastAPI's test client for every case, then once a real Uvicorn process.
+
+More in test_serve_limits (body size), test_serve_ops (/ready, /metrics, --workers),
+test_serve_batching and test_serve_meta (what /metadata gives away, option checks)."""
 
 from __future__ import annotations
 
 import json
 import math
-import socket
-import subprocess
-import sys
-import time
 from typing import Any
 
 import httpx
 import pytest
+from serve_helpers import running_server
 
 from automl.export.serve import create_app
 
@@ -84,38 +84,11 @@ def test_bad_requests_get_4xx_saying_what_was_expected(client: Any) -> None:
     assert client.get("/health").status_code == 200
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_uvicorn_process(lab) -> None:  # noqa: ANN001
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "automl", "serve", str(lab.best),
-                             "--port", str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.communicate()[0][-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not answer /health in 90 s"
-            time.sleep(0.3)
+    with running_server(lab.best) as (_, base):  # waits for /ready: loaded and warmed up
+        assert httpx.get(f"{base}/health", timeout=10).json()["ready"] is True
         r = httpx.post(f"{base}/predict", json={"inputs": [sample(0), sample(5)]}, timeout=10)
         assert r.status_code == 200 and len(r.json()["labels"]) == 2
         r = httpx.post(f"{base}/predict", json={"inputs": [[1.0]]}, timeout=10)
         assert r.status_code == 422 and EXPECTED in r.json()["detail"]
         assert httpx.get(f"{base}/metadata", timeout=10).json()["trial"] == lab.best_spec["trial"]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
