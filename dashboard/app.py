@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 # Streamlit runs this file as a script with its own folder on sys.path; the repository root
@@ -33,9 +34,23 @@ def pages() -> list[st.Page]:
     ]
 
 
+def icon() -> Any:
+    """The browser tab's icon, drawn here: a ``:material/...:`` page icon makes the browser
+    fetch an SVG from fonts.gstatic.com, which an offline cluster cannot reach."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, 31, 31), radius=6, fill=(238, 243, 251, 255))
+    for x, y, red in ((6, 24, True), (11, 14, True), (19, 8, True), (15, 22, False),
+                      (23, 18, False), (26, 26, False)):
+        color = (214, 39, 40, 255) if red else (127, 156, 196, 255)
+        draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=color)
+    return img
+
+
 def main() -> None:
-    st.set_page_config(page_title="automl dashboard", page_icon=":material/scatter_plot:",
-                       layout="wide")
+    st.set_page_config(page_title="automl dashboard", page_icon=icon(), layout="wide")
     url = loaders.storage_url()
     # Navigation on top leaves the full width to tables and charts.
     nav = st.navigation(pages(), position="top")

@@ -1,8 +1,9 @@
 """An architecture spec (the stored dict) as a Graphviz diagram and as a layer table.
 
-The diagram is drawn from the dict alone. The layer table comes from
-:func:`search_spaces.describe` (shapes and parameter counts from a meta-device build, which
-imports torch) and falls back to what the dict says when that is not possible.
+Both come from :func:`dashboard.layers.parts`, computed from the dict without torch, so the
+diagram's boxes and the table's ``part`` column carry the same names (``stem``, ``stage 1
+transition``, ``stage 1``, ``head``). A spec that module does not know (say from a newer
+version) still gets a diagram and a table read from the dict as it is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Mapping
 from itertools import groupby
 from typing import Any
 
+from dashboard.layers import Part, layer_table, parts
+
 MAX_NODES = 40  # beyond this a diagram is unreadable; runs of equal blocks are merged anyway
 
 
@@ -22,29 +25,13 @@ def _q(text: str) -> str:
 
 
 def arch_dot(spec: Mapping[str, Any] | None) -> str:
-    """Graphviz DOT source, top to bottom: input, the layers or stages, the classifier head."""
+    """Graphviz DOT source, top to bottom: input, the layers or stages (each stage transition,
+    the strided or widening convolution, in a box of its own), the classifier head."""
     spec = spec or {}
-    shape = "×".join(str(s) for s in spec.get("input_shape", [])) or "?"
-    nodes = [f"input\n{shape}"]
-    norm = spec.get("norm", "none")
-    act = spec.get("activation", "?")
-    extra = f"{'BN · ' if norm not in (None, 'none') else ''}{act}"
-    if "hidden" in spec:
-        nodes += [f"Linear {h}\n{extra}" for h in spec.get("hidden") or []]
-    elif "stages" in spec:
-        nodes.append(f"stem conv {spec.get('stem_width', '?')}\n{extra}")
-        for i, stage in enumerate(spec.get("stages") or []):
-            down = " ↓2" if stage.get("downsample") else ""
-            ops = [_block_label(b) for b in stage.get("blocks", [])]
-            runs = [f"{op} ×{n}" if (n := len(list(g))) > 1 else op for op, g in groupby(ops)]
-            nodes.append(f"stage {i}: width {stage.get('width')}{down}\n" + "\n".join(runs[:8])
-                         + ("\n…" if len(runs) > 8 else ""))
-        nodes.append("global average pool")
-    else:
-        nodes.append(str(spec.get("kind", "unknown architecture")))
-    if spec.get("dropout"):
-        nodes.append(f"dropout {float(spec['dropout']):.2g}")
-    nodes.append(f"Linear → {spec.get('num_classes', '?')} classes")
+    try:
+        nodes = _nodes(spec)
+    except (KeyError, TypeError, ValueError):
+        nodes = _nodes_from_dict(spec)
     if len(nodes) > MAX_NODES:
         nodes = nodes[: MAX_NODES - 2] + [f"… {len(nodes) - MAX_NODES + 1} more"] + nodes[-1:]
     lines = [
@@ -59,6 +46,68 @@ def arch_dot(spec: Mapping[str, Any] | None) -> str:
     return "\n".join(lines + ["}"])
 
 
+def _shape(shape: tuple[int, ...]) -> str:
+    return "×".join(map(str, shape))
+
+
+def _nodes(spec: Mapping[str, Any]) -> list[str]:
+    norm = "BN · " if spec.get("norm", "batch") not in (None, "none") else ""
+    extra = f"{norm}{spec.get('activation', '?')}"
+    nodes = [f"input\n{_shape(tuple(spec.get('input_shape', [])))}"]
+    by_label = groupby(parts(spec), key=lambda p: p.label)
+    for label, group in by_label:
+        members = list(group)
+        first: Part = members[0]
+        if label == "input (flattened)":
+            continue
+        if label.startswith("hidden"):
+            nodes.append(f"{label}: Linear {first.shape[0]}\n{extra}")
+        elif label == "stem":
+            nodes.append(f"stem: conv k3 → {first.shape[0]}\n{_shape(first.shape)}")
+        elif label.endswith("transition"):
+            down = _stage(spec, label).get("downsample")
+            nodes.append(f"{label}: conv k3{', stride 2' if down else ''} → {first.shape[0]}"
+                         f"\n{_shape(first.shape)}")
+        elif label == "head":
+            if spec.get("dropout"):
+                nodes.append(f"dropout {float(spec['dropout']):.2g}")
+            pool = "global average pool · " if "stages" in spec else ""
+            nodes.append(f"head: {pool}Linear → {spec.get('num_classes', '?')} classes")
+        else:  # a stage's blocks
+            ops = [_block_label(b) for b in _stage_blocks(spec, label)]
+            runs = [f"{op} ×{n}" if (n := len(list(g))) > 1 else op for op, g in groupby(ops)]
+            nodes.append(f"{label}: width {first.shape[0]}\n" + "\n".join(runs[:8])
+                         + ("\n…" if len(runs) > 8 else "") + f"\n{_shape(members[-1].shape)}")
+    return nodes
+
+
+def _stage(spec: Mapping[str, Any], label: str) -> Mapping[str, Any]:
+    stage: Mapping[str, Any] = (spec.get("stages") or [])[int(label.split()[1])]
+    return stage
+
+
+def _stage_blocks(spec: Mapping[str, Any], label: str) -> list[Mapping[str, Any]]:
+    return list(_stage(spec, label).get("blocks", []))
+
+
+def _nodes_from_dict(spec: Mapping[str, Any]) -> list[str]:
+    """What the dict says, for a spec :mod:`dashboard.layers` cannot read."""
+    shape = "×".join(str(s) for s in spec.get("input_shape", [])) or "?"
+    nodes = [f"input\n{shape}"]
+    if "hidden" in spec:
+        nodes += [f"Linear {h}" for h in spec.get("hidden") or []]
+    elif "stages" in spec:
+        nodes.append(f"stem conv {spec.get('stem_width', '?')}")
+        for i, stage in enumerate(spec.get("stages") or []):
+            down = " ↓2" if stage.get("downsample") else ""
+            ops = [_block_label(b) for b in stage.get("blocks", [])]
+            nodes.append(f"stage {i}: width {stage.get('width')}{down}\n" + "\n".join(ops[:8]))
+    else:
+        nodes.append(str(spec.get("kind", "unknown architecture")))
+    nodes.append(f"Linear → {spec.get('num_classes', '?')} classes")
+    return nodes
+
+
 def _block_label(block: Mapping[str, Any]) -> str:
     op = str(block.get("op", "?"))
     if op == "mbconv":
@@ -67,19 +116,13 @@ def _block_label(block: Mapping[str, Any]) -> str:
 
 
 def layer_rows(spec: Mapping[str, Any], level: str = "layer") -> tuple[list[dict[str, Any]], str]:
-    """``(rows, source)``: one row per layer with name, type, output shape and parameters.
-
-    ``source`` says where the numbers come from, for a caption: a meta-device build through
-    :func:`search_spaces.describe`, or, if that cannot run (package missing, a spec from an
-    older version), the spec dict itself, where only MLP parameter counts are known.
-    """
+    """``(rows, source)``: one row per layer with part, name, type, output shape and
+    parameters, and where the numbers come from (for a caption). Computed from the spec by
+    :func:`dashboard.layers.layer_table` (no torch; the same rows as
+    :func:`search_spaces.describe`); a spec it cannot read falls back to the dict itself,
+    where only MLP parameter counts are known."""
     try:
-        from search_spaces import arch_from_dict, describe
-
-        rows = describe(arch_from_dict(dict(spec)), level=level)
-        return [{**r, "output_shape": "×".join(map(str, r["output_shape"]))} for r in rows], (
-            "built on the meta device by search_spaces.describe"
-        )
+        return layer_table(spec, level), "computed from the spec"
     except Exception as exc:  # any failure here must leave the rest of the page working
         return _rows_from_dict(spec), f"read from the spec ({type(exc).__name__}: {exc})"
 
@@ -90,19 +133,21 @@ def _rows_from_dict(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
         width = math.prod(int(s) for s in spec.get("input_shape", [1]))
         for i, h in enumerate(spec.get("hidden") or []):
             bn = 2 * h if spec.get("norm") == "batch" else 0
-            rows.append({"name": f"hidden.{i}", "type": "Linear", "output_shape": str(h),
+            rows.append({"part": f"hidden {i}", "name": f"hidden.{i}", "type": "Linear",
+                         "output_shape": str(h),
                          "params": width * h + h + bn})
             width = h
         classes = int(spec.get("num_classes", 0))
-        rows.append({"name": "head", "type": "Linear", "output_shape": str(classes),
-                     "params": width * classes + classes})
+        rows.append({"part": "head", "name": "head", "type": "Linear",
+                     "output_shape": str(classes), "params": width * classes + classes})
         return rows
-    rows.append({"name": "stem", "type": "conv", "output_shape": str(spec.get("stem_width")),
-                 "params": None})
+    rows.append({"part": "stem", "name": "stem", "type": "conv",
+                 "output_shape": str(spec.get("stem_width")), "params": None})
     for i, stage in enumerate(spec.get("stages") or []):
         for j, block in enumerate(stage.get("blocks", [])):
-            rows.append({"name": f"stages.{i}.{j}", "type": _block_label(block),
+            rows.append({"part": f"stage {i}", "name": f"stages.{i}.{j}",
+                         "type": _block_label(block),
                          "output_shape": str(stage.get("width")), "params": None})
-    rows.append({"name": "head", "type": "Linear", "output_shape": str(spec.get("num_classes")),
-                 "params": None})
+    rows.append({"part": "head", "name": "head", "type": "Linear",
+                 "output_shape": str(spec.get("num_classes")), "params": None})
     return rows

@@ -27,9 +27,12 @@ STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 LEADERBOARD_COLUMNS = (
     "trial", "rank", "state", "pareto", "val_accuracy", "test_accuracy", "params", "flops",
     "latency_ms", "peak_memory_mb", "train_seconds", "arch_space", "arch", "loss_family",
-    "loss_formula", "reason", "started", "completed",
+    "loss_formula", "reason", "started", "completed", "duplicate_of",
 )
-COPIED = frozenset(LEADERBOARD_COLUMNS) - {"arch", "loss_family", "started", "completed"}
+COPIED = frozenset(LEADERBOARD_COLUMNS) - {"arch", "loss_family", "started", "completed",
+                                           "duplicate_of"}
+# Bookkeeping the tables do not show.
+HIDDEN = ("started", "duplicate_of")
 
 
 def studies_frame(summaries: Sequence[StudySummary]) -> pd.DataFrame:
@@ -67,6 +70,7 @@ def leaderboard_frame(records: Sequence[TrialRecord], cost: str = "flops") -> pd
     frame["loss_family"] = [r.loss_family for r in ordered]
     frame["started"] = [r.datetime_start for r in ordered]
     frame["completed"] = [r.datetime_complete for r in ordered]
+    frame["duplicate_of"] = pd.array([r.duplicate_of for r in ordered], dtype="Int64")
     frame = frame[list(LEADERBOARD_COLUMNS)]
     # Nullable ints keep "no rank" distinct from rank 0 without turning the column into floats.
     frame["rank"] = frame["rank"].astype("Int64")
@@ -89,13 +93,38 @@ def filter_frame(frame: pd.DataFrame, *, states: Iterable[str] | None = None,
     return frame[mask]
 
 
-def pareto_points(frame: pd.DataFrame, cost: str) -> pd.DataFrame:
-    """Completed rows that have both accuracy and ``cost``, with ``on_front`` marking the
-    Pareto front of (higher accuracy, lower cost) among exactly these rows."""
-    done = frame[(frame["state"] == "COMPLETE") & frame["val_accuracy"].notna()
-                 & frame[cost].notna()].copy()
-    points = list(zip(done["val_accuracy"].astype(float), done[cost].astype(float), strict=True))
-    done["on_front"] = [r == 0 for r in pareto_ranks(points)]
+def rerank(frame: pd.DataFrame, cost: str) -> pd.DataFrame:
+    """The rows of ``frame`` ranked among themselves on (accuracy, ``cost``), exactly as
+    :func:`automl.leaderboard.leaderboard` ranks a whole study: completed trials that are not
+    repeats of an earlier one, by Pareto rank, accuracy (desc), cost, trial; then completed
+    trials without that cost; then the others by trial number. ``rank`` and ``pareto`` are
+    recomputed, so a filtered or re-costed table and its plot tell the same story."""
+    ranked = (frame["state"] == "COMPLETE") & frame["duplicate_of"].isna()
+    scored_mask = ranked & frame["val_accuracy"].notna() & frame[cost].notna()
+    scored = frame[scored_mask]
+    ranks = pareto_ranks(list(zip(scored["val_accuracy"].astype(float),
+                                  scored[cost].astype(float), strict=True)))
+    scored = scored.assign(rank=pd.array(ranks, dtype="Int64"),
+                           pareto=[r == 0 for r in ranks])
+    scored = scored.sort_values(["rank", "val_accuracy", cost, "trial"],
+                                ascending=[True, False, True, True], kind="stable")
+    unscored = frame[ranked & ~scored_mask].sort_values("trial")
+    others = frame[~ranked].sort_values("trial")
+    rest = pd.concat([unscored, others]).assign(rank=pd.array([None] * (len(unscored)
+                                                                        + len(others)),
+                                                               dtype="Int64"), pareto=False)
+    out = pd.concat([scored, rest]) if len(rest) else scored
+    out["pareto"] = out["pareto"].astype(bool)
+    return out
+
+
+def pareto_points(frame: pd.DataFrame, cost: str, *, ranked: bool = False) -> pd.DataFrame:
+    """The ranked rows of :func:`rerank` (completed, with accuracy and ``cost``), with
+    ``on_front`` marking the Pareto front among exactly these rows. ``ranked``: ``frame``
+    already comes from ``rerank(..., cost)``."""
+    table = frame if ranked else rerank(frame, cost)
+    done = table[table["rank"].notna()].copy()
+    done["on_front"] = done["pareto"].astype(bool)
     return done
 
 

@@ -28,7 +28,9 @@ from dashboard import frames
 TTL_S = 10
 SLOW_FACTOR = 10  # a study that loads in 3 s is reloaded at most every 30 s
 MAX_AGE_S = 600  # evicts stale entries (see freshness)
-IMPORTANCE_TTL_S = 120  # importance is slow on big studies and changes slowly
+# Importance is slow on big studies (seconds per 10,000 trials); the number of completed
+# trials is part of its cache key, so a long TTL never shows a stale ranking.
+IMPORTANCE_TTL_S = 3600
 EVALUATORS = ("PED-ANOVA", "fANOVA", "mean decrease impurity")
 
 
@@ -101,6 +103,7 @@ class StudyData:
     objective: str
     leaderboard: pd.DataFrame
     params: pd.DataFrame
+    pruner: str = "none"  # "none": no multi-fidelity pruning configured
 
 
 def study_data(url: str, study: str) -> StudyData:
@@ -121,7 +124,19 @@ def _study_data(url: str, study: str, stamp: int) -> StudyData:
             objective=objective,
             leaderboard=frames.leaderboard_frame(records, cost=cost),
             params=frames.params_frame(records),
+            pruner=str(section.get("pruner") or "asha"),
         )
+
+
+def curves(url: str, study: str) -> pd.DataFrame:
+    """Every trial's per-epoch points, long format (see :func:`frames.curves_frame`)."""
+    return _curves(url, study, _stamp("curves", url, study))
+
+
+@st.cache_data(ttl=MAX_AGE_S, max_entries=4, show_spinner="Loading learning curves…")
+def _curves(url: str, study: str, stamp: int) -> pd.DataFrame:
+    with _timed(stamp, "curves", url, study):
+        return frames.curves_frame(storage(url).trials(study, with_epochs=True))
 
 
 @st.cache_resource(ttl=MAX_AGE_S, max_entries=4, show_spinner="Loading trials and curves…")
@@ -163,13 +178,41 @@ def layer_table(spec_json: str, level: str) -> tuple[list[dict[str, Any]], str]:
     return layer_rows(json.loads(spec_json), level)
 
 
+# What each evaluator's numbers are (Optuna normalizes all three to sum to 1).
+IMPORTANCE_MEANING = {
+    "PED-ANOVA": "PED-ANOVA score: how differently a parameter is spread among the best 10% "
+                 "of trials than among all (normalized to sum to 1)",
+    "fANOVA": "fANOVA: share of the variance of a random-forest fit of accuracy that the "
+              "parameter explains alone (normalized to sum to 1)",
+    "mean decrease impurity": "mean decrease in impurity of a random forest predicting "
+                              "accuracy (normalized to sum to 1)",
+}
+IGNORED_WARNINGS = ("computes the importances of params to achieve low",)  # we negate on purpose
+
+
+@dataclass(frozen=True)
+class Importance:
+    """Optuna's importances and what they rest on."""
+
+    values: dict[str, float]
+    evaluator: str
+    n_trials: int  # completed trials Optuna evaluated
+    warnings: tuple[str, ...]  # what Optuna warned about, for the page (not the server log)
+
+    @property
+    def meaning(self) -> str:
+        return IMPORTANCE_MEANING[self.evaluator]
+
+
 @st.cache_data(ttl=IMPORTANCE_TTL_S, show_spinner="Computing importance…", max_entries=16)
-def importance(url: str, study: str, evaluator: str, n_complete: int) -> dict[str, float]:
+def importance(url: str, study: str, evaluator: str, n_complete: int) -> Importance:
     """Optuna's parameter importance for validation accuracy (objective 0).
 
     ``n_complete`` is only part of the cache key, so a finished trial triggers a recompute.
     Raises ValueError with a readable message when Optuna cannot evaluate the study.
     """
+    import warnings
+
     import optuna
     from optuna.importance import (
         BaseImportanceEvaluator,
@@ -187,13 +230,20 @@ def importance(url: str, study: str, evaluator: str, n_complete: int) -> dict[st
         "mean decrease impurity": MeanDecreaseImpurityImportanceEvaluator,
     }
     loaded = optuna.load_study(study_name=study, storage=storage(url).optuna)
+    n_trials = len(loaded.get_trials(deepcopy=False,
+                                     states=(optuna.trial.TrialState.COMPLETE,)))
     try:
-        # Negated: PED-ANOVA ranks what leads to *low* targets; the others ignore the sign.
-        return optuna.importance.get_param_importances(
-            loaded, evaluator=kinds[evaluator](), target=lambda t: -t.values[0]
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # Negated: PED-ANOVA ranks what leads to *low* targets; the others ignore the sign.
+            values = optuna.importance.get_param_importances(
+                loaded, evaluator=kinds[evaluator](), target=lambda t: -t.values[0]
+            )
     except Exception as exc:  # Optuna refuses small or degenerate studies in several ways
         raise ValueError(f"{evaluator} could not evaluate this study: {exc}") from None
+    said = dict.fromkeys(str(w.message) for w in caught
+                         if not any(i in str(w.message) for i in IGNORED_WARNINGS))
+    return Importance(dict(values), evaluator, n_trials, tuple(said))
 
 
 def clear() -> None:

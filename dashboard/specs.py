@@ -11,6 +11,7 @@ import pandas as pd
 
 from automl.storage.records import TrialRecord
 from automl.storage.urls import mask_url
+from dashboard.numbers import human
 
 COST_FIELDS: dict[str, str] = {
     "params": "parameters",
@@ -85,12 +86,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def costs_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
-    """Validation/test accuracy and every cost, one column per trial."""
+def costs_table(records: Sequence[TrialRecord], *, text: bool = False) -> pd.DataFrame:
+    """Validation/test accuracy and every cost, one column per trial; with ``text``, each
+    value formatted for people (:func:`dashboard.numbers.human`: 1.15M, 1.0000)."""
     fields = {"val_accuracy": "validation accuracy", "test_accuracy": "test accuracy",
               **COST_FIELDS}
     return pd.DataFrame(
-        {f"trial {r.number}": [getattr(r, f) for f in fields] for r in records},
+        {f"trial {r.number}": [human(f, getattr(r, f)) if text else getattr(r, f)
+                               for f in fields] for r in records},
         index=list(fields.values()),
     )
 

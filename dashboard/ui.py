@@ -68,6 +68,28 @@ def synced_select(label: str, options: list[Any], *, key: str, param: str) -> An
     return value
 
 
+MAX_SELECT_OPTIONS = 1000  # beyond this a select box is slow to draw and to scroll
+
+
+def synced_number(label: str, numbers: list[int], *, key: str, param: str) -> int:
+    """:func:`synced_select` for a long sorted list of numbers (a 10,000-trial study): a
+    number box, which costs the browser nothing whatever the count. A number between two
+    existing ones snaps to the next one."""
+    known = set(numbers)
+    wanted = st.query_params.get(param)
+    if wanted is not None and wanted.isdigit() and int(wanted) in known:
+        if st.session_state.get(key) != int(wanted):
+            st.session_state[key] = int(wanted)
+    elif st.session_state.get(key) not in known:
+        st.session_state[key] = numbers[0]
+    value = int(st.number_input(label, min_value=numbers[0], max_value=numbers[-1], step=1,
+                                key=key, on_change=_to_url, args=(key, param)))
+    if value not in known:
+        value = next(n for n in numbers if n > value)
+    st.query_params[param] = str(value)
+    return value
+
+
 def _to_url(key: str, param: str) -> None:
     # Runs before the rerun, so the URL already names the user's new choice.
     st.query_params[param] = str(st.session_state[key])
@@ -87,8 +109,21 @@ def study_names(url: str, title: str | None = None) -> list[str]:
 
 def pick_study(names: list[str], *, key: str = "study") -> str:
     """The study named in the URL (``?study=``) or chosen in the select box (``names`` is
-    not empty: pages say "no study yet" before they ask)."""
+    not empty: pages say "no study yet" before they ask). A study the URL names that is not
+    in the database stops the page with a message: never another study's data."""
+    wanted = st.query_params.get("study")
+    if wanted is not None and wanted not in names:
+        not_found(f"There is no study named “{wanted}” in this database.",
+                  STUDIES, "All studies", {})
     return str(synced_select("Study", names, key=key, param="study"))
+
+
+def not_found(message: str, page: str, label: str, query: dict[str, str]) -> None:
+    """Say what the address asked for that does not exist, link to where to pick instead,
+    and stop the page (the address is left as the user typed it)."""
+    st.error(message, icon=":material/search_off:")
+    st.page_link(page, label=label, icon=":material/arrow_forward:", query_params=query)
+    st.stop()
 
 
 def fmt(value: Any, spec: str = ".4g") -> str:

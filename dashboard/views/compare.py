@@ -22,8 +22,12 @@ def render() -> None:
     with ui.guard(url):
         by_number = loaders.records(url, study)
     numbers = sorted(by_number)
-    wanted = [int(t) for t in st.query_params.get("trials", "").split(",") if t.isdigit()]
-    wanted = [n for n in wanted if n in by_number][:MAX_TRIALS]
+    asked = [t.strip() for t in st.query_params.get("trials", "").split(",") if t.strip()]
+    unknown = [t for t in asked if not t.isdigit() or int(t) not in by_number]
+    if unknown:
+        ui.not_found(f"Study “{study}” has no trial {', '.join(unknown)}.", ui.STUDY,
+                     f"Back to {study}", {"study": study})
+    wanted = [int(t) for t in asked][:MAX_TRIALS]
     if wanted and st.session_state.get("compare_pick") != wanted:
         st.session_state["compare_pick"] = wanted  # a link from the study page wins
     elif not set(st.session_state.get("compare_pick") or [-1]) <= set(numbers):
@@ -47,7 +51,7 @@ def render() -> None:
     else:
         st.plotly_chart(figures.curves_figure(data), key="compare_curves", width="stretch")
     st.subheader("Accuracy and costs")
-    st.dataframe(costs_table(recs).map(ui.fmt))
+    st.dataframe(costs_table(recs, text=True))
     st.subheader("Specs")
     everything = st.toggle("Show identical entries too", value=False, key="compare_all")
     diff = spec_table(recs, only_differences=not everything)

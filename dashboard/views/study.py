@@ -15,7 +15,8 @@ MAX_COMPARE = 4
 COLUMNS = {
     "trial": st.column_config.NumberColumn("trial", width="small"),
     "rank": st.column_config.NumberColumn("rank", width="small",
-                                          help="Pareto rank (0 = on the front)"),
+                                          help="Pareto rank among the trials shown, on "
+                                               "accuracy vs the chosen cost (0 = on the front)"),
     "pareto": st.column_config.CheckboxColumn("front", width="small"),
     "val_accuracy": st.column_config.NumberColumn("val acc", format="%.4f"),
     "test_accuracy": st.column_config.NumberColumn("test acc", format="%.4f"),
@@ -61,12 +62,15 @@ def body(url: str, study: str) -> None:
         st.dataframe(lb[["trial", "state", "reason"]], hide_index=True)
         return
     shown, cost, log_x = controls(lb, data)
+    # One ranking for the plot, the tabs and the table: among the trials shown, on the cost
+    # chosen (the study's own ranking when nothing is filtered and the cost is the study's).
+    ranked = frames.rerank(shown, cost)
     left, right = st.columns(2)
     with left:
-        sections.pareto(shown, data, study, cost, log_x)
+        sections.pareto(ranked, data, study, cost, log_x)
     with right:
-        sections.analysis_tabs(url, study, shown, data)
-    leaderboard(shown, study)
+        sections.analysis_tabs(url, study, ranked, data, cost)
+    leaderboard(ranked, study, cost, len(lb))
 
 
 def header(url: str, data: StudyData) -> None:
@@ -78,9 +82,9 @@ def header(url: str, data: StudyData) -> None:
     when = f"{last:%Y-%m-%d %H:%M:%S} UTC" if last is not None and pd.notna(last) else "-"
     st.caption(f"Objective: {objective} · last update {when} · `{mask_url(url)}`")
     cols = st.columns(6)
-    cols[0].metric("trials", len(lb))
+    cols[0].metric("trials", f"{len(lb):,}")
     for col, state in zip(cols[1:5], ("COMPLETE", "PRUNED", "FAIL", "RUNNING"), strict=True):
-        col.metric(state.lower() if state != "FAIL" else "failed", counts.get(state, 0))
+        col.metric(state.lower() if state != "FAIL" else "failed", f"{counts.get(state, 0):,}")
     cols[5].metric("best val acc", ui.fmt(lb["val_accuracy"].max(), ".4f"))
 
 
@@ -101,16 +105,23 @@ def controls(lb: pd.DataFrame, data: StudyData) -> tuple[pd.DataFrame, str, bool
     shown = frames.filter_frame(lb, states=chosen["state"] or None,
                                 loss_families=chosen["loss_family"] or None,
                                 arch_spaces=chosen["arch_space"] or None)
-    if len(shown) < len(lb):
-        st.caption(f"Showing {len(shown)} of {len(lb)} trials.")
+    if len(shown) < len(lb) or cost != data.cost:
+        where = (f"the {len(shown):,} of {len(lb):,} trials that match the filters"
+                 if len(shown) < len(lb) else f"all {len(lb):,} trials")
+        st.info(f"Ranks and the Pareto front, in the plot and in the leaderboard alike, are "
+                f"computed among {where}, on validation accuracy vs {frames.COSTS[cost]}. "
+                f"The study's own ranking (all trials, {frames.COSTS.get(data.cost, data.cost)}"
+                ") can differ. Importance stays study-wide.", icon=":material/filter_alt:")
     return shown, cost, log_x
 
 
-def leaderboard(lb: pd.DataFrame, study: str) -> None:
+def leaderboard(lb: pd.DataFrame, study: str, cost: str, total: int) -> None:
     st.subheader("Leaderboard")
-    st.caption("Ranked by Pareto rank, then accuracy. Click a header to sort; select one row "
-               f"to open its trial, two to {MAX_COMPARE} to compare them.")
-    table = lb.drop(columns=["started"])
+    scope = (f"the {len(lb):,} trials shown" if len(lb) < total else "all trials")
+    st.caption(f"Ranked by Pareto rank on validation accuracy vs {frames.COSTS[cost]} among "
+               f"{scope}, then accuracy. Click a header to sort; select one row to open its "
+               f"trial, two to {MAX_COMPARE} to compare them.")
+    table = lb.drop(columns=list(frames.HIDDEN))
     if table.empty:
         st.info("No trial matches the filters.")
         return

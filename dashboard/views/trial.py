@@ -11,6 +11,7 @@ import streamlit as st
 from automl.storage import TrialRecord
 from dashboard import figures, frames, loaders, ui
 from dashboard.archviz import arch_dot
+from dashboard.numbers import human
 from dashboard.specs import costs_table, export_command
 
 
@@ -27,8 +28,14 @@ def render() -> None:
     if not numbers:
         st.info("This study has no trials yet.")
         return
+    asked = st.query_params.get("trial")
+    if asked is not None and (not asked.isdigit() or int(asked) not in set(numbers)):
+        ui.not_found(f"Study “{study}” has no trial {asked!r} (its trials are numbered "
+                     f"{numbers[0]} to {numbers[-1]}).", ui.STUDY, f"Back to {study}",
+                     {"study": study})
     with pick_trial:
-        number = int(ui.synced_select("Trial", numbers, key="trial_pick", param="trial"))
+        pick = ui.synced_number if len(numbers) > ui.MAX_SELECT_OPTIONS else ui.synced_select
+        number = int(pick("Trial", numbers, key="trial_pick", param="trial"))
     title.title(f"Trial {number}")
     with ui.guard(url):
         rec = loaders.trial(url, study, number)
@@ -44,10 +51,10 @@ def body(url: str, study: str, number: int) -> None:
                  query_params={"study": study})
     cols = st.columns(5)
     cols[0].metric("state", rec.state.lower())
-    cols[1].metric("val acc", ui.fmt(rec.val_accuracy, ".4f"))
-    cols[2].metric("test acc", ui.fmt(rec.test_accuracy, ".4f"))
-    cols[3].metric("best epoch", ui.fmt(rec.best_epoch))
-    cols[4].metric("params", ui.fmt(rec.params))
+    cols[1].metric("val acc", human("val_accuracy", rec.val_accuracy))
+    cols[2].metric("test acc", human("test_accuracy", rec.test_accuracy))
+    cols[3].metric("best epoch", human("best_epoch", rec.best_epoch))
+    cols[4].metric("params", human("params", rec.params))
     if rec.reason:
         st.warning(f"{rec.state.lower()}: {rec.reason}")
     curves(rec)
@@ -57,9 +64,7 @@ def body(url: str, study: str, number: int) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Costs")
-        table = costs_table([rec]).rename(columns={f"trial {rec.number}": "value"})
-        table["value"] = [ui.fmt(v) for v in table["value"]]
-        st.table(table)
+        st.table(costs_table([rec], text=True).rename(columns={f"trial {rec.number}": "value"}))
     with right:
         st.subheader("Export")
         st.caption("Rebuild and export this trial's network with:")
@@ -91,11 +96,13 @@ def architecture(rec: TrialRecord) -> None:
         level = st.segmented_control("Rows", ["layer", "block"], default="layer",
                                      required=True, key="layer_level") or "layer"
         rows, source = loaders.layer_table(json.dumps(rec.arch, sort_keys=True), level)
-        table = pd.DataFrame(rows, columns=["name", "type", "output_shape", "params"])
-        st.dataframe(table, hide_index=True, height=min(400, 38 + 35 * len(table)))
+        table = pd.DataFrame(rows, columns=["part", "name", "type", "output_shape", "params"])
+        st.dataframe(table, hide_index=True, height=min(400, 38 + 35 * len(table)),
+                     column_config={"params": st.column_config.NumberColumn(format="localized"),
+                                    "output_shape": st.column_config.TextColumn("output")})
         total = pd.to_numeric(table["params"], errors="coerce").sum()
         st.caption(f"{len(table)} rows, {int(total):,} parameters; shapes per sample, "
-                   f"{source}.")
+                   f"{source}. The diagram's boxes are the table's parts.")
 
 
 render()

@@ -99,7 +99,7 @@ def test_study_page_tabs_cost_and_filters(app_env: pytest.MonkeyPatch, mixed_db:
     at.selectbox(key="pareto_cost").select("params").run()
     assert charts(at)[0]["layout"]["xaxis"]["title"]["text"].startswith("parameters")
 
-    at.session_state["study_tab"] = "Parallel coordinates"
+    at.session_state["study_tab"] = "Parallel"
     at.run()
     assert not at.exception
     assert any(c["data"][0]["type"] == "parcoords" for c in charts(at))

@@ -1,148 +1,143 @@
 """End to end in a real headless browser: ``automl dashboard`` as a subprocess on a free port,
-Debian's Chromium driven by Playwright. The leaderboard and the Pareto chart must appear, and a
-click on a trial must open its page. Screenshots go to the test's temporary folder; with
-AUTOML_UPDATE_SCREENSHOT=1 the study page also goes to docs/dashboard_study.png (README)."""
+Debian's Chromium driven by Playwright, 1400 px wide, with every request that would leave the
+machine blocked (and counted: there must be none). The leaderboard and the Pareto chart must
+appear, a click on a trial must open its page, every study-wide view must draw, and an unknown
+study must say so. Screenshots go to the test's temporary folder; with
+AUTOML_UPDATE_SCREENSHOT=1 the study and trial pages also go to docs/ (README)."""
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chromium import CHROMIUM, WIDTH, Offline, browser_page, dashboard_server, wait_charts
 from dashboard_db import REPO, Db
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-START_TIMEOUT_S = 60
 UI_TIMEOUT_MS = 30_000
 SCREENSHOT = REPO / "docs" / "dashboard_study.png"
+SCREENSHOT_TRIAL = REPO / "docs" / "dashboard_trial.png"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.timeout(240),
+    pytest.mark.timeout(300),
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason=f"{CHROMIUM} missing: apt-get install chromium chromium-driver"),
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"automl dashboard exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    pytest.fail(f"dashboard not up after {START_TIMEOUT_S} s:\n{log.read_text()}")
+@pytest.fixture
+def dashboard_url(search_db: Db, tmp_path: Path) -> Iterator[str]:
+    with dashboard_server(search_db.url, tmp_path / "dashboard.log") as base:
+        yield base
 
 
 @pytest.fixture
-def dashboard_url(search_db: Db, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path / "dashboard.log"
-    with log.open("wb") as out:
-        # A session of its own, so that the whole group (the CLI execs into Streamlit, which
-        # may start helpers) is stopped together.
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "automl", "dashboard", "--storage", search_db.url,
-             "--port", str(port)],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_healthy(proc, base, log)
-        assert base in log.read_text()  # the printed URL
+def mixed_url(mixed_db: Db, tmp_path: Path) -> Iterator[str]:
+    with dashboard_server(mixed_db.url, tmp_path / "dashboard.log") as base:
         yield base
-    finally:
-        for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-            if proc.poll() is not None:
-                break
-            os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=wait_s)
-            except subprocess.TimeoutExpired:
-                continue
+
+
+def assert_offline(offline: Offline) -> None:
+    assert not offline.blocked, f"requests left the machine: {offline.blocked}"
+    assert not offline.failed, f"requests failed: {offline.failed}"
 
 
 def test_study_page_in_chromium(dashboard_url: str, search_db: Db, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            # Tall enough for the README shot to hold the front, the history and the board.
-            page = browser.new_page(viewport={"width": 1280, "height": 1240})
-            page.goto(f"{dashboard_url}/study?study={search_db.study}")
-            expect(page.get_by_role("heading", name=search_db.study)).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-            grid = page.locator('[data-testid="stDataFrame"]')
-            rows = grid.locator('tbody [role="row"]')
-            expect(rows).to_have_count(3, timeout=UI_TIMEOUT_MS)  # one per trial
-            chart = page.locator('[data-testid="stPlotlyChart"]').first
-            expect(chart.locator(".scatterlayer .point").first).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-            assert chart.locator(".scatterlayer .point").count() >= 3
-            expect(page.get_by_text("Pareto front").first).to_be_visible()
-            page.wait_for_timeout(1500)  # let the charts finish their transitions
-            page.screenshot(path=str(tmp_path / "study.png"))
-            if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
-                SCREENSHOT.parent.mkdir(exist_ok=True)
-                page.screenshot(path=str(SCREENSHOT))
+    offline = Offline()
+    with sync_playwright() as pw, browser_page(pw, offline, height=1240) as page:
+        # Tall enough for the README shot to hold the front, the history and the board.
+        page.goto(f"{dashboard_url}/study?study={search_db.study}")
+        expect(page.get_by_role("heading", name=search_db.study)).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+        grid = page.locator('[data-testid="stDataFrame"]')
+        rows = grid.locator('tbody [role="row"]')
+        expect(rows).to_have_count(3, timeout=UI_TIMEOUT_MS)  # one per trial
+        chart = page.locator('[data-testid="stPlotlyChart"]').first
+        expect(chart.locator(".scatterlayer .point").first).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+        assert chart.locator(".scatterlayer .point").count() >= 3
+        expect(page.get_by_text("Pareto front").first).to_be_visible()
+        page.wait_for_timeout(1500)  # let the charts finish their transitions
+        page.screenshot(path=str(tmp_path / "study.png"))
+        if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
 
-            # Click the first leaderboard row (its selection box), then the link it offers.
-            first = rows.first.locator("td").first.inner_text().strip()
-            grid.scroll_into_view_if_needed()
-            box = grid.bounding_box()
-            assert box is not None
-            page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
-            link = page.get_by_role("link", name=f"Open trial {first}")
-            expect(link).to_be_visible(timeout=UI_TIMEOUT_MS)
-            link.click()
-            page.wait_for_url(f"**/trial?study={search_db.study}&trial={first}",
-                              timeout=UI_TIMEOUT_MS)
-            expect(page.get_by_role("heading", name=f"Trial {first}")).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-            expect(page.get_by_text("Learning curves")).to_be_visible(timeout=UI_TIMEOUT_MS)
-            expect(page.get_by_text(f"automl export {search_db.study} --trial {first}")
-                   ).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-            # Streamlit scrolls inside the page, so a full-page shot needs a tall viewport.
-            page.set_viewport_size({"width": 1280, "height": 2600})
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(tmp_path / "trial.png"))
+        # Click the first leaderboard row (its selection box), then the link it offers.
+        first = rows.first.locator("td").first.inner_text().strip()
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+        link = page.get_by_role("link", name=f"Open trial {first}")
+        expect(link).to_be_visible(timeout=UI_TIMEOUT_MS)
+        link.click()
+        page.wait_for_url(f"**/trial?study={search_db.study}&trial={first}",
+                          timeout=UI_TIMEOUT_MS)
+        expect(page.get_by_role("heading", name=f"Trial {first}")).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+        expect(page.get_by_text("Learning curves")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(page.get_by_text(f"automl export {search_db.study} --trial {first}")
+               ).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+        wait_charts(page, ["curves"], UI_TIMEOUT_MS)
+        # Streamlit scrolls inside the page, so a full-page shot needs a tall viewport.
+        page.set_viewport_size({"width": WIDTH, "height": 2300})
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(tmp_path / "trial.png"))
+        if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
+            page.screenshot(path=str(SCREENSHOT_TRIAL))
 
-            # A click on a point of the front opens that trial too.
-            page.set_viewport_size({"width": 1280, "height": 1240})
-            page.goto(f"{dashboard_url}/study?study={search_db.study}")
-            front = page.locator('[data-testid="stPlotlyChart"]').first.locator(
-                ".scatterlayer .trace").nth(1).locator(".point").first
-            expect(front).to_be_visible(timeout=UI_TIMEOUT_MS)
-            page.wait_for_timeout(1000)
-            front.click(force=True)  # force: Plotly's drag layer lies over the markers
-            page.wait_for_url(re.compile(r".*/trial\?study=.*&trial=\d+$"),
-                              timeout=UI_TIMEOUT_MS)
-            number = page.url.rsplit("=", 1)[1]
-            expect(page.get_by_role("heading", name=f"Trial {number}")).to_be_visible(
-                timeout=UI_TIMEOUT_MS)
-        finally:
-            browser.close()
+        # A click on a point of the front opens that trial too.
+        page.set_viewport_size({"width": WIDTH, "height": 1240})
+        page.goto(f"{dashboard_url}/study?study={search_db.study}")
+        front = page.locator('[data-testid="stPlotlyChart"]').first.locator(
+            ".scatterlayer .trace").nth(1).locator(".point").first
+        expect(front).to_be_visible(timeout=UI_TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        front.click(force=True)  # force: Plotly's drag layer lies over the markers
+        page.wait_for_url(re.compile(r".*/trial\?study=.*&trial=\d+$"),
+                          timeout=UI_TIMEOUT_MS)
+        number = page.url.rsplit("=", 1)[1]
+        expect(page.get_by_role("heading", name=f"Trial {number}")).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
     assert (tmp_path / "study.png").stat().st_size > 10_000
+    assert_offline(offline)
+
+
+VIEWS = [("History", "history"), ("Importance", None), ("Parallel", "parallel"),
+         ("Slice", "slice"), ("Contour", "contour"), ("EDF", "edf"),
+         ("Curves", "study_curves"), ("Timeline", "timeline"), ("Hypervolume", "hypervolume"),
+         ("Rungs", "rungs")]
+
+
+def test_every_view_draws_in_chromium(mixed_url: str, tmp_path: Path) -> None:
+    """Each tab of the study page draws its chart in the browser (Importance may instead
+    say why six trials are too few), with no request leaving the machine."""
+    from playwright.sync_api import expect, sync_playwright
+
+    offline = Offline()
+    with sync_playwright() as pw, browser_page(pw, offline) as page:
+        page.goto(f"{mixed_url}/study?study=mixed")
+        wait_charts(page, ["pareto", "history"], UI_TIMEOUT_MS)
+        for tab, key in VIEWS:
+            page.get_by_role("tab", name=tab).click()
+            if key is None:
+                expect(page.get_by_text(re.compile("Method: PED-ANOVA|No importance to show"))
+                       ).to_be_visible(timeout=UI_TIMEOUT_MS)
+            else:
+                wait_charts(page, [key], UI_TIMEOUT_MS)
+            page.screenshot(path=str(tmp_path / f"{tab}.png"))
+        # An unknown study: an error naming it and a way back, never another study's data.
+        page.goto(f"{mixed_url}/study?study=nope")
+        expect(page.get_by_text("There is no study named “nope”")).to_be_visible(
+            timeout=UI_TIMEOUT_MS)
+        expect(page.get_by_role("link", name="All studies")).to_be_visible()
+        assert page.locator('[data-testid="stPlotlyChart"]').count() == 0
+        assert "study=nope" in page.url
+    assert_offline(offline)

@@ -129,16 +129,50 @@ def test_architecture_diagram_and_layers() -> None:
     assert dot.startswith("digraph arch {") and dot.rstrip().endswith("}")
     assert "conv3 +res ×3" in dot and "mbconv e4 +res" in dot and "1×8×8" in dot
     assert dot.count("->") == dot.count("[label=") - 1  # a chain
+    # The stride-2 transition has a box of its own, under the name the layer table uses.
+    assert "stage 1 transition: conv k3, stride 2 → 16" in dot
+    parts = {r["part"] for r in archviz.layer_rows(CNN, "block")[0]}
+    assert parts == {"stem", "stage 0", "stage 1 transition", "stage 1", "head"}
+    assert all(f'"{p}' in dot for p in parts)  # every part of the table labels a box
     mlp_dot = archviz.arch_dot(MLP)
-    assert "Linear 32" in mlp_dot and "Linear → 10 classes" in mlp_dot
+    assert "hidden 0: Linear 32" in mlp_dot and "Linear → 10 classes" in mlp_dot
     rows, source = archviz.layer_rows(MLP)
-    assert "describe" in source and rows[-1]["name"] == "head"
+    assert source == "computed from the spec" and rows[-1]["name"] == "head"
     assert rows[-1]["output_shape"] == "10"
     fallback, why = archviz.layer_rows({**MLP, "activation": "no-such-activation"})
     assert why.startswith("read from the spec") and fallback[0]["params"] == 64 * 32 + 32 + 64
     huge = {**CNN, "stages": [{"width": 8, "blocks": [{"op": op, "residual": True}]}
                               for op in ["conv3", "conv5"] * 40]}
     assert archviz.arch_dot(huge).count("[label=") == archviz.MAX_NODES
+
+
+SPECS = [
+    MLP, CNN, {**MLP, "norm": "none", "activation": "gelu", "hidden": []},
+    {**CNN, "norm": "none", "kind": "cnn1d", "input_shape": [3, 17], "activation": "silu"},
+    {**CNN, "input_shape": [9, 9], "activation": "hardswish", "stages": [
+        {"width": 8, "blocks": [{"op": "dwsep", "expansion": 1, "residual": True},
+                                {"op": "skip", "expansion": 1, "residual": False},
+                                {"op": "mbconv", "expansion": 1, "residual": True},
+                                {"op": "conv5", "expansion": 1, "residual": False}]},
+        {"width": 12, "downsample": False, "blocks": []},
+        {"width": 12, "downsample": True, "blocks": [{"op": "conv3", "expansion": 1,
+                                                     "residual": True}]}]},
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s['kind']}-{len(str(s))}")
+@pytest.mark.parametrize("level", ["layer", "block"])
+def test_layer_table_matches_the_built_network(spec: dict[str, Any], level: str) -> None:
+    """The torch-free table is row for row what search_spaces.describe finds in the real
+    network (built on the meta device): names, types, shapes and parameter counts."""
+    pytest.importorskip("torch")
+    from dashboard.layers import layer_table
+    from search_spaces import arch_from_dict, describe
+
+    real = [{**r, "output_shape": "×".join(map(str, r["output_shape"]))}
+            for r in describe(arch_from_dict(spec), level)]
+    mine = [{k: v for k, v in r.items() if k != "part"} for r in layer_table(spec, level)]
+    assert mine == real
 
 
 def test_figures() -> None:
@@ -174,3 +208,20 @@ def test_storage_url_and_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
     fresh = loaders.freshness("study", "u", "s")
     assert fresh == math.ceil(loaders.SLOW_FACTOR * 4.2)
     assert ui.refresh_every(running=True, fresh_s=fresh) == fresh  # never poll faster
+
+
+def test_rerank_recomputes_rank_and_front_among_the_rows_given() -> None:
+    lb = frames.leaderboard_frame(RECORDS, cost="flops")
+    same = frames.rerank(lb, "flops")  # the whole study on its own cost: the CLI's ranking
+    assert list(same["trial"]) == list(lb["trial"])
+    assert same["rank"].astype(object).tolist() == lb["rank"].astype(object).tolist()
+    mlp_only = frames.rerank(frames.filter_frame(lb, arch_spaces=["mlp"]), "flops")
+    # Without trial 1 (the CNN), trials 0 and 5 still form the front; 2 stays behind 0.
+    assert list(mlp_only["trial"]) == [0, 5, 2, 3, 4]
+    assert mlp_only.set_index("trial")["pareto"].to_dict() == {
+        0: True, 5: True, 2: False, 3: False, 4: False}
+    points = frames.pareto_points(mlp_only, "flops", ranked=True)
+    assert set(points.query("on_front")["trial"]) == set(mlp_only.query("pareto")["trial"])
+    repeat = rec(6, acc=0.99, flops=1.0, duplicate_of=1, reason="duplicate of trial 1")
+    with_repeat = frames.rerank(frames.leaderboard_frame([*RECORDS, repeat]), "flops")
+    assert with_repeat.set_index("trial").loc[6, "rank"] is pd.NA  # repeats are not ranked
