@@ -1,3 +1,3 @@
-from automl.cli import main
+from automl.entry import main
 
 main()

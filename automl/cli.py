@@ -20,7 +20,9 @@ from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
 
+from automl.cli_group import OneLineGroup  # noqa: E402
 from automl.errors import AutomlError, ConfigError  # noqa: E402
+from automl.interrupts import Terminated  # noqa: E402  (re-exported: SIGTERM's exception)
 
 app = typer.Typer(
     name="automl",
@@ -28,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineGroup,
 )
 
 StorageOpt = Annotated[
@@ -36,6 +39,8 @@ StorageOpt = Annotated[
         "--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE, else sqlite:///automl.db)"
     ),
 ]
+# Trial numbers are stored as SQLite / PostgreSQL 64-bit integers.
+TRIAL_NUMBER_MAX = 2**63 - 1
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
@@ -76,9 +81,19 @@ def search(
         list[str] | None, typer.Option("--set", help="key=value override, repeatable.")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    launcher: Annotated[
+        str | None, typer.Option(help="Where workers run: local | slurm | slurm-local | ray.")
+    ] = None,
+    gpus_per_worker: Annotated[int | None, typer.Option(help="GPUs per launched worker.")] = None,
+    cpus_per_worker: Annotated[int | None, typer.Option(help="CPUs per launched worker.")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS, else local).")
+    ] = None,
 ) -> None:
     """Run a search (or add trials to an existing study) and print the leaderboard."""
     from automl.workers import search_started
+
+    signal.signal(signal.SIGTERM, _terminate)  # from the start: a clean exit, not a kill
 
     # --timeout counts from here (a spawned worker: from its parent's start): start-up is part
     # of the budget.
@@ -88,8 +103,9 @@ def search(
     from automl.controller import check_spaces, run_search
     from automl.data import load_data
     from automl.leaderboard import leaderboard
+    from automl.limits import check_reachable
     from automl.progress import RichReporter
-    from automl.render import leaderboard_table
+    from automl.render import leaderboard_table, safe
     from automl.storage import open_storage
 
     cfg = config_mod.load(
@@ -106,16 +122,15 @@ def search(
             "study.seed": seed,
             "trainer.nproc": nproc_per_trial,
             "study.workers": workers,
+            "cluster.launcher": launcher,
+            "cluster.gpus_per_worker": gpus_per_worker,
+            "cluster.cpus_per_worker": cpus_per_worker,
+            "cluster.ray_address": ray_address,
         },
         overrides=set_ or [],
     )
     check_spaces(cfg)
-    store = open_storage(
-        cfg.study.storage,
-        artifacts=cfg.study.artifacts,
-        heartbeat_interval=cfg.study.heartbeat_interval or None,
-        grace_period=cfg.study.grace_period,
-    )
+    # Data and space are checked before the database is touched: bad input leaves no study.
     prepared = load_data(
         cfg.data.source,
         cfg.data.val_fraction,
@@ -123,20 +138,38 @@ def search(
         cfg.study.seed,
         cfg.data.standardize,
     )
+    splits = prepared.splits
+    check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train))
+    store = open_storage(
+        cfg.study.storage,
+        artifacts=cfg.study.artifacts,
+        heartbeat_interval=cfg.study.heartbeat_interval or None,
+        grace_period=cfg.study.grace_period,
+    )
     console = _console()
     cost = cfg.study.cost if cfg.study.objective == "pareto" else None
     if not quiet:
         console.print(
-            f"study [bold]{cfg.study.name}[/] in {store.masked_url}: {cfg.study.trials} trials"
+            f"study [bold]{safe(cfg.study.name)}[/] in {safe(store.masked_url)}: "
+            f"{cfg.study.trials} trials"
             f"{f' on {cfg.study.workers} workers' if cfg.study.workers > 1 else ''}, "
-            f"data {cfg.data.source} {tuple(prepared.splits.x_train.shape)} train, "
+            f"data {safe(cfg.data.source)} {tuple(prepared.splits.x_train.shape)} train, "
             f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}",
             highlight=False,
         )
-    children = _start_workers(cfg, store.is_sqlite, time.time() - (time.monotonic() - started))
-    signal.signal(signal.SIGTERM, _terminate)
+    launched = None
+    if cfg.cluster.launcher != "local":  # workers as cluster jobs; this process follows them
+        from automl.launchers import launch
+
+        launched = launch(cfg, store, prepared, sys.argv[1:],
+                          started_wall=time.time() - (time.monotonic() - started),
+                          say=None if quiet else lambda m: console.print(m, highlight=False))
+    children = [] if launched is not None else _start_workers(
+        cfg, store.is_sqlite, time.time() - (time.monotonic() - started))
     try:
-        if quiet:
+        if launched is not None:
+            outcome = launched
+        elif quiet:
             outcome = run_search(cfg, store, prepared, started=started)
         else:
             with RichReporter(cfg.study.trials, cost=cost) as reporter:
@@ -145,8 +178,8 @@ def search(
     except KeyboardInterrupt as exc:  # Typer would turn this into a bare exit 130
         workers_mod.stop(children)
         sys.stderr.write(
-            "interrupted: the running trial is marked failed; run the same command "
-            "again to continue\n"
+            "interrupted: the running trial stopped and its candidate is queued again; run "
+            "the same command again to continue\n"
         )
         raise SystemExit(143 if isinstance(exc, Terminated) else 130) from None
     except BaseException:
@@ -186,11 +219,6 @@ def _print_best(console: Any, study: str, records: list[Any], cost: str) -> None
     )
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C (the running trial is marked failed, reason interrupted)
-    but ending with exit code 143."""
-
-
 def _terminate(signum: int, frame: Any) -> None:
     raise Terminated()
 
@@ -222,7 +250,7 @@ def studies(storage: StorageOpt = None, json_: JsonOpt = False) -> None:
     from automl.render import studies_table
     from automl.storage import open_storage
 
-    summaries = open_storage(storage, create=False).list_studies()
+    summaries = open_storage(storage, create=False, readonly=True).list_studies()
     if json_:
         _print_json([s.to_dict() for s in summaries])
     elif not summaries:
@@ -244,7 +272,9 @@ def leaderboard_cmd(
     from automl.render import leaderboard_table
     from automl.storage import open_storage
 
-    store = open_storage(storage, create=False)
+    if top is not None and top < 1:
+        raise ConfigError(f"--top: must be at least 1, got {top}")
+    store = open_storage(storage, create=False, readonly=True)
     records = store.trials(study)
     cost = store.study_config(study).get("study", {}).get("cost", "flops")
     rows = leaderboard(records, cost=cost, pareto_only=pareto, top=top)
@@ -265,7 +295,10 @@ def show(
     from automl.render import trial_panel
     from automl.storage import open_storage
 
-    rec = open_storage(storage, create=False).trial(study, trial)
+    if not 0 <= trial <= TRIAL_NUMBER_MAX:  # beyond it, SQLite cannot even be asked
+        raise ConfigError(f"trial: {trial} is not a trial number; must be in "
+                          f"[0, {TRIAL_NUMBER_MAX}]")
+    rec = open_storage(storage, create=False, readonly=True).trial(study, trial)
     if json_:
         _print_json(rec.to_dict())
     else:
@@ -283,14 +316,32 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
+def _given_secrets() -> list[str]:
+    """The secrets of every storage URL this command was given (flag or environment), to
+    scrub from any message, in whatever form it echoes them."""
+    from automl.storage.urls import ENV_VAR, secrets_of
+
+    urls = [os.environ.get(ENV_VAR, "")]
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg == "--storage" and i + 1 < len(args):
+            urls.append(args[i + 1])
+        elif arg.startswith("--storage="):
+            urls.append(arg.split("=", 1)[1])
+    return [s for url in urls if url for s in secrets_of(url)]
+
+
 def main() -> None:
     """Console-script entry point: one line for user errors, exit 2."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see automl/entry.py
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # `search` installs its own
     try:
         app()
     except AutomlError as exc:
+        from automl.names import printable
         from automl.storage.urls import mask_text
 
-        sys.stderr.write(f"error: {mask_text(str(exc))}\n")
+        sys.stderr.write(f"error: {printable(mask_text(str(exc), _given_secrets()))}\n")
         raise SystemExit(2) from None
 
 

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl._validate import build
+from automl._validate import Bound, build
 from automl.errors import ConfigError
+from automl.launchers import settings as cluster_settings
+from automl.launchers.settings import ClusterSection
+from automl.names import study_name_problem
 from trainer.types import TrainConfig
 
 SAMPLERS = ("tpe", "nsga2", "random", "cmaes")
@@ -41,6 +44,8 @@ class StudySection:
     # trial is failed and its candidate re-queued. 0 disables heartbeats.
     heartbeat_interval: int = 10
     grace_period: int = 30
+    # Search an existing study that another Optuna tool created (its trials count as ours).
+    adopt: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class StudyConfig:
     search: SearchSection = field(default_factory=SearchSection)
     limits: LimitsSection = field(default_factory=LimitsSection)
     trainer: TrainConfig = field(default_factory=TrainConfig)
+    cluster: ClusterSection = field(default_factory=ClusterSection)  # where workers run
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,24 +100,35 @@ class StudyConfig:
         return ["maximize", "minimize"]
 
 
-_SECTIONS: dict[str, tuple[type, dict[str, tuple[Any, ...]], dict[str, tuple[Any, Any]]]] = {
+# Upper bounds: every count must fit a 32-bit database column, every seed numpy's and Optuna's
+# RNGs, every duration the timers (threading, timedelta) without overflowing.
+COUNT_MAX = 2**31 - 1
+SEED_MAX = 2**31 - 1  # trial seeds are study.seed + trial number: room to count up
+SECONDS_MAX = 1e8  # about three years
+_COUNT = Bound(1, COUNT_MAX)
+_SECONDS = Bound(0, SECONDS_MAX, lo_open=True)
+_SEED = Bound(0, SEED_MAX)
+_NONNEG = Bound(0, None)
+
+_SECTIONS: dict[str, tuple[type, dict[str, tuple[Any, ...]], dict[str, Bound]]] = {
     "study": (
         StudySection,
         {"sampler": SAMPLERS, "objective": OBJECTIVES, "cost": COSTS, "pruner": PRUNERS},
-        {"trials": (0, None), "timeout": (0, None), "workers": (1, 64),
-         "heartbeat_interval": (0, 3600), "grace_period": (1, 86400)},
+        {"trials": _COUNT, "timeout": _SECONDS, "seed": _SEED, "workers": Bound(1, 64),
+         "heartbeat_interval": Bound(0, 3600), "grace_period": Bound(1, 86400)},
     ),
     "data": (
         DataSection,
         {},
-        {"val_fraction": (0.01, 0.9), "test_fraction": (0.0, 0.9)},
+        {"val_fraction": Bound(0.01, 0.9), "test_fraction": Bound(0.0, 0.9)},
     ),
     "search": (SearchSection, {}, {}),
     "limits": (
         LimitsSection,
         {},
-        {k: (0, None) for k in ("max_params", "max_flops", "max_latency_ms", "max_memory_mb")},
+        {k: _NONNEG for k in ("max_params", "max_flops", "max_latency_ms", "max_memory_mb")},
     ),
+    "cluster": (ClusterSection, cluster_settings.CHOICES, cluster_settings.RANGES),
     "trainer": (
         TrainConfig,
         {
@@ -124,20 +141,21 @@ _SECTIONS: dict[str, tuple[type, dict[str, tuple[Any, ...]], dict[str, tuple[Any
             "comm_hook": ("none", "fp16", "bf16", "powersgd"),
         },
         {
-            "epochs": (1, None),
-            "batch_size": (1, None),
-            "lr": (0, None),
-            "weight_decay": (0, None),
-            "num_threads": (1, None),
-            "eval_batch_size": (1, None),
-            "latency_repeats": (1, None),
-            "nproc": (1, None),
-            "grad_accum": (1, None),
-            "bucket_cap_mb": (0, None),
-            "powersgd_rank": (1, None),
-            "powersgd_start_iter": (1, None),
-            "timeout": (1, None),
-            "trial_timeout": (0, None),
+            "epochs": _COUNT,
+            "batch_size": _COUNT,
+            "lr": _NONNEG,
+            "weight_decay": _NONNEG,
+            "seed": _SEED,
+            "num_threads": Bound(1, 1024),
+            "eval_batch_size": _COUNT,
+            "latency_repeats": Bound(1, 100_000),
+            "nproc": Bound(1, 1024),
+            "grad_accum": _COUNT,
+            "bucket_cap_mb": Bound(0, 1e6),
+            "powersgd_rank": _COUNT,
+            "powersgd_start_iter": _COUNT,
+            "timeout": Bound(1, SECONDS_MAX),
+            "trial_timeout": _SECONDS,
         },
     ),
 }
@@ -161,6 +179,11 @@ def from_dict(data: Mapping[str, Any]) -> StudyConfig:
 
 def _check_consistency(cfg: StudyConfig) -> None:
     """Options that are valid alone but contradict each other."""
+    problem = study_name_problem(cfg.study.name)
+    if problem:
+        name = cfg.study.name
+        shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+        raise ConfigError(f"study.name: {shown} {problem}")
     if cfg.study.sampler == "cmaes" and cfg.study.objective != "val_accuracy":
         raise ConfigError(
             "study.sampler: 'cmaes' is single-objective; set study.objective = 'val_accuracy'"
@@ -177,20 +200,35 @@ def _check_consistency(cfg: StudyConfig) -> None:
         )
 
 
+# A study file is a few hundred bytes; anything this large is the wrong file (or /dev/zero).
+STUDY_FILE_MAX_BYTES = 1 << 20
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a study file; a missing or malformed file is a one-line ConfigError."""
+    """Parse a study file; a missing, binary, huge or malformed file is a one-line ConfigError."""
     p = Path(path)
     try:
         with p.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(STUDY_FILE_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{p}: study file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{p}: is a directory, expected a .toml study file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ConfigError(f"{p}: cannot read study file: {getattr(exc, 'strerror', exc)}"
+                          ) from None
+    if len(raw) > STUDY_FILE_MAX_BYTES:
+        raise ConfigError(f"{p}: study file is over {STUDY_FILE_MAX_BYTES >> 20} MiB; "
+                          "expected a small .toml file")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a UTF-8 text file (byte {exc.start}); expected TOML"
+                          ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: malformed TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read study file: {exc.strerror}") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: malformed TOML: arrays or tables nested too deeply") from None
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -206,7 +244,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = raw
     return path, value
 
@@ -215,8 +253,11 @@ def merge(base: Mapping[str, Any], path: list[str], value: Any) -> dict[str, Any
     """Return a copy of ``base`` with ``value`` set at ``path`` (nested tables created)."""
     out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in base.items()}
     node: dict[str, Any] = out
-    for part in path[:-1]:
+    for i, part in enumerate(path[:-1]):
         child = node.get(part)
+        if child is not None and not isinstance(child, Mapping):
+            # A flag must not silently replace a study file's `study = 5` with a table.
+            raise ConfigError(f"{'.'.join(path[:i + 1])}: expected a table, got {child!r:.40}")
         child = dict(child) if isinstance(child, Mapping) else {}
         node[part] = child
         node = child

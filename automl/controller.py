@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automl import interrupts
 from automl.budget import Deadline
 from automl.errors import ConfigError
+from automl.limits import check_reachable
 from automl.objective import Objective
 from automl.reporting import Reporter
 from automl.samplers import make_pruner, make_sampler
@@ -91,6 +93,12 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     prior = existing.get(name)
     n_prior = 0
     stored: dict[str, Any] = {}
+    ours = name in storage.study_names()
+    if prior is not None and not ours and not cfg.study.adopt:
+        raise ConfigError(
+            f"study.name: study {name!r} in {storage.masked_url} was not created by automl; "
+            "use another study.name, or set study.adopt = true to search it anyway"
+        )
     if prior is not None:
         dirs = [d.name.lower() for d in prior.directions]
         if dirs != cfg.directions:
@@ -98,7 +106,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
                 f"study.objective: study {name!r} was created with directions {dirs}; "
                 f"this run asks for {cfg.directions} (use another study.name)"
             )
-        stored = storage.study_config(name) if name in storage.study_names() else {}
+        stored = storage.study_config(name) if ours else {}
         prev_cost = stored.get("study", {}).get("cost")
         if cfg.study.objective == "pareto" and prev_cost and prev_cost != cfg.study.cost:
             raise ConfigError(
@@ -111,6 +119,15 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
                 f"(hash {prev_hash[:12]} != {data.data_hash[:12]}); use another study.name"
             )
         n_prior = len(storage.optuna.get_all_trials(prior._study_id, deepcopy=False))
+    # The project's row first: a study row is what marks an Optuna study as ours, so a crash
+    # between the two writes leaves a study the next run resumes, not one it must refuse.
+    scale = "log10" if prior is None or stored.get(COST_SCALE) == "log10" else "raw"
+    config = cfg.to_dict()
+    config[COST_SCALE] = scale
+    config["_data_hash"] = data.data_hash
+    config["_classes"] = data.classes
+    config["study"]["storage"] = storage.masked_url
+    storage.save_study(name, cfg.study.objective, cfg.study.cost, config, environment())
     constraints = _constraints_for(cfg)
     study = optuna.create_study(
         study_name=name,
@@ -123,15 +140,8 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     # Costs span orders of magnitude (a 10K-FLOP MLP beside a 10M-FLOP CNN): the sampler is
     # told log10(cost), so the accurate, expensive end of the front weighs as much as the
     # cheap end. A study created before this keeps its raw scale.
-    scale = "log10" if prior is None or stored.get(COST_SCALE) == "log10" else "raw"
     study.set_metric_names(["val_accuracy"] if len(cfg.directions) == 1 else [
         "val_accuracy", f"log10_{cfg.study.cost}" if scale == "log10" else cfg.study.cost])
-    config = cfg.to_dict()
-    config[COST_SCALE] = scale
-    config["_data_hash"] = data.data_hash
-    config["_classes"] = data.classes
-    config["study"]["storage"] = storage.masked_url
-    storage.save_study(name, cfg.study.objective, cfg.study.cost, config, environment())
     return study
 
 
@@ -162,6 +172,7 @@ def fingerprint(cfg: StudyConfig) -> str:
     d = cfg.to_dict()
     for key in ("trials", "workers", "timeout", "heartbeat_interval", "grace_period"):
         d["study"].pop(key, None)  # how a run is executed, not what it searches
+    d.pop("cluster", None)  # where the workers run (a launcher's jobs join the same run)
     blob = json.dumps(d, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -181,14 +192,13 @@ def run_search(
     (see :mod:`automl.budget`). Safe to run in several workers."""
     import optuna
 
-    from automl.runner import WORKER, finished_in_study, optimize
-    from automl.storage.runs import lease, start_or_resume
-
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI reports trials itself
     # group=True and metric names are stable in practice; their warnings only add noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
     check_spaces(cfg)
+    splits = data.splits  # the CLI checks this before opening storage; API callers here
+    check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train))
     # The run is keyed by what the user asked for, before defaults resolved from the data.
     asked = fingerprint(cfg)
     cfg = with_threads(cfg, data)
@@ -199,6 +209,16 @@ def run_search(
         # intra-op threads: measuring latency with more would leave an OpenMP pool spinning on
         # the cores that single-threaded training then competes with.
         torch.set_num_threads(cfg.trainer.num_threads)
+    with interrupts.deferring():  # a signal now is raised at the loop's first safe point
+        return _search(cfg, storage, data, asked, reporter, callbacks, started)
+
+
+def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, asked: str,
+            reporter: Reporter | None, callbacks: list[TrialCallback] | None,
+            started: float | None) -> SearchOutcome:
+    from automl.runner import WORKER, finished_in_study, optimize
+    from automl.storage.runs import lease, start_or_resume
+
     with lease(storage, f"study:{cfg.study.name}"):
         study = open_study(cfg, storage, data)
         done_now = finished_in_study(study.get_trials(deepcopy=False))

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from automl._arrays import check_x, labels_to_index
 from automl.errors import DataError
 from trainer.types import DataSplits
 
@@ -61,17 +63,33 @@ def load_source(source: str) -> RawData:
     )
 
 
+_NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
+
+
 def _from_npz(path: Path, source: str) -> RawData:
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
+    arrays: dict[str, np.ndarray] = {}
+    name = None
     try:
+        # allow_pickle=False: a data file must never run code; object arrays are refused.
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            found = sorted(z.files)
+            for name in (n for n in _NPZ_ARRAYS if n in found):
+                arrays[name] = z[name]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) and name is None:
+            raise DataError(f"{path}: cannot read .npz file (not a numpy archive; pickled "
+                            "data is never loaded)") from None
+        if "allow_pickle" in str(exc):
+            raise DataError(f"{path}: array {name!r} holds pickled Python objects, which are "
+                            "never loaded; save numeric arrays") from None
+        raise DataError(f"{path}: cannot read .npz file (ValueError: {exc})") from None
     except Exception as exc:  # zipfile / numpy raise many types for a corrupt file
         raise DataError(f"{path}: cannot read .npz file ({type(exc).__name__}: {exc})") from None
     for name in ("x", "y"):
         if name not in arrays:
-            raise DataError(f"{path}: missing array {name!r}; found {sorted(arrays) or 'none'}")
+            raise DataError(f"{path}: missing array {name!r}; found {found or 'none'}")
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path}: 'x_test' and 'y_test' must be given together")
     return _finish(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"), source)
@@ -83,9 +101,10 @@ def _from_csv(path: Path, source: str) -> RawData:
     import csv
 
     try:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError) as exc:
+        # utf-8-sig: a spreadsheet's byte-order mark must not become part of the first header.
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = [row for row in csv.reader(fh) if row]  # blank lines are not samples
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read CSV file ({exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and data rows")
@@ -95,12 +114,41 @@ def _from_csv(path: Path, source: str) -> RawData:
     for lineno, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}:{lineno}: expected {len(header)} columns, got {len(row)}")
-        labels.append(row[label_col].strip())
+        label = row[label_col].strip()
+        if not label or _is_nan_or_inf(label):
+            raise DataError(f"{path}:{lineno}: missing label ({label!r}) in column "
+                            f"{header[label_col]!r}")
+        labels.append(label)
         try:
-            feats.append([float(v) for i, v in enumerate(row) if i != label_col])
+            values = [float(v) for i, v in enumerate(row) if i != label_col]
         except ValueError:
             raise DataError(f"{path}:{lineno}: non-numeric feature value") from None
-    return _finish(np.asarray(feats, dtype=np.float32), np.asarray(labels), None, None, source)
+        if not all(math.isfinite(v) for v in values):
+            raise DataError(f"{path}:{lineno}: feature value is NaN or inf")
+        feats.append(values)
+    if not feats[0]:
+        raise DataError(f"{path}: no feature columns besides the label {header[label_col]!r}")
+    return _finish(np.asarray(feats), _csv_labels(labels), None, None, source)
+
+
+def _is_nan_or_inf(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _csv_labels(labels: list[str]) -> np.ndarray:
+    """Integer labels written as text ("2", "10") sort as numbers, not as strings."""
+    try:
+        ints = [int(v) for v in labels]
+    except ValueError:
+        return np.asarray(labels)
+    if all(str(i) == v for i, v in zip(ints, labels, strict=True)) and all(
+        abs(i) < 2**63 for i in ints
+    ):
+        return np.asarray(ints, dtype=np.int64)
+    return np.asarray(labels)  # "01" and "1" stay two different classes
 
 
 def _from_callable(source: str) -> RawData:
@@ -112,61 +160,46 @@ def _from_callable(source: str) -> RawData:
         func = getattr(importlib.import_module(module_name), func_name)
     except (ImportError, AttributeError) as exc:
         raise DataError(f"data.source {source!r}: cannot import ({exc})") from None
-    out = func()
-    if not isinstance(out, tuple) or len(out) not in (2, 4):
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the user's module failed to import: SyntaxError, sys.exit...
+        raise DataError(f"data.source {source!r}: importing {module_name!r} failed "
+                        f"({_describe(exc)})") from None
+    if not callable(func):
+        raise DataError(f"data.source {source!r}: {func_name!r} is not a function")
+    try:
+        out = func()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit included: a loader must not end the search
+        raise DataError(f"data.source {source!r}: the loader failed ({_describe(exc)})"
+                        ) from None
+    if not isinstance(out, tuple | list) or len(out) not in (2, 4):
         raise DataError(f"data.source {source!r}: must return (x, y) or (x, y, x_test, y_test)")
     x, y, x_test, y_test = out if len(out) == 4 else (*out, None, None)
+    if (x_test is None) != (y_test is None):
+        raise DataError(f"data.source {source!r}: x_test and y_test must be given together")
     return _finish(x, y, x_test, y_test, source)
 
 
-def _labels_to_index(
-    y: np.ndarray, name: str, classes: list[Any] | None
-) -> tuple[np.ndarray, list]:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise DataError(f"{name}: labels must be 1-D, got shape {y.shape}")
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise DataError(f"{name}: labels must be integers or strings, got non-integer floats")
-        y = y.astype(np.int64)
-    if classes is None:
-        classes = sorted(np.unique(y).tolist())
-    lookup = {c: i for i, c in enumerate(classes)}
-    try:
-        return np.asarray([lookup[v] for v in y.tolist()], dtype=np.int64), classes
-    except KeyError as exc:
-        raise DataError(
-            f"{name}: label {exc.args[0]!r} does not occur in the training labels"
-        ) from None
-
-
-def _check_x(x: Any, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise DataError(f"{name}: features must be numeric") from None
-    if arr.ndim not in (2, 3, 4):
-        raise DataError(
-            f"{name}: expected shape (N, D), (N, C, L), (N, H, W) or (N, C, H, W), "
-            f"got {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise DataError(f"{name}: contains NaN or inf values")
-    # (N, A, B) stays as it is: A channels of length B or an A x B image; the search decides.
-    return arr
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str) -> RawData:
-    x = _check_x(x, f"{source}: x")
-    y_idx, classes = _labels_to_index(y, f"{source}: y", None)
+    x = check_x(x, f"{source}: x")
+    y_idx, classes = labels_to_index(y, f"{source}: y", None)
     if len(x) != len(y_idx):
         raise DataError(f"{source}: x has {len(x)} samples but y has {len(y_idx)}")
     if len(classes) < 2:
         raise DataError(f"{source}: y has a single class ({classes[0]!r}); need at least 2")
     xt = yt = None
     if x_test is not None:
-        xt = _check_x(x_test, f"{source}: x_test")
-        yt, _ = _labels_to_index(y_test, f"{source}: y_test", classes)
+        xt = check_x(x_test, f"{source}: x_test")
+        yt, _ = labels_to_index(y_test, f"{source}: y_test", classes)
         if xt.shape[1:] != x.shape[1:]:
             raise DataError(
                 f"{source}: x_test samples have shape {xt.shape[1:]}, x has {x.shape[1:]}"
@@ -177,7 +210,7 @@ def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str) -> RawData:
 
 
 def _stratified_split(
-    y: np.ndarray, fraction: float, rng: np.random.Generator
+    y: np.ndarray, fraction: float, rng: np.random.Generator, raw: RawData
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, taken) with ``fraction`` of every class taken (at least one each)."""
     rest, taken = [], []
@@ -186,7 +219,8 @@ def _stratified_split(
         k = max(1, int(round(fraction * len(idx))))
         if k >= len(idx):
             raise DataError(
-                f"class {int(c)} has {len(idx)} samples: too few to split off {fraction:.0%}"
+                f"{raw.source}: class {raw.classes[int(c)]!r} has {len(idx)} samples: too few "
+                f"to split off {fraction:.0%}"
             )
         taken.append(idx[:k])
         rest.append(idx[k:])
@@ -204,31 +238,35 @@ def prepare(
     else:
         if test_fraction <= 0:
             raise DataError("data.test_fraction: must be > 0 when the source has no x_test")
-        keep, test = _stratified_split(y, test_fraction, rng)
+        keep, test = _stratified_split(y, test_fraction, rng, raw)
         x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
     # Validation fraction is of the whole data set, so 0.15 / 0.15 means 70 / 15 / 15.
     val_share = val_fraction / max(1e-9, 1.0 - (0 if raw.x_test is not None else test_fraction))
-    train_idx, val_idx = _stratified_split(y, min(val_share, 0.9), rng)
+    train_idx, val_idx = _stratified_split(y, min(val_share, 0.9), rng, raw)
     x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
     axis = "feature" if x.ndim == 2 else "channel"
     reduce = (0,) if axis == "feature" else tuple(i for i in range(x.ndim) if i != 1)
-    if standardize:
-        mean = x_train.mean(axis=reduce)
-        std = np.maximum(x_train.std(axis=reduce), 1e-6)
-    else:
-        mean = np.zeros(x.shape[1], np.float32)
-        std = np.ones(x.shape[1], np.float32)
-    stats = {"axis": axis, "mean": mean.tolist(), "std": std.tolist()}
-
-    splits = DataSplits(
-        x_train=apply_preprocessing(x_train, stats),
-        y_train=y_train.astype(np.int64),
-        x_val=apply_preprocessing(x_val, stats),
-        y_val=y_val.astype(np.int64),
-        x_test=apply_preprocessing(x_test, stats),
-        y_test=np.asarray(y_test, dtype=np.int64),
-        num_classes=len(raw.classes),
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # refused below, not warned about
+        if standardize:
+            mean = x_train.mean(axis=reduce)
+            std = np.maximum(x_train.std(axis=reduce), 1e-6)
+        else:
+            mean = np.zeros(x.shape[1], np.float32)
+            std = np.ones(x.shape[1], np.float32)
+        stats = {"axis": axis, "mean": mean.tolist(), "std": std.tolist()}
+        splits = DataSplits(
+            x_train=apply_preprocessing(x_train, stats),
+            y_train=y_train.astype(np.int64),
+            x_val=apply_preprocessing(x_val, stats),
+            y_val=y_val.astype(np.int64),
+            x_test=apply_preprocessing(x_test, stats),
+            y_test=np.asarray(y_test, dtype=np.int64),
+            num_classes=len(raw.classes),
+        )
+    if not all(np.isfinite(a).all() for a in (mean, std, splits.x_train, splits.x_val,
+                                               splits.x_test)):
+        raise DataError(f"{raw.source}: x: values too large to standardize in float32; "
+                        "rescale them")
     return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source)
 
 

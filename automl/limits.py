@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from automl.config import LimitsSection
+from automl.config import LimitsSection, StudyConfig
+from automl.errors import ConfigError
 
 # (limit field, cost key, unit for messages)
 _LIMITS = (
@@ -34,3 +35,58 @@ def constraint_values(limits: LimitsSection, costs: dict[str, Any]) -> list[floa
             value = costs.get(key)
             out.append(0.0 if value is None else (float(value) - bound) / max(bound, 1e-12))
     return out
+
+
+def check_reachable(cfg: StudyConfig, shape: tuple[int, ...], num_classes: int,
+                    n_train: int) -> None:
+    """Fail before the first trial when ``search.arch`` cannot take samples of ``shape``, or
+    when even its smallest candidate breaks ``limits.max_params`` or ``limits.max_flops``
+    (found by building candidates on the meta device; latency and memory need a real run).
+
+    Otherwise every trial would fail or be pruned, one after the other.
+    """
+    from search_spaces import ARCH_SPACES, InputInfo, make_options
+    from search_spaces.probe import smallest, spec_key
+    from trainer import static_cost
+
+    name = cfg.search.arch
+    info = InputInfo(shape, num_classes, n_train=n_train)
+    space = ARCH_SPACES.get(name)
+    options = make_options(ARCH_SPACES.options_type(name), cfg.search.arch_options,
+                           "search.arch_options")
+
+    def sample(trial: Any) -> Any:
+        return space(trial, info, options)
+
+    costs: dict[Any, Any] = {}  # spec -> Costs, shared by the walks below
+
+    def cost_of(key: str) -> Any:
+        def cost(spec: Any) -> float:
+            k = spec_key(spec)
+            if k not in costs:
+                costs[k] = static_cost(spec)
+            return float(getattr(costs[k], key))
+
+        return cost
+
+    try:
+        smallest(sample, cost_of("params"), max_evaluations=1)
+    except Exception as exc:  # the space or the builder refuses this shape
+        raise ConfigError(_cannot_take(name, shape, exc)) from None
+    for field, key, _ in _LIMITS[:2]:
+        bound = getattr(cfg.limits, field)
+        if bound is None:
+            continue
+        _, least = smallest(sample, cost_of(key), target=bound)
+        if least > bound:
+            raise ConfigError(
+                f"limits.{field}: no candidate of search.arch {name!r} meets {bound:,}; the "
+                f"smallest found for samples of shape {shape} has {least:,.0f} {key}"
+            )
+
+
+def _cannot_take(name: str, shape: tuple[int, ...], exc: Exception) -> str:
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    if text.startswith("search."):
+        return text
+    return f"search.arch: {name!r} cannot take samples of shape {shape}: {text}"

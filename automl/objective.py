@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
+from automl import interrupts
 from automl.budget import Deadline, first_rung, steps_per_epoch, study_epochs
 from automl.crossval import cv_folds, score_contender
 from automl.dedup import DUPLICATE, candidate_key
@@ -170,11 +171,11 @@ class Objective:
         reason = violation(limits, costs)
         if reason:
             self._prune(trial, reason)
-        with torch.random.fork_rng():
+        with interrupts.interruptible(), torch.random.fork_rng():
             model = build_model(arch)
-        costs["latency_ms"] = measure_latency_ms(
-            model, tuple(arch.input_shape), repeats=self.cfg.trainer.latency_repeats
-        )
+            costs["latency_ms"] = measure_latency_ms(
+                model, tuple(arch.input_shape), repeats=self.cfg.trainer.latency_repeats
+            )
         del model
         trial.set_user_attr("constraint", constraint_values(limits, costs))
         self.storage.update_trial(self.study_name, number, latency_ms=costs["latency_ms"])
@@ -192,6 +193,10 @@ class Objective:
         stop: list[str] = []
 
         def on_epoch(rec: EpochRecord) -> bool:
+            with interrupts.held():  # a signal waits for this epoch's writes
+                return epoch_done(rec)
+
+        def epoch_done(rec: EpochRecord) -> bool:
             self.storage.add_epoch(self.study_name, trial.number, rec.epoch, rec.train_loss,
                                    rec.val_accuracy, rec.seconds, rec.val_loss)
             self.reporter.epoch_done(trial.number, rec, train_cfg.epochs)
@@ -211,7 +216,8 @@ class Objective:
         # Latency was measured before training (for the limits); don't pay for it twice.
         run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
         try:
-            result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch)
+            with interrupts.interruptible():  # Ctrl-C stops training at once
+                result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch)
         except NonFiniteLossError as exc:
             self._prune(trial, f"non-finite loss: {exc}")
         except TrialTimeoutError as exc:
@@ -237,11 +243,12 @@ class Objective:
         """k-fold scores for a contender on small data (see :mod:`automl.crossval`)."""
         if not self.cv_k:
             return
-        score = score_contender(
-            self.storage, self.study_name, self.data.splits, result.val_accuracy, arch, loss,
-            train_cfg, self.cv_k, keep_going=lambda: not self.deadline.passed(),
-            on_start=lambda: self.reporter.trial_started(
-                trial.number, f"{self.cv_k}-fold cross-validation"))
+        with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
+            score = score_contender(
+                self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
+                loss, train_cfg, self.cv_k, keep_going=lambda: not self.deadline.passed(),
+                on_start=lambda: self.reporter.trial_started(
+                    trial.number, f"{self.cv_k}-fold cross-validation"))
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
 
@@ -259,7 +266,7 @@ class Objective:
         if reason:
             self.storage.update_trial(self.study_name, number, **costs)
             self._prune(trial, reason)
-        folder = self.storage.artifact_dir(self.study_name, number)
+        folder, rel = self.storage.artifact_dir(self.study_name, number)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "model.safetensors"
         save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
@@ -269,7 +276,7 @@ class Objective:
             self.study_name, number, state="COMPLETE", val_accuracy=result.val_accuracy,
             val_loss=result.val_loss, test_accuracy=result.test_accuracy,
             train_seconds=result.train_seconds, reason=stopped,
-            best_epoch=result.best_epoch, artifact_path=str(path), **costs,
+            best_epoch=result.best_epoch, artifact_path=f"{rel}/{path.name}", **costs,
         )
         trial.set_user_attr("test_accuracy", result.test_accuracy)
         if stopped is None:

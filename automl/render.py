@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.pretty import Pretty
 from rich.table import Table
 
+from automl.names import printable
 from automl.storage.records import StudySummary, TrialRecord
+
+
+def safe(value: Any) -> str:
+    """Text read from a database, shown literally: control characters escaped (a name holding
+    ``\x1b[2J`` must not clear the terminal) and Rich markup disarmed (``[/]`` is text)."""
+    return escape(printable(value))
 
 
 def _num(value: Any, fmt: str = ",.4g") -> str:
@@ -38,7 +46,7 @@ def leaderboard_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
         if any(r.get(key) is not None for r in rows)
     ]
     cv = any(r.get("cv_accuracy") is not None for r in rows)
-    table = Table(title=title, show_lines=False)
+    table = Table(title=safe(title), show_lines=False)
     cols = ["#", "trial", "state", "val acc", *(["cv acc"] if cv else []), "test acc", "params",
             "FLOPs", "lat ms"]
     cols += [label for _, label in extra] + ["★", "arch", "loss / reason"]
@@ -55,7 +63,7 @@ def leaderboard_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
             *([_num(r.get("cv_accuracy"), ".4f")] if cv else []), _num(r["test_accuracy"], ".4f"),
             human(r["params"]), human(r["flops"]), _num(r["latency_ms"], ".3f"),
             *[human(r.get(key)) for key, _ in extra],
-            "★" if r["pareto"] else "", _arch_summary(r["arch"]), note[:70],
+            "★" if r["pareto"] else "", safe(_arch_summary(r["arch"])), safe(note[:70]),
         )
     return table
 
@@ -80,7 +88,7 @@ def studies_table(summaries: Sequence[StudySummary]) -> Table:
         table.add_column(col)
     for s in summaries:
         table.add_row(
-            s.name, s.objective or "-", s.cost or "-", str(s.n_trials),
+            safe(s.name), safe(s.objective or "-"), safe(s.cost or "-"), str(s.n_trials),
             str(s.states.get("COMPLETE", 0)), str(s.states.get("PRUNED", 0)),
             str(s.states.get("FAIL", 0)), _num(s.best_val_accuracy, ".4f"),
             s.last_update.strftime("%Y-%m-%d %H:%M") if s.last_update else "-",
@@ -97,7 +105,7 @@ def trial_panel(rec: TrialRecord) -> Group:
                 "best_epoch", "loss_formula", "artifact_path"):
         value = getattr(rec, key)
         if value is not None:
-            head.add_row(key, str(value))
+            head.add_row(key, safe(value))
     curves = Table(title="epochs")
     for col in ("epoch", "train loss", "val acc", "seconds"):
         curves.add_column(col, justify="right")
@@ -106,7 +114,7 @@ def trial_panel(rec: TrialRecord) -> Group:
                        f"{e.seconds:.2f}")
     specs = {"arch": rec.arch, "loss": rec.loss, "hparams": rec.hparams}
     return Group(
-        Panel(head, title=f"{rec.study} · trial {rec.number}"),
+        Panel(head, title=f"{safe(rec.study)} · trial {rec.number}"),
         curves,
         Panel(Pretty(specs), title="specs"),
     )

@@ -4,8 +4,11 @@ Replaces ``study.optimize`` so that any number of workers (processes or machines
 workers stop at exactly the run's target:
 
 * a trial *counts* once finished: COMPLETE, PRUNED, or FAIL for a reason of its own (the builder
-  raised, out of memory...). A trial killed with its process (heartbeat gone stale) or stopped by
-  Ctrl-C / SIGTERM does not count, and its candidate is queued again (WAITING);
+  raised, out of memory...). A trial killed with its process (heartbeat gone stale), stopped by
+  Ctrl-C / SIGTERM, or failed by the database does not count, and its candidate (the queued
+  parameters it was asked with plus those it sampled) is queued again (WAITING);
+* signals are held while the loop writes to the database and raised only in training, waiting,
+  or between trials (see :mod:`automl.interrupts`), so no trial is left RUNNING by Ctrl-C;
 * a worker claims a new trial only while ``finished + running < requested`` (counted over the
   run's own trials); queued candidates are
   taken first; when everything left is running elsewhere it waits, so a peer that dies is
@@ -14,6 +17,7 @@ workers stop at exactly the run's target:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -22,7 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automl import interrupts
 from automl.budget import Deadline
+from automl.errors import StorageError
+from automl.storage.reconcile import reconcile_trials
 from automl.storage.runs import Run, finish_run, lease
 
 if TYPE_CHECKING:
@@ -33,6 +40,8 @@ if TYPE_CHECKING:
 INTERRUPTED = "interrupted"
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 RUN_ATTR = "automl_run"
+RETRY_ATTR = "retry_of"  # user attribute of a re-queued candidate: the trial it re-runs
+STORAGE_RETRIES = 3  # a candidate failed by the database runs again at most this many times
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHo
         if is_heartbeat_enabled(study._storage):
             _fail_orphans(study, storage)
         fail_stale_trials(study)  # no-op without heartbeats; else re-queues dead trials
+        reconcile_trials(storage, study.study_name)  # project rows of dead trials: not RUNNING
         now = tally(study.get_trials(deepcopy=False), run.id)
         if on_tally is not None:
             on_tally(now, run.requested)
@@ -97,14 +107,38 @@ def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHo
             # same heartbeat thread itself (see _run_one).
             warnings.simplefilter("ignore", UserWarning)
             trial = study.ask()  # takes a queued (WAITING) candidate, e.g. a retry, first
-        if is_heartbeat_enabled(study._storage):
-            # Optuna ignores a RUNNING trial that never sent a heartbeat when it looks for dead
-            # ones, so beat once now: a worker killed before its heartbeat thread starts must
-            # not leave its trial RUNNING forever.
-            storage.optuna.record_heartbeat(trial._trial_id)
-        trial.set_user_attr(RUN_ATTR, run.id)
-        trial.set_user_attr("worker", WORKER)
+        try:
+            if is_heartbeat_enabled(study._storage):
+                # Optuna ignores a RUNNING trial that never sent a heartbeat when it looks for
+                # dead ones, so beat once now: a worker killed before its heartbeat thread
+                # starts must not leave its trial RUNNING forever.
+                storage.optuna.record_heartbeat(trial._trial_id)
+            trial.set_user_attr(RUN_ATTR, run.id)
+            trial.set_user_attr("worker", WORKER)
+        except BaseException:
+            with contextlib.suppress(Exception):  # best effort: the database may be the cause
+                requeue(study, trial, INTERRUPTED)
+            raise
         return trial
+
+
+def requeue(study: optuna.Study, trial: optuna.Trial, reason: str,
+            on_interrupt: Callable[[optuna.Trial], None] | None = None,
+            attrs: dict[str, Any] | None = None) -> None:
+    """Fail a trial that was stopped from outside (it does not count) and queue its candidate
+    again: the parameters it was queued with, plus those it had sampled."""
+    from optuna.trial import TrialState
+
+    frozen = study._storage.get_trial(trial._trial_id)
+    if frozen.state.is_finished():
+        return
+    params = {**frozen.system_attrs.get("fixed_params", {}), **frozen.params}
+    trial.set_user_attr("reason", reason)
+    if on_interrupt is not None:
+        on_interrupt(trial)
+    study.tell(trial, state=TrialState.FAIL)
+    study.enqueue_trial(params, user_attrs={RETRY_ATTR: trial.number, **(attrs or {})},
+                        skip_if_exists=False)
 
 
 def _fail_orphans(study: optuna.Study, storage: Storage) -> None:
@@ -144,13 +178,17 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[Any]
             values = objective(trial)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one by the CLI
-            trial.set_user_attr("reason", INTERRUPTED)
-            on_interrupt(trial)
-            study.tell(trial, state=TrialState.FAIL)
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number},
-                                skip_if_exists=False)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (raised where safe: automl.interrupts)
+            requeue(study, trial, INTERRUPTED, on_interrupt)
             raise
+        except StorageError as exc:  # the database failed, not the candidate: run it again
+            tries = int(study._storage.get_trial(trial._trial_id).user_attrs.get(
+                "storage_retries", 0))
+            if tries >= STORAGE_RETRIES:
+                study.tell(trial, state=TrialState.FAIL)  # counts: it keeps failing
+            else:
+                requeue(study, trial, f"{INTERRUPTED}: {exc}"[:1000], on_interrupt,
+                        {"storage_retries": tries + 1})
         except Exception:  # the objective stored the reason; one bad trial never stops a run
             study.tell(trial, state=TrialState.FAIL)
         else:
@@ -174,16 +212,19 @@ def optimize(
     candidate (the objective stops running ones at the deadline); returns trials run here."""
     deadline = deadline or Deadline()
     ran = 0
-    while deadline.can_start():
-        claimed = _claim(study, storage, run, on_tally)
-        if claimed == "done":
-            break
-        if claimed == "wait":
-            time.sleep(min(poll_s, max(0.0, deadline.remaining())))
-            continue
-        assert not isinstance(claimed, str)
-        frozen = _run_one(study, claimed, objective, on_interrupt)
-        ran += 1
-        for cb in callbacks:
-            cb(study, frozen)
+    with interrupts.deferring():
+        while deadline.can_start():
+            interrupts.checkpoint()  # no trial of this worker is open here
+            claimed = _claim(study, storage, run, on_tally)
+            if claimed == "done":
+                break
+            if claimed == "wait":
+                with interrupts.interruptible():
+                    time.sleep(min(poll_s, max(0.0, deadline.remaining())))
+                continue
+            assert not isinstance(claimed, str)
+            frozen = _run_one(study, claimed, objective, on_interrupt)
+            ran += 1
+            for cb in callbacks:
+                cb(study, frozen)
     return ran

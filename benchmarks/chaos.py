@@ -1,4 +1,5 @@
-"""Chaos: kill ``automl search`` with SIGKILL at random moments, restart it, check the database.
+"""Chaos: stop ``automl search`` at random moments (SIGKILL, or SIGINT/SIGTERM), restart it,
+check the database.
 
 Runs a small search, kills it K times at random moments (bounded in time), restarting it each
 time with the same command, then lets it finish and checks what a user is promised:
@@ -9,6 +10,11 @@ time with the same command, then lets it finish and checks what a user is promis
 * no trial is left RUNNING or WAITING.
 
     python benchmarks/chaos.py [--kills 20] [--trials 300] [--storage URL] [--json out.json]
+
+``--signals N`` sends N SIGINT/SIGTERM instead, over rounds of small studies on SQLite and
+PostgreSQL (see :mod:`chaos_signals`):
+
+    python benchmarks/chaos.py --signals 200 [--pg-url URL] [--quick]
 """
 
 from __future__ import annotations
@@ -57,7 +63,18 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=600, help="time bound for the kills")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--signals", type=int, default=0,
+                    help="SIGINT/SIGTERM mode: this many signals per back end")
+    ap.add_argument("--round-trials", type=int, default=8, help="signals mode: trials a round")
+    ap.add_argument("--backends", default="sqlite,postgres", help="signals mode")
+    ap.add_argument("--pg-url", help="signals mode: PostgreSQL server (default: "
+                    "$AUTOML_TEST_POSTGRES_URL); a fresh database is made on it and dropped")
+    ap.add_argument("--quick", action="store_true", help="signals mode: 10 signals on SQLite")
     args = ap.parse_args()
+    if args.signals or args.quick:
+        from chaos_signals import main as signals_main
+
+        sys.exit(signals_main(args))
     from automl.runner import counts
 
     rng = random.Random(args.seed)

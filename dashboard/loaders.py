@@ -50,7 +50,7 @@ def storage_url() -> str:
 def storage(url: str) -> Storage:
     """One handle per URL for the whole server. A failure is not cached: a database that a
     search creates after the dashboard started is picked up on the next run."""
-    return open_storage(url, create=False)
+    return open_storage(url, create=False, readonly=True)
 
 
 # key -> (stamp of the cached load, seconds it took); per server process, shared by sessions.

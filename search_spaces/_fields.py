@@ -23,8 +23,13 @@ def _name(what: str | None, field: str) -> str:
     return f"{what}.{field}" if what else field
 
 
+# No size or count in a space or spec needs more; a larger one would overflow the database's
+# and torch's integers long after the study started.
+INT_MAX = 2**31 - 1
+
+
 def as_int(what: str | None, field: str, value: Any, lo: int | None = None) -> int:
-    """``value`` as an int (not a bool, not a float), at least ``lo``."""
+    """``value`` as an int (not a bool, not a float), at least ``lo`` and at most INT_MAX."""
     try:
         if isinstance(value, bool):
             raise TypeError
@@ -33,6 +38,8 @@ def as_int(what: str | None, field: str, value: Any, lo: int | None = None) -> i
         raise FieldError(_name(what, field), f"need an integer, got {value!r}") from None
     if lo is not None and out < lo:
         raise FieldError(_name(what, field), f"need >= {lo}, got {out}")
+    if out > INT_MAX:
+        raise FieldError(_name(what, field), f"need <= {INT_MAX}, got {out}")
     return out
 
 

@@ -49,7 +49,7 @@ def read_study(storage: str | None, study: str) -> tuple[str, list[TrialRecord],
     from automl.storage import open_storage, resolve_url
 
     url = resolve_url(storage)
-    store = open_storage(url, create=False)
+    store = open_storage(url, create=False, readonly=True)
     try:
         return url, store.trials(study), store.study_config(study)
     finally:

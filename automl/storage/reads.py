@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import StorageError
+from automl.storage.artifacts import resolve
 from automl.storage.records import StudySummary, TrialRecord
 from automl.storage.schema import StudyRow
 
@@ -27,7 +29,7 @@ def _study_id(storage: Storage, name: str) -> int:
     except KeyError:
         raise storage._no_study(name) from None
     except optuna.exceptions.StorageInternalError as exc:
-        raise StorageError(f"storage {storage.masked_url}: {exc}") from exc
+        raise StorageError(f"storage {storage.masked_url}: {storage.mask(str(exc))}") from exc
 
 
 def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
@@ -48,10 +50,14 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
     if trials is None:
         raise storage._no_study(study)
     rows = storage._rows(study, with_epochs, number)
+    roots = _artifact_roots(storage, study)
     records = []
     for t in trials:
         row = rows.get(t.number)
         extra: dict[str, Any] = {k: getattr(row, k) for k in _COPIED} if row is not None else {}
+        if extra.get("artifact_path"):
+            found = resolve(extra["artifact_path"], roots)
+            extra["artifact_path"] = str(found) if found is not None else None
         if extra.get("reason") is None:
             extra["reason"] = t.reason
         extra.update(t.attrs)
@@ -69,6 +75,20 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
             )
         )
     return records
+
+
+def _artifact_roots(storage: Storage, study: str) -> list[Path]:
+    """Where a stored relative weights path may lie: this storage's artifacts root first (the
+    one given on the command line, else the folder beside the database), then the folder the
+    study was searched with."""
+    roots = [storage.artifacts_root]
+    try:
+        searched = storage.study_config(study).get("study", {}).get("artifacts")
+    except StorageError:
+        searched = None
+    if isinstance(searched, str) and searched:
+        roots.append(Path(searched).expanduser())
+    return roots
 
 
 def _read_with_optuna_api(storage: Storage, study: str, number: int | None) -> list[Any] | None:
@@ -100,6 +120,8 @@ def summarize_studies(storage: Storage) -> list[StudySummary]:
     if inspect(storage.engine).has_table("studies"):  # else Optuna's call below creates them
         with storage.engine.connect() as conn:
             stats = study_stats(conn)
+    elif storage.readonly:
+        return []  # no Optuna tables, and a read-only handle must not create them
     out = []
     for fs in storage.optuna.get_all_studies():
         st = stats.get(fs.study_name, {"states": {}, "best": None, "last": None})

@@ -4,6 +4,7 @@ and still stop at exactly the requested number of finished trials."""
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from automl.storage.store import Storage
 
 LOCK_TTL_S = 10.0  # a holder that dies frees the lock after this long (held for < 1 s)
+LEASE_WAIT_ENV = "AUTOML_DB_LEASE_WAIT"
+LEASE_WAIT_S = 120.0
+LEASE_POLL_S, LEASE_POLL_MAX_S = 0.05, 1.0  # first and longest pause between tries
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,21 @@ class Run:
 
 
 @contextlib.contextmanager
-def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float = 120.0
+def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float | None = None
           ) -> Iterator[None]:
-    """Hold the named lock; a conditional UPDATE makes taking it atomic on any database."""
+    """Hold the named lock; a conditional UPDATE makes taking it atomic on any database.
+    ``wait`` (default ``$AUTOML_DB_LEASE_WAIT``, else 120 s): many workers take turns at one
+    lock, so a launcher raises it with their number (a dead holder frees it after ``ttl``)."""
+    from automl.storage.engine import seconds
+
     holder = uuid.uuid4().hex
+    wait = seconds(LEASE_WAIT_ENV, LEASE_WAIT_S) if wait is None else wait
     deadline = time.monotonic() + wait
     with contextlib.suppress(StorageError):  # someone else created the row first: fine
         with storage.session() as s:
             if s.get(LockRow, name) is None:
                 s.execute(insert(LockRow).values(name=name, holder=None, expires=0.0))
+    delay = LEASE_POLL_S
     while True:
         now = time.time()
         with storage.session() as s:
@@ -53,7 +63,10 @@ def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float = 12
             break
         if time.monotonic() > deadline:
             raise StorageError(f"could not take lock {name!r} within {wait:.0f} s")
-        time.sleep(0.05)
+        # Backing off (with jitter) keeps N waiting workers from hammering the database with
+        # N x 20 UPDATEs a second, which slowed the holder itself (benchmarks/db_workers.py).
+        time.sleep(random.uniform(0.5, 1.0) * delay)
+        delay = min(LEASE_POLL_MAX_S, delay * 1.5)
     try:
         yield
     finally:

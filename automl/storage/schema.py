@@ -52,6 +52,17 @@ class StudyRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
+class StudyKeyRow(Base):
+    """A random key per study, owned by this database: it names the study's artifacts folder
+    (see automl/storage/artifacts.py). A table of its own, so older databases gain it by
+    ``create_all`` without altering a table."""
+
+    __tablename__ = "automl_study_keys"
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class TrialRow(Base):
     __tablename__ = "automl_trials"
     __table_args__ = (UniqueConstraint("study_name", "number"),)

@@ -16,32 +16,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from automl.errors import StorageError
 from automl.storage import schema
+from automl.storage.engine import SQLITE_TIMEOUT_S, engine_kwargs, parse_url, sqlite_pragmas
 from automl.storage.records import EpochPoint, StudySummary, TrialRecord
-from automl.storage.schema import EpochRow, MetaRow, StudyRow, TrialRow
-from automl.storage.urls import default_artifacts, mask_text, mask_url, sqlite_path
+from automl.storage.schema import EpochRow, MetaRow, StudyKeyRow, StudyRow, TrialRow
+from automl.storage.urls import default_artifacts, mask_text, mask_url, secrets_of, sqlite_path
 
 if TYPE_CHECKING:
     import optuna
 
-SQLITE_TIMEOUT_S = 60  # several workers on one SQLite file wait for the lock instead of failing
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets readers (the dashboard) run beside a writer; busy_timeout waits out short locks.
-    cur.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL still survives a killed process (only a power cut can lose the last
-    # commits) and saves an fsync per commit: per-epoch curves commit often.
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+__all__ = ["SQLITE_TIMEOUT_S", "Storage"]
 
 
 class Storage:
@@ -55,11 +44,16 @@ class Storage:
         create: bool = True,
         heartbeat_interval: int | None = None,
         grace_period: int | None = None,
+        readonly: bool = False,
     ) -> None:
+        """``readonly``: open for reading only (no table creation, no write of any kind; a
+        SQLite file is opened ``mode=ro``), as the read commands do."""
         self.url = url
         self.masked_url = mask_url(url)
+        self.readonly = readonly
+        self._secrets = secrets_of(url)
         try:
-            parsed = make_url(url)
+            parsed = parse_url(url)
         except ArgumentError:
             raise StorageError(
                 f"storage URL {self.masked_url!r} is not a valid SQLAlchemy URL "
@@ -73,24 +67,38 @@ class Storage:
             raise StorageError(f"{db_file.parent}: folder of the database does not exist")
         self.artifacts_root = Path(artifacts).resolve() if artifacts else default_artifacts(url)
         self._heartbeat = (heartbeat_interval, grace_period)
-        self.engine = self._make_engine(url)
+        # What the drivers are given: the password re-encoded, whatever it holds.
+        self._parsed = parsed
+        self.engine = self._make_engine(parsed)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if create:
+        if create and not readonly:
             self._create_schema()
         else:
             self._check_schema()
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _make_engine(self, url: str) -> Engine:
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": SQLITE_TIMEOUT_S}
+    def mask(self, text: str) -> str:
+        """``text`` with this storage's URL secrets masked, in whatever form it echoes them."""
+        return mask_text(text, self._secrets)
+
+    def _fail(self, exc: BaseException) -> StorageError:
+        """One masked line for a driver error."""
+        return StorageError(f"storage {self.masked_url}: {self.mask(_first_line(exc))}")
+
+    def _engine_kwargs(self, parsed: Any) -> dict[str, Any]:
         try:
-            engine = create_engine(url, **kwargs)
-        except (ArgumentError, ImportError) as exc:
-            raise StorageError(f"storage {self.masked_url}: {mask_text(str(exc))}") from None
+            return engine_kwargs(parsed, readonly=self.readonly)
+        except StorageError as exc:
+            raise StorageError(self.mask(str(exc))) from None
+
+    def _make_engine(self, parsed: Any) -> Engine:
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, **self._engine_kwargs(parsed)}
+        try:
+            engine = create_engine(parsed, **kwargs)
+        except (ArgumentError, ImportError, TypeError, ValueError) as exc:
+            raise self._fail(exc) from None
         if self.is_sqlite:
-            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "connect", sqlite_pragmas(self.readonly))
         return engine
 
     @contextlib.contextmanager
@@ -102,7 +110,7 @@ class Storage:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise StorageError(f"storage {self.masked_url}: {_first_line(exc)}") from exc
+            raise self._fail(exc) from exc
         except BaseException:
             session.rollback()
             raise
@@ -118,7 +126,7 @@ class Storage:
                 # Workers starting together race to create the tables: the loser sees "already
                 # exists" and simply checks again.
                 if attempt == 2 or "already exists" not in str(exc):
-                    raise StorageError(f"storage {self.masked_url}: {_first_line(exc)}") from exc
+                    raise self._fail(exc) from exc
                 time.sleep(0.2 * (attempt + 1))
         with contextlib.suppress(StorageError), self.session() as s:  # a racing worker wins
             if s.get(MetaRow, "schema_version") is None:
@@ -137,7 +145,7 @@ class Storage:
         try:
             tables = set(inspect(self.engine).get_table_names())
         except SQLAlchemyError as exc:
-            raise StorageError(f"storage {self.masked_url}: {_first_line(exc)}") from exc
+            raise self._fail(exc) from exc
         if "automl_studies" not in tables:
             raise StorageError(f"storage {self.masked_url}: holds no automl studies")
 
@@ -146,20 +154,19 @@ class Storage:
         """Optuna's RDB storage on the same URL (imported lazily: optuna is slow to import)."""
         import optuna
 
-        kwargs: dict[str, Any] = {}
-        if self.is_sqlite:
-            kwargs["engine_kwargs"] = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+        kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs(self._parsed)}
+        if self.readonly:
+            kwargs["skip_table_creation"] = True
         interval, grace = self._heartbeat
         if interval:
             kwargs["heartbeat_interval"] = interval
             kwargs["grace_period"] = grace
             kwargs["heartbeat_stale_trial_callback"] = _retry_callback()
         try:
-            return optuna.storages.RDBStorage(self.url, **kwargs)
+            url = self._parsed.render_as_string(hide_password=False)
+            return optuna.storages.RDBStorage(url, **kwargs)
         except Exception as exc:  # Optuna wraps driver errors in several types
-            raise StorageError(
-                f"storage {self.masked_url}: {mask_text(_first_line(exc))}"
-            ) from exc
+            raise self._fail(exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -167,8 +174,29 @@ class Storage:
             self.optuna.remove_session()
             self.optuna.engine.dispose()
 
-    def artifact_dir(self, study: str, number: int) -> Path:
-        return self.artifacts_root / _safe_name(study) / f"trial_{number:05d}"
+    def artifact_dir(self, study: str, number: int) -> tuple[Path, str]:
+        """A trial's weights folder: (absolute path, path relative to the artifacts root, as
+        the database stores it). See :mod:`automl.storage.artifacts`."""
+        from automl.storage.artifacts import trial_dir
+
+        rel = trial_dir(study, self.study_key(study), number)
+        return self.artifacts_root / rel, rel
+
+    def study_key(self, study: str) -> str:
+        """The random key this database owns for ``study`` (made on first use)."""
+        from automl.storage.artifacts import new_key
+
+        with self.session() as s:
+            row = s.get(StudyKeyRow, study)
+            if row is not None:
+                return row.key
+        with contextlib.suppress(StorageError), self.session() as s:  # a racing worker wins
+            s.add(StudyKeyRow(name=study, key=new_key()))
+        with self.session() as s:
+            row = s.get(StudyKeyRow, study)
+            if row is None:
+                raise StorageError(f"storage {self.masked_url}: no artifacts key for {study!r}")
+            return row.key
 
     # -- writes -----------------------------------------------------------------------------
     def save_study(self, name: str, objective: str, cost: str, config: dict, env: dict) -> None:
@@ -285,10 +313,6 @@ def _retry_callback() -> Any:
     # A candidate whose worker died is run again, up to 3 times (a candidate that kills its
     # worker every time, e.g. by running out of memory, must not loop forever).
     return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-
-
-def _safe_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "study"
 
 
 def _first_line(exc: BaseException) -> str:

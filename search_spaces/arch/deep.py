@@ -15,7 +15,9 @@ def max_downsamples(spatial: Sequence[int], min_spatial: int = 2) -> int:
     A stride-2, padding-1, kernel-3 conv maps size s to ceil(s / 2).
     """
     count, sizes = 0, list(spatial)
-    while sizes and all((s + 1) // 2 >= min_spatial for s in sizes):
+    # any(s > 1): a size-1 input halves to 1 again, so with min_spatial 1 it never stops.
+    while sizes and any(s > 1 for s in sizes) and all((s + 1) // 2 >= min_spatial
+                                                       for s in sizes):
         sizes = [(s + 1) // 2 for s in sizes]
         count += 1
     return count

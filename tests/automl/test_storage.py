@@ -44,7 +44,10 @@ def test_trials_join_optuna_state_with_project_rows(storage_url: str) -> None:
     [summary] = again.list_studies()
     assert summary.states == {"COMPLETE": 1, "RUNNING": 1} and summary.best_val_accuracy == 0.9
     assert again.study_config("s") == {"study": {"cost": "flops"}}
-    assert str(st.artifact_dir("s", 3)) == "/tmp/automl-test-artifacts/s/trial_00003"
+    folder, rel = st.artifact_dir("s", 3)
+    key = st.study_key("s")
+    assert rel == f"s-{key}/trial_00003" and folder == Path("/tmp/automl-test-artifacts") / rel
+    assert again.artifact_dir("s", 3)[1] == rel  # the key is the database's, not the run's
     assert again.trial("s", 1).state == "RUNNING" and again.trial("s", 1).arch is None
 
 

@@ -1,0 +1,184 @@
+"""Ctrl-C / SIGTERM at the instants that used to leave trials RUNNING or lose a candidate: real
+signals sent to this process, the real runner loop on a real database (the objective is a tiny
+function, not the trainer: these instants are in the loop, not in training)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+import pytest
+
+from automl import interrupts
+from automl.errors import StorageError
+from automl.runner import INTERRUPTED, RETRY_ATTR, counts, optimize
+from automl.storage import Storage
+from automl.storage.reconcile import project_states
+from automl.storage.runs import start_or_resume
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+def _signal(sig: int = signal.SIGINT) -> None:
+    os.kill(os.getpid(), sig)
+    time.sleep(0.05)  # the handler runs at the next bytecode boundary of the main thread
+
+
+def test_signal_is_held_until_a_safe_point() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    reached = []
+    with pytest.raises(KeyboardInterrupt), interrupts.deferring():
+        _signal()
+        reached.append("after the signal")  # held: a database write here completes
+        with interrupts.interruptible():
+            reached.append("never")  # raised on entry
+    assert reached == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_sigterm_is_terminated_and_held_sections_finish() -> None:
+    steps = []
+    with pytest.raises(interrupts.Terminated), interrupts.deferring(), \
+            interrupts.interruptible():
+        with interrupts.held():
+            _signal(signal.SIGTERM)
+            steps.append("write finished")
+        steps.append("never")  # raised as the held section ends
+    assert steps == ["write finished"]
+    with pytest.raises(KeyboardInterrupt), interrupts.deferring():
+        _signal()
+    # outside any deferring block the default behaviour is back
+    with pytest.raises(KeyboardInterrupt):
+        _signal()
+
+
+class _SignalAfterAsk(optuna.samplers.RandomSampler):
+    """Sends SIGINT from inside ``study.ask()``, after the trial row exists: the window in which
+    an interrupted worker used to leave its trial RUNNING."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.fired = False
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        super().before_trial(study, trial)
+        if not self.fired:
+            self.fired = True
+            _signal()
+
+
+def _objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    y = trial.suggest_int("y", 0, 100)
+    with interrupts.interruptible():  # "training"
+        time.sleep(0.01)
+    return x + y
+
+
+def _setup(url: str, name: str, requested: int, sampler: Any = None
+           ) -> tuple[Storage, optuna.Study, Callable[[], Any]]:
+    st = Storage(url)
+    study = optuna.create_study(study_name=name, storage=st.optuna, sampler=sampler)
+    st.save_study(name, "val_accuracy", "flops", {}, {})
+    return st, study, lambda: start_or_resume(st, name, "fp", requested, 0)
+
+
+def _check_exact(study: optuna.Study, requested: int) -> list[optuna.trial.FrozenTrial]:
+    trials = study.get_trials(deepcopy=False)
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    assert sum(counts(t) for t in trials) == requested
+    return trials
+
+
+def test_signal_between_ask_and_first_write_leaves_nothing_running(storage_url: str) -> None:
+    st, study, run = _setup(storage_url, "ask", 3, _SignalAfterAsk())
+    with pytest.raises(KeyboardInterrupt):
+        optimize(study, _objective, st, run())
+    first, retry = study.get_trials(deepcopy=False)
+    assert first.state.name == "FAIL" and first.user_attrs["reason"] == INTERRUPTED
+    assert retry.state.name == "WAITING" and retry.user_attrs[RETRY_ATTR] == first.number
+    optimize(study, _objective, st, run())  # the same command again
+    trials = _check_exact(study, 3)
+    assert trials[1].state.name == "COMPLETE"
+    assert trials[1].params == first.params  # the same candidate, re-run
+    st.close()
+
+
+def test_interrupted_retry_keeps_its_queued_candidate(storage_url: str) -> None:
+    """A queued candidate interrupted before it sampled anything is queued again whole."""
+    st, study, run = _setup(storage_url, "requeue", 1)
+    study.enqueue_trial({"x": 0.25, "y": 7})
+
+    def stop_first(trial: optuna.Trial) -> float:
+        if trial.number == 0:
+            with interrupts.interruptible():
+                _signal(signal.SIGTERM)
+        return _objective(trial)
+
+    with pytest.raises(interrupts.Terminated):
+        optimize(study, stop_first, st, run())
+    optimize(study, _objective, st, run())
+    trials = _check_exact(study, 1)
+    assert trials[0].state.name == "FAIL" and trials[0].params == {}
+    assert trials[1].params == {"x": 0.25, "y": 7} and trials[1].state.name == "COMPLETE"
+    st.close()
+
+
+def test_signal_after_training_keeps_the_result(storage_url: str) -> None:
+    """Stopped between training and telling Optuna: the result is stored, nothing re-runs."""
+    st, study, run = _setup(storage_url, "late", 2)
+
+    def objective(trial: optuna.Trial) -> float:
+        value = _objective(trial)
+        if trial.number == 0:
+            _signal()  # lands while the result is written
+        return value
+
+    with pytest.raises(KeyboardInterrupt):
+        optimize(study, objective, st, run())
+    [only] = study.get_trials(deepcopy=False)
+    assert only.state.name == "COMPLETE"
+    optimize(study, objective, st, run())
+    assert len(_check_exact(study, 2)) == 2
+    st.close()
+
+
+def test_storage_failure_requeues_the_candidate_and_count_stays_exact(storage_url: str) -> None:
+    st, study, run = _setup(storage_url, "dbfail", 2)
+    failed: list[int] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        value = _objective(trial)
+        if not failed:
+            failed.append(trial.number)
+            raise StorageError("storage sqlite:///x.db: database is locked")
+        return value
+
+    optimize(study, objective, st, run())
+    trials = _check_exact(study, 2)
+    assert len(trials) == 3 and not counts(trials[0])
+    assert trials[0].user_attrs["reason"].startswith(INTERRUPTED)
+    assert trials[1].user_attrs[RETRY_ATTR] == 0 and trials[1].params == trials[0].params
+    assert project_states(st, "dbfail") == {}  # this objective writes no project rows
+    st.close()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_while_the_cli_imports_exits_quietly(sig: int, code: int) -> None:
+    """The console script's first act: a signal before the CLI's own handlers exits 130/143
+    with no traceback (the chaos run saw tracebacks from signals landing in start-up)."""
+    import subprocess
+    import sys
+
+    script = ("import os, signal, time\n"
+              "import automl.entry as e\n"
+              "signal.signal(signal.SIGINT, e._quit); signal.signal(signal.SIGTERM, e._quit)\n"
+              f"os.kill(os.getpid(), {int(sig)})\n"
+              "time.sleep(30)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == code and "Traceback" not in proc.stderr

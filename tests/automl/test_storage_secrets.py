@@ -1,0 +1,93 @@
+"""Storage URLs never show their secrets, whatever their form: in ``mask_url`` and in the one-line
+errors of ``automl studies``, ``leaderboard`` and ``search`` (real CLI, real drivers, a port
+nothing listens on)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from automl.storage.urls import mask_text, mask_url, secrets_of
+
+MARK = "Sup3r"  # every secret below holds it; it must never be printed
+
+
+PORT = 1  # nothing listens there: refused at once (and test ids stay the same for xdist)
+H = f"127.0.0.1:{PORT}"
+PG = "postgresql+psycopg"
+URLS = [
+    f"{PG}://u:{MARK}S3cret@{H}/db",
+    f"postgresql://u:{MARK}S3cret@{H}/db",
+    f"{PG}://u:p@ss-{MARK}@{H}/db",  # '@' in the password
+    f"{PG}://u:a@b@c-{MARK}@{H}/db",  # two of them
+    f"{PG}://u:pa:ss-{MARK}@{H}/db",  # ':'
+    f"{PG}://u:pa/ss-{MARK}@{H}/db",  # '/'
+    f"{PG}://u:pa?ss-{MARK}@{H}/db",  # '?'
+    f"{PG}://u:pa#ss-{MARK}@{H}/db",  # '#'
+    f"{PG}://u:p%40ss%2F{MARK}@{H}/db",  # percent-encoded
+    f"{PG}://u:50%off-{MARK}@{H}/db",  # a bare '%'
+    f"{PG}://u:{MARK} with spaces@{H}/db",
+    f"{PG}://u:pa'ss\"{MARK}@{H}/db",  # quotes
+    f"{PG}://u:pässwörd-{MARK}@{H}/db",  # not ASCII
+    f"{PG}://:{MARK}S3cret@{H}/db",  # no user name
+    f"{PG}://u:{MARK}S3cret@[::1]:{PORT}/db",  # IPv6 host
+    f"{PG}://u@{H}/db?password={MARK}S3cret",  # password as a query parameter
+    f"{PG}://u@{H}/db?sslmode=disable&password={MARK}S3cret&application_name=x",
+    f"{PG}://u@{H}/db?sslpassword={MARK}S3cret",
+    f"{PG}://u@{H}/db?passfile=/keys/{MARK}.pgpass",
+    f"{PG}://u:{MARK}One@{H}/db?password={MARK}Two",  # both
+    f"{PG}://u:{MARK}S3cret@/db?host=127.0.0.1&port={PORT}",  # host in the query
+    f"{PG}://u:{MARK}S3cret@{H}/db?connect_timeout=1&options=-c%20x%3Dy",
+    f"mysql+pymysql://u:{MARK}S3cret@{H}/db",  # driver not installed
+    f"nosuchdb://u:{MARK}S3cret@{H}/db",  # unknown dialect
+    f"host=127.0.0.1 port={PORT} password={MARK}S3cret",  # a libpq string, not a URL
+    f"u:{MARK}S3cret@127.0.0.1/db",  # no scheme
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_mask_url_hides_every_secret(url: str) -> None:
+    masked = mask_url(url)
+    assert MARK not in masked and "***" in masked
+    message = f"could not connect to {url}: refused"
+    assert secrets_of(url) and MARK not in mask_text(message, secrets_of(url))
+    if not any(c in url for c in " '\""):  # free text without the URL: best effort, by shape
+        assert MARK not in mask_text(message)
+
+
+def test_mask_url_keeps_what_is_not_secret() -> None:
+    assert mask_url("postgresql://bob:s3cret@db:5432/x") == "postgresql://bob:***@db:5432/x"
+    assert mask_url("postgresql://bob:p@ss@db/x?sslmode=require&password=y") == (
+        "postgresql://bob:***@db/x?sslmode=require&password=***")
+    assert mask_url("sqlite:///home/me@corp/a.db") == "sqlite:///home/me@corp/a.db"
+    assert mask_text("dsn 'host=h password=abc user=u'") == "dsn 'host=h password=*** user=u'"
+    assert mask_text("{'password': 'abc', 'port': 1}") == "{'password': '***', 'port': 1}"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "automl", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
+                                                       "AUTOML_DB_CONNECT_TIMEOUT": "2"})
+
+
+def _assert_masked(proc: subprocess.CompletedProcess[str]) -> None:
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert MARK not in out, out
+    assert "Traceback" not in out and proc.stderr.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_read_commands_never_print_the_secret(url: str, tmp_path: Path) -> None:
+    _assert_masked(_cli("studies", "--storage", url, cwd=tmp_path))
+    _assert_masked(_cli("leaderboard", "s", "--storage", url, cwd=tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("url", URLS)
+def test_search_never_prints_the_secret(url: str, tmp_path: Path) -> None:
+    _assert_masked(_cli("search", "--data", "digits", "--trials", "1", "--quiet",
+                        "--storage", url, cwd=tmp_path))
