@@ -11,7 +11,6 @@ import time
 # Before the imports below: a --timeout counts from (almost) the start of the command.
 COMMAND_STARTED = time.monotonic()
 
-import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -33,26 +32,7 @@ app = typer.Typer(
     cls=OneLineGroup,
 )
 
-StorageOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE, else sqlite:///automl.db)"
-    ),
-]
-# Trial numbers are stored as SQLite / PostgreSQL 64-bit integers.
-TRIAL_NUMBER_MAX = 2**63 - 1
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    # Piped output (CI logs, files) gets a wide table instead of an 80-column squeeze.
-    return Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+from automl.cli_read import StorageOpt, console  # noqa: E402
 
 
 @app.command()
@@ -146,10 +126,10 @@ def search(
         heartbeat_interval=cfg.study.heartbeat_interval or None,
         grace_period=cfg.study.grace_period,
     )
-    console = _console()
+    con = console()
     cost = cfg.study.cost if cfg.study.objective == "pareto" else None
     if not quiet:
-        console.print(
+        con.print(
             f"study [bold]{safe(cfg.study.name)}[/] in {safe(store.masked_url)}: "
             f"{cfg.study.trials} trials"
             f"{f' on {cfg.study.workers} workers' if cfg.study.workers > 1 else ''}, "
@@ -163,7 +143,7 @@ def search(
 
         launched = launch(cfg, store, prepared, sys.argv[1:],
                           started_wall=time.time() - (time.monotonic() - started),
-                          say=None if quiet else lambda m: console.print(m, highlight=False))
+                          say=None if quiet else lambda m: con.print(m, highlight=False))
     children = [] if launched is not None else _start_workers(
         cfg, store.is_sqlite, time.time() - (time.monotonic() - started))
     try:
@@ -190,14 +170,14 @@ def search(
     if not quiet:
         records = store.trials(cfg.study.name)
         rows = leaderboard(records, cost=cost or "flops", top=10)
-        console.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
-        _print_best(console, cfg.study.name, records, cost or "flops")
+        con.print(leaderboard_table(rows, title=f"{cfg.study.name}: top 10"))
+        _print_best(con, cfg.study.name, records, cost or "flops")
     states = ", ".join(f"{v} {k.lower()}" for k, v in sorted(outcome.states.items()))
     resumed = " (resumed the run of this config)" if outcome.resumed else ""
     if outcome.resumed and outcome.trials_run == 0:
         resumed = (f" (this config's run already has its {cfg.study.trials} finished trials; "
                    "raise --trials to add more)")
-    console.print(
+    con.print(
         f"{outcome.trials_run} trials run here{resumed}; study has {states}.", highlight=False
     )
 
@@ -244,71 +224,11 @@ def _start_workers(cfg: Any, is_sqlite: bool, started_wall: float) -> list[Any]:
     return workers_mod.spawn(sys.argv[1:], devices, started_wall)
 
 
-@app.command()
-def studies(storage: StorageOpt = None, json_: JsonOpt = False) -> None:
-    """List the studies in a database."""
-    from automl.render import studies_table
-    from automl.storage import open_storage
-
-    summaries = open_storage(storage, create=False, readonly=True).list_studies()
-    if json_:
-        _print_json([s.to_dict() for s in summaries])
-    elif not summaries:
-        _console().print("no studies yet; start one with: automl search")
-    else:
-        _console().print(studies_table(summaries))
-
-
-@app.command("leaderboard")
-def leaderboard_cmd(
-    study: Annotated[str, typer.Argument(help="Study name.")],
-    storage: StorageOpt = None,
-    top: Annotated[int | None, typer.Option(help="Show the best K rows.")] = None,
-    pareto: Annotated[bool, typer.Option("--pareto", help="Only the Pareto front.")] = False,
-    json_: JsonOpt = False,
-) -> None:
-    """Trials ranked by Pareto rank on (validation accuracy, cost), then accuracy."""
-    from automl.leaderboard import leaderboard
-    from automl.render import leaderboard_table
-    from automl.storage import open_storage
-
-    if top is not None and top < 1:
-        raise ConfigError(f"--top: must be at least 1, got {top}")
-    store = open_storage(storage, create=False, readonly=True)
-    records = store.trials(study)
-    cost = store.study_config(study).get("study", {}).get("cost", "flops")
-    rows = leaderboard(records, cost=cost, pareto_only=pareto, top=top)
-    if json_:
-        _print_json(rows)
-    else:
-        _console().print(leaderboard_table(rows, title=f"{study} (cost: {cost})"))
-
-
-@app.command()
-def show(
-    study: Annotated[str, typer.Argument(help="Study name.")],
-    trial: Annotated[int, typer.Argument(help="Trial number.")],
-    storage: StorageOpt = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Everything stored about one trial: specs, loss formula, costs, curves, config."""
-    from automl.render import trial_panel
-    from automl.storage import open_storage
-
-    if not 0 <= trial <= TRIAL_NUMBER_MAX:  # beyond it, SQLite cannot even be asked
-        raise ConfigError(f"trial: {trial} is not a trial number; must be in "
-                          f"[0, {TRIAL_NUMBER_MAX}]")
-    rec = open_storage(storage, create=False, readonly=True).trial(study, trial)
-    if json_:
-        _print_json(rec.to_dict())
-    else:
-        _console().print(trial_panel(rec))
-
-
 def _register_plugins() -> None:
     # Each command group lives in its own module; registration imports only typer.
-    from automl import cli_dashboard, cli_export
+    from automl import cli_dashboard, cli_export, cli_read
 
+    cli_read.register(app)
     cli_dashboard.register(app)
     cli_export.register(app)
 

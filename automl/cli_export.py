@@ -13,16 +13,13 @@ from typing import Annotated, Any
 
 import typer
 
-StorageOpt = Annotated[
-    str | None,
-    typer.Option("--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE or sqlite:///automl.db)"),
-]
+from automl.cli_read import JsonOpt, StorageOpt
+
 OutOpt = Annotated[Path, typer.Option("--out", help="New (or empty) folder for the bundle.")]
 OnnxOpt = Annotated[bool, typer.Option("--onnx/--no-onnx", help="Also write model.onnx.")]
 Pt2Opt = Annotated[bool, typer.Option(
     "--pt2/--no-pt2", help="Also write model.pt2 (torch.export; with --onnx).")]
 QuantOpt = Annotated[str | None, typer.Option("--quantize", help="int8: add model.int8.onnx.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 BackendOpt = Annotated[str, typer.Option("--backend", help="torch | onnx")]
 Int8Opt = Annotated[bool, typer.Option("--int8", help="Use model.int8.onnx (onnx backend).")]
 DataOpt = Annotated[str | None, typer.Option(
