@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = ["SQLITE_TIMEOUT_S", "Storage"]
+
+T = TypeVar("T")
 
 
 class Storage:
@@ -117,17 +119,22 @@ class Storage:
         finally:
             session.close()
 
-    def _create_schema(self) -> None:
-        for attempt in range(3):
+    def _racing_create(self, create: Callable[[], T]) -> T:
+        """Run a CREATE-TABLE step that workers starting together may race on: the loser sees
+        "already exists" or a duplicate Alembic version stamp (SQLAlchemy's and Optuna's checks
+        are not atomic) and simply checks again."""
+        for attempt in range(4):
             try:
-                schema.Base.metadata.create_all(self.engine)
-                break
-            except SQLAlchemyError as exc:
-                # Workers starting together race to create the tables: the loser sees "already
-                # exists" and simply checks again.
-                if attempt == 2 or "already exists" not in str(exc):
+                return create()
+            except Exception as exc:  # Optuna wraps driver errors in several types
+                raced = any(m in str(exc) for m in ("already exists", "alembic_version"))
+                if attempt == 3 or not raced:
                     raise self._fail(exc) from exc
                 time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _create_schema(self) -> None:
+        self._racing_create(lambda: schema.Base.metadata.create_all(self.engine))
         with contextlib.suppress(StorageError), self.session() as s:  # a racing worker wins
             if s.get(MetaRow, "schema_version") is None:
                 s.add(MetaRow(key="schema_version", value=str(schema.SCHEMA_VERSION)))
@@ -162,11 +169,8 @@ class Storage:
             kwargs["heartbeat_interval"] = interval
             kwargs["grace_period"] = grace
             kwargs["heartbeat_stale_trial_callback"] = _retry_callback()
-        try:
-            url = self._parsed.render_as_string(hide_password=False)
-            return optuna.storages.RDBStorage(url, **kwargs)
-        except Exception as exc:  # Optuna wraps driver errors in several types
-            raise self._fail(exc) from exc
+        url = self._parsed.render_as_string(hide_password=False)
+        return self._racing_create(lambda: optuna.storages.RDBStorage(url, **kwargs))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -249,7 +253,9 @@ class Storage:
                     epoch=epoch,
                     train_loss=train_loss,
                     val_accuracy=val_accuracy,
-                    seconds=seconds, val_loss=val_loss)
+                    seconds=seconds,
+                    val_loss=val_loss,
+                )
             )
 
     # -- reads ------------------------------------------------------------------------------

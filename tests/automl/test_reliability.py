@@ -79,6 +79,24 @@ def frozen_trials(url: str, study: str) -> list:
         st.close()
 
 
+def watch(url: str, study: str):  # noqa: ANN201
+    """A poller of the study's trials over one open handle (None until the study exists); its
+    ``close`` releases the handle."""
+    from automl.errors import StorageError
+
+    try:
+        st = open_storage(url, create=False)
+        sid = st.optuna.get_study_id_from_name(study)
+    except (StorageError, KeyError):
+        return None
+
+    def poll() -> list:
+        return st.optuna.get_all_trials(sid, deepcopy=False)
+
+    poll.close = st.close  # type: ignore[attr-defined]
+    return poll
+
+
 def wait_for(pred, timeout: float = 90.0, what: str = "") -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -100,27 +118,40 @@ def check_final(url: str, study: str, requested: int) -> list:
 
 
 def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
-    # Trials of a few seconds each, so the kill lands mid-run rather than after the last trial.
-    cmd = search_cmd(storage_url, "crash", 5, "--set", "trainer.epochs=20",
-                     "--set", "study.pruner=none")  # every re-run candidate must complete
+    # Trials of several seconds each, so the kill lands mid-run rather than after the last trial
+    # (a CI run on a loaded machine missed a one-second window with trials of about a second).
+    cmd = search_cmd(
+        storage_url, "crash", 5, "--set", "trainer.epochs=100", "--set", "study.pruner=none"
+    )  # every re-run candidate must complete
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    watcher = None
     try:
 
         def one_done_one_just_started() -> bool:
-            # A trial that started under a second ago is still training when the kill lands
-            # (one that was merely RUNNING could finish between this read and the kill).
-            ts = frozen_trials(storage_url, "crash")
-            fresh = datetime.now() - timedelta(seconds=1)
+            # A trial that started moments ago is still training when the kill lands (one that
+            # was merely RUNNING could finish between this read and the kill). One handle for
+            # every poll, so a poll costs a query rather than an engine.
+            nonlocal watcher
+            if watcher is None:
+                watcher = watch(storage_url, "crash")
+                if watcher is None:
+                    return False
+            ts = watcher()
+            fresh = datetime.now() - timedelta(seconds=2)
             return any(t.state.name == "COMPLETE" for t in ts) and any(
                 t.state.name == "RUNNING" and t.datetime_start > fresh for t in ts
             )
 
-        wait_for(one_done_one_just_started, what="a completed and a just-started trial")
+        wait_for(
+            one_done_one_just_started, timeout=180, what="a completed and a just-started trial"
+        )
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the search ended before the kill"
     finally:
         if proc.poll() is None:
             proc.kill()
+        if watcher is not None:
+            watcher.close()  # type: ignore[attr-defined]
     # What the kill left: the trials it cut short are still RUNNING in the database.
     at_kill = frozen_trials(storage_url, "crash")
     before = [t.number for t in at_kill if t.state.name == "COMPLETE"]
@@ -245,9 +276,13 @@ def test_chaos_sigint_sigterm_quick(tmp_path: Path) -> None:
     import json
 
     out = tmp_path / "chaos.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "chaos.py"), "--quick",
-                           "--json", str(out)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "chaos.py"), "--quick", "--json", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     [r] = json.loads(out.read_text())["results"]
     assert r["signals"] == 10 and r["rounds"] >= 1, r
     assert r["optuna_running_after_exit"] == 0 and r["project_running_after_exit"] == 0, r

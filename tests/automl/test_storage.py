@@ -71,3 +71,32 @@ def test_empty_sqlite_file_holds_no_studies(tmp_path: Path) -> None:
     (tmp_path / "e.db").write_bytes(b"")
     with pytest.raises(StorageError, match="holds no automl studies"):
         open_storage(f"sqlite:///{tmp_path / 'e.db'}", create=False)
+
+
+def _open_at_barrier(url: str, barrier) -> str:  # noqa: ANN001
+    from automl.storage import Storage
+
+    barrier.wait()
+    try:
+        st = Storage(url)
+        st.optuna.get_all_studies()  # Optuna's own tables made too
+        st.close()
+        return "ok"
+    except Exception as exc:  # returned, so the parent sees every worker's outcome
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_workers_opening_a_fresh_database_together_all_succeed(tmp_path: Path) -> None:
+    """Workers that start at once race to create both the project's and Optuna's tables; the
+    loser of a race sees "already exists" and must simply check again (a CI run lost a search
+    this way)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    for round_ in range(3):
+        url = f"sqlite:///{tmp_path}/race{round_}.db"
+        with ctx.Manager() as manager:
+            barrier = manager.Barrier(4)
+            with ctx.Pool(4) as pool:
+                outcomes = pool.starmap(_open_at_barrier, [(url, barrier)] * 4)
+        assert outcomes == ["ok"] * 4, outcomes
