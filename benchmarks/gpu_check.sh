@@ -36,7 +36,7 @@ echo "=== 1. GPU tests (NCCL)"
 START=$SECONDS
 if "$PY" -c 'import pytest' 2>/dev/null; then
   # The overrides drop pyproject's settings that need plugins or optuna (not needed here).
-  timeout 300 "$PY" -m pytest tests/distributed/test_gpu.py tests/trainer/test_memory_meter.py \
+  timeout 300 "$PY" -m pytest tests/trainer/distributed/test_gpu.py tests/trainer/test_memory_meter.py \
     tests/trainer/test_train_costs.py -m gpu -q -p no:cacheprovider \
     -o addopts="-ra" -o filterwarnings="" -o timeout=0
 else
@@ -44,7 +44,7 @@ else
   timeout 300 "$PY" - <<'EOF'
 import dataclasses, sys
 import torch
-sys.path.insert(0, "tests/distributed")
+sys.path.insert(0, "tests/trainer/distributed")
 from ddp_helpers import BASE, bias_free_mlp, cross_entropy, image_splits, residual_stack
 from trainer.distributed import launch_trial
 

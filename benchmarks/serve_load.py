@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere
 from benchmarks.common import cpu_model, write_json  # noqa: E402
 
 # The tests' own probes: the benchmark's memory figure and the test's bound measure alike.
-sys.path.insert(0, str(REPO / "tests" / "export"))
+sys.path.insert(0, str(REPO / "tests" / "automl" / "export"))
 from serve_helpers import chunked_body, free_port, reset_peak, status_kb  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out" / "serve_load.json"

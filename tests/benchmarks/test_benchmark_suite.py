@@ -23,7 +23,7 @@ from benchmarks.hypervolume import (
 )
 from benchmarks.suite import KINDS, QUICK, SUITE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SKLEARN_SETS = {"digits": (1, 8, 8), "digits_flat": (64,), "breast_cancer": (30,), "wine": (13,)}
 # Official UCR/UEA splits: (train, test) sizes, sample shape, classes.
 AEON_SETS = {

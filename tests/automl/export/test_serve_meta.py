@@ -16,7 +16,7 @@ from automl.export.serve import ServeConfig
 from automl.export.serve_meta import WITHHELD, looks_like_location, public_metadata
 from automl.export.serve_run import startup_message
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def spec_with_secrets() -> dict:

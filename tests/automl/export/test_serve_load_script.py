@@ -1,5 +1,5 @@
 """``benchmarks/serve_load.py`` still runs and writes the JSON RESULTS.md quotes (tiny sizes:
-behaviour, not figures; the pattern of tests/test_benchmark_scripts.py, with the lab bundle)."""
+behaviour, not figures; the pattern of tests/benchmarks/test_benchmark_scripts.py, with the lab bundle)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
