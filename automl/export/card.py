@@ -61,16 +61,25 @@ def render_card(spec: dict[str, Any]) -> str:
     if retrain:
         search = _pct(retrain.get("search_test_accuracy"))
         lines.append(f"| test accuracy at search time | {search} |")
+    return "\n".join(lines + _quantization_lines(spec) + _usage_lines(spec))
+
+
+def _quantization_lines(spec: dict[str, Any]) -> list[str]:
     q = spec.get("quantization")
-    if q:
-        lines += ["", f"INT8 ({q['method']} quantization, {q['format']}, ONNX Runtime):", "",
-                  "| model | file | size (bytes) | test accuracy | latency b=1 (ms) |",
-                  "| --- | --- | --- | --- | --- |"]
-        for key, name in (("float", "model.onnx"), ("int8", "model.int8.onnx")):
-            r = q[key]
-            lines.append(f"| {key} | {name} | {_num(r.get('size_bytes'))} | "
-                         f"{_pct(r.get('test_accuracy'))} | {_num(r.get('latency_ms'))} |")
-    lines += [
+    if not q:
+        return []
+    lines = ["", f"INT8 ({q['method']} quantization, {q['format']}, ONNX Runtime):", "",
+             "| model | file | size (bytes) | test accuracy | latency b=1 (ms) |",
+             "| --- | --- | --- | --- | --- |"]
+    for key, name in (("float", "model.onnx"), ("int8", "model.int8.onnx")):
+        r = q[key]
+        lines.append(f"| {key} | {name} | {_num(r.get('size_bytes'))} | "
+                     f"{_pct(r.get('test_accuracy'))} | {_num(r.get('latency_ms'))} |")
+    return lines
+
+
+def _usage_lines(spec: dict[str, Any]) -> list[str]:
+    return [
         "",
         "## Use",
         "",
@@ -100,4 +109,3 @@ def render_card(spec: dict[str, Any]) -> str:
         spec.get("reproduce", {}).get("note", ""),
         "",
     ]
-    return "\n".join(lines)

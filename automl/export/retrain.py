@@ -65,7 +65,6 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
     from a bundle (``from_bundle``), and when the study's stored source is ``python:`` code:
     see :func:`automl.export.staging.choose_source`."""
     from automl.export.exporter import reproduce
-    from automl.export.spec import versions
     from search_spaces import arch_from_dict, loss_from_dict
     from trainer import TrainConfig, train
 
@@ -91,40 +90,48 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
             result = train(arch, loss, splits, cfg)
         except ValueError as exc:
             raise ExportError(f"retrain: {exc}") from None
-        spec = copy.deepcopy(base)
-        for stale in EXPORT_SECTIONS:  # describe the files of the bundle it came from
-            spec.pop(stale, None)
-        fresh = {"created_at": _now(), "versions": versions()}
-        prior = base.get("retrain") or {}
-        spec["retrain"] = {
-            "mode": "as-searched" if as_searched else "train+val",
-            "epochs": cfg.epochs,
-            "train_samples": int(len(splits.y_train)),
-            "best_epoch": result.best_epoch,
-            "search_test_accuracy": prior.get("search_test_accuracy",
-                                              base["metrics"].get("test_accuracy")),
-            "search_epochs": prior.get("search_epochs", stored.get("epochs")),
-        }
-        spec["train_config"] = dataclasses.asdict(cfg)
-        spec["preprocessing"] = data.preprocessing
-        spec["data"] = {**d, "sha256": data.data_hash}  # what this model was trained on
-        spec["metrics"] = {
-            # Validation samples were trained on in train+val mode: no honest figure is left.
-            "val_accuracy": result.val_accuracy if as_searched else None,
-            "test_accuracy": result.test_accuracy,
-            "best_epoch": result.best_epoch,
-        }
-        costs = result.costs
-        spec["costs"] = {**spec.get("costs", {}), "train_seconds": result.train_seconds,
-                         "peak_memory_mb": result.peak_memory_mb}
-        if costs is not None:
-            spec["costs"].update(params=costs.params, flops=costs.flops,
-                                 latency_ms=costs.latency_ms)
-        spec["selected_by"] = "retrain"
-        spec["created_at"], spec["versions"] = fresh["created_at"], fresh["versions"]
+        spec = _retrained_spec(base, cfg, result, splits, data, d, as_searched=as_searched)
         spec["reproduce"] = reproduce(out, spec, storage_url, as_searched=as_searched)
         spec = write_bundle(tmp, spec, result.state_dict, data, options or BundleOptions())
     return RetrainReport(out, spec, warnings)
+
+
+def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, data: Any,
+                    d: dict[str, Any], *, as_searched: bool) -> dict[str, Any]:
+    """``base`` updated to describe the retrained model (its files are added by the bundle)."""
+    from automl.export.spec import versions
+
+    stored = base.get("train_config") or {}
+    spec = copy.deepcopy(base)
+    for stale in EXPORT_SECTIONS:  # describe the files of the bundle it came from
+        spec.pop(stale, None)
+    prior = base.get("retrain") or {}
+    spec["retrain"] = {
+        "mode": "as-searched" if as_searched else "train+val",
+        "epochs": cfg.epochs,
+        "train_samples": int(len(splits.y_train)),
+        "best_epoch": result.best_epoch,
+        "search_test_accuracy": prior.get("search_test_accuracy",
+                                          base["metrics"].get("test_accuracy")),
+        "search_epochs": prior.get("search_epochs", stored.get("epochs")),
+    }
+    spec["train_config"] = dataclasses.asdict(cfg)
+    spec["preprocessing"] = data.preprocessing
+    spec["data"] = {**d, "sha256": data.data_hash}  # what this model was trained on
+    spec["metrics"] = {
+        # Validation samples were trained on in train+val mode: no honest figure is left.
+        "val_accuracy": result.val_accuracy if as_searched else None,
+        "test_accuracy": result.test_accuracy,
+        "best_epoch": result.best_epoch,
+    }
+    costs = result.costs
+    spec["costs"] = {**spec.get("costs", {}), "train_seconds": result.train_seconds,
+                     "peak_memory_mb": result.peak_memory_mb}
+    if costs is not None:
+        spec["costs"].update(params=costs.params, flops=costs.flops, latency_ms=costs.latency_ms)
+    spec["selected_by"] = "retrain"
+    spec["created_at"], spec["versions"] = _now(), versions()
+    return spec
 
 
 def _now() -> str:

@@ -135,8 +135,7 @@ def build_routes(cfg: ServeConfig, model: Model, metrics: Any, shape: tuple[int,
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
 
-    from automl.export.batching import TICKET
-    from automl.export.inputs import as_batch, expected
+    from automl.export.inputs import expected
     from automl.export.serve_meta import public_metadata
 
     want = expected(shape)
@@ -184,6 +183,19 @@ def build_routes(cfg: ServeConfig, model: Model, metrics: Any, shape: tuple[int,
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)
 
+    add_predict_route(app, cfg, model, metrics, shape, not_ready)
+    return app
+
+
+def add_predict_route(app: Any, cfg: ServeConfig, model: Model, metrics: Any,
+                      shape: tuple[int, ...], not_ready: Any) -> None:
+    """``POST /predict``: wait out start-up, refuse what is over the limits, then predict on the
+    batcher or the one inference thread."""
+    from fastapi.responses import JSONResponse
+
+    from automl.export.batching import TICKET
+    from automl.export.inputs import as_batch
+
     def direct(x: Any) -> Any:
         metrics.batch.observe(len(x))
         return model.predictor.predict_proba(x)
@@ -217,8 +229,6 @@ def build_routes(cfg: ServeConfig, model: Model, metrics: Any, shape: tuple[int,
         # A JSONResponse skips FastAPI's jsonable_encoder walk over every probability.
         return JSONResponse({"labels": [classes[i] for i in probs.argmax(axis=1)],
                              "probabilities": probs.tolist(), "classes": classes})
-
-    return app
 
 
 def jsonable(errors: Any) -> Any:
