@@ -9,80 +9,94 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl._validate import Bound, build
+from automl._validate import build
 from automl.errors import ConfigError
-from automl.launchers import settings as cluster_settings
 from automl.launchers.settings import ClusterSection
 from automl.names import study_name_problem
+from automl.samplers import PRUNERS, SAMPLERS
+from trainer.settings import COUNT_MAX, SECONDS_MAX, SEED_MAX, Ref, setting
 from trainer.types import TrainConfig
 
-SAMPLERS = ("tpe", "nsga2", "random", "cmaes")
-OBJECTIVES = ("pareto", "val_accuracy")
+# Each objective and the Optuna directions of its values (accuracy, then the cost if any).
+OBJECTIVES = {"pareto": ("maximize", "minimize"), "val_accuracy": ("maximize",)}
 COSTS = ("flops", "params", "latency_ms", "peak_memory_mb")
-PRUNERS = ("asha", "hyperband", "median", "none")
 
 
 @dataclass(frozen=True)
 class StudySection:
-    name: str = "automl-study"
-    storage: str | None = None  # SQLAlchemy URL; default sqlite:///automl.db (or $AUTOML_STORAGE)
-    artifacts: str | None = None  # folder for weights; default: next to the SQLite file
-    trials: int = 20  # trials to add in this run
-    timeout: float | None = None  # seconds for this run
-    sampler: str = "tpe"
-    seed: int = 0
-    objective: str = "pareto"  # pareto: max val_accuracy, min cost; val_accuracy: single objective
-    cost: str = "flops"
-    pruner: str = "asha"  # used in single-objective mode (Optuna prunes one objective only)
-    workers: int = 1  # worker processes on this machine sharing the study
+    name: str = setting("automl-study", help="the study's name in the database")
+    storage: str | None = setting(None, help="SQLAlchemy URL; none: sqlite:///automl.db "
+                                  "(or $AUTOML_STORAGE)")
+    artifacts: str | None = setting(None, help="folder for weights; none: next to the SQLite "
+                                    "file")
+    trials: int = setting(20, lo=1, hi=COUNT_MAX, help="trials to add in this run")
+    timeout: float | None = setting(None, lo=0, hi=SECONDS_MAX, lo_open=True,
+                                    help="seconds for this run; none: no limit")
+    sampler: str = setting("tpe", choices=SAMPLERS, help="Optuna sampler (cmaes: "
+                           "single-objective)")
+    seed: int = setting(0, lo=0, hi=SEED_MAX, help="seed of the sampler and the trials")
+    objective: str = setting("pareto", choices=OBJECTIVES, help="pareto: max val_accuracy, "
+                             "min cost; val_accuracy: single objective")
+    cost: str = setting("flops", choices=COSTS, help="the cost a Pareto search minimizes")
+    pruner: str = setting("asha", choices=PRUNERS, help="asha: Pareto-aware successive "
+                          "halving in a Pareto study, Optuna's ASHA in a single-objective one; "
+                          "hyperband, median: single-objective only")
+    workers: int = setting(1, lo=1, hi=64, help="worker processes sharing the study")
     # A worker that stops sending heartbeats for grace_period seconds is presumed dead: its
     # trial is failed and its candidate re-queued. 0 disables heartbeats.
-    heartbeat_interval: int = 10
-    grace_period: int = 30
-    # Search an existing study that another Optuna tool created (its trials count as ours).
-    adopt: bool = False
+    heartbeat_interval: int = setting(10, lo=0, hi=3600, help="seconds between a worker's "
+                                      "heartbeats; 0: none")
+    grace_period: int = setting(30, lo=1, hi=86400, help="seconds without a heartbeat before "
+                                "a trial is presumed dead")
+    adopt: bool = setting(False, help="search an existing study another Optuna tool created")
 
 
 @dataclass(frozen=True)
 class DataSection:
-    source: str = "digits"  # digits | PATH.npz | PATH.csv | python:module:function
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15  # ignored when the source provides x_test / y_test
-    standardize: bool = True
+    source: str = setting("digits", help="digits, PATH.npz, PATH.csv or python:module:function")
+    val_fraction: float = setting(0.15, lo=0.01, hi=0.9, help="share held out for validation")
+    test_fraction: float = setting(0.15, lo=0.0, hi=0.9, help="share held out for the test; "
+                                   "ignored when the source has x_test / y_test")
+    standardize: bool = setting(True, help="scale features to zero mean, unit variance")
 
 
 @dataclass(frozen=True)
 class SearchSection:
-    arch: str = "auto"
-    loss: str = "searched"
-    hparams: str = "default"
-    # Scale each candidate's epochs to the data and the timeout (see automl/budget.py);
-    # false: exactly trainer.epochs.
-    adapt_epochs: bool = True
-    # On small data, cross-validate the contenders (see automl/crossval.py).
-    cross_validate: bool = True
-    arch_options: dict[str, Any] = field(default_factory=dict)
-    loss_options: dict[str, Any] = field(default_factory=dict)
-    hparam_options: dict[str, Any] = field(default_factory=dict)
+    arch: str = setting("auto", registry=Ref("search_spaces", "ARCH_SPACES"),
+                        help="architecture space; auto: every family that fits the data")
+    loss: str = setting("searched", registry=Ref("search_spaces", "LOSS_SPACES"),
+                        help="loss space")
+    hparams: str = setting("default", registry=Ref("search_spaces", "HPARAM_SPACES"),
+                           help="hyperparameter space")
+    adapt_epochs: bool = setting(True, help="scale each candidate's epochs to the data and the "
+                                 "timeout (automl/budget.py); false: exactly trainer.epochs")
+    cross_validate: bool = setting(True, help="on small data, cross-validate the contenders "
+                                   "(automl/crossval.py)")
+    arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")
+    loss_options: dict[str, Any] = setting(factory=dict, help="options of the loss space")
+    hparam_options: dict[str, Any] = setting(factory=dict, help="options of the hparam space")
 
 
 @dataclass(frozen=True)
 class LimitsSection:
     """Candidates over any limit are pruned before training, at the cost of a meta-device build."""
 
-    max_params: int | None = None
-    max_flops: int | None = None
-    max_latency_ms: float | None = None
-    max_memory_mb: float | None = None
+    max_params: int | None = setting(None, lo=0, help="most parameters a candidate may have")
+    max_flops: int | None = setting(None, lo=0, help="most FLOPs of one forward pass")
+    max_latency_ms: float | None = setting(None, lo=0, help="most CPU latency of one sample (ms)")
+    max_memory_mb: float | None = setting(None, lo=0, help="most peak training memory (MB)")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
+    """One table per section; :func:`from_dict` builds each from its dataclass's declarations."""
+
     study: StudySection = field(default_factory=StudySection)
     data: DataSection = field(default_factory=DataSection)
     search: SearchSection = field(default_factory=SearchSection)
@@ -95,84 +109,22 @@ class StudyConfig:
 
     @property
     def directions(self) -> list[str]:
-        if self.study.objective == "val_accuracy":
-            return ["maximize"]
-        return ["maximize", "minimize"]
+        return list(OBJECTIVES[self.study.objective])
 
 
-# Upper bounds: every count must fit a 32-bit database column, every seed numpy's and Optuna's
-# RNGs, every duration the timers (threading, timedelta) without overflowing.
-COUNT_MAX = 2**31 - 1
-SEED_MAX = 2**31 - 1  # trial seeds are study.seed + trial number: room to count up
-SECONDS_MAX = 1e8  # about three years
-_COUNT = Bound(1, COUNT_MAX)
-_SECONDS = Bound(0, SECONDS_MAX, lo_open=True)
-_SEED = Bound(0, SEED_MAX)
-_NONNEG = Bound(0, None)
-
-_SECTIONS: dict[str, tuple[type, dict[str, tuple[Any, ...]], dict[str, Bound]]] = {
-    "study": (
-        StudySection,
-        {"sampler": SAMPLERS, "objective": OBJECTIVES, "cost": COSTS, "pruner": PRUNERS},
-        {"trials": _COUNT, "timeout": _SECONDS, "seed": _SEED, "workers": Bound(1, 64),
-         "heartbeat_interval": Bound(0, 3600), "grace_period": Bound(1, 86400)},
-    ),
-    "data": (
-        DataSection,
-        {},
-        {"val_fraction": Bound(0.01, 0.9), "test_fraction": Bound(0.0, 0.9)},
-    ),
-    "search": (SearchSection, {}, {}),
-    "limits": (
-        LimitsSection,
-        {},
-        {k: _NONNEG for k in ("max_params", "max_flops", "max_latency_ms", "max_memory_mb")},
-    ),
-    "cluster": (ClusterSection, cluster_settings.CHOICES, cluster_settings.RANGES),
-    "trainer": (
-        TrainConfig,
-        {
-            "optimizer": ("adamw", "sgd"),
-            "augment": ("none", "shift"),
-            "device": ("auto", "cpu", "cuda"),
-            "backend": ("auto", "gloo", "nccl"),
-            "checkpointing": ("none", "blocks", "sqrt"),
-            "precision": ("fp32", "bf16", "fp16"),
-            "comm_hook": ("none", "fp16", "bf16", "powersgd"),
-        },
-        {
-            "epochs": _COUNT,
-            "batch_size": _COUNT,
-            "lr": _NONNEG,
-            "weight_decay": _NONNEG,
-            "seed": _SEED,
-            "num_threads": Bound(1, 1024),
-            "eval_batch_size": _COUNT,
-            "latency_repeats": Bound(1, 100_000),
-            "nproc": Bound(1, 1024),
-            "grad_accum": _COUNT,
-            "bucket_cap_mb": Bound(0, 1e6),
-            "powersgd_rank": _COUNT,
-            "powersgd_start_iter": _COUNT,
-            "timeout": Bound(1, SECONDS_MAX),
-            "trial_timeout": _SECONDS,
-        },
-    ),
-}
+# Section name -> its dataclass, in the order of the study file.
+SECTIONS: dict[str, type] = typing.get_type_hints(StudyConfig)
 
 
 def from_dict(data: Mapping[str, Any]) -> StudyConfig:
     """Validate a nested dict (a parsed study file) into a :class:`StudyConfig`."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"study config: expected a table, got {data!r}")
-    unknown = sorted(set(data) - set(_SECTIONS))
+    unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown section; allowed: {', '.join(_SECTIONS)}")
-    sections = {
-        name: build(cls, data.get(name, {}), name, choices, ranges)
-        for name, (cls, choices, ranges) in _SECTIONS.items()
-    }
-    cfg = StudyConfig(**sections)
+        raise ConfigError(f"{unknown[0]}: unknown section; allowed: {', '.join(SECTIONS)}")
+    cfg = StudyConfig(**{name: build(cls, data.get(name, {}), name)
+                         for name, cls in SECTIONS.items()})
     _check_consistency(cfg)
     return cfg
 
@@ -184,12 +136,15 @@ def _check_consistency(cfg: StudyConfig) -> None:
         name = cfg.study.name
         shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
         raise ConfigError(f"study.name: {shown} {problem}")
-    if cfg.study.sampler == "cmaes" and cfg.study.objective != "val_accuracy":
-        raise ConfigError(
-            "study.sampler: 'cmaes' is single-objective; set study.objective = 'val_accuracy'"
-        )
+    sampler = cfg.study.sampler
+    if not SAMPLERS[sampler].multi_objective and len(cfg.directions) > 1:
+        raise ConfigError(f"study.sampler: {sampler!r} is single-objective; "
+                          "set study.objective = 'val_accuracy'")
     if cfg.data.val_fraction + cfg.data.test_fraction >= 0.95:
         raise ConfigError("data.val_fraction + data.test_fraction: must leave data to train on")
+    if cfg.trainer.latency_repeats < 1:  # 0 is the trainer's "skip it"; a search times all
+        raise ConfigError(f"trainer.latency_repeats: {cfg.trainer.latency_repeats} is out of "
+                          "range; a search times every candidate, so it must be >= 1")
     if cfg.trainer.precision == "fp16" and cfg.trainer.device == "cpu":
         raise ConfigError("trainer.precision: 'fp16' needs CUDA; use 'bf16' on the CPU")
     hb = cfg.study.heartbeat_interval

@@ -26,6 +26,8 @@ from search_spaces._fields import (
 from search_spaces.base import HPARAM_SPACES, TrialLike
 from search_spaces.registry import FieldError
 
+# The optimizers the trainer implements (trainer/optim.py); trainer.optimizer reads its allowed
+# values from here, the lowest package that needs them.
 OPTIMIZERS = ("adamw", "sgd")
 
 

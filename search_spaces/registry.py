@@ -71,6 +71,11 @@ class Registry(Generic[T]):
         """Registered names, sorted."""
         return sorted(self._items)
 
+    def ordered(self) -> tuple[str, ...]:
+        """Registered names in registration order (where the order means something: a space's
+        default choices, the order a message lists them in)."""
+        return tuple(self._items)
+
     def __contains__(self, name: object) -> bool:
         return name in self._items
 

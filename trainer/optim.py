@@ -13,42 +13,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.types import DataSplits, TrainConfig
-
-OPTIMIZERS = ("adamw", "sgd")
-PRECISIONS = ("fp32", "bf16", "fp16")
-CHECKPOINTING = ("none", "blocks", "sqrt")
-DEVICES = ("auto", "cpu", "cuda")
-BACKENDS = ("auto", "gloo", "nccl")
-COMM_HOOKS = ("none", "fp16", "bf16", "powersgd")
+from trainer.settings import check
+from trainer.types import (  # noqa: F401 - the choices' old home; kept for importers
+    BACKENDS,
+    COMM_HOOKS,
+    DEVICES,
+    PRECISIONS,
+    DataSplits,
+    TrainConfig,
+)
 
 
 def validate_config(cfg: TrainConfig) -> None:
-    """Raise ``ValueError`` naming the field and the choices, before anything is built."""
-    for name, value, choices in (
-        ("optimizer", cfg.optimizer, OPTIMIZERS),
-        ("precision", cfg.precision, PRECISIONS),
-        ("checkpointing", cfg.checkpointing, CHECKPOINTING),
-        ("device", cfg.device, DEVICES),
-        ("backend", cfg.backend, BACKENDS),
-        ("comm_hook", cfg.comm_hook, COMM_HOOKS),
-    ):
-        if value not in choices:
-            raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(choices)}")
-    for name in ("epochs", "batch_size", "eval_batch_size", "grad_accum", "nproc"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
-    if cfg.num_threads is not None and cfg.num_threads < 1:
-        raise ValueError(f"num_threads must be None or >= 1, got {cfg.num_threads}")
-    if cfg.trial_timeout is not None and cfg.trial_timeout <= 0:
-        raise ValueError(f"trial_timeout must be None or > 0, got {cfg.trial_timeout}")
-    if cfg.timeout <= 0:
-        raise ValueError(f"timeout must be > 0, got {cfg.timeout}")
-    if cfg.bucket_cap_mb < 0:  # 0 is allowed: DDP then gives every gradient its own bucket
-        raise ValueError(f"bucket_cap_mb must be >= 0, got {cfg.bucket_cap_mb}")
-    for name in ("powersgd_rank", "powersgd_start_iter"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    """Raise ``ValueError`` (a :class:`~trainer.settings.SettingError`) naming the first field
+    whose type, choice or range breaks its declaration in :class:`TrainConfig`, before anything
+    is built: the same check and message a study file's ``[trainer]`` table gets."""
+    check(cfg, "trainer")
 
 
 def resolve_device(name: str) -> torch.device:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from trainer.settings import COUNT_MAX, SECONDS_MAX, Ref, setting
+
 
 @dataclass(frozen=True)
 class DataSplits:
@@ -38,36 +40,62 @@ class DataSplits:
         return np.bincount(self.y_train, minlength=self.num_classes).tolist()
 
 
+# The trainer's own choices. Optimizers, augmentations and checkpointing modes are declared
+# beside the code that implements them and read from there on first check (see Ref).
+PRECISIONS = ("fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "gloo", "nccl")
+COMM_HOOKS = ("none", "fp16", "bf16", "powersgd")
+OPTIMIZERS = Ref("search_spaces.hparams", "OPTIMIZERS")
+AUGMENTATIONS = Ref("trainer.augment", "AUGMENTATIONS")
+CHECKPOINTING = Ref("search_spaces.arch.checkpoint", "MODES")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train one candidate. Searched hyperparameters are merged in by the caller."""
+    """How to train one candidate. Searched hyperparameters are merged in by the caller.
 
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    optimizer: str = "adamw"  # adamw | sgd
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    # Intra-op threads; None: torch's default (1 per rank when nproc > 1).
-    num_threads: int | None = None
-    eval_batch_size: int = 512
-    augment: str = "none"  # none | shift (random +-1 pixel translations of image batches)
-    latency_repeats: int = 30
+    Every field is declared once with its allowed values and range: the study file's
+    ``[trainer]`` table, ``--set trainer.KEY=...`` and :func:`trainer.optim.validate_config`
+    all check against these declarations.
+    """
+
+    epochs: int = setting(20, lo=1, hi=COUNT_MAX, help="epochs per candidate (see adapt_epochs)")
+    batch_size: int = setting(64, lo=1, hi=COUNT_MAX, help="training batch size (a searched "
+                              "batch size replaces it)")
+    lr: float = setting(1e-3, lo=0, help="learning rate (searched by the default hparam space)")
+    weight_decay: float = setting(0.0, lo=0, help="weight decay (decoupled for adamw)")
+    optimizer: str = setting("adamw", choices=OPTIMIZERS, help="sgd: Nesterov momentum 0.9")
+    # No upper bound but int64: a search seeds trial n with study.seed + n (and its folds above).
+    seed: int = setting(0, lo=0, help="seed of weights and batch order")
+    device: str = setting("auto", choices=DEVICES, help="auto: CUDA when available")
+    num_threads: int | None = setting(
+        None, lo=1, hi=1024, help="intra-op threads; none: torch's default (1 per rank when "
+        "nproc > 1)")
+    eval_batch_size: int = setting(512, lo=1, hi=COUNT_MAX, help="batch size of evaluation")
+    augment: str = setting("none", choices=AUGMENTATIONS,
+                           help="shift: random +-1 pixel translations of image batches")
+    latency_repeats: int = setting(30, lo=0, hi=100_000, help="timed forward passes per "
+                                   "latency measurement (a search needs >= 1; 0: skip it)")
     # -- distributed / memory / communication (see trainer/README.md, trainer/distributed/) --
-    nproc: int = 1
-    backend: str = "auto"  # auto | gloo | nccl
-    checkpointing: str = "none"  # none | blocks | sqrt
-    precision: str = "fp32"  # fp32 | bf16 | fp16
-    grad_accum: int = 1
-    zero: bool = False
-    bucket_cap_mb: float = 25.0
-    gradient_as_bucket_view: bool = False
-    comm_hook: str = "none"  # none | fp16 | bf16 | powersgd
-    powersgd_rank: int = 1
-    powersgd_start_iter: int = 10
-    timeout: float = 60.0  # seconds before a stuck collective / dead rank tears the trial down
-    trial_timeout: float | None = None  # wall-clock limit for one trial's training
+    nproc: int = setting(1, lo=1, hi=1024, help="processes (GPUs) per trial")
+    backend: str = setting("auto", choices=BACKENDS, help="auto: nccl on CUDA, else gloo")
+    checkpointing: str = setting("none", choices=CHECKPOINTING, help="activation "
+                                 "recomputation: every block, or sqrt(n) segments")
+    precision: str = setting("fp32", choices=PRECISIONS, help="autocast dtype; fp16 needs CUDA")
+    grad_accum: int = setting(1, lo=1, hi=COUNT_MAX, help="micro-batches per optimizer step")
+    zero: bool = setting(False, help="shard optimizer state across ranks (ZeRO-1)")
+    bucket_cap_mb: float = setting(25.0, lo=0, hi=1e6, help="DDP gradient bucket size; 0: a "
+                                   "bucket per gradient")
+    gradient_as_bucket_view: bool = setting(False, help="DDP: gradients as views of buckets")
+    comm_hook: str = setting("none", choices=COMM_HOOKS, help="DDP gradient compression")
+    powersgd_rank: int = setting(1, lo=1, hi=COUNT_MAX, help="PowerSGD matrix rank")
+    powersgd_start_iter: int = setting(10, lo=1, hi=COUNT_MAX, help="plain steps before PowerSGD")
+    timeout: float = setting(60.0, lo=1, hi=SECONDS_MAX, help="seconds before a stuck "
+                             "collective / dead rank tears the trial down")
+    trial_timeout: float | None = setting(
+        None, lo=0, hi=SECONDS_MAX, lo_open=True,
+        help="wall-clock seconds for one trial's training; none: no limit")
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from search_spaces.arch.conv import ConvOptions, cnn1d_space, cnn2d_space, sampl
 from search_spaces.arch.deep import deep_resnet_spec, max_downsamples
 from search_spaces.arch.describe import describe
 from search_spaces.arch.mlp import MLPOptions, mlp_space
-from search_spaces.arch.net import SearchNet, build_model, count_layers
+from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet, build_model, count_layers
 from search_spaces.arch.specs import (
     ACTIVATIONS,
+    ARCH_KINDS,
     NORMS,
     OPS,
     ArchSpec,
@@ -26,6 +27,9 @@ from search_spaces.arch.specs import (
 
 __all__ = [
     "ACTIVATIONS",
+    "ARCH_BUILDERS",
+    "ARCH_KINDS",
+    "ArchBuilder",
     "NORMS",
     "OPS",
     "ArchSpec",

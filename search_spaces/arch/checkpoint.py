@@ -32,6 +32,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.dropout import _DropoutNd
 from torch.utils.checkpoint import checkpoint
 
+# The one list of checkpointing modes: trainer.checkpointing's allowed values are read from here.
 MODES = ("none", "blocks", "sqrt")
 _RANDOM = (_DropoutNd, nn.RReLU)
 
@@ -102,10 +103,16 @@ def segment_size(n: int, mode: str) -> int:
     return math.ceil(n / segments)
 
 
-def plan_segments(blocks: Sequence[nn.Module], mode: str) -> list[Segment]:
-    """``blocks`` cut into the segments that ``mode`` checkpoints (one segment for ``none``)."""
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`, else a ValueError naming them."""
     if mode not in MODES:
         raise ValueError(f"checkpointing: {mode!r} is not one of {', '.join(MODES)}")
+    return mode
+
+
+def plan_segments(blocks: Sequence[nn.Module], mode: str) -> list[Segment]:
+    """``blocks`` cut into the segments that ``mode`` checkpoints (one segment for ``none``)."""
+    check_mode(mode)
     if mode == "none":
         return [Segment(blocks)]
     size = segment_size(len(blocks), mode)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from search_spaces.arch import blocks as B
-from search_spaces.arch.checkpoint import MODES, Segment, plan_segments, run_segments
-from search_spaces.arch.specs import ArchSpec, ConvNetSpec, MLPSpec
+from search_spaces.arch.checkpoint import Segment, check_mode, plan_segments, run_segments
+from search_spaces.arch.specs import (
+    ARCH_KINDS,
+    CONV_KINDS,
+    ArchSpec,
+    ConvNetSpec,
+    MLPSpec,
+)
+from search_spaces.registry import Registry
 
 
 class SearchNet(nn.Module):
@@ -43,9 +53,7 @@ class SearchNet(nn.Module):
 
     @checkpointing.setter
     def checkpointing(self, mode: str) -> None:
-        if mode not in MODES:
-            raise ValueError(f"checkpointing: {mode!r} is not one of {', '.join(MODES)}")
-        self._checkpointing = mode
+        self._checkpointing = check_mode(mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -104,6 +112,43 @@ def _convnet(spec: ConvNetSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
     return stem, layers, head
 
 
+def _mlp_layers(spec: MLPSpec) -> int:
+    return len(spec.hidden) + 1
+
+
+def _convnet_layers(spec: ConvNetSpec) -> int:
+    total, width = 2, spec.stem_width
+    for stage in spec.stages:
+        if stage.downsample or stage.width != width:
+            total, width = total + 1, stage.width
+        total += sum(B.op_layers(b) for b in stage.blocks)
+    return total
+
+
+@dataclass(frozen=True)
+class ArchBuilder:
+    """How one spec kind becomes a network: ``parts(spec) -> (stem, blocks, head)``, and its
+    Conv + Linear layer count read from the spec alone."""
+
+    parts: Callable[[Any], tuple[nn.Module, list[nn.Module], nn.Module]]
+    count_layers: Callable[[Any], int]
+
+
+# kind -> builder, beside specs.ARCH_KINDS (kind -> spec class); a new kind registers in both.
+ARCH_BUILDERS: Registry[ArchBuilder] = Registry("architecture builder")
+ARCH_BUILDERS.register("mlp")(ArchBuilder(_mlp, _mlp_layers))
+for _kind in CONV_KINDS:
+    ARCH_BUILDERS.register(_kind)(ArchBuilder(_convnet, _convnet_layers))
+
+
+def _builder(spec: Any, who: str) -> ArchBuilder:
+    kind = getattr(spec, "kind", None)
+    if not (isinstance(kind, str) and kind in ARCH_KINDS and kind in ARCH_BUILDERS
+            and isinstance(spec, ARCH_KINDS.get(kind))):
+        raise ValueError(f"{who}: not an architecture spec: {type(spec).__name__}")
+    return ARCH_BUILDERS.get(kind)
+
+
 def build_model(spec: ArchSpec, checkpointing: str = "none") -> SearchNet:
     """Build the network ``spec`` describes.
 
@@ -112,12 +157,7 @@ def build_model(spec: ArchSpec, checkpointing: str = "none") -> SearchNet:
     Inputs are ``(N, *spec.input_shape)``; a conv net also takes samples without the channel
     axis (``(N, L)`` for cnn1d, ``(N, H, W)`` for cnn2d) as one channel.
     """
-    if isinstance(spec, MLPSpec):
-        stem, layers, head = _mlp(spec)
-    elif isinstance(spec, ConvNetSpec):
-        stem, layers, head = _convnet(spec)
-    else:
-        raise ValueError(f"build_model: not an architecture spec: {type(spec).__name__}")
+    stem, layers, head = _builder(spec, "build_model").parts(spec)
     return SearchNet(stem, layers, head, spec=spec, checkpointing=checkpointing)
 
 
@@ -128,11 +168,4 @@ def count_layers(spec: ArchSpec) -> int:
     conv3/conv5 1; dwsep 2 (depthwise + pointwise); mbconv 3 (expand, depthwise, project; 2
     at expansion 1); skip 0; the Linear head 1. An MLP counts its hidden layers plus the head.
     """
-    if isinstance(spec, MLPSpec):
-        return len(spec.hidden) + 1
-    total, width = 2, spec.stem_width
-    for stage in spec.stages:
-        if stage.downsample or stage.width != width:
-            total, width = total + 1, stage.width
-        total += sum(B.op_layers(b) for b in stage.blocks)
-    return total
+    return _builder(spec, "count_layers").count_layers(spec)

@@ -23,6 +23,7 @@ from search_spaces._fields import (
     set_field,
     to_jsonable,
 )
+from search_spaces.registry import Registry
 
 OPS = ("conv3", "conv5", "dwsep", "mbconv", "skip")
 ACTIVATIONS = ("relu", "gelu", "silu", "hardswish")
@@ -195,13 +196,20 @@ def arch_to_dict(spec: ArchSpec) -> dict[str, Any]:
     return spec.to_dict()
 
 
+# kind -> spec class: what arch_from_dict rebuilds. The builder registers each kind's network in
+# net.ARCH_BUILDERS; a contract test checks every kind has one.
+ARCH_KINDS: Registry[type[MLPSpec] | type[ConvNetSpec]] = Registry("architecture spec kind")
+ARCH_KINDS.register("mlp")(MLPSpec)
+for _kind in CONV_KINDS:
+    ARCH_KINDS.register(_kind)(ConvNetSpec)
+
+
 def arch_from_dict(d: Any) -> ArchSpec:
     """Rebuild a spec from :func:`arch_to_dict`'s output (or its JSON round trip)."""
     if not isinstance(d, dict):
         raise ValueError(f"arch spec: need a mapping, got {type(d).__name__}")
     kind = d.get("kind")
-    if kind == "mlp":
-        return MLPSpec.from_dict(d)
-    if kind in CONV_KINDS:
-        return ConvNetSpec.from_dict(d)
-    raise ValueError(f"arch spec.kind: unknown kind {kind!r}; known: mlp, {', '.join(CONV_KINDS)}")
+    if not isinstance(kind, str) or kind not in ARCH_KINDS:
+        known = ", ".join(ARCH_KINDS.ordered())
+        raise ValueError(f"arch spec.kind: unknown kind {kind!r}; known: {known}")
+    return ARCH_KINDS.get(kind).from_dict(d)

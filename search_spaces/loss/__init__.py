@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from search_spaces.loss.build import (
+    LOSS_FUNCTIONS,
     SpecLoss,
     build_loss,
     class_balanced_weights,
@@ -17,7 +18,9 @@ from search_spaces.loss.spaces import (
 )
 from search_spaces.loss.specs import (
     LOSS_KINDS,
+    LOSS_SPEC_KINDS,
     PRIMITIVE_KINDS,
+    LossKind,
     LossSpec,
     LossTerm,
     formula,
@@ -26,7 +29,10 @@ from search_spaces.loss.specs import (
 )
 
 __all__ = [
+    "LOSS_FUNCTIONS",
     "LOSS_KINDS",
+    "LOSS_SPEC_KINDS",
+    "LossKind",
     "PRIMITIVE_KINDS",
     "CELossOptions",
     "LossSpec",

@@ -6,12 +6,13 @@ off, so bf16 logits and saturated predictions give finite losses and gradients.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from search_spaces.loss.specs import LossSpec
+from search_spaces.registry import Registry
 
 # (1 - p_t) ** gamma has an infinite derivative at p_t = 1 when gamma < 1; flooring the base
 # keeps the gradient finite (and zero, since clamp passes no gradient below its floor).
@@ -34,27 +35,52 @@ def class_balanced_weights(class_counts: Sequence[int], beta: float) -> torch.Te
     return (weights * counts.numel() / weights.sum()).float()
 
 
+def _smoothed_ce(spec: LossSpec, logp: torch.Tensor, logp_t: torch.Tensor) -> torch.Tensor:
+    """As torch's cross_entropy: (1 - ls) * NLL + ls * mean over classes of -log p_c."""
+    ls = spec.label_smoothing
+    return (1.0 - ls) * -logp_t - ls * logp.mean(dim=1) if ls else -logp_t
+
+
+def _target_logp(logp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return logp.gather(1, target.unsqueeze(1)).squeeze(1)
+
+
+def _ce(spec: LossSpec, logp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return _smoothed_ce(spec, logp, _target_logp(logp, target))
+
+
+def _focal(spec: LossSpec, logp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    logp_t = _target_logp(logp, target)
+    ce = _smoothed_ce(spec, logp, logp_t)
+    if spec.gamma == 0.0:
+        return ce
+    # Focal with label smoothing modulates the smoothed CE: (1 - p_t)^gamma * CE_ls;
+    # -expm1(log p) = 1 - p, accurate when p is close to 1.
+    return (-torch.expm1(logp_t)).clamp(min=_FOCAL_FLOOR).pow(spec.gamma) * ce
+
+
+def _poly1(spec: LossSpec, logp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    logp_t = _target_logp(logp, target)
+    return _smoothed_ce(spec, logp, logp_t) + spec.epsilon * -torch.expm1(logp_t)
+
+
+def _composite(spec: LossSpec, logp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return sum(
+        (t.weight * per_sample_loss(t.loss, logp, target) for t in spec.terms),
+        start=torch.zeros_like(logp[:, 0]),
+    )
+
+
+PerSampleLoss = Callable[[LossSpec, torch.Tensor, torch.Tensor], torch.Tensor]
+# kind -> its per-sample loss; every kind of LOSS_SPEC_KINDS has one (a contract test checks).
+LOSS_FUNCTIONS: Registry[PerSampleLoss] = Registry("loss function")
+for _kind, _fn in (("ce", _ce), ("focal", _focal), ("poly1", _poly1), ("composite", _composite)):
+    LOSS_FUNCTIONS.register(_kind)(_fn)
+
+
 def per_sample_loss(spec: LossSpec, logp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Unweighted per-sample loss ``(N,)`` from float32 log-probabilities ``(N, C)``."""
-    if spec.kind == "composite":
-        return sum(
-            (t.weight * per_sample_loss(t.loss, logp, target) for t in spec.terms),
-            start=torch.zeros_like(logp[:, 0]),
-        )
-    logp_t = logp.gather(1, target.unsqueeze(1)).squeeze(1)
-    ce = -logp_t
-    if spec.label_smoothing:
-        # As torch's cross_entropy: (1 - ls) * NLL + ls * mean over classes of -log p_c.
-        ls = spec.label_smoothing
-        ce = (1.0 - ls) * ce - ls * logp.mean(dim=1)
-    # -expm1(log p) = 1 - p, accurate when p is close to 1.
-    one_minus_pt = -torch.expm1(logp_t)
-    # Focal with label smoothing modulates the smoothed CE: (1 - p_t)^gamma * CE_ls.
-    if spec.kind == "focal" and spec.gamma != 0.0:
-        return one_minus_pt.clamp(min=_FOCAL_FLOOR).pow(spec.gamma) * ce
-    if spec.kind == "poly1":
-        return ce + spec.epsilon * one_minus_pt
-    return ce
+    return LOSS_FUNCTIONS.get(spec.kind)(spec, logp, target)
 
 
 class SpecLoss(nn.Module):

@@ -8,21 +8,30 @@ carries it for all its terms, which therefore carry none themselves.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from search_spaces._fields import as_choice, as_float, as_tuple, check_keys, set_field
+from search_spaces.registry import Registry
 
-PRIMITIVE_KINDS = ("ce", "focal", "poly1")
-LOSS_KINDS = (*PRIMITIVE_KINDS, "composite")
-# The parameter fields each kind takes; every other parameter must stay at its default.
-_PARAMS = {
-    "ce": ("label_smoothing",),
-    "focal": ("gamma", "label_smoothing"),
-    "poly1": ("epsilon", "label_smoothing"),
-    "composite": ("terms",),
-}
-_DEFAULTS: dict[str, Any] = {"label_smoothing": 0.0, "gamma": 0.0, "epsilon": 0.0, "terms": ()}
+
+@dataclass(frozen=True)
+class LossKind:
+    """One kind of loss: the parameter fields it takes (every other must stay at its default),
+    those a spec must give, and how its formula reads (``body``, without the class-balancing
+    suffix). The builder registers the function computing it in ``build.LOSS_FUNCTIONS``."""
+
+    params: tuple[str, ...]
+    body: Callable[[LossSpec], str]
+    required: tuple[str, ...] = ()
+    primitive: bool = True  # may be a term of a composite
+    is_sum: bool = False  # its formula is a sum, bracketed when a composite weights it
+
+
+# kind -> LossKind, in the order spaces offer them; filled in below the spec classes.
+LOSS_SPEC_KINDS: Registry[LossKind] = Registry("loss kind")
 
 
 def _num(x: float) -> str:
@@ -78,8 +87,9 @@ class LossSpec:
 
     def __post_init__(self) -> None:
         w = "LossSpec"
-        kind = as_choice(w, "kind", self.kind, LOSS_KINDS)
+        kind = as_choice(w, "kind", self.kind, LOSS_SPEC_KINDS.ordered())
         set_field(self, "kind", kind)
+        params = LOSS_SPEC_KINDS.get(kind).params
         ls = as_float(w, "label_smoothing", self.label_smoothing, 0.0, 1.0, hi_open=True)
         set_field(self, "label_smoothing", ls)
         set_field(self, "gamma", as_float(w, "gamma", self.gamma, 0.0))
@@ -91,10 +101,10 @@ class LossSpec:
             )
             set_field(self, "class_balanced_beta", beta)
         for field, default in _DEFAULTS.items():
-            if field not in _PARAMS[kind] and getattr(self, field) != default:
-                takers = [k for k, fields in _PARAMS.items() if field in fields]
+            if field not in params and getattr(self, field) != default:
+                takers = [k for k in LOSS_KINDS if field in LOSS_SPEC_KINDS.get(k).params]
                 raise ValueError(f"{w}.{field}: only {'/'.join(takers)} takes it, not {kind}")
-        if kind == "composite" and len(self.terms) < 2:
+        if "terms" in params and len(self.terms) < 2:
             raise ValueError(f"{w}.terms: a composite needs at least two terms")
 
     # Shorthands: LossSpec.composite((1.0, LossSpec.ce(0.1)), (0.5, LossSpec.focal(2.0))).
@@ -131,28 +141,12 @@ class LossSpec:
         return text
 
     def _body(self) -> str:
-        ls = f"ls={_num(self.label_smoothing)}" if self.label_smoothing else ""
-        if self.kind == "ce":
-            return f"CE({ls})" if ls else "CE"
-        if self.kind == "focal":
-            return f"Focal({', '.join(filter(None, [f'γ={_num(self.gamma)}', ls]))})"
-        if self.kind == "poly1":
-            sign = "−" if self.epsilon < 0 else "+"
-            ce = f"CE({ls})" if ls else "CE"
-            return f"{ce} {sign} {_dec(abs(self.epsilon))}·(1−p_t)"
-        parts = []
-        for term in self.terms:
-            body = term.loss._body()
-            if term.weight != 1.0:
-                body = f"({body})" if term.loss.kind == "poly1" else body
-                body = f"{_dec(term.weight)}·{body}"
-            parts.append(body)
-        return " + ".join(parts)
+        return LOSS_SPEC_KINDS.get(self.kind).body(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, with only the fields this kind takes."""
         d: dict[str, Any] = {"kind": self.kind}
-        for field in _PARAMS[self.kind]:
+        for field in LOSS_SPEC_KINDS.get(self.kind).params:
             value = getattr(self, field)
             d[field] = [t.to_dict() for t in value] if field == "terms" else value
         d["class_balanced_beta"] = self.class_balanced_beta
@@ -160,16 +154,57 @@ class LossSpec:
 
     @classmethod
     def from_dict(cls, d: Any) -> LossSpec:
-        if not isinstance(d, dict) or d.get("kind") not in LOSS_KINDS:
-            kind = d.get("kind") if isinstance(d, dict) else d
-            known = ", ".join(LOSS_KINDS)
+        kind = d.get("kind") if isinstance(d, dict) else d
+        if not isinstance(d, dict) or not isinstance(kind, str) or kind not in LOSS_SPEC_KINDS:
+            known = ", ".join(LOSS_SPEC_KINDS.ordered())
             raise ValueError(f"LossSpec.kind: unknown kind {kind!r}; known: {known}")
-        params = _PARAMS[d["kind"]]
-        required = ("kind", "terms") if d["kind"] == "composite" else ("kind",)
-        check_keys("LossSpec", d, ("kind", "class_balanced_beta", *params), required)
+        spec_kind = LOSS_SPEC_KINDS.get(kind)
+        allowed = ("kind", "class_balanced_beta", *spec_kind.params)
+        check_keys("LossSpec", d, allowed, ("kind", *spec_kind.required))
         if "terms" in d:
             d = {**d, "terms": as_tuple("LossSpec", "terms", d["terms"], _term_from_dict)}
         return cls(**d)
+
+
+def _smoothing(spec: LossSpec) -> str:
+    return f"ls={_num(spec.label_smoothing)}" if spec.label_smoothing else ""
+
+
+def _ce_body(spec: LossSpec) -> str:
+    ls = _smoothing(spec)
+    return f"CE({ls})" if ls else "CE"
+
+
+def _focal_body(spec: LossSpec) -> str:
+    return f"Focal({', '.join(filter(None, [f'γ={_num(spec.gamma)}', _smoothing(spec)]))})"
+
+
+def _poly1_body(spec: LossSpec) -> str:
+    sign = "−" if spec.epsilon < 0 else "+"
+    return f"{_ce_body(spec)} {sign} {_dec(abs(spec.epsilon))}·(1−p_t)"
+
+
+def _composite_body(spec: LossSpec) -> str:
+    parts = []
+    for term in spec.terms:
+        body = term.loss._body()
+        if term.weight != 1.0:
+            body = f"({body})" if LOSS_SPEC_KINDS.get(term.loss.kind).is_sum else body
+            body = f"{_dec(term.weight)}·{body}"
+        parts.append(body)
+    return " + ".join(parts)
+
+
+_REGISTER = LOSS_SPEC_KINDS.register
+_REGISTER("ce")(LossKind(("label_smoothing",), _ce_body))
+_REGISTER("focal")(LossKind(("gamma", "label_smoothing"), _focal_body))
+_REGISTER("poly1")(LossKind(("epsilon", "label_smoothing"), _poly1_body, is_sum=True))
+_REGISTER("composite")(LossKind(("terms",), _composite_body, required=("terms",), primitive=False))
+LOSS_KINDS = LOSS_SPEC_KINDS.ordered()
+# Every parameter field and its default: a kind that does not take one must leave it so.
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LossSpec)
+             if f.name not in ("kind", "class_balanced_beta")}
+PRIMITIVE_KINDS = tuple(k for k in LOSS_KINDS if LOSS_SPEC_KINDS.get(k).primitive)
 
 
 def _term(field: str, t: Any) -> LossTerm:

@@ -97,3 +97,35 @@ def test_malformed_and_missing_files(tmp_path: Path) -> None:
 def test_bad_override(item: str) -> None:
     with pytest.raises(ConfigError, match="--set"):
         config.load(overrides=[item])
+
+
+def test_each_enum_is_declared_once_and_read_from_its_owner() -> None:
+    from automl.launchers.settings import LAUNCHERS
+    from automl.samplers import PRUNERS, SAMPLERS
+    from search_spaces.arch.checkpoint import MODES
+    from search_spaces.hparams import OPTIMIZERS
+    from trainer.augment import AUGMENTATIONS
+    from trainer.settings import settings_of
+
+    def allowed(section: str, key: str) -> tuple[object, ...] | None:
+        return settings_of(config.SECTIONS[section])[key].allowed()
+
+    assert allowed("study", "sampler") == tuple(SAMPLERS)
+    assert allowed("study", "pruner") == tuple(PRUNERS)
+    assert allowed("study", "objective") == tuple(config.OBJECTIVES)
+    assert allowed("cluster", "launcher") == LAUNCHERS
+    assert allowed("trainer", "checkpointing") == MODES
+    assert allowed("trainer", "optimizer") == OPTIMIZERS
+    assert allowed("trainer", "augment") == AUGMENTATIONS
+
+
+def test_the_trainer_and_the_study_file_give_the_same_message() -> None:
+    from trainer.optim import validate_config
+    from trainer.types import TrainConfig
+
+    for key, value in (("precision", "fp8"), ("epochs", 0), ("timeout", 1e9), ("lr", -1.0)):
+        with pytest.raises(ConfigError) as from_file:
+            config.from_dict({"trainer": {key: value}})
+        with pytest.raises(ValueError) as from_python:
+            validate_config(TrainConfig(**{key: value}))  # type: ignore[arg-type]
+        assert str(from_python.value) == str(from_file.value)
