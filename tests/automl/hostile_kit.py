@@ -1,0 +1,215 @@
+"""Hostile inputs for the one-line-error tests: study files, data files and loader modules
+that must each be refused up front, and a runner of the CLI entry point in this process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl import cli
+
+N = 40  # samples in the small data files: enough to split 20 / 20 into train, val and test
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(N, 5))
+Y = np.arange(N) % 2
+MOD = f"hostile_{uuid.uuid4().hex[:8]}"  # loader modules; unique, since imports are cached
+
+
+def npz(**arrays: Any) -> dict[str, Any]:
+    return {"x": X, "y": Y, **arrays}
+
+
+def _void() -> np.ndarray:
+    return np.zeros((N, 2), dtype=[("a", "f4"), ("b", "f4")])
+
+
+def _csv(*rows: str) -> bytes:
+    return ("\n".join(rows) + "\n").encode()
+
+
+_GOOD_ROWS = [f"{i % 7},{i % 3},{'ab'[i % 2]}" for i in range(N)]
+
+STUDY_FILES: dict[str, bytes] = {
+    "huge_int.toml": b"[study]\ntrials = " + b"1" + b"0" * 100 + b"\n",
+    "huge_limit.toml": b"[limits]\nmax_params = 100000000000000000000000000000\n",
+    "huge_float.toml": b"[limits]\nmax_latency_ms = 1e400\n",
+    "nan_fraction.toml": b"[data]\nval_fraction = nan\n",
+    "inf_timeout.toml": b"[study]\ntimeout = inf\n",
+    "neg_inf_lr.toml": b"[trainer]\nlr = -inf\n",
+    "nan_trial_timeout.toml": b"[trainer]\ntrial_timeout = nan\n",
+    "binary.toml": bytes(range(256)) * 4,
+    "latin1.toml": '[study]\nname = "café"\n'.encode("latin-1"),
+    "utf16.toml": '[study]\ntrials = 3\n'.encode("utf-16"),
+    "malformed.toml": b"[study\ntrials = 3\n",
+    "duplicate.toml": b"[study]\ntrials = 1\ntrials = 2\n",
+    "deep.toml": b"a = " + b"[" * 50000 + b"]" * 50000 + b"\n",
+    "too_big.toml": b"#" * (2 << 20) + b"\n",
+    "unknown_section.toml": b"[nonsense]\nx = 1\n",
+    "unknown_key.toml": b"[study]\ntrails = 5\n",
+    "section_scalar.toml": b"study = 5\n",
+    "trials_text.toml": b'[study]\ntrials = "many"\n',
+    "trials_bool.toml": b"[study]\ntrials = true\n",
+    "trials_float.toml": b"[study]\ntrials = 1.5\n",
+    "trials_zero.toml": b"[study]\ntrials = 0\n",
+    "trials_array.toml": b"[study]\ntrials = [1]\n",
+    "trials_date.toml": b"[study]\ntrials = 1979-05-27\n",
+    "nul_source.toml": b'[data]\nsource = "x\\u0000.npz"\n',
+    "options_scalar.toml": b"[search]\narch_options = 5\n",
+    "width_inf.toml": b"[search.arch_options]\nwidths = [inf]\n",
+    "seed_huge.toml": b"[study]\nseed = 9223372036854775807\n",
+    "epochs_int64.toml": b"[trainer]\nepochs = 9223372036854775807\n",
+}
+
+NPZ_FILES: dict[str, dict[str, Any]] = {
+    "complex_x.npz": npz(x=X + 1j),
+    "complex_y.npz": npz(y=Y + 0j),
+    "str_x.npz": npz(x=X.astype(str)),
+    "bytes_x.npz": npz(x=X.astype("S8")),
+    "date_x.npz": npz(x=np.zeros((N, 2), "datetime64[s]")),
+    "record_x.npz": npz(x=_void()),
+    "date_y.npz": npz(y=np.zeros(N, "datetime64[s]")),
+    "nan_x.npz": npz(x=np.where(np.eye(N, 5) > 0, np.nan, X)),
+    "inf_x.npz": npz(x=np.where(np.eye(N, 5) > 0, np.inf, X)),
+    "neginf_x.npz": npz(x=np.where(np.eye(N, 5) > 0, -np.inf, X)),
+    "overflow_x.npz": npz(x=X * 1e300),
+    "near_max_x.npz": npz(x=np.clip(X * 1e38, -3e38, 3e38).astype(np.float32)),
+    "nan_y.npz": npz(y=np.where(Y == 0, np.nan, 1.0)),
+    "inf_y.npz": npz(y=np.where(Y == 0, np.inf, 1.0)),
+    "frac_y.npz": npz(y=Y + 0.5),
+    "y_2d.npz": npz(y=np.stack([Y, Y], 1)),
+    "x_1d.npz": npz(x=X[:, 0]),
+    "x_5d.npz": npz(x=np.zeros((N, 1, 1, 2, 2))),
+    "x_scalar.npz": npz(x=np.float64(1.0)),
+    "zero_samples.npz": {"x": np.zeros((0, 5)), "y": np.zeros(0, int)},
+    "zero_features.npz": npz(x=np.zeros((N, 0))),
+    "zero_width.npz": npz(x=np.zeros((N, 1, 0, 4))),
+    "single_class.npz": npz(y=np.zeros(N, int)),
+    "length_mismatch.npz": npz(y=Y[:-3]),
+    "missing_y.npz": {"x": X},
+    "missing_x.npz": {"y": Y},
+    "empty_archive.npz": {},
+    "x_test_alone.npz": npz(x_test=X),
+    "x_test_shape.npz": npz(x_test=X[:, :3], y_test=Y),
+    "y_test_new_label.npz": npz(x_test=X, y_test=Y + 5),
+    "x_test_empty.npz": npz(x_test=np.zeros((0, 5)), y_test=np.zeros(0, int)),
+    "x_test_complex.npz": npz(x_test=X + 1j, y_test=Y),
+    "too_few_per_class.npz": {"x": X[:4], "y": np.array([0, 0, 1, 1])},
+}
+PICKLED_NPZ = {  # object arrays: np.savez pickles them, np.load must refuse to unpickle
+    "pickled_x.npz": npz(x=np.array([object()] * N, dtype=object)),
+    "pickled_y.npz": npz(y=np.array([{"a": 1}] * N, dtype=object)),
+}
+RAW_FILES: dict[str, bytes] = {
+    "junk.npz": b"not a zip archive at all",
+    "truncated.npz": b"PK\x03\x04" + b"\x00" * 20,
+    "pickle.npz": pickle.dumps({"x": X, "y": Y}),
+    "header_only.csv": _csv("a,b,label"),
+    "empty.csv": b"",
+    "binary.csv": bytes(range(128, 256)) * 8,
+    "nul.csv": b"a,b,label\n1,\x002,x\n3,4,y\n",
+    "ragged.csv": _csv("a,b,label", "1,2,x", "3,y", *_GOOD_ROWS[2:]),
+    "text_feature.csv": _csv("a,b,label", "1,hello,x", *_GOOD_ROWS[1:]),
+    "complex_feature.csv": _csv("a,b,label", "1,1+2j,x", *_GOOD_ROWS[1:]),
+    "nan_feature.csv": _csv("a,b,label", "1,nan,x", *_GOOD_ROWS[1:]),
+    "inf_feature.csv": _csv("a,b,label", "-inf,1,x", *_GOOD_ROWS[1:]),
+    "huge_feature.csv": _csv("a,b,label", "1e999,1,x", *_GOOD_ROWS[1:]),
+    "empty_label.csv": _csv("a,b,label", "1,2,", *_GOOD_ROWS[1:]),
+    "nan_label.csv": _csv("a,b,label", "1,2,NaN", *_GOOD_ROWS[1:]),
+    "label_only.csv": _csv("label", *"ab" * 20),
+    "one_class.csv": _csv("a,b,label", *(f"{i},{i},x" for i in range(N))),
+    "huge_field.csv": _csv("a,b,label", "1," + "9" * 200_000 + ",x", *_GOOD_ROWS[1:]),
+    "overflow_column.csv": _csv("a,b,label", *(f"{i}e300,{i}e300,{'ab'[i % 2]}"
+                                               for i in range(1, N))),
+    "few_rows.csv": _csv("a,b,label", "1,2,x", "3,4,y"),
+}
+
+LOADERS = '''
+import numpy as np
+X = np.random.default_rng(0).normal(size=(40, 5)); Y = np.arange(40) % 2
+def raises(): raise ValueError("the bucket is empty")
+def raises_multiline(): raise RuntimeError("line one\\nline two\\n  line three")
+def exits_zero(): raise SystemExit(0)
+def exits_three(): import sys; sys.exit(3)
+def exits_text(): import sys; sys.exit("giving up")
+def recursion(): return recursion()
+def memory(): raise MemoryError()
+def needs_args(a, b): return X, Y
+def returns_none(): return None
+def returns_three(): return X, Y, X
+def returns_text(): return "x, y"
+def returns_dict(): return {"x": X, "y": Y}
+def returns_generator(): return (v for v in (X, Y))
+def complex_x(): return X + 1j, Y
+def object_x(): return np.array([{"a": 1}] * 40, dtype=object), Y
+def ragged_x(): return [[1.0, 2.0], [3.0]] * 20, Y
+def text_x(): return [["a", "b"]] * 40, Y
+def mixed_labels(): return X, np.array([1, "a"] * 20, dtype=object)
+def float_object_labels(): return X, np.array([0.5, 1.5] * 20, dtype=object)
+def nan_labels(): return X, [float("nan"), 1.0] * 20
+def single_class(): return X, [7] * 40
+def zero_samples(): return np.zeros((0, 5)), []
+def zero_features(): return np.zeros((40, 0)), Y
+def test_without_labels(): return X, Y, X, None
+def nan_test(): return X, Y, np.full((10, 5), np.nan), Y[:10]
+not_a_function = 42
+'''
+BROKEN_MODULES = {
+    f"{MOD}_syntax": "def f(:\n    return 1\n",
+    f"{MOD}_import_raises": "raise ImportError('needs a GPU driver')\ndef f(): pass\n",
+    f"{MOD}_import_runtime": "raise RuntimeError('no config')\ndef f(): pass\n",
+    f"{MOD}_import_exits": "import sys\nsys.exit(0)\ndef f(): pass\n",
+    f"{MOD}_import_keyerror": "{}['missing']\ndef f(): pass\n",
+}
+
+
+def write_files(d: Path) -> None:
+    """Every hostile (and a few valid) file above, written into ``d``."""
+    for name, data in {**STUDY_FILES, **RAW_FILES}.items():
+        (d / name).write_bytes(data)
+    for name, arrays in NPZ_FILES.items():
+        np.savez(d / name, **arrays)
+    for name, arrays in PICKLED_NPZ.items():
+        np.savez(d / name, **arrays)  # allow_pickle is on when saving object arrays
+    np.savez(d / "tab.npz", x=X, y=Y)
+    np.savez(d / "images4d.npz", x=RNG.normal(size=(N, 1, 6, 6)), y=Y)
+    (d / "folder.npz").mkdir()
+    (d / "folder.toml").mkdir()
+    (d / f"{MOD}.py").write_text(LOADERS)
+    for name, text in BROKEN_MODULES.items():
+        (d / f"{name}.py").write_text(text)
+
+
+@dataclass(frozen=True)
+class Run:
+    code: Any
+    out: str
+    err: str
+
+
+def run_main(args: list[str]) -> Run:
+    """``automl ARGS`` through the console-script entry point, in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["automl", *args]
+    code: Any = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException as exc:  # noqa: BLE001 - reported as the failure it is
+        import traceback
+
+        code = f"uncaught {type(exc).__name__}"
+        err.write("Traceback (in process)\n" + "".join(traceback.format_exception(exc)))
+    finally:
+        sys.argv = argv
+    return Run(code, out.getvalue(), err.getvalue())
