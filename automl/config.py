@@ -25,7 +25,13 @@ from trainer.types import TrainConfig
 
 # Each objective and the Optuna directions of its values (accuracy, then the cost if any).
 OBJECTIVES = {"pareto": ("maximize", "minimize"), "val_accuracy": ("maximize",)}
-COSTS = ("flops", "params", "latency_ms", "peak_memory_mb")
+# The costs a Pareto search can minimize, with the words people read for them (the dashboard's).
+COSTS: dict[str, str] = {
+    "flops": "FLOPs",
+    "params": "parameters",
+    "latency_ms": "latency (ms)",
+    "peak_memory_mb": "peak memory (MB)",
+}
 
 
 @dataclass(frozen=True)

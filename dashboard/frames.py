@@ -12,17 +12,12 @@ from typing import Any
 
 import pandas as pd
 
+from automl.config import COSTS  # noqa: F401  (re-exported: the pages label costs with it)
 from automl.leaderboard import leaderboard
 from automl.ranking import pareto_ranks
 from automl.storage.records import StudySummary, TrialRecord
 from dashboard.specs import arch_summary
 
-COSTS: dict[str, str] = {
-    "flops": "FLOPs",
-    "params": "parameters",
-    "latency_ms": "latency (ms)",
-    "peak_memory_mb": "peak memory (MB)",
-}
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 LEADERBOARD_COLUMNS = (
     "trial", "rank", "state", "pareto", "val_accuracy", "test_accuracy", "params", "flops",
