@@ -44,8 +44,10 @@ else
   timeout 300 "$PY" - <<'EOF'
 import dataclasses, sys
 import torch
-sys.path.insert(0, "tests/trainer/distributed")
-from ddp_helpers import BASE, bias_free_mlp, cross_entropy, image_splits, residual_stack
+sys.path[:0] = ["tests/trainer", "tests/trainer/distributed"]
+from ddp_helpers import BASE
+from trainer_helpers import bias_free_mlp, cross_entropy, image_splits, residual_stack
+from trainer import TrainRequest
 from trainer.distributed import launch_trial
 
 n = min(2, torch.cuda.device_count())
@@ -56,8 +58,7 @@ for name, model, cfg in [
     ("bf16 hook", bias_free_mlp, dataclasses.replace(cuda, comm_hook="bf16")),
     ("powersgd", bias_free_mlp, dataclasses.replace(cuda, comm_hook="powersgd")),
 ]:
-    r, _ = launch_trial(None, None, image_splits(), cfg, model_factory=model,
-                        loss_factory=cross_entropy)
+    r, _ = launch_trial(TrainRequest(None, None, cfg, model, cross_entropy), image_splits())
     print(f"{name:<18} ranks={n} val_acc={r.val_accuracy:.3f} peak_mb={r.peak_memory_mb:.2f} "
           f"bytes/step={r.comm_bytes_per_step:.0f}")
 EOF

@@ -21,6 +21,7 @@ from trainer.types import (
 )
 
 if TYPE_CHECKING:
+    from trainer.core import TrainRequest
     from trainer.cost import (
         count_flops,
         count_params,
@@ -45,6 +46,7 @@ _LAZY = {
     "ModelFactory": "trainer.factories",
     "PeakMemoryMeter": "trainer.memory",
     "train": "trainer.run",
+    "TrainRequest": "trainer.core",
     "launch_trial": "trainer.distributed",
     "NodeSettings": "trainer.distributed",
     "node_settings": "trainer.distributed",
@@ -71,6 +73,7 @@ __all__ = [
     "NonFiniteLossError",
     "PeakMemoryMeter",
     "TrainConfig",
+    "TrainRequest",
     "TrainResult",
     "TrialTimeoutError",
     "count_flops",

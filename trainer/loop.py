@@ -1,15 +1,14 @@
 """The epoch loop shared by the single-process and the distributed trainer.
 
-``_train_loop`` knows nothing about how the model was built or wrapped: ``trainer.run.train``
-passes a plain model; the distributed trainer passes a DDP-wrapped one, its own sharded
-``batches``, a ``sync_context`` that skips the all-reduce on non-final micro-batches, a
-``should_stop`` that broadcasts rank 0's decision, the unwrapped ``state_module``, its shard of
-the validation split, ``reduce_sums`` (an all-reduce of the epoch's loss and hit counts) and
-``before_eval`` (makes the ranks' buffers agree before they evaluate).
+``train_loop`` knows nothing about how the model was built or wrapped: it trains a
+:class:`Replica` and asks the :class:`~trainer.strategy.Strategy` for this process's batches,
+how each micro-batch synchronises gradients, how the epoch's sums are reduced over ranks, and
+which stop decision all ranks follow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -19,12 +18,13 @@ import torch
 from torch import nn
 
 from trainer.augment import augment
-from trainer.data import Batches, TensorSplits, evaluate
+from trainer.data import TensorSplits, evaluate
 from trainer.errors import TrialTimeoutError
 from trainer.memory import PeakMemoryMeter
 from trainer.optim import autocast_factory, build_scheduler, make_grad_scaler
 from trainer.step import optimizer_step
-from trainer.types import EpochRecord, TrainConfig
+from trainer.strategy import Strategy
+from trainer.types import EpochCallback, EpochRecord, TrainConfig
 
 # Memory is measured over the first optimizer steps only: step 1 creates the optimizer state,
 # step 2 runs with everything in place, and every later step repeats it. Measuring the whole
@@ -45,33 +45,38 @@ class LoopOutcome:
     peak_memory_mb: float | None
 
 
-def _train_loop(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    optimizer: torch.optim.Optimizer,
+@dataclass
+class Replica:
+    """What one process trains: ``model`` runs the training forward pass (the DDP wrapper
+    under DDP); ``module`` is the plain network whose weights are kept and evaluated
+    (evaluating through the wrapper would start collectives on unequal shards)."""
+
+    model: nn.Module
+    module: nn.Module
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+
+
+def train_loop(
+    replica: Replica,
     data: TensorSplits,
     cfg: TrainConfig,
     device: torch.device,
-    *,
-    batches: Batches,
-    should_stop: Callable[[EpochRecord], bool],
-    sync_context: Callable[[bool], AbstractContextManager[object]] | None = None,
-    state_module: nn.Module | None = None,
-    reduce_sums: Callable[[list[float]], list[float]] | None = None,
-    before_eval: Callable[[], None] | None = None,
+    strategy: Strategy,
+    on_epoch: EpochCallback | None = None,
 ) -> LoopOutcome:
     """Run up to ``cfg.epochs`` epochs of training + validation; keep the best weights.
 
-    ``state_module`` is the module whose weights are kept and evaluated (the unwrapped model
-    under DDP: evaluating through the wrapper would start collectives on unequal shards);
-    ``sync_context(is_last_micro_batch)`` wraps each micro-batch's forward and backward;
-    ``reduce_sums([loss_sum, samples, hits, val_samples, val_nll])`` totals them over ranks.
+    ``data`` holds this process's validation shard; every rank reduces
+    ``[loss_sum, samples, hits, val_samples, val_nll]`` with the strategy. ``on_epoch``
+    (rank 0's, None elsewhere) gets each reduced record; the ranks follow its stop decision.
     """
-    state_module = state_module or model
+    model, optimizer = replica.model, replica.optimizer
+    batches = strategy.batches(len(data.y_train), cfg, device)
     autocast = autocast_factory(cfg.precision, device)
     scaler = make_grad_scaler(cfg.precision, device)
     scheduler = build_scheduler(optimizer, cfg.epochs * batches.steps_per_epoch)
-    meter = PeakMemoryMeter(device, resident=_state_tensors(model, loss_fn))
+    meter = PeakMemoryMeter(device, resident=_state_tensors(model, replica.loss_fn))
     history: list[EpochRecord] = []
     best_val, best_epoch, best_state = float("-inf"), 0, {}
     stopped_early = False
@@ -89,46 +94,46 @@ def _train_loop(
                 raise TrialTimeoutError(cfg.trial_timeout, elapsed, epoch, step)
             with meter if step <= MEMORY_PROBE_STEPS else nullcontext():
                 loss_sum += optimizer_step(
-                    model,
-                    loss_fn,
-                    optimizer,
-                    scaler,
-                    augment(data.x_train[idx], cfg.augment),
-                    data.y_train[idx],
-                    grad_accum=cfg.grad_accum,
-                    autocast=autocast,
-                    sync_context=sync_context,
-                    epoch=epoch,
-                    step=step,
-                    loss_scale=loss_scale,
-                )
+                    model, replica.loss_fn, optimizer, scaler,
+                    augment(data.x_train[idx], cfg.augment), data.y_train[idx],
+                    grad_accum=cfg.grad_accum, autocast=autocast, sync_context=strategy.sync,
+                    epoch=epoch, step=step, loss_scale=loss_scale,
+                )  # fmt: skip
             scheduler.step()
             seen += len(idx)
-        if before_eval is not None:
-            before_eval()
-        hits, nll = evaluate(state_module, data.x_val, data.y_val, cfg.eval_batch_size, autocast)
-        sums = [loss_sum, float(seen), float(hits), float(len(data.y_val)), nll]
-        loss_total, samples, hits_total, val_n, nll_total = (
-            reduce_sums(sums) if reduce_sums else sums
-        )
-        val = hits_total / val_n
-        record = EpochRecord(epoch, loss_total / samples, val, time.perf_counter() - epoch_start,
-                             val_loss=nll_total / val_n)
+        sums = [loss_sum, float(seen)]
+        record = _validate(replica, data, cfg, strategy, autocast, epoch, sums)
+        record = dataclasses.replace(record, seconds=time.perf_counter() - epoch_start)
         history.append(record)
-        if val >= best_val:  # ties go to the later, longer-trained epoch
-            best_val, best_epoch, best_state = val, epoch, _cpu_state(state_module)
-        if should_stop(record):
+        if record.val_accuracy >= best_val:  # ties go to the later, longer-trained epoch
+            best_val, best_epoch = record.val_accuracy, epoch
+            best_state = _cpu_state(replica.module)
+        # Rank 0 alone asks the caller; every rank follows its answer, so no rank can stop
+        # (prune) while the others wait in the next all-reduce.
+        if strategy.agree(bool(on_epoch(record)) if on_epoch is not None else False):
             stopped_early = True
             break
-    return LoopOutcome(
-        history=history,
-        best_epoch=best_epoch,
-        best_val=best_val,
-        best_state=best_state,
-        stopped_early=stopped_early,
-        seconds=time.perf_counter() - start,
-        peak_memory_mb=meter.peak_mb if step else None,
+    seconds, peak = time.perf_counter() - start, meter.peak_mb if step else None
+    return LoopOutcome(history, best_epoch, best_val, best_state, stopped_early, seconds, peak)
+
+
+def _validate(
+    replica: Replica,
+    data: TensorSplits,
+    cfg: TrainConfig,
+    strategy: Strategy,
+    autocast: Callable[[], AbstractContextManager[object]],
+    epoch: int,
+    train_sums: list[float],
+) -> EpochRecord:
+    """The epoch's record (``seconds`` left 0) from ``[loss_sum, samples]`` of its training and
+    this rank's validation shard, both reduced over the ranks."""
+    strategy.before_eval()
+    hits, nll = evaluate(replica.module, data.x_val, data.y_val, cfg.eval_batch_size, autocast)
+    loss_total, samples, hits_total, val_n, nll_total = strategy.reduce(
+        [*train_sums, float(hits), float(len(data.y_val)), nll]
     )
+    return EpochRecord(epoch, loss_total / samples, hits_total / val_n, 0.0, nll_total / val_n)
 
 
 def _state_tensors(*modules: nn.Module) -> list[torch.Tensor]:

@@ -1,36 +1,18 @@
-"""Train one candidate network in this process: set the run up, then hand it to the loop."""
+"""``train``: one candidate on this process, or on several through :mod:`trainer.distributed`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from trainer.core import TrainRequest, fit
 from trainer.cost import measure_costs
-from trainer.data import Batches, TensorSplits, accuracy
+from trainer.data import TensorSplits
 from trainer.env import dist_env
-from trainer.factories import (
-    LossFactory,
-    ModelFactory,
-    default_loss_factory,
-    default_model_factory,
-    set_checkpointing,
-)
-from trainer.loop import _train_loop
-from trainer.optim import (
-    autocast_factory,
-    build_optimizer,
-    check_trial,
-    seed_everything,
-)
+from trainer.factories import LossFactory, ModelFactory
+from trainer.optim import check_trial
 from trainer.runtime import torch_threads
-from trainer.types import (
-    DataSplits,
-    EpochCallback,
-    EpochRecord,
-    TrainConfig,
-    TrainResult,
-    best_val_loss,
-)
+from trainer.strategy import Strategy
+from trainer.types import DataSplits, EpochCallback, TrainConfig, TrainResult
 
 
 def train(
@@ -67,56 +49,25 @@ def train(
     ``cfg.trial_timeout`` (from any rank), and :class:`DistributedTrialError` when a rank fails
     in any other way (its message names the rank and its exception).
     """
+    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory)
     if cfg.nproc > 1 or dist_env().world_size > 1:
-        from trainer.distributed import train_distributed  # imports the elastic launcher
+        from trainer.distributed import launch_trial  # imports the elastic launcher
 
-        return train_distributed(
-            arch_spec, loss_spec, data, cfg, on_epoch,
-            model_factory=model_factory, loss_factory=loss_factory,
-        )  # fmt: skip
+        return launch_trial(request, data, on_epoch)[0]
+    return train_here(request, data, on_epoch)
+
+
+def train_here(
+    request: TrainRequest, data: DataSplits, on_epoch: EpochCallback | None = None
+) -> TrainResult:
+    """:func:`train` in this process alone (``cfg.nproc`` is not consulted)."""
+    cfg = request.cfg
     device = check_trial(cfg, data)
-    env = dist_env()
+    main = dist_env().is_main  # only the main rank reports and measures
     with torch_threads(cfg.num_threads):
-        seed_everything(cfg.seed)  # before building: the seed fixes the initial weights
-        model = (model_factory or default_model_factory)(arch_spec)
-        set_checkpointing(model, cfg.checkpointing)
-        model.to(device)
-        loss_fn = (loss_factory or default_loss_factory)(loss_spec, data.class_counts())
-        loss_fn.to(device)
         splits = TensorSplits.from_numpy(data, device)
-        outcome = _train_loop(
-            model,
-            loss_fn,
-            build_optimizer(cfg, model.parameters()),
-            splits,
-            cfg,
-            device,
-            batches=Batches(len(splits.y_train), cfg.batch_size, cfg.seed, device),
-            should_stop=_callback(on_epoch if env.is_main else None),
-        )
-        model.load_state_dict(outcome.best_state)
-        autocast = autocast_factory(cfg.precision, device)
-        test_accuracy = accuracy(
-            model, splits.x_test, splits.y_test, cfg.eval_batch_size, autocast
-        )
-        costs = (
-            measure_costs(model, data.input_shape, cfg.latency_repeats) if env.is_main else None
-        )
-    return TrainResult(
-        val_accuracy=outcome.best_val,
-        test_accuracy=test_accuracy,
-        history=outcome.history,
-        train_seconds=outcome.seconds,
-        best_epoch=outcome.best_epoch,
-        stopped_early=outcome.stopped_early,
-        state_dict=outcome.best_state,
-        peak_memory_mb=outcome.peak_memory_mb,
-        costs=costs,
-        val_loss=best_val_loss(outcome.history, outcome.best_epoch),
-    )
-
-
-def _callback(on_epoch: EpochCallback | None) -> Callable[[EpochRecord], bool]:
-    if on_epoch is None:
-        return lambda record: False
-    return lambda record: bool(on_epoch(record))
+        counts = data.class_counts()
+        fitted = fit(request, splits, counts, device, Strategy(), on_epoch if main else None)
+        shape, repeats = data.input_shape, cfg.latency_repeats
+        costs = measure_costs(fitted.model, shape, repeats) if main else None
+    return fitted.result(costs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
@@ -22,16 +22,18 @@ def optimizer_step(
     *,
     grad_accum: int,
     autocast: Callable[[], AbstractContextManager[object]],
-    sync_context: Callable[[bool], AbstractContextManager[object]] | None,
+    sync_context: Callable[[bool], AbstractContextManager[object]],
     epoch: int,
     step: int,
     loss_scale: float = 1.0,
 ) -> float:
     """Forward/backward the batch in ``grad_accum`` pieces, step, zero the grads.
 
-    Each micro-batch loss is weighted by its share of the batch (``1/grad_accum`` when the
-    batch divides evenly), so for a loss that averages over samples the summed gradient equals
-    that of the whole batch, also for an uneven last batch. ``loss_scale`` multiplies that
+    ``sync_context(is_last_micro_batch)`` wraps each micro-batch's forward and backward (DDP
+    skips the gradient all-reduce until the last). Each micro-batch loss is weighted by its
+    share of the batch (``1/grad_accum`` when the batch divides evenly), so for a loss that
+    averages over samples the summed gradient equals that of the whole batch, also for an
+    uneven last batch. ``loss_scale`` multiplies that
     weight: under DDP, which averages gradients over ranks, it is ``world * local / global``
     samples, so a rank holding a larger share of an uneven batch counts for more. Returns the
     sum of per-sample losses, for the epoch mean.
@@ -42,7 +44,7 @@ def optimizer_step(
     total = 0.0
     for i, (xm, ym) in enumerate(pieces):
         last = i == len(pieces) - 1
-        with sync_context(last) if sync_context is not None else nullcontext():
+        with sync_context(last):
             with autocast():
                 logits = model(xm)
             # The loss runs in fp32 outside autocast: custom losses get the precision they

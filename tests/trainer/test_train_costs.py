@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import math
 from dataclasses import dataclass
 
 import pytest
@@ -83,7 +83,7 @@ def _rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def test_static_cost_of_a_huge_model_is_fast_and_allocates_nothing() -> None:
+def test_static_cost_of_a_huge_model_allocates_nothing() -> None:
     built: list[nn.Module] = []
 
     def huge(spec: object) -> nn.Module:  # 3.4 G parameters: 13 GB if it were real
@@ -91,18 +91,20 @@ def test_static_cost_of_a_huge_model_is_fast_and_allocates_nothing() -> None:
         return built[-1]
 
     rss = _rss_mb()
-    start = time.perf_counter()
     costs = static_cost(None, model_factory=huge, input_shape=(4096,))
-    assert time.perf_counter() - start < 1.0
     assert _rss_mb() - rss < 100
-    assert all(p.device.type == "meta" for p in built[0].parameters())
+    # built once, on meta: no fallback to a real build (how fast it is, benchmarks measure)
+    assert len(built) == 1 and all(p.device.type == "meta" for p in built[0].parameters())
     assert costs == Costs(params=200 * (4096 * 4096 + 4096), flops=200 * 2 * 4096 * 4096)
 
 
-def test_latency_is_a_positive_float_and_keeps_the_mode() -> None:
+def test_latency_times_the_forward_passes_and_keeps_the_mode() -> None:
     model = _conv_net(_Spec())
+    calls: list[int] = []
+    model.register_forward_pre_hook(lambda module, args: calls.append(len(args[0])))
     latency = measure_latency_ms(model, (1, 8, 8), repeats=5, warmup=1)
-    assert isinstance(latency, float) and latency > 0
+    assert isinstance(latency, float) and 0 < latency < math.inf
+    assert calls == [1] * 6  # warm-up + repeats, batch size 1
     assert model.training
     with pytest.raises(ValueError, match="repeats"):
         measure_latency_ms(model, (1, 8, 8), repeats=0)

@@ -1,14 +1,16 @@
-"""Small stand-in networks, losses and data sets for the trainer tests.
+"""Small stand-in networks, losses and data sets for the trainer tests, distributed ones too.
 
 The trainer is tested with injected factories so that it does not depend on ``search_spaces``;
 integration with the real spaces is tested elsewhere. (A module of its own, not ``conftest``:
 every test folder has a ``conftest``, so ``from conftest import`` may find another folder's.)
+The factories are module-level: a distributed trial pickles them by reference into its ranks,
+which import this module (they inherit the test process's ``sys.path``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,15 +27,36 @@ def make_mlp(spec: Any = None, in_features: int = 10, num_classes: int = 3) -> n
     return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
 
+def mlp(spec: Any = None) -> nn.Module:
+    """For 1x8x8 images: 64 -> 32 -> 3 with biases."""
+    return nn.Sequential(nn.Flatten(1), *make_mlp(spec, in_features=64))
+
+
+def bias_free_mlp(spec: Any = None) -> nn.Module:
+    """Two weight matrices (64x128 and 128x10 as DDP sees them), nothing else: PowerSGD
+    compresses every byte, so its ratio is exactly sum((n+m)r) / sum(nm)."""
+    return nn.Sequential(
+        nn.Flatten(1), nn.Linear(64, 128, bias=False), nn.ReLU(), nn.Linear(128, 3, bias=False)
+    )
+
+
 def cross_entropy(spec: Any, class_counts: Sequence[int] | None) -> nn.Module:
     return nn.CrossEntropyLoss()
 
 
 class ResidualStack(nn.Module):
-    """A deep stack of small conv residual blocks with SearchNet's ``checkpointing`` switch."""
+    """A deep stack of small conv residual blocks with SearchNet's ``checkpointing`` switch
+    (no BatchNorm, so that rank count does not change the maths)."""
 
-    def __init__(self, depth: int = 64, channels: int = 4, num_classes: int = 3) -> None:
+    def __init__(
+        self,
+        depth: int = 64,
+        channels: int = 4,
+        num_classes: int = 3,
+        activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu,
+    ) -> None:
         super().__init__()
+        self.activation = activation
         self.stem = nn.Conv2d(1, channels, 3, padding=1)
         self.blocks = nn.ModuleList(
             nn.Conv2d(channels, channels, 3, padding=1) for _ in range(depth)
@@ -45,7 +68,7 @@ class ResidualStack(nn.Module):
 
     def _run(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         for conv in self.blocks[start:stop]:
-            x = x + torch.relu(conv(x))
+            x = x + self.activation(conv(x))
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +80,11 @@ class ResidualStack(nn.Module):
         for start in range(0, n, size):
             x = checkpoint(self._run, x, start, min(start + size, n), use_reentrant=False)
         return self.head(x)
+
+
+def residual_stack(spec: Any = None) -> nn.Module:
+    """The distributed tests' factory: 9 blocks, tanh."""
+    return ResidualStack(depth=9, activation=torch.tanh)
 
 
 def make_splits(
@@ -71,3 +99,8 @@ def make_splits(
         x = x[:, : side * side].reshape(n, 1, side, side)
     a, b = int(n * 0.6), int(n * 0.8)
     return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], classes)
+
+
+def image_splits(n: int = 400, seed: int = 0) -> DataSplits:
+    """1x8x8 images with labels from a random linear map, split 60/20/20."""
+    return make_splits(n=n, features=64, seed=seed, image=True)

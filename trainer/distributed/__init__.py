@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from trainer.distributed.job import RankOutput
 from trainer.distributed.nodes import NodeSettings, node_settings
-from trainer.distributed.trial import launch_trial, train_distributed
+from trainer.distributed.trial import launch_trial
 from trainer.errors import DistributedTrialError
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "RankOutput",
     "launch_trial",
     "node_settings",
-    "train_distributed",
 ]

@@ -64,7 +64,7 @@ def spawn_ranks(
     job: Job, init: InitArgs, data: DataSplits, on_epoch: EpochCallback | None,
     settings: NodeSettings,
 ) -> list[RankOutput]:
-    """Launch ``job.cfg.nproc`` ranks here (and join the other nodes); return their outputs."""
+    """Launch ``cfg.nproc`` ranks here (and join the other nodes); return their outputs."""
     if settings.node_rank != 0:
         raise ValueError(
             f"AUTOML_NODE_RANK={settings.node_rank}: trials start on node 0; run "
@@ -77,14 +77,14 @@ def spawn_ranks(
             channel = Channel(method)
             ann = None
             if settings.nnodes > 1:
-                ann = control.announce(settings, job.cfg.nproc, init)
+                ann = control.announce(settings, job.request.cfg.nproc, init)
                 host, port, run_id = settings.host, ann.port, ann.run_id
             else:
                 host, port, run_id = "127.0.0.1", free_port(), f"automl-{uuid.uuid4().hex}"
             config = LaunchConfig(
                 min_nodes=settings.nnodes,
                 max_nodes=settings.nnodes,
-                nproc_per_node=job.cfg.nproc,
+                nproc_per_node=job.request.cfg.nproc,
                 run_id=run_id,
                 rdzv_backend="static",  # node 0 hosts the store and global rank 0
                 rdzv_endpoint=f"{host}:{port}",
@@ -108,7 +108,7 @@ def spawn_ranks(
                 return [agent.result[i] for i in sorted(agent.result)]
             if not errors and failures.is_port_clash(agent.error) and attempt + 1 < _PORT_ATTEMPTS:
                 continue
-            local_ranks = range(job.cfg.nproc)  # the caller's machine is node 0
+            local_ranks = range(job.request.cfg.nproc)  # the caller's machine is node 0
             # Not chained to the agent's error: that names the first process it saw fail, often
             # a rank that only lost its peer. The root cause's traceback travels with it.
             raise failures.to_exception(agent.error, errors, local_ranks) from None

@@ -1,56 +1,40 @@
-"""``train()`` on several processes: set the trial up, run its ranks, assemble the result."""
+"""A trial on several processes: set it up, run its ranks, assemble the result."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import timedelta
-from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from trainer.core import TrainRequest
 from trainer.cost import measure_costs
 from trainer.data import TensorSplits
-from trainer.distributed.job import InitArgs, Job, RankOutput, check_picklable
+from trainer.distributed.job import InitArgs, Job, RankOutput
 from trainer.distributed.launch import spawn_ranks
 from trainer.distributed.nodes import node_settings
 from trainer.distributed.replica import resolve_backend
 from trainer.distributed.worker import bind_device, run_rank
 from trainer.env import dist_env
-from trainer.factories import LossFactory, ModelFactory, default_model_factory
 from trainer.optim import check_trial
 from trainer.runtime import torch_threads
-from trainer.types import (
-    Costs,
-    DataSplits,
-    EpochCallback,
-    TrainConfig,
-    TrainResult,
-    best_val_loss,
-)
+from trainer.types import Costs, DataSplits, EpochCallback, TrainResult
 
 
 def launch_trial(
-    arch_spec: Any,
-    loss_spec: Any,
-    data: DataSplits,
-    cfg: TrainConfig,
-    on_epoch: EpochCallback | None = None,
-    *,
-    model_factory: ModelFactory | None = None,
-    loss_factory: LossFactory | None = None,
+    request: TrainRequest, data: DataSplits, on_epoch: EpochCallback | None = None
 ) -> tuple[TrainResult, list[RankOutput]]:
-    """Train with DDP on ``cfg.nproc`` ranks per machine; the result and every local rank's
-    output (their ``stats`` hold hook calls, bytes per step, optimizer state bytes ...).
+    """:func:`trainer.train` with DDP on ``cfg.nproc`` ranks per machine; the result and every
+    local rank's output (their ``stats`` hold hook calls, bytes per step, optimizer state ...).
 
     In a process that torchrun started (``WORLD_SIZE`` > 1) the ranks already exist: this
     process trains as its rank, and ``cfg.nproc`` is ignored.
     """
+    cfg = request.cfg
     device = check_trial(cfg, data)
-    job = Job(
-        arch_spec, loss_spec, cfg, data.class_counts(), data.input_shape,
-        model_factory, loss_factory,
-    )  # fmt: skip
+    job = Job(request, data.class_counts())
     init = InitArgs(
         resolve_backend(cfg.backend, device), cfg.timeout, cfg.num_threads or 1, device.type
     )
@@ -65,9 +49,9 @@ def launch_trial(
     if launched:
         outputs = [_as_launched_rank(job, init, data, on_epoch)]
     else:
-        check_picklable(job)
+        request.check_picklable()
         outputs = spawn_ranks(job, init, data, on_epoch, node_settings())
-    return _result(outputs[0], job, data), outputs
+    return _result(outputs[0], request, data), outputs
 
 
 def _as_launched_rank(
@@ -86,48 +70,18 @@ def _as_launched_rank(
             dist.destroy_process_group()
 
 
-def _result(out: RankOutput, job: Job, data: DataSplits) -> TrainResult:
-    state = out.state_dict
-    if state is None and out.state_blob is not None:
-        state = torch.load(io.BytesIO(out.state_blob), weights_only=True)
-    assert state is not None, "rank 0 returns the kept weights"
-    return TrainResult(
-        val_accuracy=out.val_accuracy,
-        test_accuracy=out.test_accuracy,
-        history=out.history,
-        train_seconds=out.seconds,
-        best_epoch=out.best_epoch,
-        stopped_early=out.stopped_early,
-        state_dict=state,
-        peak_memory_mb=out.peak_memory_mb,
-        comm_bytes_per_step=out.comm_bytes_per_step,
-        costs=_costs(job, state, data) if dist_env().is_main else None,
-        val_loss=best_val_loss(out.history, out.best_epoch),
-    )
+def _result(out: RankOutput, request: TrainRequest, data: DataSplits) -> TrainResult:
+    result = out.result
+    if out.state_blob is not None:
+        result.state_dict = torch.load(io.BytesIO(out.state_blob), weights_only=True)
+    costs = _costs(request, result.state_dict, data) if dist_env().is_main else None
+    return dataclasses.replace(result, costs=costs)
 
 
-def _costs(job: Job, state: dict[str, torch.Tensor], data: DataSplits) -> Costs:
+def _costs(request: TrainRequest, state: dict[str, torch.Tensor], data: DataSplits) -> Costs:
     """Measured here, in the caller's process and with its threads, as the plain trainer does."""
-    with torch_threads(job.cfg.num_threads):
+    with torch_threads(request.cfg.num_threads):
         with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
-            model = (job.model_factory or default_model_factory)(job.arch_spec)
+            model = request.build_model()
         model.load_state_dict(state)
-        return measure_costs(model, data.input_shape, job.cfg.latency_repeats)
-
-
-def train_distributed(
-    arch_spec: Any,
-    loss_spec: Any,
-    data: DataSplits,
-    cfg: TrainConfig,
-    on_epoch: EpochCallback | None = None,
-    *,
-    model_factory: ModelFactory | None = None,
-    loss_factory: LossFactory | None = None,
-) -> TrainResult:
-    """:func:`launch_trial` without the per-rank outputs (what ``trainer.train`` calls)."""
-    result, _ = launch_trial(
-        arch_spec, loss_spec, data, cfg, on_epoch,
-        model_factory=model_factory, loss_factory=loss_factory,
-    )  # fmt: skip
-    return result
+        return measure_costs(model, data.input_shape, request.cfg.latency_repeats)

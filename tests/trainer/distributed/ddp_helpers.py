@@ -1,4 +1,5 @@
-"""Module-level models, losses and data for the distributed tests.
+"""What only the distributed tests need: their base config, models and losses that fail on
+one rank, and the orphan check. The stand-in models and data are ``trainer_helpers``'s.
 
 Everything a rank needs is pickled by reference into spawned processes, so it must live at module
 level in an importable module (the spawned ranks inherit the test process's ``sys.path``).
@@ -6,18 +7,16 @@ level in an importable module (the spawned ranks inherit the test process's ``sy
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
+from trainer_helpers import mlp
 
-from trainer import DataSplits, TrainConfig
+from trainer import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,68 +25,6 @@ BASE = TrainConfig(
     epochs=2, batch_size=32, lr=0.05, optimizer="sgd", latency_repeats=0, nproc=2, timeout=20.0,
     device="cpu",
 )
-
-
-def cross_entropy(spec: Any, class_counts: Sequence[int] | None) -> nn.Module:
-    return nn.CrossEntropyLoss()
-
-
-def mlp(spec: Any = None) -> nn.Module:
-    """64 -> 32 -> 3 with biases."""
-    return nn.Sequential(nn.Flatten(1), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 3))
-
-
-def bias_free_mlp(spec: Any = None) -> nn.Module:
-    """Two weight matrices (64x128 and 128x10 as DDP sees them), nothing else: PowerSGD
-    compresses every byte, so its ratio is exactly sum((n+m)r) / sum(nm)."""
-    return nn.Sequential(
-        nn.Flatten(1), nn.Linear(64, 128, bias=False), nn.ReLU(), nn.Linear(128, 3, bias=False)
-    )
-
-
-class ResidualStack(nn.Module):
-    """Conv residual blocks with SearchNet's ``checkpointing`` switch (no BatchNorm, so that
-    rank count does not change the maths)."""
-
-    def __init__(self, depth: int = 9, channels: int = 4, num_classes: int = 3) -> None:
-        super().__init__()
-        self.stem = nn.Conv2d(1, channels, 3, padding=1)
-        self.blocks = nn.ModuleList(
-            nn.Conv2d(channels, channels, 3, padding=1) for _ in range(depth)
-        )
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)
-        )
-        self.checkpointing = "none"
-
-    def _run(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        for conv in self.blocks[start:stop]:
-            x = x + torch.tanh(conv(x))
-        return x
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        n = len(self.blocks)
-        if self.checkpointing == "none" or not torch.is_grad_enabled():
-            return self.head(self._run(x, 0, n))
-        size = 1 if self.checkpointing == "blocks" else max(1, round(math.sqrt(n)))
-        for start in range(0, n, size):
-            x = checkpoint(self._run, x, start, min(start + size, n), use_reentrant=False)
-        return self.head(x)
-
-
-def residual_stack(spec: Any = None) -> nn.Module:
-    return ResidualStack()
-
-
-def image_splits(n: int = 400, seed: int = 0) -> DataSplits:
-    """1x8x8 images with labels from a random linear map, split 60/20/20."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 64)).astype(np.float32)
-    y = (x @ rng.normal(size=(64, 3))).argmax(axis=1).astype(np.int64)
-    x = x.reshape(n, 1, 8, 8)
-    a, b = int(n * 0.6), int(n * 0.8)
-    return DataSplits(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], 3)
 
 
 class RankFails(Exception):

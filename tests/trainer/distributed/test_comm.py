@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from ddp_helpers import BASE, bias_free_mlp, cross_entropy, image_splits
+from ddp_helpers import BASE
+from trainer_helpers import bias_free_mlp, cross_entropy, image_splits
 
+from trainer import TrainRequest
 from trainer.distributed import launch_trial
 
 pytestmark = pytest.mark.distributed
@@ -20,7 +22,7 @@ FP32_BYTES = 4 * sum(n * m for n, m in MATRICES)
 def _bytes(cfg_changes: dict[str, object]) -> tuple[float, list[int], float]:
     cfg = R(BASE, batch_size=24, epochs=1, **cfg_changes)  # type: ignore[arg-type]
     result, outputs = launch_trial(
-        None, None, image_splits(), cfg, model_factory=bias_free_mlp, loss_factory=cross_entropy
+        TrainRequest(None, None, cfg, bias_free_mlp, cross_entropy), image_splits()
     )
     assert result.comm_bytes_per_step is not None
     return result.comm_bytes_per_step, outputs[0].stats["step_bytes"], result.val_accuracy

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import torch
-from ddp_helpers import BASE, cross_entropy, image_splits, mlp, residual_stack
+from ddp_helpers import BASE
+from trainer_helpers import cross_entropy, image_splits, mlp, residual_stack
 
 from search_spaces import deep_resnet_spec
-from trainer import EpochRecord, TrainConfig, TrainResult, train
+from trainer import EpochRecord, TrainConfig, TrainRequest, TrainResult, train
 from trainer.distributed import launch_trial
 
 pytestmark = pytest.mark.distributed
@@ -22,9 +23,8 @@ R = dataclasses.replace
 def ddp(cfg: TrainConfig, model: Any = mlp, spec: Any = None, **kw: Any) -> tuple[Any, Any]:
     """Result and rank outputs of a launched trial."""
     factory = None if spec is not None else model
-    return launch_trial(
-        spec, None, image_splits(), cfg, model_factory=factory, loss_factory=cross_entropy, **kw
-    )
+    request = TrainRequest(spec, None, cfg, factory, cross_entropy)
+    return launch_trial(request, image_splits(), **kw)
 
 
 def one_process(cfg: TrainConfig, model: Any = mlp) -> TrainResult:
@@ -114,5 +114,5 @@ def test_every_rank_stops_when_the_caller_prunes() -> None:
     result, outputs = ddp(R(BASE, epochs=5), on_epoch=prune_at_2)
     assert [r.epoch for r in seen] == [1, 2] and seen == result.history
     assert result.stopped_early
-    assert [len(o.history) for o in outputs] == [2, 2]
-    assert all(o.stopped_early for o in outputs)
+    assert [len(o.result.history) for o in outputs] == [2, 2]
+    assert all(o.result.stopped_early for o in outputs)

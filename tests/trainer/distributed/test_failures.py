@@ -6,17 +6,16 @@ import dataclasses
 import time
 
 import pytest
-from ddp_helpers import (
-    BASE,
-    cross_entropy,
-    failing_on_rank_1,
-    image_splits,
-    killed_on_rank_1,
-    mlp,
-    nan_on_rank_1,
-)
+from ddp_helpers import BASE, failing_on_rank_1, killed_on_rank_1, nan_on_rank_1
+from trainer_helpers import cross_entropy, image_splits, mlp
 
-from trainer import DistributedTrialError, NonFiniteLossError, TrialTimeoutError, train
+from trainer import (
+    DistributedTrialError,
+    NonFiniteLossError,
+    TrainRequest,
+    TrialTimeoutError,
+    train,
+)
 from trainer.distributed import launch_trial
 
 pytestmark = pytest.mark.distributed
@@ -62,9 +61,7 @@ def test_a_failing_callback_stops_the_ranks_and_propagates() -> None:
         raise KeyError("database is down")
 
     with pytest.raises(KeyError, match="database is down"):
-        launch_trial(
-            None, None, image_splits(), BASE, broken, model_factory=mlp, loss_factory=cross_entropy
-        )
+        launch_trial(TrainRequest(None, None, BASE, mlp, cross_entropy), image_splits(), broken)
 
 
 def test_factories_must_be_picklable() -> None:

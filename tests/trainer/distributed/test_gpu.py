@@ -7,8 +7,10 @@ import math
 
 import pytest
 import torch
-from ddp_helpers import BASE, bias_free_mlp, cross_entropy, image_splits, residual_stack
+from ddp_helpers import BASE
+from trainer_helpers import bias_free_mlp, cross_entropy, image_splits, residual_stack
 
+from trainer import TrainRequest
 from trainer.distributed import launch_trial
 
 pytestmark = [
@@ -23,9 +25,7 @@ CUDA = dataclasses.replace(BASE, device="cuda", nproc=NPROC, batch_size=24)
 
 
 def _launch(cfg, model=residual_stack):  # type: ignore[no-untyped-def]
-    return launch_trial(
-        None, None, image_splits(), cfg, model_factory=model, loss_factory=cross_entropy
-    )
+    return launch_trial(TrainRequest(None, None, cfg, model, cross_entropy), image_splits())
 
 
 def _learned(result) -> bool:  # type: ignore[no-untyped-def]

@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from ddp_helpers import BASE, HERE, cross_entropy, image_splits, mlp
+from ddp_helpers import BASE, HERE
+from trainer_helpers import cross_entropy, image_splits, mlp
 
+from trainer import TrainRequest
 from trainer.distributed import launch_trial
 from trainer.distributed.nodes import free_port
 
@@ -22,7 +24,7 @@ def test_a_trial_spans_two_nodes_and_matches_one_node(monkeypatch: pytest.Monkey
         "AUTOML_RDZV_ENDPOINT": f"127.0.0.1:{free_port()}",
         "AUTOML_RDZV_TIMEOUT": "30",
     }
-    env = {**os.environ, **node, "AUTOML_NODE_RANK": "1", "PYTHONPATH": str(HERE)}
+    env = {**os.environ, **node, "AUTOML_NODE_RANK": "1", "PYTHONPATH": str(HERE.parent)}
     agent = subprocess.Popen(
         [sys.executable, "-m", "trainer.distributed.agent", "--trials", "1", "--wait", "30"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -32,19 +34,17 @@ def test_a_trial_spans_two_nodes_and_matches_one_node(monkeypatch: pytest.Monkey
             for key, value in {**node, "AUTOML_NODE_RANK": "0"}.items():
                 m.setenv(key, value)
             # one rank per node: ranks 1 has neither the data nor the job until rank 0 sends them
+            one_rank = dataclasses.replace(BASE, nproc=1)
             two_nodes, _ = launch_trial(
-                None, None, image_splits(), dataclasses.replace(BASE, nproc=1),
-                model_factory=mlp, loss_factory=cross_entropy,
-            )  # fmt: skip
+                TrainRequest(None, None, one_rank, mlp, cross_entropy), image_splits()
+            )
         output, _ = agent.communicate(timeout=30)
     finally:
         agent.kill()
         agent.wait()
     assert agent.returncode == 0, output
     assert "took part in 1 trial(s)" in output
-    one_node, _ = launch_trial(
-        None, None, image_splits(), BASE, model_factory=mlp, loss_factory=cross_entropy
-    )
+    one_node, _ = launch_trial(TrainRequest(None, None, BASE, mlp, cross_entropy), image_splits())
     for key, value in one_node.state_dict.items():
         assert (two_nodes.state_dict[key] - value).abs().max() < 1e-6
     assert two_nodes.history == [

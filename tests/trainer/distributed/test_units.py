@@ -16,6 +16,7 @@ from trainer import (
     DistributedTrialError,
     NonFiniteLossError,
     TrainConfig,
+    TrainRequest,
     TrialTimeoutError,
 )
 from trainer.data import Batches
@@ -23,7 +24,7 @@ from trainer.distributed import failures, launch_trial
 from trainer.distributed.channel import RankError, TrialAborted
 from trainer.distributed.comm import CommCounter, skip_steps
 from trainer.distributed.control import Announcement
-from trainer.distributed.job import InitArgs, Job, check_picklable
+from trainer.distributed.job import InitArgs
 from trainer.distributed.nodes import node_settings, split_endpoint
 from trainer.distributed.sharding import ShardedBatches
 from trainer.distributed.worker import bind_device
@@ -101,7 +102,8 @@ def test_more_ranks_than_gpus_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     data = DataSplits(x, y, x, y, x, y, 2)
     cfg = TrainConfig(device="cuda", nproc=2, epochs=1)
     with pytest.raises(ValueError, match="trainer.nproc: 2 ranks need 2 GPUs on this machine, 1 "):
-        launch_trial(MLPSpec(input_shape=(4,), num_classes=2, hidden=(4,)), None, data, cfg)
+        spec = MLPSpec(input_shape=(4,), num_classes=2, hidden=(4,))
+        launch_trial(TrainRequest(spec, None, cfg), data)
 
 
 def test_errors_survive_pickling_with_their_fields() -> None:
@@ -146,18 +148,14 @@ def test_port_clash_detection() -> None:
     assert not failures.is_port_clash(RuntimeError("timeout"))
 
 
-def test_comm_counter_attributes_late_bytes_to_their_step() -> None:
+def test_comm_counter_sums_the_buckets_of_a_step() -> None:
     counter = CommCounter()
     first, last = SimpleNamespace(is_last=lambda: False), SimpleNamespace(is_last=lambda: True)
-    for _ in range(2):  # two steps of two buckets; a callback adds bytes after the last bucket
-        counter.begin_bucket()
-        counter.add(torch.zeros(10))
-        counter.end_bucket(first)  # type: ignore[arg-type]
-        counter.begin_bucket()
-        counter.end_bucket(last)  # type: ignore[arg-type]
-        counter.add(torch.zeros(5, dtype=torch.float16))
-    assert counter.step_bytes == [50, 50] and counter.hook_calls == 4
-    assert counter.bytes_per_step == 50.0
+    for bucket_bytes in (40, 30):  # two steps of two buckets; the last bucket closes a step
+        counter.add(bucket_bytes, first)  # type: ignore[arg-type]
+        counter.add(10, last)  # type: ignore[arg-type]
+    assert counter.step_bytes == [50, 40] and counter.hook_calls == 4
+    assert counter.bytes_per_step == 45.0
 
 
 def test_powersgd_steady_state_skips_the_plain_steps() -> None:
@@ -182,6 +180,6 @@ def test_distributed_fields_are_validated(field: str, value: object) -> None:
 
 
 def test_factories_must_be_module_level() -> None:
-    job = Job(None, None, TrainConfig(), [1], (4,), model_factory=lambda spec: None)  # type: ignore[arg-type,return-value]
+    request = TrainRequest(None, None, TrainConfig(), model_factory=lambda spec: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(TypeError, match="module-level function"):
-        check_picklable(job)
+        request.check_picklable()

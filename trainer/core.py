@@ -1,0 +1,127 @@
+"""One candidate's training, the same on one process and on every rank of a DDP trial.
+
+:class:`TrainRequest` is what a ``train`` call asks for (it travels to the ranks);
+:func:`fit` builds the model, trains it with :func:`trainer.loop.train_loop` and scores the kept
+weights. What differs between one process and DDP is the :class:`~trainer.strategy.Strategy`.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.data import TensorSplits, count_correct
+from trainer.factories import (
+    LossFactory,
+    ModelFactory,
+    default_loss_factory,
+    default_model_factory,
+    set_checkpointing,
+)
+from trainer.loop import LoopOutcome, Replica, train_loop
+from trainer.optim import autocast_factory, seed_everything
+from trainer.strategy import Strategy
+from trainer.types import Costs, EpochCallback, TrainConfig, TrainResult, best_val_loss
+
+# Ranks other than 0 reseed after the model is built: dropout masks must differ between ranks,
+# and rank 0 keeps the single-process random stream (so one rank == the plain trainer).
+RANK_SEED_STRIDE = 1_000_003
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """The candidate and how to train it: ``train``'s arguments but the data and callback."""
+
+    arch_spec: Any
+    loss_spec: Any
+    cfg: TrainConfig
+    model_factory: ModelFactory | None = None  # None: search_spaces.build_model
+    loss_factory: LossFactory | None = None  # None: search_spaces.build_loss
+
+    def build_model(self) -> nn.Module:
+        return (self.model_factory or default_model_factory)(self.arch_spec)
+
+    def check_picklable(self) -> None:
+        """Fail in the caller, with the reason, rather than in every spawned rank."""
+        for name in ("model_factory", "loss_factory", "arch_spec", "loss_spec"):
+            value = getattr(self, name)
+            try:
+                pickle.dumps(value)
+            except Exception as exc:
+                raise TypeError(
+                    f"{name} must be picklable when a trial runs on several processes (a "
+                    f"module-level function, not a lambda or closure); got {value!r}: {exc}"
+                ) from None
+
+
+@dataclass
+class Fitted:
+    """A trained model (holding the kept weights) and its metrics, reduced over ranks."""
+
+    model: nn.Module
+    outcome: LoopOutcome
+    test_accuracy: float
+    peak_memory_mb: float | None  # the largest rank's peak: what each device must hold
+
+    def result(
+        self, costs: Costs | None = None, comm_bytes_per_step: float | None = None
+    ) -> TrainResult:
+        out = self.outcome
+        return TrainResult(
+            val_accuracy=out.best_val,
+            test_accuracy=self.test_accuracy,
+            history=out.history,
+            train_seconds=out.seconds,
+            best_epoch=out.best_epoch,
+            stopped_early=out.stopped_early,
+            state_dict=out.best_state,
+            peak_memory_mb=self.peak_memory_mb,
+            comm_bytes_per_step=comm_bytes_per_step,
+            costs=costs,
+            val_loss=best_val_loss(out.history, out.best_epoch),
+        )
+
+
+def fit(
+    request: TrainRequest,
+    splits: TensorSplits,
+    class_counts: list[int],
+    device: torch.device,
+    strategy: Strategy,
+    on_epoch: EpochCallback | None,
+) -> Fitted:
+    """Build, train and test ``request``'s model on ``device``; ``on_epoch`` on rank 0 only."""
+    cfg = request.cfg
+    seed_everything(cfg.seed)  # before building: the seed fixes the initial weights
+    model = request.build_model()
+    set_checkpointing(model, cfg.checkpointing)
+    model.to(device)
+    if strategy.rank:
+        torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * strategy.rank)
+    loss_fn = (request.loss_factory or default_loss_factory)(request.loss_spec, class_counts)
+    loss_fn.to(device)
+    replica = Replica(
+        strategy.wrap(model, cfg, device), model, loss_fn, strategy.optimizer(cfg, model)
+    )
+    shard = strategy.shard
+    local = replace(
+        splits, x_val=shard(splits.x_val), y_val=shard(splits.y_val),
+        x_test=shard(splits.x_test), y_test=shard(splits.y_test),
+    )  # fmt: skip
+    outcome = train_loop(replica, local, cfg, device, strategy, on_epoch)
+    model.load_state_dict(outcome.best_state)
+    autocast = autocast_factory(cfg.precision, device)
+    hits = count_correct(model, local.x_test, local.y_test, cfg.eval_batch_size, autocast)
+    hits_total, test_n = strategy.reduce([float(hits), float(len(local.y_test))])
+    local_peak = outcome.peak_memory_mb
+    (peak,) = strategy.reduce([-1.0 if local_peak is None else local_peak], op="max")
+    return Fitted(
+        model=model,
+        outcome=outcome,
+        test_accuracy=hits_total / test_n if test_n else float("nan"),
+        peak_memory_mb=None if peak < 0 else peak,
+    )
