@@ -1,6 +1,10 @@
 """AutoML / neural architecture search: study config, controller, storage, ranking, CLI.
 
-Importing :mod:`automl` is cheap (no torch); heavy pieces load on first use.
+The Python API is :mod:`automl.api` (``from automl import api``); its functions whose names no
+submodule takes are also here: ``automl.search(...)``, ``automl.studies()``,
+``automl.trial(study, n)``... (``automl.leaderboard`` and ``automl.export`` are modules: call
+``api.leaderboard`` and ``api.export``). Importing :mod:`automl` is cheap (no torch); heavy
+pieces load on first use.
 """
 
 from __future__ import annotations
@@ -10,13 +14,38 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from automl.api import (
+        StudyResult,
+        load_config,
+        search,
+        studies,
+        study_config,
+        trial,
+        trials,
+    )
     from automl.export.load import load_model
     from automl.export.predictor import Predictor
 
-__all__ = ["Predictor", "__version__", "load_model"]
+__all__ = [
+    "Predictor",
+    "StudyResult",
+    "__version__",
+    "load_config",
+    "load_model",
+    "search",
+    "studies",
+    "study_config",
+    "trial",
+    "trials",
+]
 
-# PEP 562: `from automl import load_model, Predictor` imports torch only when asked for.
-_LAZY = {"load_model": "automl.export.load", "Predictor": "automl.export.predictor"}
+# PEP 562: `from automl import search, load_model` imports torch only when a function runs.
+_LAZY = {
+    "load_model": "automl.export.load",
+    "Predictor": "automl.export.predictor",
+    **{name: "automl.api" for name in ("StudyResult", "load_config", "search", "studies",
+                                       "study_config", "trial", "trials")},
+}
 
 
 def __getattr__(name: str) -> Any:

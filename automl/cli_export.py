@@ -85,13 +85,10 @@ def export(
     The study's data is re-loaded to check the bundle on its test split; a python: source
     stored in the database runs only when passed with --data.
     """
-    from automl.export.bundle import BundleOptions
-    from automl.export.exporter import export_study
-    from automl.export.select import parse_choice
+    from automl import api
 
-    report = export_study(storage, study, parse_choice(trial), out, pareto=pareto,
-                          options=BundleOptions(onnx=onnx, quantize=quantize, pt2=pt2),
-                          data_source=data)
+    report = api.export(study, out, trial=trial, pareto=pareto, storage=storage, onnx=onnx,
+                        pt2=pt2, quantize=quantize, data=data)
     _warn(report.warnings)
     if json_:
         _say(json.dumps({"out": str(report.out), "warnings": report.warnings, "bundles": [

@@ -18,16 +18,7 @@ StorageOpt = Annotated[
         "--storage", help="SQLAlchemy URL (default: $AUTOML_STORAGE, else sqlite:///automl.db)"
     ),
 ]
-# Trial numbers are stored as SQLite / PostgreSQL 64-bit integers.
-TRIAL_NUMBER_MAX = 2**63 - 1
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def console() -> Any:
-    from rich.console import Console
-
-    # Piped output (CI logs, files) gets a wide table instead of an 80-column squeeze.
-    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def print_json(obj: Any) -> None:
@@ -36,10 +27,10 @@ def print_json(obj: Any) -> None:
 
 def studies(storage: StorageOpt = None, json_: JsonOpt = False) -> None:
     """List the studies in a database."""
-    from automl.render import studies_table
-    from automl.storage import open_storage
+    from automl import api
+    from automl.render import console, studies_table
 
-    summaries = open_storage(storage, create=False, readonly=True).list_studies()
+    summaries = api.studies(storage)
     if json_:
         print_json([s.to_dict() for s in summaries])
     elif not summaries:
@@ -56,19 +47,18 @@ def leaderboard_cmd(
     json_: JsonOpt = False,
 ) -> None:
     """Trials ranked by Pareto rank on (validation accuracy, cost), then accuracy."""
-    from automl.leaderboard import leaderboard
-    from automl.render import leaderboard_table
+    from automl import api
+    from automl.render import console, leaderboard_table
     from automl.storage import open_storage
 
     if top is not None and top < 1:
         raise ConfigError(f"--top: must be at least 1, got {top}")
-    store = open_storage(storage, create=False, readonly=True)
-    records = store.trials(study)
-    cost = store.study_config(study).get("study", {}).get("cost", "flops")
-    rows = leaderboard(records, cost=cost, pareto_only=pareto, top=top)
+    store = open_storage(storage, create=False, readonly=True)  # one handle for both reads
+    rows = api.leaderboard(study, store, top=top, pareto=pareto)
     if json_:
         print_json(rows)
     else:
+        cost = api.stored_cost(store.study_config(study))
         console().print(leaderboard_table(rows, title=f"{study} (cost: {cost})"))
 
 
@@ -79,13 +69,10 @@ def show(
     json_: JsonOpt = False,
 ) -> None:
     """Everything stored about one trial: specs, loss formula, costs, curves, config."""
-    from automl.render import trial_panel
-    from automl.storage import open_storage
+    from automl import api
+    from automl.render import console, trial_panel
 
-    if not 0 <= trial <= TRIAL_NUMBER_MAX:  # beyond it, SQLite cannot even be asked
-        raise ConfigError(f"trial: {trial} is not a trial number; must be in "
-                          f"[0, {TRIAL_NUMBER_MAX}]")
-    rec = open_storage(storage, create=False, readonly=True).trial(study, trial)
+    rec = api.trial(study, trial, storage)
     if json_:
         print_json(rec.to_dict())
     else:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.pretty import Pretty
 from rich.table import Table
 
 from automl.names import printable
-from automl.storage.records import StudySummary, TrialRecord
+
+if TYPE_CHECKING:
+    from automl.storage.records import StudySummary, TrialRecord
+
+
+def console() -> Console:
+    """Rich output on stdout. Piped output (CI logs, files) gets a wide table instead of an
+    80-column squeeze."""
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def safe(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,11 @@ def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
     # ... and a larger --trials extends that run.
     search(3, "--quiet")
     assert len(cli.json("leaderboard", "e2e")) == 6
+    # For programs: the same result as JSON (what the Python API's search returns).
+    result = json.loads(search(3, "--json").stdout)
+    assert (result["study"], result["trials_run"], result["resumed"]) == ("e2e", 0, True)
+    assert sum(result["states"].values()) == 6 and len(result["leaderboard"]) == 6
+    assert result["best"]["number"] in {r["trial"] for r in result["leaderboard"]}
     [summary] = cli.json("studies")
     assert summary["name"] == "e2e" and summary["n_trials"] == 6
     detail = cli.json("show", "e2e", str(complete[0]["trial"]))
