@@ -11,9 +11,11 @@ import time
 # Before the imports below: a --timeout counts from (almost) the start of the command.
 COMMAND_STARTED = time.monotonic()
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 
@@ -82,9 +84,8 @@ def search(
     # --timeout counts from the command's start (a spawned worker: from its parent's).
     started = search_started(COMMAND_STARTED)
     from automl import api
-    from automl.render import console, leaderboard_table
 
-    try:
+    with _exit_when_interrupted():
         result = api.search(
             config, data=data, study=study, storage=storage, trials=trials, timeout=timeout,
             epochs=epochs, sampler=sampler, seed=seed, nproc_per_trial=nproc_per_trial,
@@ -92,12 +93,24 @@ def search(
             cpus_per_worker=cpus_per_worker, ray_address=ray_address, overrides=set_ or [],
             progress=not (quiet or json_), top=0 if quiet and not json_ else 10,
             started=started, argv=sys.argv[1:])
+    _show(result, quiet=quiet, json_=json_)
+
+
+@contextlib.contextmanager
+def _exit_when_interrupted() -> Iterator[None]:
+    try:
+        yield
     except KeyboardInterrupt as exc:  # Typer would turn this into a bare exit 130
         sys.stderr.write(
             "interrupted: the running trial stopped and its candidate is queued again; run "
             "the same command again to continue\n"
         )
         raise SystemExit(143 if isinstance(exc, Terminated) else 130) from None
+
+
+def _show(result: StudyResult, *, quiet: bool, json_: bool) -> None:
+    from automl.render import console, leaderboard_table
+
     if json_:  # for programs: the result, top 10 rows and best trial included
         print_json(result.to_dict())
         return
