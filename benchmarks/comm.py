@@ -7,7 +7,7 @@ stores as ``comm_bytes_per_step``: the tensors the hook hands to ``all_reduce`` 
 step, at steady state (PowerSGD: after its ``powersgd_start_iter`` plain steps, set to 10% of
 the run). Accuracy is the validation accuracy of the last epoch.
 
-    .venv/bin/python benchmarks/comm.py [--epochs 12] [--json PATH]
+    .venv/bin/python benchmarks/comm.py [--epochs 12] [--ranks 1,2,3,4] [--json PATH] [--quick]
 
 JSON keys: ``fp16_bytes_ratio``; ``powersgd_bytes_ratio`` (the smallest ratio among PowerSGD
 ranks whose accuracy is within 1 point of ``none``; the most accurate rank if none is);
@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from anywhere
-from benchmarks.common import cpu_model, digits_splits, write_json  # noqa: E402
+from benchmarks.common import digits_splits, write_json  # noqa: E402
+from benchmarks.ddp_common import machine, print_table  # noqa: E402
 from search_spaces import LossSpec, MLPSpec  # noqa: E402
 from trainer import TrainConfig, train  # noqa: E402
 
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     runs: dict[str, Any] = {}
     for name, changes in [("none", {}), ("fp16", {"comm_hook": "fp16"})] + [
-        (f"powersgd-{r}", {"comm_hook": "powersgd", "powersgd_rank": r}) for r in (1, 2, 3, 4)
+        (f"powersgd-{r}", {"comm_hook": "powersgd", "powersgd_rank": r}) for r in args.ranks
     ]:
         start = time.perf_counter()
         result = train(spec, LossSpec("ce"), data, dataclasses.replace(base, **changes))
@@ -74,12 +73,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "steps": steps,
         "powersgd_start_iter": base.powersgd_start_iter,
         "config": {"epochs": args.epochs, "batch_size": args.batch, "lr": args.lr, "nproc": 2},
-        "machine": machine(),
+        "machine": machine("cpu", "2 gloo ranks x 1 thread"),
     }
-
-
-def machine() -> str:
-    return f"{cpu_model()}, 2 gloo ranks x 1 thread, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -87,14 +82,22 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--ranks", default="1,2,3,4", help="PowerSGD ranks to try")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 epoch, PowerSGD rank 1 only (checks that it runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.ranks = 1, "1"
+    args.ranks = [int(r) for r in args.ranks.split(",")]
     r = run(args)
     print(f"MLP 64-512-512-10 on digits, 2 gloo ranks, {r['steps']} steps ({r['machine']})")
-    print(f"{'hook':<12}{'bytes/step':>12}{'ratio':>8}{'val acc':>9}{'delta pts':>10}{'s':>7}")
-    for name, v in r["runs"].items():
-        print(f"{name:<12}{v['bytes_per_step']:>12,.0f}{v['bytes_ratio']:>8.3f}"
-              f"{v['val_accuracy']:>9.4f}{v['acc_delta_points']:>10.2f}{v['seconds']:>7.1f}")
+    print_table(
+        [("hook", 12, "<"), ("bytes/step", 12, ",.0f"), ("ratio", 8, ".3f"),
+         ("val acc", 9, ".4f"), ("delta pts", 10, ".2f"), ("s", 7, ".1f")],
+        [[name, v["bytes_per_step"], v["bytes_ratio"], v["val_accuracy"],
+          v["acc_delta_points"], v["seconds"]] for name, v in r["runs"].items()],
+    )
     print(f"fp16 ratio {r['fp16_bytes_ratio']:.3f} (goal 0.50); best PowerSGD within "
           f"{BOUND:g} point: {r['powersgd_best']} ratio {r['powersgd_bytes_ratio']:.3f} "
           f"(goal <= 0.1), delta {r['powersgd_acc_delta']:.2f} points")

@@ -8,9 +8,15 @@ epoch loop on rank 0 (``train_seconds``: launching the ranks is not counted; it 
 apart); efficiency(N) = throughput(N) / (N * throughput(1)).
 
 On CPU, for N > 1, the same work is also run as N *independent* processes without DDP (each
-trains 1/N of the data with batch B/N, at the same time): what the machine delivers to N busy
-processes right now. DDP / independent is then the cost of communication and synchronisation
-alone, which a shared or busy machine (other tenants take cores) does not blur.
+trains 1/N of the data with batch B/N and evaluates 1/N of the validation split, at the same
+time): what the machine delivers to N busy processes right now. A DDP rank evaluates only its
+shard of the validation split too (``trainer.distributed.sharding.shard``), so each independent
+process does exactly one rank's work; DDP / independent is then the cost of communication and
+synchronisation alone, which a shared or busy machine (other tenants take cores) does not blur.
+(Until 2026-11-28 every independent process evaluated the whole validation split, N times a
+rank's evaluation, which lowered the baseline and flattered DDP / independent.)
+
+``--quick`` (1 and 2 processes, 1 epoch, 1 repeat) checks that the script runs, in seconds.
 
     .venv/bin/python benchmarks/scaling.py [--nprocs 1,2] [--device cpu] [--json PATH]
 
@@ -30,10 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from anywhere
-from benchmarks.common import cpu_model, digits_splits, write_json  # noqa: E402
+from benchmarks.common import digits_splits, write_json  # noqa: E402
+from benchmarks.ddp_common import machine, print_table  # noqa: E402
 from search_spaces import LossSpec, deep_resnet_spec  # noqa: E402
 from trainer import DataSplits, TrainConfig, train  # noqa: E402
 
@@ -48,13 +56,23 @@ def _config(args: argparse.Namespace, **changes: Any) -> TrainConfig:
     return dataclasses.replace(cfg, **changes)
 
 
+def rank_share(d: DataSplits, rank: int, n: int) -> DataSplits:
+    """What DDP rank ``rank`` of ``n`` works on, as plain arrays: every n-th training sample
+    (DDP shards each global batch, so a rank trains on 1/n of the samples) and the same
+    contiguous piece of the validation and test splits that the trainer's ``shard`` gives it
+    (``np.array_split`` cuts like ``torch.tensor_split``)."""
+
+    def piece(x: np.ndarray) -> np.ndarray:
+        return np.array_split(x, n)[rank]
+
+    return DataSplits(d.x_train[rank::n], d.y_train[rank::n], piece(d.x_val), piece(d.y_val),
+                      piece(d.x_test), piece(d.y_test), d.num_classes)
+
+
 def _one_of_n(args: argparse.Namespace, rank: int, n: int) -> float:
-    """Train 1/n of the data with batch B/n in this process; its loop seconds."""
-    d = digits_splits()
-    part = DataSplits(d.x_train[rank::n], d.y_train[rank::n], d.x_val, d.y_val, d.x_test,
-                      d.y_test, d.num_classes)
+    """Train and evaluate one rank's share with batch B/n in this process; its loop seconds."""
     cfg = _config(args, batch_size=args.batch // n)
-    return train(SPEC, LossSpec("ce"), part, cfg).train_seconds
+    return train(SPEC, LossSpec("ce"), rank_share(digits_splits(), rank, n), cfg).train_seconds
 
 
 def independent(args: argparse.Namespace, n: int, samples: int) -> float:
@@ -98,15 +116,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "rows": rows,
         "efficiency": {str(r["nproc"]): r["efficiency"] for r in rows},
-        "config": {"epochs": args.epochs, "batch_size": args.batch, "device": args.device},
+        "config": {"epochs": args.epochs, "batch_size": args.batch, "device": args.device,
+                   "repeat": args.repeat, "independent_baseline": "rank share (val sharded)"},
         "machine": machine(args.device),
     }
-
-
-def machine(device: str) -> str:
-    if device == "cuda":
-        return f"{torch.cuda.device_count()} x {torch.cuda.get_device_name(0)}"
-    return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -122,20 +135,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=4, help="runs per N; the best is kept")
     parser.add_argument("--device", default="cuda" if cuda else "cpu")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 and 2 processes, 1 epoch, 1 repeat (checks that it runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.nprocs, args.epochs, args.repeat = "1,2", 1, 1
     args.nprocs = [int(n) for n in args.nprocs.split(",")]
     r = run(args)
     print(f"residual CNN, 20 blocks x 32 channels, digits, global batch {args.batch}, "
           f"{args.device} ({r['machine']})")
-    print(f"{'nproc':>5}{'samples/s':>11}{'efficiency':>12}{'train s':>9}{'launch s':>10}"
-          f"{'val acc':>9}{'indep. samples/s':>18}{'DDP/indep.':>12}")
-    for row in r["rows"]:
-        indep = row.get("independent_samples_per_s")
-        extra = f"{indep:>18.0f}{row['ddp_vs_independent']:>12.2f}" if indep else ""
-        print(f"{row['nproc']:>5}{row['samples_per_s']:>11.0f}{row['efficiency']:>12.2f}"
-              f"{row['train_seconds']:>9.2f}{row['launch_seconds']:>10.2f}"
-              f"{row['val_accuracy']:>9.4f}{extra}")
+    print_table(COLUMNS, [[row.get(k) for k in KEYS] for row in r["rows"]])
     write_json(args.json, r)
+
+
+KEYS = ("nproc", "samples_per_s", "efficiency", "train_seconds", "launch_seconds",
+        "val_accuracy", "independent_samples_per_s", "ddp_vs_independent")
+COLUMNS = [("nproc", 5, "d"), ("samples/s", 11, ".0f"), ("efficiency", 12, ".2f"),
+           ("train s", 9, ".2f"), ("launch s", 10, ".2f"), ("val acc", 9, ".4f"),
+           ("indep. samples/s", 18, ".0f"), ("DDP/indep.", 12, ".2f")]
 
 
 if __name__ == "__main__":

@@ -174,7 +174,11 @@ def test_search_efficiency_smoke_run_writes_summary(tmp_path: Path) -> None:
     assert wine["budget_s"] == pytest.approx(3.0) and wine["kind"] == "tabular"
     assert set(wine["methods"]) == {"loop", "automl"}
     loop = wine["methods"]["loop"]
-    assert loop["complete_mean"] >= 1 and 0 <= loop["test_accuracy_mean"] <= 1
+    # Above what always answering wine's most common test class scores (computed here, from
+    # the same split): a trained net on standardized wine is far above it.
+    y_test = SUITE["wine"].load()[3]
+    majority = np.bincount(y_test).max() / len(y_test)
+    assert loop["complete_mean"] >= 1 and majority + 0.1 < loop["test_accuracy_mean"] <= 1
     assert {"flops_ratio", "t_reach_frac"} <= set(wine["vs_loop"]["automl"]["per_seed"][0])
     plot = tmp_path / "plots" / "search_efficiency_wine.png"
     if importlib.util.find_spec("matplotlib") is not None:  # the bench extra draws the plots

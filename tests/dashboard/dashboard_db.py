@@ -80,3 +80,41 @@ def build_mixed(url: str) -> Db:
     st.save_study("no-trials", "val_accuracy", "flops", {"study": {"cost": "flops"}}, {})
     st.close()
     return Db(url, sqlite_path(url), "mixed")
+
+
+def build_importance(url: str, n: int = 40) -> Db:
+    """Study "lr-matters": ``n`` completed trials whose accuracy is set by ``lr`` alone (best
+    near 1e-2) while ``width`` is noise, so any importance evaluator must rank ``lr`` first;
+    study "one-done": a single completed trial, too few for any importance."""
+    import math
+
+    import numpy as np
+    import optuna
+
+    from automl.storage import open_storage
+    from automl.storage.urls import sqlite_path
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    st = open_storage(url)
+    space = {"width": optuna.distributions.IntDistribution(8, 64),
+             "lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}
+    rng = np.random.default_rng(0)
+    for name, count in (("lr-matters", n), ("one-done", 1)):
+        study = optuna.create_study(study_name=name, storage=st.optuna, direction="maximize")
+        st.save_study(name, "val_accuracy", "flops",
+                      {"study": {"name": name, "cost": "flops", "objective": "val_accuracy"}},
+                      {})
+        for _ in range(count):
+            params = {"width": int(rng.integers(8, 65)),
+                      "lr": float(10 ** rng.uniform(-4, -1))}
+            acc = 0.95 - 0.25 * abs(math.log10(params["lr"]) + 2)  # peaks at lr = 1e-2
+            trial = optuna.trial.create_trial(params=params, distributions=space, value=acc)
+            study.add_trial(trial)
+            number = study.get_trials(deepcopy=False)[-1].number
+            st.update_trial(name, number, state="COMPLETE", arch_space="mlp", arch=MLP,
+                            loss={"kind": "ce"}, loss_formula="CE", loss_family="ce",
+                            hparams={"lr": params["lr"], "batch_size": 64}, params=1000,
+                            flops=2e4, latency_ms=0.1, peak_memory_mb=1.0, val_accuracy=acc,
+                            test_accuracy=acc, train_seconds=1.0)
+    st.close()
+    return Db(url, sqlite_path(url), "lr-matters")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dashboard_db import APP, Db, build_mixed
+from dashboard_db import APP, Db, build_importance, build_mixed
 from streamlit.testing.v1 import AppTest
 
 from automl.leaderboard import leaderboard
@@ -106,9 +106,40 @@ def test_study_page_tabs_cost_and_filters(app_env: pytest.MonkeyPatch, mixed_db:
     at.session_state["study_tab"] = "Importance"
     at.run()
     assert not at.exception
-    # Three finished trials: Optuna either ranks the two parameters or says why it cannot.
-    bars = [c for c in charts(at) if c["data"][0]["type"] == "bar"]
-    assert bars or any("importance" in i.value.lower() for i in at.info)
+    # Three finished trials: PED-ANOVA ranks the two parameters, flagged as a rough hint.
+    [bars] = importance_bars(at)
+    assert set(bars) == {"width", "lr"} and sum(bars.values()) == pytest.approx(1.0)
+    assert any("PED-ANOVA, by Optuna, on 3 completed trials and 2 parameters" in c.value
+               for c in at.caption)
+    assert any("Only 3 completed trials for 2 parameters" in w.value for w in at.warning)
+
+
+def importance_bars(at: AppTest) -> list[dict[str, float]]:
+    """Each importance chart of the page as {parameter: importance}."""
+    return [dict(zip(values(c["data"][0]["y"]), values(c["data"][0]["x"]), strict=True))
+            for c in charts(at) if c["data"][0]["type"] == "bar"]
+
+
+def test_importance_tab_ranks_the_parameter_that_decides_accuracy(
+        app_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    db = build_importance(f"sqlite:///{tmp_path / 'imp.db'}")
+    at = open_page(app_env, db.url, "study", study="lr-matters")
+    at.session_state["study_tab"] = "Importance"
+    at.run()
+    assert not at.exception and not at.info
+    [bars] = importance_bars(at)
+    # Accuracy is a function of lr alone: lr must carry most of the importance.
+    assert max(bars, key=bars.__getitem__) == "lr" and bars["lr"] > 0.7, bars
+    assert any("on 40 completed trials and 2 parameters" in c.value for c in at.caption)
+    assert not any("rough hint" in w.value for w in at.warning)  # 40 >= 30 and 20 a parameter
+    # One completed trial: no chart, and the page says exactly why.
+    at = open_page(app_env, db.url, "study", study="one-done")
+    at.session_state["study_tab"] = "Importance"
+    at.run()
+    assert not at.exception and not importance_bars(at)
+    [said] = [i.value for i in at.info]
+    assert said.startswith("No importance to show: ")
+    assert "importance needs at least two completed trials" in said
 
 
 def test_trial_page(app_env: pytest.MonkeyPatch, search_db: Db) -> None:
@@ -169,9 +200,15 @@ def test_broken_databases_give_a_message(app_env: pytest.MonkeyPatch, tmp_path: 
     open_storage(urls["no studies"]).close()
     at = open_page(app_env, urls[case], page)
     shown = " ".join(e.value for e in [*at.error, *at.info])
-    expected = {"missing file": "database file not found", "empty file": "holds no automl",
-                "bad url": "not a valid SQLAlchemy URL", "no studies": "o stud"}[case]
-    assert expected in shown
+    if case == "no studies":  # not an error: the exact invitation to start a search
+        assert not at.error
+        expected = (f"No studies yet in `{urls[case]}`. Start one with "
+                    "`automl search --data digits --study NAME`" if page == "studies" else
+                    "This database holds no study yet; run `automl search` to start one.")
+    else:
+        expected = {"missing file": "database file not found", "empty file": "holds no automl",
+                    "bad url": "not a valid SQLAlchemy URL"}[case]
+    assert expected in shown, shown
     assert "Traceback" not in text_of(at)
 
 
