@@ -41,8 +41,9 @@ def test_search_then_read_back_and_resume(cli) -> None:  # noqa: ANN001
     assert len(rows) == 3 and all(KEYS <= set(r) for r in rows)
     complete = [r for r in rows if r["state"] == "COMPLETE"]
     assert complete, rows
+    # Ten classes: chance is 0.1; even a short search on digits reaches far beyond it.
+    assert max(r["val_accuracy"] for r in complete) > 0.5, complete
     for r in complete:
-        assert 0.0 <= r["val_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0
         assert r["params"] > 0 and r["flops"] > 0 and r["latency_ms"] > 0
         assert r["arch"]["kind"] == "mlp" and r["loss_formula"]
     assert any(r["pareto"] for r in complete)

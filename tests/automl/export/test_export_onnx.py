@@ -111,7 +111,8 @@ def test_bundle_round_trip_and_int8(tmp_path: Path, name: str, method: str) -> N
     # shrinks about 3x (benchmarks/RESULTS.md).
     assert q["size_ratio"] > 1.2
     assert q["float"]["latency_ms"] > 0 and q["int8"]["latency_ms"] > 0
-    assert 0 <= q["int8"]["test_accuracy"] <= 1
+    # INT8 keeps the float model's accuracy within a few points on the same test split.
+    assert abs(q["int8"]["test_accuracy"] - q["float"]["test_accuracy"]) <= 0.1, q
     loaded = load_model(folder)
     assert not loaded.training
     assert all(t.device.type == "cpu" for t in [*loaded.parameters(), *loaded.buffers()])

@@ -45,7 +45,8 @@ def test_retrain_on_train_plus_validation(lab, tmp_path: Path) -> None:  # noqa:
     assert r["search_epochs"] == 2
     assert r["train_samples"] > lab.best_spec["verification"]["samples"] * 4  # train + val
     assert spec["metrics"]["val_accuracy"] is None  # no held-out validation data was left
-    assert 0 <= spec["metrics"]["test_accuracy"] <= 1
+    # Well above chance: the retrained weights (not a fresh network) are what was measured.
+    assert spec["metrics"]["test_accuracy"] > 2 / len(spec["classes"])
     assert "quantization" not in spec and "onnx" not in spec  # nothing stale from the source
     assert "at search time" in out and "retrained (train+val, 3 epochs" in out
     assert "--epochs 3" in spec["reproduce"]["command"]
