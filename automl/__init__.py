@@ -1,10 +1,9 @@
 """AutoML / neural architecture search: study config, controller, storage, ranking, CLI.
 
-The Python API is :mod:`automl.api` (``from automl import api``); its functions whose names no
-submodule takes are also here: ``automl.search(...)``, ``automl.studies()``,
-``automl.trial(study, n)``... (``automl.leaderboard`` and ``automl.export`` are modules: call
-``api.leaderboard`` and ``api.export``). Importing :mod:`automl` is cheap (no torch); heavy
-pieces load on first use.
+The Python API is :mod:`automl.api`; its functions are also here: ``automl.search(...)``,
+``automl.leaderboard(study)``, ``automl.studies()``, ``automl.trial(study, n)``... (only
+``export`` is called as ``automl.api.export``: :mod:`automl.export` is the package that does it).
+Importing :mod:`automl` is cheap (no torch); heavy pieces load on first use.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from automl.api import (
         StudyResult,
+        leaderboard,
         load_config,
         search,
         studies,
@@ -30,6 +30,7 @@ __all__ = [
     "Predictor",
     "StudyResult",
     "__version__",
+    "leaderboard",
     "load_config",
     "load_model",
     "search",
@@ -43,8 +44,8 @@ __all__ = [
 _LAZY = {
     "load_model": "automl.export.load",
     "Predictor": "automl.export.predictor",
-    **{name: "automl.api" for name in ("StudyResult", "load_config", "search", "studies",
-                                       "study_config", "trial", "trials")},
+    **{name: "automl.api" for name in ("StudyResult", "leaderboard", "load_config", "search",
+                                       "studies", "study_config", "trial", "trials")},
 }
 
 

@@ -3,7 +3,7 @@
     from automl import api
 
     result = api.search(data="digits", study="demo", trials=4, epochs=2)
-    rows = api.leaderboard("demo", top=5)
+    rows = api.leaderboard("demo", top=5)  # also automl.leaderboard(...)
     api.export("demo", "model/")
 
 Every function returns plain results (dataclasses, dicts, lists) and prints nothing unless asked
@@ -188,11 +188,11 @@ def trial(study: str, number: int, storage: str | Storage | None = None) -> Tria
 
 def leaderboard(study: str, storage: str | Storage | None = None, *, top: int | None = 10,
                 pareto: bool = False, cost: str | None = None) -> list[dict[str, Any]]:
-    """The study's trials as rows (the keys of :data:`automl.leaderboard.COLUMNS`): completed
+    """The study's trials as rows (the keys of :data:`automl.ranking.COLUMNS`): completed
     ones ranked by Pareto rank on (val accuracy, ``cost``) then accuracy, the others after
     them by number. ``cost``: default the study's own; ``pareto``: only the front; ``top``:
     the first rows (None: all)."""
-    from automl.leaderboard import leaderboard as rows_of
+    from automl.ranking import leaderboard_rows as rows_of
 
     if top is not None and top < 1:
         raise ConfigError(f"top: must be at least 1, got {top}")

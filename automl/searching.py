@@ -136,7 +136,7 @@ def report(records: Sequence[Any], cost: str, study: str, top: int | None
     takes (None while no trial has completed)."""
     from automl.export.errors import ExportError
     from automl.export.select import best_trial
-    from automl.leaderboard import leaderboard
+    from automl.ranking import leaderboard_rows as leaderboard
 
     try:
         best = best_trial(records, cost, study)

@@ -190,3 +190,18 @@ def test_workers_started_from_python_share_the_run(tmp_path: Path,
                         overrides=["search.arch=mlp", "study.heartbeat_interval=0"])
     assert result.trials_run == 3 and sum(result.states.values()) == 3
     assert "RUNNING" not in result.states and len(result.leaderboard) == 3
+
+
+def test_every_api_name_on_the_package_is_the_api_function() -> None:
+    """``automl.leaderboard`` is the function, even after every submodule has been imported
+    (a submodule of that name would replace it partway through a notebook session)."""
+    import importlib
+    import pkgutil
+
+    import automl
+
+    for mod in pkgutil.walk_packages(automl.__path__, "automl."):
+        if not mod.name.endswith("__main__"):
+            importlib.import_module(mod.name)
+    for name in ("leaderboard", "search", "studies", "trial", "trials", "load_config"):
+        assert getattr(automl, name) is getattr(api, name), name
