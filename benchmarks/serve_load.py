@@ -38,7 +38,12 @@ from benchmarks.common import cpu_model, write_json  # noqa: E402
 
 # The tests' own probes: the benchmark's memory figure and the test's bound measure alike.
 sys.path.insert(0, str(REPO / "tests" / "automl" / "export"))
-from serve_helpers import chunked_body, free_port, reset_peak, status_kb  # noqa: E402
+from serve_helpers import (  # noqa: E402
+    chunked_body,
+    reset_peak,
+    running_server,
+    status_kb,
+)
 
 OUT = REPO / "benchmarks" / "out" / "serve_load.json"
 
@@ -64,37 +69,10 @@ def make_bundle(tmp: Path) -> Path:
 
 @contextmanager
 def server(bundle: Path, *args: str) -> Iterator[tuple[int, str]]:
-    """(pid, base URL) of ``automl serve BUNDLE ARGS`` once ``/ready`` answers 200."""
-    import httpx
-
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "automl", "serve", str(bundle), "--port",
-                             str(port), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"automl serve {' '.join(args)} exited ({proc.returncode})")
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("server not ready in 180 s")
-            time.sleep(0.2)
+    """(pid, base URL) of ``automl serve BUNDLE ARGS`` once ``/ready`` answers 200 (the tests'
+    own launcher)."""
+    with running_server(bundle, *args, timeout=180) as (proc, base):
         yield proc.pid, base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def raw_client(conn: Any, host: str, port: int, request: bytes, left: list[int],

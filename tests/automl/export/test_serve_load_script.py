@@ -1,5 +1,6 @@
 """``benchmarks/serve_load.py`` still runs and writes the JSON RESULTS.md quotes (tiny sizes:
-behaviour, not figures; the pattern of tests/benchmarks/test_benchmark_scripts.py, with the lab bundle)."""
+behaviour, not figures; the pattern of tests/benchmarks/test_benchmark_scripts.py, with the lab
+bundle)."""
 
 from __future__ import annotations
 
