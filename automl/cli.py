@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
 
-from automl.cli_group import OneLineGroup  # noqa: E402
+from automl.cli_group import command_group  # noqa: E402
 from automl.errors import AutomlError  # noqa: E402
 from automl.interrupts import Terminated  # noqa: E402  (re-exported: SIGTERM's exception)
 
@@ -29,13 +29,8 @@ if TYPE_CHECKING:
     from automl.api import StudyResult
     from automl.storage import TrialRecord
 
-app = typer.Typer(
-    name="automl",
-    help="Search network architectures and loss functions together; rank by accuracy vs cost.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=OneLineGroup,
+app = command_group(
+    "automl", "Search network architectures and loss functions together; rank by accuracy vs cost."
 )
 
 from automl.cli_read import JsonOpt, StorageOpt, print_json  # noqa: E402
@@ -144,11 +139,12 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def _register_plugins() -> None:
     # Each command group lives in its own module; registration imports only typer.
-    from automl import cli_dashboard, cli_export, cli_read
+    from automl import cli_dashboard, cli_db, cli_export, cli_read
 
     cli_read.register(app)
     cli_dashboard.register(app)
     cli_export.register(app)
+    app.add_typer(cli_db.db_app, name="db")
 
 
 _register_plugins()

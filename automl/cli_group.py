@@ -26,3 +26,10 @@ class OneLineGroup(TyperGroup):
             where = sub.command_path if sub is not None else ctx.command_path
             message = " ".join(exc.format_message().split())
             raise ConfigError(f"{where}: {message} (see {where} --help)") from None
+
+
+def command_group(name: str, help: str) -> typer.Typer:
+    """A Typer app (the top-level one or a group such as ``automl db``) whose usage errors are
+    one line (:class:`OneLineGroup`), without shell-completion commands or Rich tracebacks."""
+    return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False, cls=OneLineGroup)

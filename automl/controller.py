@@ -86,39 +86,16 @@ def check_spaces(cfg: StudyConfig) -> None:
 
 def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna.Study:
     """Create the study, or load it when it exists and was run with compatible settings."""
-    import optuna
+    from automl.storage.studies import check_resumable, find_study
 
     name = cfg.study.name
-    existing = {s.study_name: s for s in storage.optuna.get_all_studies()}
-    prior = existing.get(name)
-    n_prior = 0
-    stored: dict[str, Any] = {}
-    ours = name in storage.study_names()
-    if prior is not None and not ours and not cfg.study.adopt:
-        raise ConfigError(
-            f"study.name: study {name!r} in {storage.masked_url} was not created by automl; "
-            "use another study.name, or set study.adopt = true to search it anyway"
-        )
+    prior = find_study(storage, name)
     if prior is not None:
-        dirs = [d.name.lower() for d in prior.directions]
-        if dirs != cfg.directions:
-            raise ConfigError(
-                f"study.objective: study {name!r} was created with directions {dirs}; "
-                f"this run asks for {cfg.directions} (use another study.name)"
-            )
-        stored = storage.study_config(name) if ours else {}
-        prev_cost = stored.get("study", {}).get("cost")
-        if cfg.study.objective == "pareto" and prev_cost and prev_cost != cfg.study.cost:
-            raise ConfigError(
-                f"study.cost: study {name!r} minimizes {prev_cost!r}, not {cfg.study.cost!r}"
-            )
-        prev_hash = stored.get("_data_hash")
-        if prev_hash and prev_hash != data.data_hash:
-            raise ConfigError(
-                f"data.source: study {name!r} was searched on different data "
-                f"(hash {prev_hash[:12]} != {data.data_hash[:12]}); use another study.name"
-            )
-        n_prior = len(storage.optuna.get_all_trials(prior._study_id, deepcopy=False))
+        check_resumable(prior, storage.masked_url, directions=cfg.directions,
+                        objective=cfg.study.objective, cost=cfg.study.cost,
+                        data_hash=data.data_hash, adopt=cfg.study.adopt)
+    stored: dict[str, Any] = prior.config if prior is not None else {}
+    n_prior = prior.n_trials if prior is not None else 0
     # The project's row first: a study row is what marks an Optuna study as ours, so a crash
     # between the two writes leaves a study the next run resumes, not one it must refuse.
     scale = "log10" if prior is None or stored.get(COST_SCALE) == "log10" else "raw"
@@ -129,10 +106,9 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     config["study"]["storage"] = storage.masked_url
     storage.save_study(name, cfg.study.objective, cfg.study.cost, config, environment())
     constraints = _constraints_for(cfg)
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage.optuna,
-        directions=cfg.directions,  # type: ignore[arg-type]  # validated strings
+    study = storage.create_study(
+        name,
+        directions=cfg.directions,  # validated strings
         sampler=make_sampler(cfg, constraints, seed_offset=n_prior),
         pruner=make_pruner(cfg),
         load_if_exists=True,

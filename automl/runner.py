@@ -1,5 +1,8 @@
 """The worker loop: claim a trial under a lease, run it with a heartbeat, tell Optuna.
 
+The loop's policy is here; each step that touches the database (recovering dead trials,
+heartbeats, re-queueing) is :mod:`automl.storage.lifecycle`'s.
+
 Replaces ``study.optimize`` so that any number of workers (processes or machines) and restarted
 workers stop at exactly the run's target:
 
@@ -17,11 +20,9 @@ workers stop at exactly the run's target:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from automl import interrupts
 from automl.budget import Deadline
 from automl.errors import StorageError
-from automl.storage.reconcile import reconcile_trials
+from automl.storage import lifecycle
+from automl.storage.lifecycle import INTERRUPTED, RETRY_ATTR, Claimed
 from automl.storage.runs import Run, finish_run, lease
 
 if TYPE_CHECKING:
@@ -37,10 +39,11 @@ if TYPE_CHECKING:
 
     from automl.storage import Storage
 
-INTERRUPTED = "interrupted"
+__all__ = ["INTERRUPTED", "RETRY_ATTR", "RUN_ATTR", "STORAGE_RETRIES", "WORKER", "Claimed",
+           "Tally", "counts", "finished_in_study", "optimize", "tally"]
+
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 RUN_ATTR = "automl_run"
-RETRY_ATTR = "retry_of"  # user attribute of a re-queued candidate: the trial it re-runs
 STORAGE_RETRIES = 3  # a candidate failed by the database runs again at most this many times
 
 
@@ -84,16 +87,10 @@ ProgressHook = Callable[[Tally, int], None]
 
 
 def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHook | None
-           ) -> optuna.Trial | str:
+           ) -> Claimed | str:
     """A new trial to run, or "done", or "wait" (others are finishing the last trials)."""
-    from optuna.storages import fail_stale_trials
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
     with lease(storage, f"study:{study.study_name}"):
-        if is_heartbeat_enabled(study._storage):
-            _fail_orphans(study, storage)
-        fail_stale_trials(study)  # no-op without heartbeats; else re-queues dead trials
-        reconcile_trials(storage, study.study_name)  # project rows of dead trials: not RUNNING
+        lifecycle.recover_dead_trials(storage, study)
         now = tally(study.get_trials(deepcopy=False), run.id)
         if on_tally is not None:
             on_tally(now, run.requested)
@@ -102,98 +99,36 @@ def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHo
             return "done"
         if now.finished + now.running >= run.requested:
             return "wait"
-        with warnings.catch_warnings():
-            # Optuna warns that heartbeats are meant for Study.optimize; this loop runs the
-            # same heartbeat thread itself (see _run_one).
-            warnings.simplefilter("ignore", UserWarning)
-            trial = study.ask()  # takes a queued (WAITING) candidate, e.g. a retry, first
-        try:
-            if is_heartbeat_enabled(study._storage):
-                # Optuna ignores a RUNNING trial that never sent a heartbeat when it looks for
-                # dead ones, so beat once now: a worker killed before its heartbeat thread
-                # starts must not leave its trial RUNNING forever.
-                storage.optuna.record_heartbeat(trial._trial_id)
-            trial.set_user_attr(RUN_ATTR, run.id)
-            trial.set_user_attr("worker", WORKER)
-        except BaseException:
-            with contextlib.suppress(Exception):  # best effort: the database may be the cause
-                requeue(study, trial, INTERRUPTED)
-            raise
-        return trial
+        return lifecycle.claim(storage, study, {RUN_ATTR: run.id, "worker": WORKER})
 
 
-def requeue(study: optuna.Study, trial: optuna.Trial, reason: str,
-            on_interrupt: Callable[[optuna.Trial], None] | None = None,
-            attrs: dict[str, Any] | None = None) -> None:
-    """Fail a trial that was stopped from outside (it does not count) and queue its candidate
-    again: the parameters it was queued with, plus those it had sampled."""
-    from optuna.trial import TrialState
-
-    frozen = study._storage.get_trial(trial._trial_id)
-    if frozen.state.is_finished():
-        return
-    params = {**frozen.system_attrs.get("fixed_params", {}), **frozen.params}
-    trial.set_user_attr("reason", reason)
-    if on_interrupt is not None:
-        on_interrupt(trial)
-    study.tell(trial, state=TrialState.FAIL)
-    study.enqueue_trial(params, user_attrs={RETRY_ATTR: trial.number, **(attrs or {})},
-                        skip_if_exists=False)
-
-
-def _fail_orphans(study: optuna.Study, storage: Storage) -> None:
-    """Fail (and re-queue, like a stale trial) trials whose worker died before their first
-    heartbeat."""
-    import datetime as dt
-
+def _run_one(study: optuna.Study, storage: Storage, claimed: Claimed,
+             objective: Callable[[Any], Any], on_interrupt: Callable[[optuna.Trial], None]
+             ) -> optuna.trial.FrozenTrial:
     import optuna
     from optuna.trial import TrialState
 
-    from automl.storage.optuna_tables import orphan_trial_ids
-
-    rdb = storage.optuna
-    grace = rdb.grace_period or 2 * (rdb.heartbeat_interval or 1)
-    cutoff = dt.datetime.now() - dt.timedelta(seconds=grace)  # Optuna stores local time
-    with storage.engine.connect() as conn:
-        orphans = orphan_trial_ids(conn, study.study_name, cutoff)
-    callback = rdb.get_heartbeat_stale_trial_callback()
-    for trial_id in orphans:
-        try:
-            if not study._storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another worker got there first
-        if callback is not None:
-            callback(study, study._storage.get_trial(trial_id))
-
-
-def _run_one(study: optuna.Study, trial: optuna.Trial, objective: Callable[[Any], Any],
-             on_interrupt: Callable[[optuna.Trial], None]) -> optuna.trial.FrozenTrial:
-    import optuna
-    from optuna.storages._heartbeat import get_heartbeat_thread
-    from optuna.trial import TrialState
-
-    with get_heartbeat_thread(trial._trial_id, study._storage):
+    trial, tid = claimed.trial, claimed.trial_id
+    with lifecycle.heartbeat(storage, tid):
         try:
             values = objective(trial)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (raised where safe: automl.interrupts)
-            requeue(study, trial, INTERRUPTED, on_interrupt)
+            lifecycle.requeue(storage, study, trial, tid, INTERRUPTED, on_interrupt)
             raise
         except StorageError as exc:  # the database failed, not the candidate: run it again
-            tries = int(study._storage.get_trial(trial._trial_id).user_attrs.get(
-                "storage_retries", 0))
+            tries = int(lifecycle.frozen(storage, tid).user_attrs.get("storage_retries", 0))
             if tries >= STORAGE_RETRIES:
                 study.tell(trial, state=TrialState.FAIL)  # counts: it keeps failing
             else:
-                requeue(study, trial, f"{INTERRUPTED}: {exc}"[:1000], on_interrupt,
-                        {"storage_retries": tries + 1})
+                lifecycle.requeue(storage, study, trial, tid, f"{INTERRUPTED}: {exc}"[:1000],
+                                  on_interrupt, {"storage_retries": tries + 1})
         except Exception:  # the objective stored the reason; one bad trial never stops a run
             study.tell(trial, state=TrialState.FAIL)
         else:
             study.tell(trial, values)
-    return study._storage.get_trial(trial._trial_id)
+    return lifecycle.frozen(storage, tid)
 
 
 def optimize(
@@ -223,7 +158,7 @@ def optimize(
                     time.sleep(min(poll_s, max(0.0, deadline.remaining())))
                 continue
             assert not isinstance(claimed, str)
-            frozen = _run_one(study, claimed, objective, on_interrupt)
+            frozen = _run_one(study, storage, claimed, objective, on_interrupt)
             ran += 1
             for cb in callbacks:
                 cb(study, frozen)

@@ -47,9 +47,8 @@ def snapshot(url: str) -> list[Any]:
     except StorageError:
         return []
     try:
-        sid = st.optuna.get_study_id_from_name("chaos")
-        return st.optuna.get_all_trials(sid, deepcopy=False)
-    except KeyError:
+        return st.frozen_trials("chaos")
+    except StorageError:  # the study does not exist yet
         return []
     finally:
         st.close()

@@ -69,10 +69,7 @@ def _trials(url: str, study: str) -> tuple[list[Any], dict[int, str]]:
     try:
         st = _STORES.get(url) or open_storage(url, create=False, readonly=True)
         _STORES[url] = st
-        sid = st.optuna.get_study_id_from_name(study)
-        return st.optuna.get_all_trials(sid, deepcopy=False), project_states(st, study)
-    except KeyError:
-        return [], {}
+        return st.frozen_trials(study), project_states(st, study)
     except StorageError:  # not created yet, or still being created
         if url in _STORES:
             _STORES.pop(url).close()

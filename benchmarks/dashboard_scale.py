@@ -3,10 +3,14 @@
 Builds a synthetic study (Optuna trials through ``study.add_trials``, the project's rows and
 curves by bulk insert) in a temporary SQLite file, then renders the study page through
 Streamlit's ``AppTest`` several times and prints the timings. The first render fills the
-caches (cold); the later ones are what a user clicking around sees (warm).
+caches (cold); the later ones are what a user clicking around sees (warm). What this mode
+times is a **server-side render**: ``AppTest`` runs the page script in this process (reads,
+transforms, figure building) and collects what it would send; no browser, no network, no
+JavaScript drawing. It is the server's share of a page load, not a page load.
 
     .venv/bin/python benchmarks/dashboard_scale.py [--trials 10000] [--repeat 3] [--keep DB]
-    .venv/bin/python benchmarks/dashboard_scale.py --browser [--keep DB]
+        [--json PATH]
+    .venv/bin/python benchmarks/dashboard_scale.py --browser [--keep DB] [--json PATH]
 
 ``--browser`` instead times what a user waits for in Debian's headless Chromium (1400 px wide,
 a fresh browser context each time): from opening the address until the page's charts are
@@ -65,8 +69,7 @@ def build_study(url: str, n_trials: int, *, epochs: int = 5, seed: int = 0) -> N
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rng = random.Random(seed)
     st = open_storage(url)
-    study = optuna.create_study(study_name=STUDY, storage=st.optuna,
-                                directions=["maximize", "minimize"])
+    study = st.create_study(STUDY, directions=["maximize", "minimize"])
     st.save_study(STUDY, "pareto", "flops",
                   {"study": {"name": STUDY, "cost": "flops", "objective": "pareto",
                              "pruner": "asha"},
@@ -164,10 +167,10 @@ def storage_breakdown(url: str) -> list[tuple[str, float, float]]:
         return out
 
     store = timed("open_storage + Optuna RDBStorage",
-                  lambda: (s := open_storage(url, create=False), s.optuna)[0])
+                  lambda: (s := open_storage(url, create=False), s.study_id(STUDY))[0])
     records = timed("Storage.trials(study)", lambda: store.trials(STUDY))
-    timed("  of which Optuna get_all_trials", lambda: store.optuna.get_all_trials(
-        store.optuna.get_study_id_from_name(STUDY), deepcopy=False))
+    timed("  Optuna's own API, for comparison (get_all_trials)",
+          lambda: store.frozen_trials(STUDY))
     timed("leaderboard_frame + params_frame (dashboard)",
           lambda: (frames.leaderboard_frame(records), frames.params_frame(records)))
     timed("Storage.trials(study, with_epochs=True) (trial page)",
@@ -234,7 +237,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--browser", action="store_true",
                         help="time the views in headless Chromium instead of AppTest")
     parser.add_argument("--only", help="with --browser: only views whose label has this text")
+    parser.add_argument("--json", type=Path, help="also write the timings here")
     args = parser.parse_args(argv)
+    from benchmarks.common import cpu_model, write_json
+
+    result: dict[str, Any] = {"trials": args.trials, "repeat": args.repeat,
+                              "machine": f"{cpu_model()}, {os.cpu_count()} CPUs",
+                              "load_average": os.getloadavg()[0]}
     from streamlit import logger
 
     logger.set_log_level("error")  # AppTest's "no runtime" chatter
@@ -255,11 +264,18 @@ def main(argv: list[str] | None = None) -> None:
             from dashboard_db import build_mixed  # a tiny study: what no data costs
 
             small = build_mixed(f"sqlite:///{Path(tmp) / 'mixed.db'}")
-            browser_timings(small.url, args.repeat, Path(tmp) / "small.log",
-                            (("6-trial study page (Pareto plot)", "/study?study=mixed",
-                              ["pareto"], None),))
-            browser_timings(url, args.repeat, Path(tmp) / "dashboard.log", views)
+            anchor = browser_timings(small.url, args.repeat, Path(tmp) / "small.log",
+                                     (("6-trial study page (Pareto plot)", "/study?study=mixed",
+                                       ["pareto"], None),))
+            timed = browser_timings(url, args.repeat, Path(tmp) / "dashboard.log", views)
+            result["measures"] = BROWSER_MEASURES
+            result["pages"] = {label: {"fresh_browser_s": fresh, "cached_browser_s": cached}
+                               for label, (fresh, cached) in {**anchor, **timed}.items()}
+            write_json(args.json, result)
             return
+        print(f"measures: {APPTEST_MEASURES}")
+        result["measures"] = APPTEST_MEASURES
+        result["pages"] = {}
         for label, page, query, tab in (
             ("study page", "views/study.py", {"study": STUDY}, None),
             ("study page, importance tab", "views/study.py", {"study": STUDY}, "Importance"),
@@ -275,9 +291,23 @@ def main(argv: list[str] | None = None) -> None:
             warm_cpu = statistics.median(t[1] for t in later)
             print(f"{label}: cold {cold:.2f} s ({cold_cpu:.2f} s CPU), warm {warm:.2f} s "
                   f"({warm_cpu:.2f} s CPU); {args.trials} trials; {drew}", flush=True)
+            result["pages"][label] = {"cold_s": cold, "cold_cpu_s": cold_cpu, "warm_s": warm,
+                                      "warm_cpu_s": warm_cpu, "drew": drew}
         print("cold storage reads:")
+        result["cold_storage_reads"] = {}
         for step, seconds, cpu in storage_breakdown(url):
             print(f"  {step}: {seconds:.2f} s ({cpu:.2f} s CPU)")
+            result["cold_storage_reads"][step.strip()] = seconds
+        write_json(args.json, result)
+
+
+APPTEST_MEASURES = ("server-side render: seconds of AppTest.run() of the page script in this "
+                    "process (storage reads, transforms, figures); no browser, no network, no "
+                    "JavaScript")
+BROWSER_MEASURES = ("headless Chromium, 1400 px, network blocked: seconds from page.goto (or "
+                    "the tab click) until the view's Plotly charts are drawn, against a server "
+                    "warmed by one untimed visit; fresh = new browser context each time (no "
+                    "cached scripts), cached = the same context again")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _storage(url: str) -> Any:
+def _open_storage(url: str) -> Any:
     from automl.storage import Storage
 
     return Storage(url, heartbeat_interval=1, grace_period=5)
@@ -48,8 +48,8 @@ def worker(url: str, study_name: str, run_id: int, requested: int, trial_s: floa
     from automl.storage.runs import Run
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    st = _storage(url)
-    study = optuna.load_study(study_name=study_name, storage=st.optuna,
+    st = _open_storage(url)
+    study = st.load_study(study_name,
                               sampler=optuna.samplers.RandomSampler(seed=os.getpid()))
     study.get_trials(deepcopy=False)  # connected (both engines) before the start
     (go.parent / f"ready-{os.getpid()}").touch()
@@ -75,9 +75,9 @@ def one_round(url: str, workers: int, trials: int, trial_s: float) -> dict[str, 
     from automl.storage.runs import start_or_resume
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    st = _storage(url)
+    st = _open_storage(url)
     name = f"dbw-{workers}-{uuid.uuid4().hex[:6]}"
-    study = optuna.create_study(study_name=name, storage=st.optuna, direction="maximize")
+    study = st.create_study(name, direction="maximize")
     run = start_or_resume(st, name, "bench", trials, 0)
     tmp = Path(tempfile.mkdtemp(prefix="dbw-"))
     go = tmp / "go"

@@ -229,7 +229,7 @@ def importance(url: str, study: str, evaluator: str, n_complete: int) -> Importa
         "fANOVA": FanovaImportanceEvaluator,
         "mean decrease impurity": MeanDecreaseImpurityImportanceEvaluator,
     }
-    loaded = optuna.load_study(study_name=study, storage=storage(url).optuna)
+    loaded = storage(url).load_study(study)
     n_trials = len(loaded.get_trials(deepcopy=False,
                                      states=(optuna.trial.TrialState.COMPLETE,)))
     try:

@@ -44,6 +44,8 @@ def resolve(stored: str | None, roots: Iterable[Path]) -> Path | None:
     if ".." in path.parts:
         return None
     candidates = [Path(root) / path for root in roots]
+    if len(candidates) == 1:
+        return candidates[0]  # the answer whether or not the file is there: no stat
     for candidate in candidates:
         if candidate.is_file():
             return candidate

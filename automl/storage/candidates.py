@@ -49,7 +49,7 @@ def find_candidate(storage: Storage, study: str, key: str) -> tuple[int, str] | 
     """The earliest finished trial (number, state) whose candidate hash is ``key``."""
     from automl.storage.optuna_tables import trials_with_attr
 
-    with storage.engine.connect() as conn:
+    with storage.connection() as conn:
         found = trials_with_attr(conn, study, CANDIDATE_ATTR, json.dumps(key))
     return found[0] if found else None
 
@@ -68,6 +68,6 @@ def best_cv_accuracy(storage: Storage, study: str) -> float | None:
     """The best cross-validated accuracy among the study's completed candidates."""
     from automl.storage.optuna_tables import attr_values
 
-    with storage.engine.connect() as conn:
+    with storage.connection() as conn:
         values = [float(v) for v in attr_values(conn, study, "cv_accuracy") if v is not None]
     return max(values, default=None)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from automl.errors import StorageError
 from automl.storage.artifacts import resolve
-from automl.storage.records import StudySummary, TrialRecord
-from automl.storage.schema import StudyRow
+from automl.storage.optuna_tables import READ_ATTRS, OptunaTrial, read_trials, study_stats
+from automl.storage.records import EpochPoint, StudySummary, TrialRecord
+from automl.storage.schema import StudyRow, TrialRow
 
 if TYPE_CHECKING:
     from automl.storage.store import Storage
@@ -21,15 +22,35 @@ _COPIED = (
 )
 
 
-def _study_id(storage: Storage, name: str) -> int:
-    import optuna
+def optuna_trials(storage: Storage, study: str, number: int | None = None
+                  ) -> list[OptunaTrial] | None:
+    """Optuna's side of a study's trials (None: no such study): one SELECT per table, or
+    Optuna's own API where its tables are not as :mod:`~automl.storage.optuna_tables` reads
+    them."""
+    from sqlalchemy.exc import SQLAlchemyError
 
+    with storage.connection() as conn:
+        try:
+            return read_trials(conn, study, number)
+        except (SQLAlchemyError, KeyError, ValueError):
+            pass  # Optuna's schema changed: the portable path below
+    return read_with_optuna_api(storage, study, number)
+
+
+def read_with_optuna_api(storage: Storage, study: str, number: int | None = None
+                         ) -> list[OptunaTrial] | None:
+    """What :func:`~automl.storage.optuna_tables.read_trials` reads, through Optuna's API."""
     try:
-        return storage.optuna.get_study_id_from_name(name)
-    except KeyError:
-        raise storage._no_study(name) from None
-    except optuna.exceptions.StorageInternalError as exc:
-        raise StorageError(f"storage {storage.masked_url}: {storage.mask(str(exc))}") from exc
+        frozen = storage.frozen_trials(study)
+    except StorageError:
+        return None
+    return [
+        OptunaTrial(ft.number, ft.state.name, ft.datetime_start, ft.datetime_complete,
+                    list(ft.values or []), dict(ft.params), ft.user_attrs.get("reason"),
+                    {k: ft.user_attrs[k] for k in READ_ATTRS if k in ft.user_attrs})
+        for ft in sorted(frozen, key=lambda t: t.number)
+        if number is None or ft.number == number
+    ]
 
 
 def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
@@ -37,19 +58,10 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
     """Every trial of ``study`` (or just ``number``), in trial-number order. Optuna's state is
     authoritative: a trial whose process died shows as Optuna marks it, whatever the project's
     row last said."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from automl.storage.optuna_tables import read_trials
-    from automl.storage.store import epochs_of
-
-    try:
-        with storage.engine.connect() as conn:
-            trials = read_trials(conn, study, number)
-    except (SQLAlchemyError, KeyError, ValueError):
-        trials = _read_with_optuna_api(storage, study, number)  # schema changed: portable path
+    trials = optuna_trials(storage, study, number)
     if trials is None:
-        raise storage._no_study(study)
-    rows = storage._rows(study, with_epochs, number)
+        raise storage.missing_study(study)
+    rows = storage.trial_rows(study, with_epochs=with_epochs, number=number)
     roots = _artifact_roots(storage, study)
     records = []
     for t in trials:
@@ -77,61 +89,51 @@ def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
     return records
 
 
+def epochs_of(row: TrialRow | None) -> tuple[EpochPoint, ...]:
+    """A row's per-epoch curve, if it was loaded with it (else none)."""
+    if row is None or "epochs" not in row.__dict__:
+        return ()
+    return tuple(
+        EpochPoint(e.epoch, e.train_loss, e.val_accuracy, e.seconds, e.val_loss)
+        for e in row.epochs
+    )
+
+
 def _artifact_roots(storage: Storage, study: str) -> list[Path]:
     """Where a stored relative weights path may lie: this storage's artifacts root first (the
     one given on the command line, else the folder beside the database), then the folder the
-    study was searched with."""
+    study was searched with. One root (the usual case) means no file is looked at."""
     roots = [storage.artifacts_root]
     try:
         searched = storage.study_config(study).get("study", {}).get("artifacts")
     except StorageError:
         searched = None
     if isinstance(searched, str) and searched:
-        roots.append(Path(searched).expanduser())
+        other = Path(searched).expanduser().resolve()
+        if other != roots[0]:
+            roots.append(other)
     return roots
 
 
-def _read_with_optuna_api(storage: Storage, study: str, number: int | None) -> list[Any] | None:
-    from automl.storage.optuna_tables import READ_ATTRS, OptunaTrial
-
-    try:
-        study_id = _study_id(storage, study)
-    except StorageError:
-        return None
-    out = []
-    for ft in storage.optuna.get_all_trials(study_id, deepcopy=False):
-        if number is None or ft.number == number:
-            out.append(OptunaTrial(ft.number, ft.state.name, ft.datetime_start,
-                                   ft.datetime_complete, list(ft.values or []), dict(ft.params),
-                                   ft.user_attrs.get("reason"),
-                                   {k: ft.user_attrs[k] for k in READ_ATTRS
-                                    if k in ft.user_attrs}))
-    return out
-
-
 def summarize_studies(storage: Storage) -> list[StudySummary]:
-    from sqlalchemy import inspect, select
-
-    from automl.storage.optuna_tables import study_stats
+    from sqlalchemy import select
 
     with storage.session() as s:
         meta = {r.name: r for r in s.scalars(select(StudyRow))}
-    stats: dict[str, Any] = {}
-    if inspect(storage.engine).has_table("studies"):  # else Optuna's call below creates them
-        with storage.engine.connect() as conn:
-            stats = study_stats(conn)
-    elif storage.readonly:
-        return []  # no Optuna tables, and a read-only handle must not create them
+    if not storage.has_optuna_tables():
+        return []  # nothing searched yet; a read must not create Optuna's tables
+    with storage.connection() as conn:
+        stats = study_stats(conn)
     out = []
-    for fs in storage.optuna.get_all_studies():
-        st = stats.get(fs.study_name, {"states": {}, "best": None, "last": None})
-        row = meta.get(fs.study_name)
+    for name, directions in storage.optuna_studies().items():
+        st = stats.get(name, {"states": {}, "best": None, "last": None})
+        row = meta.get(name)
         out.append(
             StudySummary(
-                name=fs.study_name,
+                name=name,
                 objective=row.objective if row else None,
                 cost=row.cost if row else None,
-                directions=tuple(d.name.lower() for d in fs.directions),
+                directions=tuple(directions),
                 n_trials=sum(st["states"].values()),
                 states=dict(st["states"]),
                 best_val_accuracy=st["best"],

@@ -2,8 +2,10 @@
 
 Optuna's RDB tables stay untouched (so ``optuna-dashboard`` opens the same file); ours hold what
 Optuna has no place for: specs, costs, per-epoch curves, the stored config, artifact paths.
-Every table is prefixed ``automl_``. ``SCHEMA_VERSION`` is bumped with every change, and
-:func:`automl.storage.store.Storage` refuses a database written by a newer schema.
+Every table is prefixed ``automl_``. A change here goes with a new revision in
+``migrations/versions`` (see :mod:`automl.storage.migrate`), which upgrades existing databases
+in place. ``SCHEMA_VERSION``, in the ``automl_meta`` table, is what automl versions from before
+migrations check: bump it only when they must refuse a database.
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ class StudyRow(Base):
 
 class StudyKeyRow(Base):
     """A random key per study, owned by this database: it names the study's artifacts folder
-    (see automl/storage/artifacts.py). A table of its own, so older databases gain it by
-    ``create_all`` without altering a table."""
+    (see automl/storage/artifacts.py). A table of its own, so older databases gained it
+    without altering a table (revision 0001 creates it where it is missing)."""
 
     __tablename__ = "automl_study_keys"
     name: Mapped[str] = mapped_column(String(512), primary_key=True)

@@ -1,41 +1,52 @@
 """The one place that talks to the database.
 
 :class:`Storage` owns a SQLAlchemy engine for the project's tables and an Optuna
-``RDBStorage`` on the same URL for the study itself. Every SQL call goes through
-:meth:`Storage.session`, which commits, rolls back and closes, and turns driver errors into one
-:class:`~automl.errors.StorageError` line with the password masked.
+``RDBStorage`` on the same URL for the study itself; neither leaves the storage package. Every
+SQL call goes through :meth:`Storage.session` (or :meth:`Storage.connection` for the raw-SQL
+readers), which turns driver errors into one :class:`~automl.errors.StorageError` line with the
+password masked. Opening a writable handle upgrades the project's tables in place
+(:mod:`automl.storage.migrate`); any other handle never creates or alters a table.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from automl.errors import StorageError
-from automl.storage import schema
+from automl.storage import migrate
 from automl.storage.engine import SQLITE_TIMEOUT_S, engine_kwargs, parse_url, sqlite_pragmas
-from automl.storage.records import EpochPoint, StudySummary, TrialRecord
-from automl.storage.schema import EpochRow, MetaRow, StudyKeyRow, StudyRow, TrialRow
+from automl.storage.records import StudySummary, TrialRecord
+from automl.storage.rows import ProjectRows
 from automl.storage.urls import default_artifacts, mask_text, mask_url, secrets_of, sqlite_path
 
 if TYPE_CHECKING:
-    import optuna
+    from optuna import Study
+    from optuna.storages import RDBStorage
+    from optuna.trial import FrozenTrial
 
 __all__ = ["SQLITE_TIMEOUT_S", "Storage"]
 
 T = TypeVar("T")
+Schema = Literal["upgrade", "check", "as-is"]
+# What the loser of a race between workers creating the same tables or first rows sees
+# (SQLAlchemy's, Alembic's and Optuna's checks are not atomic; PostgreSQL reports a concurrent
+# CREATE TABLE as a duplicate pg_type row).
+_RACED = ("already exists", "alembic_version", "UNIQUE constraint failed",
+          "duplicate key value")
 
 
-class Storage:
+class Storage(ProjectRows):
     """Project tables + Optuna RDB storage over one SQLAlchemy URL."""
 
     def __init__(
@@ -47,9 +58,14 @@ class Storage:
         heartbeat_interval: int | None = None,
         grace_period: int | None = None,
         readonly: bool = False,
+        schema: Schema | None = None,
     ) -> None:
-        """``readonly``: open for reading only (no table creation, no write of any kind; a
-        SQLite file is opened ``mode=ro``), as the read commands do."""
+        """``create``: make the database (and its tables) if missing. ``readonly``: open for
+        reading only (no write of any kind; a SQLite file is opened ``mode=ro``), as the read
+        commands do. ``schema``: ``"upgrade"`` the project's tables in place (the default of a
+        writable ``create`` handle), ``"check"`` that they are current (the default of any
+        other handle: a one-line error says to run ``automl db upgrade``), or take them
+        ``"as-is"`` (``automl db current``)."""
         self.url = url
         self.masked_url = mask_url(url)
         self.readonly = readonly
@@ -71,12 +87,17 @@ class Storage:
         self._heartbeat = (heartbeat_interval, grace_period)
         # What the drivers are given: the password re-encoded, whatever it holds.
         self._parsed = parsed
-        self.engine = self._make_engine(parsed)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        if create and not readonly:
-            self._create_schema()
-        else:
-            self._check_schema()
+        self._engine = self._make_engine(parsed)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self.schema = schema or ("upgrade" if create and not readonly else "check")
+        if self.schema == "upgrade" and readonly:
+            raise StorageError(f"storage {self.masked_url}: a read-only handle cannot upgrade")
+        if self.schema == "upgrade":
+            # Optuna's tables first, then ours: a reader that finds the project's tables (and
+            # never creates any) finds Optuna's too.
+            self._optuna  # noqa: B018
+        # The revision the project's tables were at when opened (None: there were none).
+        self.upgraded_from = self._open_schema()
 
     # -- plumbing ---------------------------------------------------------------------------
     def mask(self, text: str) -> str:
@@ -119,50 +140,55 @@ class Storage:
         finally:
             session.close()
 
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A plain connection for the storage package's raw-SQL readers (driver errors that
+        reach it become one masked line; a reader may catch them first)."""
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise self._fail(exc) from exc
+
     def _racing_create(self, create: Callable[[], T]) -> T:
         """Run a CREATE-TABLE step that workers starting together may race on: the loser sees
-        "already exists" or a duplicate Alembic version stamp (SQLAlchemy's and Optuna's checks
-        are not atomic) and simply checks again."""
+        "already exists" or a duplicate Alembic version stamp and simply checks again."""
         for attempt in range(4):
             try:
                 return create()
+            except StorageError:
+                raise
             except Exception as exc:  # Optuna wraps driver errors in several types
-                raced = any(m in str(exc) for m in ("already exists", "alembic_version"))
+                raced = any(m in str(exc) for m in _RACED)
                 if attempt == 3 or not raced:
                     raise self._fail(exc) from exc
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def _create_schema(self) -> None:
-        self._racing_create(lambda: schema.Base.metadata.create_all(self.engine))
-        with contextlib.suppress(StorageError), self.session() as s:  # a racing worker wins
-            if s.get(MetaRow, "schema_version") is None:
-                s.add(MetaRow(key="schema_version", value=str(schema.SCHEMA_VERSION)))
-        with self.session() as s:
-            row = s.get(MetaRow, "schema_version")
-            if row is not None and int(row.value) > schema.SCHEMA_VERSION:
-                raise StorageError(
-                    f"storage {self.masked_url}: written by a newer automl (schema "
-                    f"{row.value} > {schema.SCHEMA_VERSION}); upgrade automl to open it"
-                )
-
-    def _check_schema(self) -> None:
-        from sqlalchemy import inspect
-
-        try:
-            tables = set(inspect(self.engine).get_table_names())
-        except SQLAlchemyError as exc:
-            raise self._fail(exc) from exc
-        if "automl_studies" not in tables:
+    def _open_schema(self) -> str | None:
+        """Upgrade or check the project's tables; returns the revision they were at."""
+        if self.schema == "upgrade":
+            return self._racing_create(lambda: migrate.upgrade(self._engine, self.masked_url))
+        with self.connection() as conn:
+            rev = migrate.revision(conn) if self.schema == "as-is" else migrate.check(
+                conn, self.masked_url)
+        if rev is None and self.schema == "check":
             raise StorageError(f"storage {self.masked_url}: holds no automl studies")
+        return rev
+
+    def schema_revision(self) -> str | None:
+        """The revision the project's tables are at now (None: there are none)."""
+        with self.connection() as conn:
+            return migrate.revision(conn)
 
     @cached_property
-    def optuna(self) -> optuna.storages.RDBStorage:
-        """Optuna's RDB storage on the same URL (imported lazily: optuna is slow to import)."""
+    def _optuna(self) -> RDBStorage:
+        """Optuna's RDB storage on the same URL (imported lazily: optuna is slow to import).
+        Only an upgrading handle lets Optuna create its tables."""
         import optuna
 
         kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs(self._parsed)}
-        if self.readonly:
+        if self.schema != "upgrade":
             kwargs["skip_table_creation"] = True
         interval, grace = self._heartbeat
         if interval:
@@ -170,14 +196,63 @@ class Storage:
             kwargs["grace_period"] = grace
             kwargs["heartbeat_stale_trial_callback"] = _retry_callback()
         url = self._parsed.render_as_string(hide_password=False)
-        return self._racing_create(lambda: optuna.storages.RDBStorage(url, **kwargs))
+        with warnings.catch_warnings():
+            # Heartbeats and their retry callback are "experimental" since Optuna 2.9, stable
+            # in practice; a command's stderr is for its own one-line messages.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return self._racing_create(lambda: optuna.storages.RDBStorage(url, **kwargs))
 
     def close(self) -> None:
-        self.engine.dispose()
-        if "optuna" in self.__dict__:
-            self.optuna.remove_session()
-            self.optuna.engine.dispose()
+        self._engine.dispose()
+        if "_optuna" in self.__dict__:
+            self._optuna.remove_session()
+            self._optuna.engine.dispose()
 
+    # -- Optuna's side of a study -------------------------------------------------------------
+    def create_study(self, name: str, **kwargs: Any) -> Study:
+        """``optuna.create_study`` on this database (``load_if_exists`` etc. pass through)."""
+        import optuna
+
+        return optuna.create_study(study_name=name, storage=self._optuna, **kwargs)
+
+    def load_study(self, name: str, **kwargs: Any) -> Study:
+        """``optuna.load_study`` on this database; an unknown name is one line."""
+        import optuna
+
+        self.study_id(name)  # the one-line error first
+        return optuna.load_study(study_name=name, storage=self._optuna, **kwargs)
+
+    def study_id(self, name: str) -> int:
+        """Optuna's id of study ``name`` (raises :class:`StorageError` if there is none)."""
+        import optuna
+
+        try:
+            return self._optuna.get_study_id_from_name(name)
+        except KeyError:
+            raise self.missing_study(name) from None
+        except optuna.exceptions.StorageInternalError as exc:
+            raise self._fail(exc) from exc
+
+    def optuna_studies(self) -> dict[str, list[str]]:
+        """Every Optuna study in the database, automl's or not: name -> its directions
+        ("maximize" / "minimize"); empty where Optuna's tables do not exist."""
+        if self.schema != "upgrade" and not self.has_optuna_tables():
+            return {}
+        return {fs.study_name: [d.name.lower() for d in fs.directions]
+                for fs in self._optuna.get_all_studies()}
+
+    def frozen_trials(self, study: str) -> list[FrozenTrial]:
+        """Optuna's trials of ``study``, through Optuna's own API (the portable, slower read:
+        see :mod:`automl.storage.optuna_tables` for the fast one)."""
+        return self._optuna.get_all_trials(self.study_id(study), deepcopy=False)
+
+    def has_optuna_tables(self) -> bool:
+        from sqlalchemy import inspect
+
+        with self.connection() as conn:
+            return inspect(conn).has_table("studies")
+
+    # -- joined reads -----------------------------------------------------------------------
     def artifact_dir(self, study: str, number: int) -> tuple[Path, str]:
         """A trial's weights folder: (absolute path, path relative to the artifacts root, as
         the database stores it). See :mod:`automl.storage.artifacts`."""
@@ -185,90 +260,6 @@ class Storage:
 
         rel = trial_dir(study, self.study_key(study), number)
         return self.artifacts_root / rel, rel
-
-    def study_key(self, study: str) -> str:
-        """The random key this database owns for ``study`` (made on first use)."""
-        from automl.storage.artifacts import new_key
-
-        with self.session() as s:
-            row = s.get(StudyKeyRow, study)
-            if row is not None:
-                return row.key
-        with contextlib.suppress(StorageError), self.session() as s:  # a racing worker wins
-            s.add(StudyKeyRow(name=study, key=new_key()))
-        with self.session() as s:
-            row = s.get(StudyKeyRow, study)
-            if row is None:
-                raise StorageError(f"storage {self.masked_url}: no artifacts key for {study!r}")
-            return row.key
-
-    # -- writes -----------------------------------------------------------------------------
-    def save_study(self, name: str, objective: str, cost: str, config: dict, env: dict) -> None:
-        with self.session() as s:
-            row = s.scalar(select(StudyRow).where(StudyRow.name == name))
-            if row is None:
-                s.add(
-                    StudyRow(
-                        name=name, objective=objective, cost=cost, config=config, environment=env
-                    )
-                )
-            else:
-                row.objective, row.cost, row.config, row.environment = objective, cost, config, env
-
-    def update_trial(self, study: str, number: int, **fields: Any) -> None:
-        """Create or update the project's row for a trial (only the given columns change)."""
-        with self.session() as s:
-            row = s.scalar(
-                select(TrialRow).where(TrialRow.study_name == study, TrialRow.number == number)
-            )
-            if row is None:
-                row = TrialRow(study_name=study, number=number)
-                s.add(row)
-            for key, value in fields.items():
-                if not hasattr(TrialRow, key):
-                    raise AttributeError(f"automl_trials has no column {key!r}")
-                setattr(row, key, value)
-            if fields.get("state") in ("COMPLETE", "PRUNED", "FAIL"):
-                row.finished_at = schema.utcnow()
-
-    def add_epoch(
-        self,
-        study: str,
-        number: int,
-        epoch: int,
-        train_loss: float,
-        val_accuracy: float,
-        seconds: float,
-        val_loss: float | None = None,
-    ) -> None:
-        with self.session() as s:
-            trial_id = s.scalar(
-                select(TrialRow.id).where(TrialRow.study_name == study, TrialRow.number == number)
-            )
-            if trial_id is None:
-                raise StorageError(f"study {study!r} has no trial {number} to add an epoch to")
-            s.add(
-                EpochRow(
-                    trial_id=trial_id,
-                    epoch=epoch,
-                    train_loss=train_loss,
-                    val_accuracy=val_accuracy,
-                    seconds=seconds,
-                    val_loss=val_loss,
-                )
-            )
-
-    # -- reads ------------------------------------------------------------------------------
-    def study_names(self) -> list[str]:
-        with self.session() as s:
-            return list(s.scalars(select(StudyRow.name).order_by(StudyRow.created_at)))
-
-    def study_config(self, name: str) -> dict[str, Any]:
-        with self.session() as s:
-            row = s.scalar(select(StudyRow).where(StudyRow.name == name))
-            if row is None:
-                raise self._no_study(name)
-            return dict(row.config)
 
     def list_studies(self) -> list[StudySummary]:
         from automl.storage.reads import summarize_studies
@@ -287,38 +278,15 @@ class Storage:
             return rec
         raise StorageError(f"study {study!r} has no trial {number}")
 
-    def _no_study(self, name: str) -> StorageError:
-        names = self.study_names()
-        known = ", ".join(names) if names else "none"
-        return StorageError(f"no study named {name!r} in {self.masked_url}; studies: {known}")
-
-    def _rows(
-        self, study: str, with_epochs: bool, number: int | None = None
-    ) -> dict[int, TrialRow]:
-        with self.session() as s:
-            q = select(TrialRow).where(TrialRow.study_name == study)
-            if number is not None:
-                q = q.where(TrialRow.number == number)
-            if with_epochs:
-                q = q.options(selectinload(TrialRow.epochs))
-            return {r.number: r for r in s.scalars(q)}
-
-
-def epochs_of(row: TrialRow | None) -> tuple[EpochPoint, ...]:
-    if row is None or "epochs" not in row.__dict__:
-        return ()
-    return tuple(
-        EpochPoint(e.epoch, e.train_loss, e.val_accuracy, e.seconds, e.val_loss)
-        for e in row.epochs
-    )
-
 
 def _retry_callback() -> Any:
     import optuna
 
     # A candidate whose worker died is run again, up to 3 times (a candidate that kills its
     # worker every time, e.g. by running out of memory, must not loop forever).
-    return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
 
 
 def _first_line(exc: BaseException) -> str:

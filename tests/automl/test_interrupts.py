@@ -82,7 +82,7 @@ def _objective(trial: optuna.Trial) -> float:
 def _setup(url: str, name: str, requested: int, sampler: Any = None
            ) -> tuple[Storage, optuna.Study, Callable[[], Any]]:
     st = Storage(url)
-    study = optuna.create_study(study_name=name, storage=st.optuna, sampler=sampler)
+    study = st.create_study(name, sampler=sampler)
     st.save_study(name, "val_accuracy", "flops", {}, {})
     return st, study, lambda: start_or_resume(st, name, "fp", requested, 0)
 

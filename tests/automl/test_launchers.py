@@ -256,8 +256,6 @@ def test_a_preempted_job_requeues_itself_and_loses_nothing(storage_url: str,
 @pg_only
 def test_a_worker_holds_two_connections_and_the_server_budget_is_read(
         storage_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import optuna
-
     from automl.storage import Storage
     from automl.storage.capacity import database_connections, server_connections
 
@@ -265,7 +263,7 @@ def test_a_worker_holds_two_connections_and_the_server_budget_is_read(
     before = database_connections(probe)
     monkeypatch.setenv("AUTOML_DB_POOL_SIZE", "1")
     worker = Storage(storage_url, heartbeat_interval=1, grace_period=3)  # a worker's two engines
-    study = optuna.create_study(study_name="w", storage=worker.optuna)
+    study = worker.create_study("w")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     assert database_connections(probe) - before <= 2
     conns = server_connections(probe)

@@ -71,9 +71,10 @@ def frozen_trials(url: str, study: str) -> list:
     except StorageError:
         return []
     try:
-        sid = st.optuna.get_study_id_from_name(study)
-        return st.optuna.get_all_trials(sid, deepcopy=False)
-    except KeyError:
+        return st.frozen_trials(study)
+    except StorageError as exc:
+        if "no study named" not in str(exc):
+            raise
         return []
     finally:
         st.close()
@@ -86,12 +87,12 @@ def watch(url: str, study: str):  # noqa: ANN201
 
     try:
         st = open_storage(url, create=False)
-        sid = st.optuna.get_study_id_from_name(study)
-    except (StorageError, KeyError):
+        st.study_id(study)
+    except StorageError:
         return None
 
     def poll() -> list:
-        return st.optuna.get_all_trials(sid, deepcopy=False)
+        return st.frozen_trials(study)
 
     poll.close = st.close  # type: ignore[attr-defined]
     return poll
@@ -249,11 +250,11 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     import optuna
 
     from automl.runner import _claim
-    from automl.storage import Storage
+    from automl.storage import Storage, lifecycle
     from automl.storage.runs import start_or_resume
 
     st = Storage(storage_url, heartbeat_interval=1, grace_period=1)
-    study = optuna.create_study(study_name="orphan", storage=st.optuna)
+    study = st.create_study("orphan")
     orphan = study.ask()  # RUNNING, no heartbeat ever: its process "died" right here
     orphan.suggest_int("x", 0, 10)
     run = start_or_resume(st, "orphan", "fp", requested=1, finished_now=0)
@@ -262,11 +263,10 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     trials = study.get_trials(deepcopy=False)
     assert trials[orphan.number].state.name == "FAIL"
     assert not isinstance(claimed, str)
-    assert claimed.number != orphan.number
+    assert claimed.trial.number != orphan.number
     # The claimed trial is the orphan's candidate, queued again.
-    assert (
-        study._storage.get_trial(claimed._trial_id).system_attrs["failed_trial"] == orphan.number
-    )
+    again = lifecycle.frozen(st, claimed.trial_id)
+    assert optuna.storages.RetryFailedTrialCallback.retried_trial_number(again) == orphan.number
     st.close()
 
 

@@ -36,7 +36,7 @@ def build_mixed(url: str) -> Db:
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     st = open_storage(url)
-    study = optuna.create_study(study_name="mixed", storage=st.optuna,
+    study = st.create_study("mixed",
                                 directions=["maximize", "minimize"])
     st.save_study("mixed", "pareto", "flops",
                   {"study": {"name": "mixed", "cost": "flops", "objective": "pareto"}}, {})
@@ -70,13 +70,13 @@ def build_mixed(url: str) -> Db:
         elif state == "FAIL":
             st.update_trial("mixed", n, state=state, reason="RuntimeError: out of memory")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    failed = optuna.create_study(study_name="all-failed", storage=st.optuna)
+    failed = st.create_study("all-failed")
     st.save_study("all-failed", "val_accuracy", "flops", {"study": {"cost": "flops"}}, {})
     for _ in range(2):
         trial = failed.ask()
         st.update_trial("all-failed", trial.number, state="FAIL", reason="ValueError: bad data")
         failed.tell(trial, state=optuna.trial.TrialState.FAIL)
-    optuna.create_study(study_name="no-trials", storage=st.optuna)
+    st.create_study("no-trials")
     st.save_study("no-trials", "val_accuracy", "flops", {"study": {"cost": "flops"}}, {})
     st.close()
     return Db(url, sqlite_path(url), "mixed")
@@ -100,7 +100,7 @@ def build_importance(url: str, n: int = 40) -> Db:
              "lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)}
     rng = np.random.default_rng(0)
     for name, count in (("lr-matters", n), ("one-done", 1)):
-        study = optuna.create_study(study_name=name, storage=st.optuna, direction="maximize")
+        study = st.create_study(name, direction="maximize")
         st.save_study(name, "val_accuracy", "flops",
                       {"study": {"name": name, "cost": "flops", "objective": "val_accuracy"}},
                       {})

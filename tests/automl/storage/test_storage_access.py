@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import optuna
 import pytest
 from sqlalchemy import text
 
@@ -22,7 +21,7 @@ from automl.errors import StorageError
 from automl.storage import Storage
 from automl.storage.reconcile import STOPPED, project_states, reconcile_trials
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -86,7 +85,7 @@ def test_postgres_sessions_carry_statement_and_lock_timeouts(
     monkeypatch.setenv("AUTOML_DB_STATEMENT_TIMEOUT", "1")
     monkeypatch.setenv("AUTOML_DB_LOCK_TIMEOUT", "0.5")
     st = Storage(storage_url)
-    for engine in (st.engine, st.optuna.engine):  # ours and Optuna's
+    for engine in (st._engine, st._optuna.engine):  # ours and Optuna's
         with engine.connect() as conn:
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
             assert conn.execute(text("SHOW lock_timeout")).scalar() == "500ms"
@@ -94,15 +93,14 @@ def test_postgres_sessions_carry_statement_and_lock_timeouts(
         s.execute(text("SELECT pg_sleep(3)"))
     st.close()
     ro = Storage(storage_url, create=False, readonly=True)
-    with ro.engine.connect() as conn:
+    with ro.connection() as conn:
         assert conn.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
     ro.close()
 
 
 def _one_study(url: str) -> None:
     st = Storage(url)
-    study = optuna.create_study(study_name="s", storage=st.optuna,
-                                directions=["maximize", "minimize"])
+    study = st.create_study("s", directions=["maximize", "minimize"])
     st.save_study("s", "pareto", "flops", {"study": {"cost": "flops"}}, {})
     t = study.ask()
     st.update_trial("s", t.number, state="COMPLETE", arch={"kind": "mlp"}, flops=2.0,
@@ -177,7 +175,7 @@ def test_project_rows_follow_optuna_after_a_kill(storage_url: str) -> None:
     from optuna.trial import TrialState
 
     st = Storage(storage_url)
-    study = optuna.create_study(study_name="k", storage=st.optuna)
+    study = st.create_study("k")
     st.save_study("k", "val_accuracy", "flops", {}, {})
     dead, done, alive = study.ask(), study.ask(), study.ask()
     for t in (dead, done, alive):
