@@ -54,7 +54,7 @@ def snapshot(url: str) -> list[Any]:
         st.close()
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--trials", type=int, default=300)
@@ -69,20 +69,16 @@ def main() -> None:
     ap.add_argument("--pg-url", help="signals mode: PostgreSQL server (default: "
                     "$AUTOML_TEST_POSTGRES_URL); a fresh database is made on it and dropped")
     ap.add_argument("--quick", action="store_true", help="signals mode: 10 signals on SQLite")
-    args = ap.parse_args()
-    if args.signals or args.quick:
-        from chaos_signals import main as signals_main
+    return ap.parse_args()
 
-        sys.exit(signals_main(args))
-    from automl.runner import counts
 
+def kill_loop(args: argparse.Namespace, cmd: list[str], url: str, tmp: str,
+              start: float) -> tuple[int, int, bool]:
+    """Start ``cmd`` and SIGKILL it at random moments until ``--kills`` or ``--max-seconds``;
+    returns (kills, times the completed count decreased, whether the run finished by itself)."""
     rng = random.Random(args.seed)
-    tmp = tempfile.mkdtemp(prefix="automl-chaos-")
-    url = args.storage or f"sqlite:///{tmp}/chaos.db"
-    cmd = command(url, args.trials)
     completed_seen, decreased, kills = 0, 0, 0
     finished_by_itself = False
-    start = time.monotonic()
     while kills < args.kills and time.monotonic() - start < args.max_seconds:
         proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -99,34 +95,62 @@ def main() -> None:
         decreased += completed < completed_seen
         completed_seen = max(completed_seen, completed)
         print(f"kill {kills:2d}: {completed} completed", flush=True)
-    # The same command once more finishes an interrupted run (a finished run would be extended
-    # by another --trials, so it is not repeated then).
-    final = (subprocess.CompletedProcess(cmd, 0) if finished_by_itself else
-             subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900))
+    return kills, decreased, finished_by_itself
+
+
+def check(url: str, requested: int, kills: int, decreased: int, exit_code: int,
+          start: float) -> dict[str, Any]:
+    """What the database holds after the final run, against what a user is promised."""
+    from automl.runner import counts
+
     trials = snapshot(url)
     finished = [t for t in trials if counts(t)]
     params = [tuple(sorted(t.params.items())) for t in finished if t.state.name == "COMPLETE"]
     left = [t.number for t in trials if t.state.name in ("RUNNING", "WAITING")]
-    result = {
+    result: dict[str, Any] = {
         "storage": url.split("://")[0],
         "kills": kills,
-        "requested": args.trials,
+        "requested": requested,
         "finished": len(finished),
         "trials_total": len(trials),
         "completed_decreased": decreased,
         "duplicate_completed": len(params) - len(set(params)),
         "left_running_or_waiting": len(left),
-        "final_exit_code": final.returncode,
+        "final_exit_code": exit_code,
         "seconds": round(time.monotonic() - start, 1),
     }
-    result["trials_lost"] = decreased + abs(len(finished) - args.trials)
-    result["ok"] = (result["trials_lost"] == 0 and not left and final.returncode == 0
+    result["trials_lost"] = decreased + abs(len(finished) - requested)
+    result["ok"] = (result["trials_lost"] == 0 and not left and exit_code == 0
                     and result["duplicate_completed"] == 0)
-    print(f"\nkills survived: {kills}   trials lost: {result['trials_lost']}   "
-          f"finished {len(finished)}/{args.trials}   duplicates "
-          f"{result['duplicate_completed']}   left running {len(left)}   ok={result['ok']}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def report(result: dict[str, Any], json_path: Path | None) -> None:
+    print(f"\nkills survived: {result['kills']}   trials lost: {result['trials_lost']}   "
+          f"finished {result['finished']}/{result['requested']}   duplicates "
+          f"{result['duplicate_completed']}   left running "
+          f"{result['left_running_or_waiting']}   ok={result['ok']}")
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+
+
+def main() -> None:
+    args = parse_args()
+    if args.signals or args.quick:
+        from chaos_signals import main as signals_main
+
+        sys.exit(signals_main(args))
+    tmp = tempfile.mkdtemp(prefix="automl-chaos-")
+    url = args.storage or f"sqlite:///{tmp}/chaos.db"
+    cmd = command(url, args.trials)
+    start = time.monotonic()
+    kills, decreased, finished_by_itself = kill_loop(args, cmd, url, tmp, start)
+    # The same command once more finishes an interrupted run (a finished run would be extended
+    # by another --trials, so it is not repeated then).
+    final = (subprocess.CompletedProcess(cmd, 0) if finished_by_itself else
+             subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900))
+    result = check(url, args.trials, kills, decreased, final.returncode, start)
+    report(result, args.json)
     if not result["ok"]:
         sys.exit(1)
 

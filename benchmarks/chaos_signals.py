@@ -28,7 +28,9 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,66 +126,91 @@ def check_round(url: str, study: str, requested: int, stats: dict[str, Any]) -> 
             stats["rows_disagreeing"] += 1
 
 
+@dataclass
+class _Tally:
+    """What one back end's rounds counted: the checks, the exit codes, the exit times."""
+
+    stats: dict[str, Any]
+    exits: Counter[str] = field(default_factory=Counter)
+    exit_s: list[float] = field(default_factory=list)
+
+    def record_exit(self, rc: int, err: bytes, url: str, study: str) -> None:
+        self.exits["0 (finished)" if rc == 0 else str(rc)] += 1
+        self.stats["tracebacks"] += b"Traceback" in err
+        check_exit(url, study, self.stats)
+
+
+def _send_signals(proc: subprocess.Popen[bytes], rng: random.Random,
+                  stats: dict[str, Any]) -> None:
+    """SIGINT or SIGTERM, one time in five followed by the other one."""
+    sig = rng.choice([signal.SIGINT, signal.SIGTERM])
+    proc.send_signal(sig)
+    stats["signals"] += 1
+    stats[sig.name] += 1
+    if rng.random() < 0.2:
+        time.sleep(rng.uniform(0.0, 0.3))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT if sig == signal.SIGTERM else signal.SIGTERM)
+            stats["second_signals"] += 1
+
+
+def _wait_exit(proc: subprocess.Popen[bytes], stats: dict[str, Any]) -> tuple[bytes, float]:
+    """The signalled process's stderr and how long it took to exit (killed after 120 s: a hang)."""
+    t0 = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        stats["hangs"] += 1
+        proc.kill()
+        _, err = proc.communicate()
+    return err, time.monotonic() - t0
+
+
+def _run_round(url: str, study: str, cmd: list[str], tmp: str, rng: random.Random,
+               tally: _Tally, signalling: Callable[[], bool]) -> None:
+    """Start ``cmd``, signal it, start it again, until a run finishes by itself."""
+    while True:
+        send = signalling()
+        proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if send:
+            if rng.random() < 0.25:
+                time.sleep(rng.uniform(0.2, 8.0))
+            else:
+                _wait_first_trial(url, study, proc.pid, proc)
+                time.sleep(rng.uniform(0.0, 2.5))
+        if not send or proc.poll() is not None:
+            _, err = proc.communicate(timeout=900)
+        else:
+            _send_signals(proc, rng, tally.stats)
+            err, seconds = _wait_exit(proc, tally.stats)
+            tally.exit_s.append(seconds)
+        tally.record_exit(proc.returncode, err, url, study)
+        if proc.returncode == 0:
+            return
+
+
 def run_backend(name: str, url: str, n_signals: int, trials: int, seed: int,
                 max_seconds: float, log: Any) -> dict[str, Any]:
     rng = random.Random(seed)
-    stats: dict[str, Any] = Counter({c: 0 for c in COLUMNS[1:-2]})
-    exits: Counter[str] = Counter()
-    exit_s: list[float] = []
+    tally = _Tally(Counter({c: 0 for c in COLUMNS[1:-2]}))
+    stats = tally.stats
     tmp = tempfile.mkdtemp(prefix=f"automl-sig-{name}-")
     data = digits_npz(tmp)
     start = time.monotonic()
+
+    def signalling() -> bool:
+        return stats["signals"] < n_signals and time.monotonic() - start < max_seconds
+
     round_no = 0
-    while stats["signals"] < n_signals and time.monotonic() - start < max_seconds:
+    while signalling():
         study, round_no = f"sig{round_no}", round_no + 1
-        cmd = command(url, study, trials, data)
-        while True:
-            signalling = stats["signals"] < n_signals and time.monotonic() - start < max_seconds
-            proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE)
-            if signalling:
-                if rng.random() < 0.25:
-                    time.sleep(rng.uniform(0.2, 8.0))
-                else:
-                    _wait_first_trial(url, study, proc.pid, proc)
-                    time.sleep(rng.uniform(0.0, 2.5))
-            if not signalling or proc.poll() is not None:
-                _, err = proc.communicate(timeout=900)
-                exits["0 (finished)" if proc.returncode == 0 else str(proc.returncode)] += 1
-                stats["tracebacks"] += b"Traceback" in err
-                check_exit(url, study, stats)
-                if proc.returncode == 0:
-                    break
-                continue
-            sig = rng.choice([signal.SIGINT, signal.SIGTERM])
-            proc.send_signal(sig)
-            stats["signals"] += 1
-            stats[sig.name] += 1
-            if rng.random() < 0.2:
-                time.sleep(rng.uniform(0.0, 0.3))
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT if sig == signal.SIGTERM else signal.SIGTERM)
-                    stats["second_signals"] += 1
-            t0 = time.monotonic()
-            try:
-                _, err = proc.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                stats["hangs"] += 1
-                proc.kill()
-                _, err = proc.communicate()
-            exit_s.append(time.monotonic() - t0)
-            rc = proc.returncode
-            exits["0 (finished)" if rc == 0 else str(rc)] += 1
-            stats["tracebacks"] += b"Traceback" in err
-            check_exit(url, study, stats)
-            if rc == 0:
-                break
+        _run_round(url, study, command(url, study, trials, data), tmp, rng, tally, signalling)
         check_round(url, study, trials, stats)
         print(f"[{name}] round {round_no}: {stats['signals']} signals so far, "
               f"{stats['rounds_exact']}/{stats['rounds']} rounds exact, "
               f"lost {stats['candidates_lost']}", file=log, flush=True)
-    exit_s.sort()
-    return {"storage": name, **stats, "exit_codes": dict(exits),
+    exit_s = sorted(tally.exit_s)
+    return {"storage": name, **stats, "exit_codes": dict(tally.exits),
             "exit_seconds_median": round(exit_s[len(exit_s) // 2], 2) if exit_s else None,
             "exit_seconds_max": round(exit_s[-1], 2) if exit_s else None,
             "seconds": round(time.monotonic() - start, 1)}

@@ -22,104 +22,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import statistics
 import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere: `dashboard` must be importable
+from benchmarks.scale_study import STUDY, build_study  # noqa: E402
+
 APP = REPO / "dashboard" / "app.py"
-STUDY = "scale"
-LOSS_FAMILIES = ("ce", "focal", "composite", "label_smoothing")
-
-
-def _arch(rng: random.Random) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """A random spec and the Optuna params that would have produced it."""
-    if rng.random() < 0.5:
-        hidden = [rng.choice([64, 128, 256, 512]) for _ in range(rng.randint(1, 3))]
-        spec = {"kind": "mlp", "input_shape": [1, 8, 8], "num_classes": 10, "hidden": hidden,
-                "activation": rng.choice(["relu", "gelu"]), "norm": "batch", "dropout": 0.1}
-        return "mlp", spec, {"n_layers": len(hidden), "width": hidden[0]}
-    stages = [{"width": rng.choice([16, 32, 64]), "downsample": i > 0,
-               "blocks": [{"op": rng.choice(["conv3", "sep3", "mbconv"]), "expansion": 4,
-                           "residual": True}]} for i in range(rng.randint(1, 3))]
-    spec = {"kind": "cnn2d", "input_shape": [1, 8, 8], "num_classes": 10, "stem_width": 16,
-            "stages": stages, "activation": "relu", "norm": "batch", "dropout": 0.0}
-    return "cnn2d", spec, {"n_layers": len(stages), "width": stages[0]["width"]}
-
-
-def build_study(url: str, n_trials: int, *, epochs: int = 5, seed: int = 0) -> None:
-    """Write a ``STUDY`` with ``n_trials`` trials (85% complete, 10% pruned, 5% failed)."""
-    import optuna
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
-    from automl.storage import open_storage
-    from automl.storage.schema import EpochRow, TrialRow
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    rng = random.Random(seed)
-    st = open_storage(url)
-    study = st.create_study(STUDY, directions=["maximize", "minimize"])
-    st.save_study(STUDY, "pareto", "flops",
-                  {"study": {"name": STUDY, "cost": "flops", "objective": "pareto",
-                             "pruner": "asha"},
-                   "search": {"arch": "auto", "loss": "searched"}}, {"python": sys.version})
-    dists = {
-        "n_layers": IntDistribution(1, 3), "width": IntDistribution(16, 512),
-        "loss_family": CategoricalDistribution(LOSS_FAMILIES),
-        "lr": FloatDistribution(1e-4, 1e-1, log=True), "dropout": FloatDistribution(0.0, 0.5),
-    }
-    t0 = datetime(2026, 1, 1)
-    frozen, rows = [], []
-    for n in range(n_trials):
-        space, spec, arch_params = _arch(rng)
-        family = rng.choice(LOSS_FAMILIES)
-        lr, dropout = 10 ** rng.uniform(-4, -1), rng.uniform(0.0, 0.5)
-        params = {**arch_params, "loss_family": family, "lr": lr, "dropout": dropout}
-        n_params = rng.randint(2_000, 2_000_000)
-        flops = n_params * rng.uniform(1.5, 40.0)
-        acc = min(0.99, 0.6 + 0.06 * (flops ** 0.1) * rng.uniform(0.7, 1.0) / 3)
-        state = rng.choices(["COMPLETE", "PRUNED", "FAIL"], [85, 10, 5])[0]
-        ot = optuna.trial.create_trial(
-            state=getattr(optuna.trial.TrialState, state),
-            values=[acc, flops] if state == "COMPLETE" else None,
-            params=params, distributions=dists,
-        )
-        ot.datetime_start = t0 + timedelta(seconds=30 * n)
-        ot.datetime_complete = ot.datetime_start + timedelta(seconds=rng.uniform(5, 60))
-        frozen.append(ot)
-        # Pruned as multi-objective ASHA prunes: at rung 0 (epoch 1) or 1 (epoch 3), with the
-        # reason it writes, and a curve that stops there.
-        rung = rng.choice([0, 0, 1])
-        last = {"COMPLETE": epochs, "PRUNED": (1, 3)[rung], "FAIL": 0}[state]
-        reason = {"COMPLETE": None, "FAIL": "RuntimeError: out of memory",
-                  "PRUNED": f"pruned by mo-asha at rung {rung} (epoch {last}): position 7 of "
-                            "9 by Pareto rank and crowding; the best 1/3 (3) continue"}[state]
-        curve = [EpochRow(epoch=e, train_loss=2.0 / e, val_accuracy=acc * (1 - 0.3 / e),
-                          seconds=1.0) for e in range(1, last + 1)]
-        rows.append(TrialRow(
-            study_name=STUDY, number=n, state=state, arch_space=space, arch=spec,
-            loss={"kind": family}, loss_formula=f"{family.upper()}(ls=0.1)",
-            loss_family=family, hparams={"lr": lr, "optimizer": "adamw", "batch_size": 64},
-            val_accuracy=acc if state != "FAIL" else None, params=n_params, flops=flops,
-            latency_ms=flops / 2e6, peak_memory_mb=n_params * 16 / 2**20,
-            train_seconds=rng.uniform(5, 60), epochs=curve,
-            reason=reason,
-        ))
-    study.add_trials(frozen)
-    with st.session() as s:  # bulk insert: benchmark setup only, never the dashboard's way
-        s.add_all(rows)
-    st.close()
 
 
 def time_page(url: str, page: str, query: dict[str, str], repeat: int,
@@ -229,7 +144,7 @@ def browser_timings(url: str, repeat: int, log: Path,
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -238,7 +153,61 @@ def main(argv: list[str] | None = None) -> None:
                         help="time the views in headless Chromium instead of AppTest")
     parser.add_argument("--only", help="with --browser: only views whose label has this text")
     parser.add_argument("--json", type=Path, help="also write the timings here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def browser_mode(args: argparse.Namespace, url: str, tmp: Path,
+                 result: dict[str, Any]) -> None:
+    """Time the views in Chromium, after a 6-trial study's page as the anchor."""
+    views = tuple(v for v in BROWSER_VIEWS if not args.only or args.only in v[0])
+    print(f"load average {os.getloadavg()[0]:.1f}; anchor: a 6-trial study")
+    sys.path.insert(0, str(REPO / "tests" / "dashboard"))
+    from dashboard_db import build_mixed  # a tiny study: what no data costs
+
+    small = build_mixed(f"sqlite:///{tmp / 'mixed.db'}")
+    anchor = browser_timings(small.url, args.repeat, tmp / "small.log",
+                             (("6-trial study page (Pareto plot)", "/study?study=mixed",
+                               ["pareto"], None),))
+    timed = browser_timings(url, args.repeat, tmp / "dashboard.log", views)
+    result["measures"] = BROWSER_MEASURES
+    result["pages"] = {label: {"fresh_browser_s": fresh, "cached_browser_s": cached}
+                       for label, (fresh, cached) in {**anchor, **timed}.items()}
+
+
+APPTEST_PAGES: tuple[tuple[str, str, dict[str, str], str | None], ...] = (
+    # label, page script, query params, tab
+    ("study page", "views/study.py", {"study": STUDY}, None),
+    ("study page, importance tab", "views/study.py", {"study": STUDY}, "Importance"),
+    ("study page, parallel coordinates tab", "views/study.py", {"study": STUDY}, "Parallel"),
+    ("trial page", "views/trial.py", {"study": STUDY, "trial": "1"}, None),
+    ("compare page", "views/compare.py", {"study": STUDY, "trials": "1,2,3"}, None),
+    ("studies page", "views/studies.py", {}, None),
+)
+
+
+def apptest_mode(args: argparse.Namespace, url: str, result: dict[str, Any]) -> None:
+    """Time the server-side renders (cold, then warm), then a cold load's storage reads."""
+    print(f"measures: {APPTEST_MEASURES}")
+    result["measures"] = APPTEST_MEASURES
+    result["pages"] = {}
+    for label, page, query, tab in APPTEST_PAGES:
+        times, drew = time_page(url, page, query, args.repeat, tab)
+        (cold, cold_cpu), later = times[0], times[1:] or times
+        warm = statistics.median(t[0] for t in later)
+        warm_cpu = statistics.median(t[1] for t in later)
+        print(f"{label}: cold {cold:.2f} s ({cold_cpu:.2f} s CPU), warm {warm:.2f} s "
+              f"({warm_cpu:.2f} s CPU); {args.trials} trials; {drew}", flush=True)
+        result["pages"][label] = {"cold_s": cold, "cold_cpu_s": cold_cpu, "warm_s": warm,
+                                  "warm_cpu_s": warm_cpu, "drew": drew}
+    print("cold storage reads:")
+    result["cold_storage_reads"] = {}
+    for step, seconds, cpu in storage_breakdown(url):
+        print(f"  {step}: {seconds:.2f} s ({cpu:.2f} s CPU)")
+        result["cold_storage_reads"][step.strip()] = seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     from benchmarks.common import cpu_model, write_json
 
     result: dict[str, Any] = {"trials": args.trials, "repeat": args.repeat,
@@ -258,46 +227,9 @@ def main(argv: list[str] | None = None) -> None:
             build_study(url, args.trials)
             print(f"built {args.trials} trials in {time.perf_counter() - start:.1f} s")
         if args.browser:
-            views = tuple(v for v in BROWSER_VIEWS if not args.only or args.only in v[0])
-            print(f"load average {os.getloadavg()[0]:.1f}; anchor: a 6-trial study")
-            sys.path.insert(0, str(REPO / "tests" / "dashboard"))
-            from dashboard_db import build_mixed  # a tiny study: what no data costs
-
-            small = build_mixed(f"sqlite:///{Path(tmp) / 'mixed.db'}")
-            anchor = browser_timings(small.url, args.repeat, Path(tmp) / "small.log",
-                                     (("6-trial study page (Pareto plot)", "/study?study=mixed",
-                                       ["pareto"], None),))
-            timed = browser_timings(url, args.repeat, Path(tmp) / "dashboard.log", views)
-            result["measures"] = BROWSER_MEASURES
-            result["pages"] = {label: {"fresh_browser_s": fresh, "cached_browser_s": cached}
-                               for label, (fresh, cached) in {**anchor, **timed}.items()}
-            write_json(args.json, result)
-            return
-        print(f"measures: {APPTEST_MEASURES}")
-        result["measures"] = APPTEST_MEASURES
-        result["pages"] = {}
-        for label, page, query, tab in (
-            ("study page", "views/study.py", {"study": STUDY}, None),
-            ("study page, importance tab", "views/study.py", {"study": STUDY}, "Importance"),
-            ("study page, parallel coordinates tab", "views/study.py", {"study": STUDY},
-             "Parallel"),
-            ("trial page", "views/trial.py", {"study": STUDY, "trial": "1"}, None),
-            ("compare page", "views/compare.py", {"study": STUDY, "trials": "1,2,3"}, None),
-            ("studies page", "views/studies.py", {}, None),
-        ):
-            times, drew = time_page(url, page, query, args.repeat, tab)
-            (cold, cold_cpu), later = times[0], times[1:] or times
-            warm = statistics.median(t[0] for t in later)
-            warm_cpu = statistics.median(t[1] for t in later)
-            print(f"{label}: cold {cold:.2f} s ({cold_cpu:.2f} s CPU), warm {warm:.2f} s "
-                  f"({warm_cpu:.2f} s CPU); {args.trials} trials; {drew}", flush=True)
-            result["pages"][label] = {"cold_s": cold, "cold_cpu_s": cold_cpu, "warm_s": warm,
-                                      "warm_cpu_s": warm_cpu, "drew": drew}
-        print("cold storage reads:")
-        result["cold_storage_reads"] = {}
-        for step, seconds, cpu in storage_breakdown(url):
-            print(f"  {step}: {seconds:.2f} s ({cpu:.2f} s CPU)")
-            result["cold_storage_reads"][step.strip()] = seconds
+            browser_mode(args, url, Path(tmp), result)
+        else:
+            apptest_mode(args, url, result)
         write_json(args.json, result)
 
 

@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +68,63 @@ def worker(url: str, study_name: str, run_id: int, requested: int, trial_s: floa
     print(json.dumps({"ran": ran}))
 
 
+def _start_workers(cmd: list[str], env: dict[str, str], workers: int,
+                   tmp: Path) -> tuple[list[subprocess.Popen[str]], float]:
+    """Start ``workers`` worker processes and wait until each is connected (or one failed);
+    returns them and the seconds that took."""
+    t0 = time.monotonic()
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(workers)]
+    while len(list(tmp.glob("ready-*"))) < workers:
+        if any(p.poll() not in (None, 0) for p in procs):
+            break
+        time.sleep(0.2)
+    return procs, time.monotonic() - t0
+
+
+@contextmanager
+def _peak_connections(st: Any) -> Iterator[dict[str, int]]:
+    """The most connections seen on the database and on the server, sampled every 0.1 s
+    while the block runs."""
+    from automl.storage.capacity import database_connections, server_connections
+
+    peak = {"db": 0, "server": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak["db"] = max(peak["db"], database_connections(st))
+            conns = server_connections(st)
+            peak["server"] = max(peak["server"], conns.in_use if conns else 0)
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def _worker_outcomes(procs: list[subprocess.Popen[str]],
+                     outs: list[tuple[str, str]]) -> tuple[list[str], int, int]:
+    """The workers' last error lines, how many said "too many" (connections), and how many
+    trials they say they ran."""
+    errors = [err.strip().splitlines()[-1] for p, (_, err) in zip(procs, outs, strict=True)
+              if p.returncode != 0 and err.strip()]
+    too_many = sum("too many" in err.lower() for _, err in outs)
+    ran = sum(json.loads(out.strip().splitlines()[-1])["ran"] for p, (out, _) in
+              zip(procs, outs, strict=True) if p.returncode == 0 and out.strip())
+    return errors, too_many, ran
+
+
 def one_round(url: str, workers: int, trials: int, trial_s: float) -> dict[str, Any]:
     import optuna
 
     from automl.launchers import plan
     from automl.runner import counts, tally
-    from automl.storage.capacity import database_connections, server_connections
+    from automl.storage.capacity import server_connections
     from automl.storage.runs import start_or_resume
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -85,40 +138,16 @@ def one_round(url: str, workers: int, trials: int, trial_s: float) -> dict[str, 
     cmd = [sys.executable, __file__, "--worker", "--storage", url, "--study", name,
            "--run-id", str(run.id), "--trials", str(trials), "--trial-s", str(trial_s),
            "--go", str(go)]
-    t0 = time.monotonic()
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(workers)]
-    while len(list(tmp.glob("ready-*"))) < workers:
-        if any(p.poll() not in (None, 0) for p in procs):
-            break
-        time.sleep(0.2)
-    startup_s = time.monotonic() - t0
-    peak = {"db": 0, "server": 0}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak["db"] = max(peak["db"], database_connections(st))
-            conns = server_connections(st)
-            peak["server"] = max(peak["server"], conns.in_use if conns else 0)
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    go.touch()
-    t1 = time.monotonic()
-    outs = [p.communicate(timeout=1800) for p in procs]
-    run_s = time.monotonic() - t1
-    stop.set()
-    sampler.join()
-    errors = [err.strip().splitlines()[-1] for p, (_, err) in zip(procs, outs, strict=True)
-              if p.returncode != 0 and err.strip()]
-    too_many = sum("too many" in err.lower() for _, err in outs)
+    procs, startup_s = _start_workers(cmd, env, workers, tmp)
+    with _peak_connections(st) as peak:
+        go.touch()
+        t1 = time.monotonic()
+        outs = [p.communicate(timeout=1800) for p in procs]
+        run_s = time.monotonic() - t1
+    errors, too_many, ran = _worker_outcomes(procs, outs)
     ts = study.get_trials(deepcopy=False)
     t = tally(ts, run.id)
     counted = [x for x in ts if counts(x)]
-    ran = sum(json.loads(out.strip().splitlines()[-1])["ran"] for p, (out, _) in
-              zip(procs, outs, strict=True) if p.returncode == 0 and out.strip())
     limit = server_connections(st)
     st.close()
     return {

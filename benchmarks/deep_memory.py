@@ -27,9 +27,11 @@ Goal (issue 3): >= 3x less memory at <= 1.4x the time. Figures go to ``benchmark
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,60 @@ def digits_batch(batch: int, device: torch.device) -> tuple[torch.Tensor, torch.
     return images.to(device), torch.tensor(y)[idx].to(device)
 
 
+MODES = ("none", "sqrt")  # checkpointing
+
+
+def sgd_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+             y: torch.Tensor, device: torch.device,
+             meter: PeakMemoryMeter | None = None) -> tuple[float, float, float]:
+    """One SGD step; (forward, backward, optimizer) seconds. ``meter`` measures the forward
+    and backward passes."""
+
+    def now() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    optimizer.zero_grad(set_to_none=True)
+    if meter is not None:
+        meter.__enter__()
+    start = now()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    forward = now()
+    loss.backward()
+    backward = now()
+    if meter is not None:
+        meter.__exit__(None, None, None)
+    optimizer.step()
+    return forward - start, backward - forward, now() - backward
+
+
+Step = Callable[..., tuple[float, float, float]]
+
+
+def peak_memory(model: torch.nn.Module, step: Step, device: torch.device) -> dict[str, float]:
+    """Peak MB of a step's forward and backward, per checkpointing mode."""
+    peaks: dict[str, float] = {}
+    for mode in MODES:
+        model.checkpointing = mode
+        step()  # warm-up: allocator, momentum buffers
+        meter = PeakMemoryMeter(device)  # nothing resident: only what the step allocates
+        step(meter)
+        peaks[mode] = meter.peak_mb
+    return peaks
+
+
+def step_times(model: torch.nn.Module, step: Step,
+               steps: int) -> dict[str, list[tuple[float, float, float]]]:
+    """``steps`` timed steps per checkpointing mode."""
+    parts: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in MODES}
+    for _ in range(steps):
+        for mode in parts:  # alternating, so that a busy machine slows both alike
+            model.checkpointing = mode
+            parts[mode].append(step())
+    return parts
+
+
 def measure(args: argparse.Namespace, width: int, batch: int) -> dict[str, Any]:
     """Peak memory and step time, checkpointing none vs sqrt, for one width and batch."""
     device = torch.device(args.device)
@@ -63,39 +119,9 @@ def measure(args: argparse.Namespace, width: int, batch: int) -> dict[str, Any]:
     optimizer = build_optimizer(TrainConfig(optimizer="sgd", lr=0.01), model.parameters())
     x, y = digits_batch(batch, device)
     grads_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / MB
-
-    def now() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-
-    def step(meter: PeakMemoryMeter | None = None) -> tuple[float, float, float]:
-        """One SGD step; (forward, backward, optimizer) seconds."""
-        optimizer.zero_grad(set_to_none=True)
-        if meter is not None:
-            meter.__enter__()
-        start = now()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        forward = now()
-        loss.backward()
-        backward = now()
-        if meter is not None:
-            meter.__exit__(None, None, None)
-        optimizer.step()
-        return forward - start, backward - forward, now() - backward
-
-    peaks: dict[str, float] = {}
-    parts: dict[str, list[tuple[float, float, float]]] = {"none": [], "sqrt": []}
-    for mode in parts:
-        model.checkpointing = mode
-        step()  # warm-up: allocator, momentum buffers
-        meter = PeakMemoryMeter(device)  # nothing resident: only what the step allocates
-        step(meter)
-        peaks[mode] = meter.peak_mb
-    for _ in range(args.steps):
-        for mode in parts:  # alternating, so that a busy machine slows both alike
-            model.checkpointing = mode
-            parts[mode].append(step())
+    step = functools.partial(sgd_step, model, optimizer, x, y, device)
+    peaks = peak_memory(model, step, device)
+    parts = step_times(model, step, args.steps)
     seconds = {m: statistics.median(sum(p) for p in ps) for m, ps in parts.items()}
     forward, backward, _ = (statistics.median(c) for c in zip(*parts["none"], strict=True))
     return {

@@ -13,6 +13,8 @@ VAL_FRACTION = 0.15
 def hand_loop(name: str, seed: int, budget: float, t0: float, epochs: int,
               asha: bool) -> dict[str, Any]:
     """What a user writes by hand: Optuna TPE over small nets, a fixed number of Adam epochs."""
+    # long: the plain Optuna + PyTorch loop a user would write by hand, the anchor the search is
+    # compared with; kept as one readable function on purpose.
     import optuna
     import torch
     import torch.nn.functional as F

@@ -11,10 +11,14 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from chromium import CHROMIUM, WIDTH, Offline, browser_page, dashboard_server, wait_charts
 from dashboard_db import REPO, Db
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 UI_TIMEOUT_MS = 30_000
 SCREENSHOT = REPO / "docs" / "dashboard_study.png"
@@ -45,67 +49,82 @@ def assert_offline(offline: Offline) -> None:
     assert not offline.failed, f"requests failed: {offline.failed}"
 
 
+def _check_study_page(page: Page, dashboard_url: str, study: str, tmp_path: Path) -> None:
+    """The study page shows its heading, one leaderboard row per trial and the Pareto chart;
+    it is screenshotted (and, with AUTOML_UPDATE_SCREENSHOT=1, saved for the README)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{dashboard_url}/study?study={study}")
+    expect(page.get_by_role("heading", name=study)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    rows = page.locator('[data-testid="stDataFrame"]').locator('tbody [role="row"]')
+    expect(rows).to_have_count(3, timeout=UI_TIMEOUT_MS)  # one per trial
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    expect(chart.locator(".scatterlayer .point").first).to_be_visible(
+        timeout=UI_TIMEOUT_MS)
+    assert chart.locator(".scatterlayer .point").count() >= 3
+    expect(page.get_by_text("Pareto front").first).to_be_visible()
+    page.wait_for_timeout(1500)  # let the charts finish their transitions
+    page.screenshot(path=str(tmp_path / "study.png"))
+    if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+
+
+def _open_first_row(page: Page, study: str, tmp_path: Path) -> None:
+    """Click the first leaderboard row (its selection box), then the link it offers: the
+    trial's page opens with its curves; it is screenshotted too."""
+    from playwright.sync_api import expect
+
+    grid = page.locator('[data-testid="stDataFrame"]')
+    first = grid.locator('tbody [role="row"]').first.locator("td").first.inner_text().strip()
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    link = page.get_by_role("link", name=f"Open trial {first}")
+    expect(link).to_be_visible(timeout=UI_TIMEOUT_MS)
+    link.click()
+    page.wait_for_url(f"**/trial?study={study}&trial={first}", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name=f"Trial {first}")).to_be_visible(
+        timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("Learning curves")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text(f"automl export {study} --trial {first}")).to_be_visible(
+        timeout=UI_TIMEOUT_MS)
+    wait_charts(page, ["curves"], UI_TIMEOUT_MS)
+    # Streamlit scrolls inside the page, so a full-page shot needs a tall viewport.
+    page.set_viewport_size({"width": WIDTH, "height": 2300})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(tmp_path / "trial.png"))
+    if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
+        page.screenshot(path=str(SCREENSHOT_TRIAL))
+
+
+def _click_front(page: Page, dashboard_url: str, study: str) -> None:
+    """A click on a point of the Pareto front opens that trial's page."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": WIDTH, "height": 1240})
+    page.goto(f"{dashboard_url}/study?study={study}")
+    front = page.locator('[data-testid="stPlotlyChart"]').first.locator(
+        ".scatterlayer .trace").nth(1).locator(".point").first
+    expect(front).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.wait_for_timeout(1000)
+    front.click(force=True)  # force: Plotly's drag layer lies over the markers
+    page.wait_for_url(re.compile(r".*/trial\?study=.*&trial=\d+$"), timeout=UI_TIMEOUT_MS)
+    number = page.url.rsplit("=", 1)[1]
+    expect(page.get_by_role("heading", name=f"Trial {number}")).to_be_visible(
+        timeout=UI_TIMEOUT_MS)
+
+
 def test_study_page_in_chromium(dashboard_url: str, search_db: Db, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     offline = Offline()
+    # Tall enough for the README shot to hold the front, the history and the board.
     with sync_playwright() as pw, browser_page(pw, offline, height=1240) as page:
-        # Tall enough for the README shot to hold the front, the history and the board.
-        page.goto(f"{dashboard_url}/study?study={search_db.study}")
-        expect(page.get_by_role("heading", name=search_db.study)).to_be_visible(
-            timeout=UI_TIMEOUT_MS)
-        grid = page.locator('[data-testid="stDataFrame"]')
-        rows = grid.locator('tbody [role="row"]')
-        expect(rows).to_have_count(3, timeout=UI_TIMEOUT_MS)  # one per trial
-        chart = page.locator('[data-testid="stPlotlyChart"]').first
-        expect(chart.locator(".scatterlayer .point").first).to_be_visible(
-            timeout=UI_TIMEOUT_MS)
-        assert chart.locator(".scatterlayer .point").count() >= 3
-        expect(page.get_by_text("Pareto front").first).to_be_visible()
-        page.wait_for_timeout(1500)  # let the charts finish their transitions
-        page.screenshot(path=str(tmp_path / "study.png"))
-        if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-
-        # Click the first leaderboard row (its selection box), then the link it offers.
-        first = rows.first.locator("td").first.inner_text().strip()
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        assert box is not None
-        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
-        link = page.get_by_role("link", name=f"Open trial {first}")
-        expect(link).to_be_visible(timeout=UI_TIMEOUT_MS)
-        link.click()
-        page.wait_for_url(f"**/trial?study={search_db.study}&trial={first}",
-                          timeout=UI_TIMEOUT_MS)
-        expect(page.get_by_role("heading", name=f"Trial {first}")).to_be_visible(
-            timeout=UI_TIMEOUT_MS)
-        expect(page.get_by_text("Learning curves")).to_be_visible(timeout=UI_TIMEOUT_MS)
-        expect(page.get_by_text(f"automl export {search_db.study} --trial {first}")
-               ).to_be_visible(
-            timeout=UI_TIMEOUT_MS)
-        wait_charts(page, ["curves"], UI_TIMEOUT_MS)
-        # Streamlit scrolls inside the page, so a full-page shot needs a tall viewport.
-        page.set_viewport_size({"width": WIDTH, "height": 2300})
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(tmp_path / "trial.png"))
-        if os.environ.get("AUTOML_UPDATE_SCREENSHOT") == "1":
-            page.screenshot(path=str(SCREENSHOT_TRIAL))
-
-        # A click on a point of the front opens that trial too.
-        page.set_viewport_size({"width": WIDTH, "height": 1240})
-        page.goto(f"{dashboard_url}/study?study={search_db.study}")
-        front = page.locator('[data-testid="stPlotlyChart"]').first.locator(
-            ".scatterlayer .trace").nth(1).locator(".point").first
-        expect(front).to_be_visible(timeout=UI_TIMEOUT_MS)
-        page.wait_for_timeout(1000)
-        front.click(force=True)  # force: Plotly's drag layer lies over the markers
-        page.wait_for_url(re.compile(r".*/trial\?study=.*&trial=\d+$"),
-                          timeout=UI_TIMEOUT_MS)
-        number = page.url.rsplit("=", 1)[1]
-        expect(page.get_by_role("heading", name=f"Trial {number}")).to_be_visible(
-            timeout=UI_TIMEOUT_MS)
+        _check_study_page(page, dashboard_url, search_db.study, tmp_path)
+        _open_first_row(page, search_db.study, tmp_path)
+        _click_front(page, dashboard_url, search_db.study)
     assert (tmp_path / "study.png").stat().st_size > 10_000
     assert_offline(offline)
 
