@@ -161,20 +161,23 @@ def run_search(
     reporter: Reporter | None = None,
     callbacks: list[TrialCallback] | None = None,
     started: float | None = None,
+    checked: bool = False,
 ) -> SearchOutcome:
     """Add ``cfg.study.trials`` finished trials to the study (or resume the unfinished run of
     the same config). ``cfg.study.timeout`` bounds the whole search, counted from ``started``
     (a ``time.monotonic()`` reading; default: now): running candidates stop at the deadline
-    (see :mod:`automl.budget`). Safe to run in several workers."""
+    (see :mod:`automl.budget`). Safe to run in several workers. ``checked``: the caller has
+    already run :func:`automl.searching.prepare`'s checks (they cost a second or two)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI reports trials itself
     # group=True and metric names are stable in practice; their warnings only add noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
-    check_spaces(cfg)
-    splits = data.splits  # the CLI checks this before opening storage; API callers here
-    check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train))
+    if not checked:  # the CLI and automl.search check before opening storage
+        check_spaces(cfg)
+        splits = data.splits
+        check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train))
     # The run is keyed by what the user asked for, before defaults resolved from the data.
     asked = fingerprint(cfg)
     cfg = with_threads(cfg, data)

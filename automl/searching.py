@@ -68,10 +68,11 @@ def banner(cfg: StudyConfig, store: Storage, data: PreparedData) -> str:
 
 def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: float,
             argv: Sequence[str], say: Say | None) -> SearchOutcome:
-    """Run the search in this process, with ``study.workers - 1`` local workers beside it or
-    the launcher's jobs instead. ``argv``: the ``automl`` arguments the workers run; ``say``:
-    print for people (None: quiet, and no progress display). Workers are stopped on any
-    exception (Ctrl-C included) and always waited for."""
+    """Run the search in this process (``data`` from :func:`prepare`, checked there), with
+    ``study.workers - 1`` local workers beside it or the launcher's jobs instead. ``argv``: the
+    ``automl`` arguments the workers run; ``say``: print for people (None: quiet, and no
+    progress display). Workers are stopped on any exception (Ctrl-C included) and always
+    waited for."""
     from automl import workers as workers_mod
     from automl.controller import run_search
 
@@ -83,12 +84,12 @@ def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: fl
     children = _start_workers(cfg, store.is_sqlite, argv, started_wall)
     try:
         if say is None:
-            return run_search(cfg, store, data, started=started)
+            return run_search(cfg, store, data, started=started, checked=True)
         from automl.progress import RichReporter
 
         with RichReporter(cfg.study.trials, cost=objective_cost(cfg)) as reporter:
             return run_search(cfg, store, data, reporter=reporter, callbacks=[reporter],
-                              started=started)
+                              started=started, checked=True)
     except BaseException:
         workers_mod.stop(children)
         raise
