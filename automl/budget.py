@@ -23,6 +23,10 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from automl.config import StudyConfig
 
 MIN_STEPS = 300  # optimizer steps a candidate should get, if the data set is tiny
 MIN_RUNG_STEPS = 50  # optimizer steps before the first successive-halving comparison
@@ -37,6 +41,21 @@ def study_epochs(base_epochs: int, n_train: int, batch_sizes: Sequence[int],
         return base_epochs
     steps = steps_per_epoch(n_train, batch_sizes)
     return max(base_epochs, min(MAX_EPOCHS, math.ceil(MIN_STEPS / steps)))
+
+
+def hparam_options_for(cfg: StudyConfig, n_train: int) -> dict[str, Any]:
+    """The hyperparameter space's options: batch sizes scale with the data unless the study
+    file bounds them."""
+    from search_spaces.hparams import scaled_batch_sizes
+
+    return {"batch_sizes": scaled_batch_sizes(n_train), **cfg.search.hparam_options}
+
+
+def full_epochs(cfg: StudyConfig, n_train: int) -> int:
+    """Epochs of a full-length candidate of this study (``automl.budget.study_epochs``); the
+    single-objective pruners are sized from it too."""
+    batch_sizes = hparam_options_for(cfg, n_train)["batch_sizes"]
+    return study_epochs(cfg.trainer.epochs, n_train, batch_sizes, cfg.search.adapt_epochs)
 
 
 def first_rung(epochs: int, steps_per_epoch: int) -> int:

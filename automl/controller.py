@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from automl import interrupts
-from automl.budget import Deadline
+from automl.budget import Deadline, full_epochs
 from automl.errors import ConfigError
 from automl.limits import check_reachable
 from automl.objective import Objective
@@ -110,7 +110,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
         name,
         directions=cfg.directions,  # validated strings
         sampler=make_sampler(cfg, constraints, seed_offset=n_prior),
-        pruner=make_pruner(cfg),
+        pruner=make_pruner(cfg, full_epochs(cfg, len(data.splits.y_train))),
         load_if_exists=True,
     )
     # Costs span orders of magnitude (a 10K-FLOP MLP beside a 10M-FLOP CNN): the sampler is

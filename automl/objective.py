@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from automl import interrupts
-from automl.budget import Deadline, first_rung, steps_per_epoch, study_epochs
+from automl.budget import Deadline, first_rung, full_epochs, hparam_options_for, steps_per_epoch
 from automl.crossval import cv_folds, score_contender
 from automl.dedup import DUPLICATE, candidate_key
 from automl.limits import constraint_values, violation
@@ -37,7 +37,6 @@ class Objective:
                  reporter: Reporter | None = None, deadline: Deadline | None = None,
                  *, log_cost: bool = False) -> None:
         from search_spaces import InputInfo
-        from search_spaces.hparams import scaled_batch_sizes
 
         self.cfg = cfg
         self.data = data
@@ -49,12 +48,9 @@ class Objective:
         splits = data.splits
         n_train = len(splits.y_train)
         self.info = InputInfo(splits.input_shape, splits.num_classes, n_train=n_train)
-        # Batch sizes scale with the data unless the study file bounds them.
-        self.hparam_options = {"batch_sizes": scaled_batch_sizes(n_train),
-                               **cfg.search.hparam_options}
+        self.hparam_options = hparam_options_for(cfg, n_train)
         batch_sizes = self.hparam_options["batch_sizes"]
-        self.epochs = study_epochs(cfg.trainer.epochs, n_train, batch_sizes,
-                                   cfg.search.adapt_epochs)
+        self.epochs = full_epochs(cfg, n_train)
         multi = cfg.study.objective != "val_accuracy"
         first = first_rung(self.epochs, steps_per_epoch(n_train, batch_sizes))
         self.rungs = (rung_epochs(self.epochs, ETA, first)

@@ -108,9 +108,10 @@ def make_sampler(
     return sampler
 
 
-def make_pruner(cfg: StudyConfig) -> optuna.pruners.BasePruner:
-    """The study's pruner; Optuna prunes single-objective studies only, so a Pareto study
-    gets none here (MO-ASHA decides in the objective instead)."""
+def make_pruner(cfg: StudyConfig, epochs: int | None = None) -> optuna.pruners.BasePruner:
+    """The study's pruner, sized for candidates of ``epochs`` epochs (default
+    ``trainer.epochs``; the search passes the adapted count). Optuna prunes single-objective
+    studies only, so a Pareto study gets none here (MO-ASHA decides in the objective)."""
     name = "none" if cfg.study.objective != "val_accuracy" else cfg.study.pruner
-    pruner: optuna.pruners.BasePruner = PRUNERS[name](cfg.trainer.epochs)
+    pruner: optuna.pruners.BasePruner = PRUNERS[name](epochs or cfg.trainer.epochs)
     return pruner

@@ -66,3 +66,21 @@ def test_spawned_workers_share_the_parents_deadline(monkeypatch) -> None:  # noq
     assert abs(time.monotonic() - search_started() - 5.0) < 0.5
     monkeypatch.setenv(STARTED_ENV, "garbage")
     assert abs(search_started() - time.monotonic()) < 0.5
+
+
+def test_single_objective_pruners_are_sized_from_the_adapted_epochs() -> None:
+    """On tiny data a candidate trains far more than ``trainer.epochs``; Optuna's ASHA and
+    Hyperband must rank on that scale, not stop everything by ``trainer.epochs / 8``."""
+    from automl.api import load_config
+    from automl.budget import full_epochs
+    from automl.samplers import make_pruner
+
+    cfg = load_config(None, ["study.objective='val_accuracy'", "trainer.epochs=20",
+                             "study.pruner='asha'"])
+    tiny, large = full_epochs(cfg, 40), full_epochs(cfg, 50_000)
+    assert large == 20 and tiny >= 5 * large
+    # Optuna keeps the sizes in private fields; read them to see what it was given.
+    assert make_pruner(cfg, tiny)._min_resource == tiny // 8  # type: ignore[attr-defined]
+    assert make_pruner(cfg)._min_resource == 20 // 8  # type: ignore[attr-defined]
+    hyper = load_config(None, ["study.objective='val_accuracy'", "study.pruner='hyperband'"])
+    assert make_pruner(hyper, tiny)._max_resource == tiny  # type: ignore[attr-defined]
