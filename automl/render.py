@@ -87,6 +87,8 @@ def _arch_summary(arch: dict[str, Any] | None) -> str:
         return f"{kind} w{widths} {len(blocks)}b"
     if "hidden" in arch:
         return f"{kind} " + "-".join(str(h) for h in arch["hidden"])
+    if "per_dilation" in arch:  # rocket: 84 kernels x features per kernel
+        return f"{kind} {84 * sum(arch['per_dilation'])}f"
     return str(kind)
 
 

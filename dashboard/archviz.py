@@ -60,6 +60,10 @@ def _nodes(spec: Mapping[str, Any]) -> list[str]:
         first: Part = members[0]
         if label == "input (flattened)":
             continue
+        if label == "MiniRocket features":
+            dil = spec.get("dilations") or []
+            nodes.append(f"MiniRocket: 84 kernels × {len(dil)} dilations (frozen)\n"
+                         f"{first.shape[0]} PPV features")
         if label.startswith("hidden"):
             nodes.append(f"{label}: Linear {first.shape[0]}\n{extra}")
         elif label == "stem":

@@ -74,6 +74,8 @@ def parts(spec: Mapping[str, Any]) -> list[Part]:
         return _mlp_parts(spec)
     if kind in ("cnn1d", "cnn2d"):
         return _conv_parts(spec, 1 if kind == "cnn1d" else 2)
+    if kind == "rocket":
+        return _rocket_parts(spec)
     raise ValueError(f"unknown architecture kind {kind!r}")
 
 
@@ -92,6 +94,20 @@ def _mlp_parts(spec: Mapping[str, Any]) -> list[Part]:
     head = [b.row("head", "Linear", (classes,), width * classes + classes)]
     out.append(Part("head", "head", "Linear", (classes,), head))
     return out
+
+
+ROCKET_KERNELS = 84  # search_spaces.arch.specs.ROCKET_KERNELS (a test builds both and compares)
+
+
+def _rocket_parts(spec: Mapping[str, Any]) -> list[Part]:
+    b = _Builder(spec, 1)
+    n = ROCKET_KERNELS * sum(int(q) for q in spec["per_dilation"])
+    stem = Part("stem", "MiniRocket features", "RocketFeatures", (n,),
+                [b.row("stem", "RocketFeatures", (n,), 0)])
+    classes = int(spec["num_classes"])
+    rows = [b.row("head.0", "BatchNorm1d", (n,), 2 * n)] if b.batch else []
+    rows.append(b.row("head.2", "Linear", (classes,), n * classes + classes))
+    return [stem, Part("head", "head", "Sequential", (classes,), rows)]
 
 
 def _conv_parts(spec: Mapping[str, Any], dim: int) -> list[Part]:

@@ -21,6 +21,10 @@ def _arch_line(arch: dict[str, Any]) -> str:
     if arch.get("kind") == "mlp":
         return (f"MLP, hidden {arch.get('hidden')}, {arch.get('activation')}, "
                 f"norm {arch.get('norm')}")
+    if arch.get("kind") == "rocket":
+        per = arch.get("per_dilation") or []
+        return (f"MiniRocket features ({84 * sum(per):,}: 84 fixed kernels at dilations "
+                f"{arch.get('dilations')}), linear head, norm {arch.get('norm')}")
     stages = arch.get("stages") or []
     widths = "/".join(str(s.get("width")) for s in stages) or "-"
     ops = ", ".join(b.get("op", "?") for s in stages for b in s.get("blocks", [])) or "none"

@@ -1,6 +1,6 @@
 """Architecture specs, their builder, and the spaces that sample them.
 
-Importing this package registers the ``mlp``, ``cnn1d``, ``cnn2d`` and ``auto`` spaces.
+Importing this package registers the ``mlp``, ``cnn1d``, ``cnn2d``, ``rocket`` and ``auto`` spaces.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from search_spaces.arch.deep import deep_resnet_spec, max_downsamples
 from search_spaces.arch.describe import describe
 from search_spaces.arch.mlp import MLPOptions, mlp_space
 from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet, build_model, count_layers
+from search_spaces.arch.rocket import RocketFeatures, RocketOptions, rocket_plan, rocket_space
 from search_spaces.arch.specs import (
     ACTIVATIONS,
     ARCH_KINDS,
@@ -20,6 +21,7 @@ from search_spaces.arch.specs import (
     BlockSpec,
     ConvNetSpec,
     MLPSpec,
+    RocketSpec,
     StageSpec,
     arch_from_dict,
     arch_to_dict,
@@ -38,6 +40,9 @@ __all__ = [
     "ConvOptions",
     "MLPOptions",
     "MLPSpec",
+    "RocketFeatures",
+    "RocketOptions",
+    "RocketSpec",
     "SearchNet",
     "StageSpec",
     "arch_from_dict",
@@ -54,5 +59,7 @@ __all__ = [
     "describe",
     "max_downsamples",
     "mlp_space",
+    "rocket_plan",
+    "rocket_space",
     "sample_convnet",
 ]

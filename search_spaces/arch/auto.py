@@ -4,8 +4,9 @@ A sample shape alone does not say what the data is: ``(D,)`` is as often a signa
 a table, ``(A, B)`` as often A channels of a sequence as a grayscale image. So ``auto`` offers
 every family that can read the shape and lets the sampler learn which one wins:
 
-* ``(D,)`` -> ``mlp``, and ``cnn1d`` over the D features as one channel;
-* ``(A, B)`` -> ``cnn1d`` over A channels of length B, ``cnn2d`` over an A x B image, ``mlp``;
+* ``(D,)`` -> ``mlp``, and ``cnn1d`` and ``rocket`` over the D features as one signal;
+* ``(A, B)`` -> ``cnn1d`` over A channels of length B, ``cnn2d`` over an A x B image, ``mlp``,
+  ``rocket`` over the A channels;
 * ``(C, H, W)`` -> ``cnn2d`` and ``mlp``.
 
 The choice is the trial parameter ``family``; each family's parameters are asked under its own
@@ -26,11 +27,13 @@ from search_spaces._fields import as_choices, choices_of, set_field
 from search_spaces.arch.conv import ConvOptions, sample_convnet
 from search_spaces.arch.deep import max_downsamples
 from search_spaces.arch.mlp import MLPOptions, mlp_space
+from search_spaces.arch.rocket import rocket_space
 from search_spaces.arch.specs import ArchSpec
 from search_spaces.base import ARCH_SPACES, InputInfo, TrialLike
 
-FAMILIES = ("mlp", "cnn1d", "cnn2d")
-_BY_NDIM = {1: ("mlp", "cnn1d"), 2: ("cnn1d", "cnn2d", "mlp"), 3: ("cnn2d", "mlp")}
+FAMILIES = ("mlp", "cnn1d", "cnn2d", "rocket")
+_BY_NDIM = {1: ("mlp", "cnn1d", "rocket"), 2: ("cnn1d", "cnn2d", "mlp", "rocket"),
+            3: ("cnn2d", "mlp")}
 
 
 def auto_families(info: InputInfo) -> tuple[str, ...]:
@@ -121,4 +124,6 @@ def auto_space(trial: TrialLike, info: InputInfo, options: AutoOptions | None = 
     sub = PrefixedTrial(trial, family)
     if family == "mlp":
         return mlp_space(sub, info, scaled_mlp_options(info))
+    if family == "rocket":
+        return rocket_space(sub, info)
     return sample_convnet(family, sub, info, scaled_conv_options(family, info))

@@ -29,6 +29,7 @@ OPS = ("conv3", "conv5", "dwsep", "mbconv", "skip")
 ACTIVATIONS = ("relu", "gelu", "silu", "hardswish")
 NORMS = ("batch", "none")
 CONV_KINDS = ("cnn1d", "cnn2d")
+ROCKET_KERNELS = 84  # MiniRocket's kernels: every way to place three 2s among nine -1s
 # Sample ndims each conv kind accepts: without and with a channel axis.
 CONV_SAMPLE_NDIMS = {"cnn1d": (1, 2), "cnn2d": (2, 3)}
 
@@ -188,7 +189,59 @@ class ConvNetSpec:
         return cls(**{**d, "stages": stages})
 
 
-ArchSpec = MLPSpec | ConvNetSpec
+@dataclass(frozen=True, kw_only=True)
+class RocketSpec:
+    """MiniRocket features (Dempster et al. 2021) under a trained linear head.
+
+    The 84 fixed length-9 kernels run at every one of ``dilations``; at dilation i each kernel
+    gives ``per_dilation[i]`` features, the proportion of positive values (PPV) above that many
+    biases. The biases are quantiles of the convolution output on the first training batch;
+    only the head (``norm``, ``dropout``, a Linear layer) is trained.
+    """
+
+    kind: str = "rocket"
+    input_shape: tuple[int, ...]
+    num_classes: int
+    dilations: tuple[int, ...]
+    per_dilation: tuple[int, ...]
+    norm: str = "batch"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        w = "RocketSpec"
+        set_field(self, "kind", as_choice(w, "kind", self.kind, ("rocket",)))
+        shape = _shape(w, self.input_shape)
+        if len(shape) not in (1, 2):
+            raise ValueError(f"{w}.input_shape: rocket takes (L,) or (C, L) samples, got {shape}")
+        set_field(self, "input_shape", shape)
+        set_field(self, "num_classes", as_int(w, "num_classes", self.num_classes, 1))
+        set_field(self, "dilations", as_tuple(w, "dilations", self.dilations, ints_from(1, w)))
+        per = as_tuple(w, "per_dilation", self.per_dilation, ints_from(1, w))
+        if len(per) != len(self.dilations):
+            raise ValueError(f"{w}.per_dilation: need one count per dilation "
+                             f"({len(self.dilations)}), got {len(per)}")
+        set_field(self, "per_dilation", per)
+        set_field(self, "norm", as_choice(w, "norm", self.norm, NORMS))
+        set_field(self, "dropout", as_float(w, "dropout", self.dropout, 0.0, 1.0, hi_open=True))
+
+    @property
+    def in_channels(self) -> int:
+        return self.input_shape[0] if len(self.input_shape) == 2 else 1
+
+    @property
+    def n_features(self) -> int:
+        return ROCKET_KERNELS * sum(self.per_dilation)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> RocketSpec:
+        check_keys("RocketSpec", d, field_names(cls), required_fields(cls))
+        return cls(**d)
+
+
+ArchSpec = MLPSpec | ConvNetSpec | RocketSpec
 
 
 def arch_to_dict(spec: ArchSpec) -> dict[str, Any]:
@@ -198,10 +251,12 @@ def arch_to_dict(spec: ArchSpec) -> dict[str, Any]:
 
 # kind -> spec class: what arch_from_dict rebuilds. The builder registers each kind's network in
 # net.ARCH_BUILDERS; a contract test checks every kind has one.
-ARCH_KINDS: Registry[type[MLPSpec] | type[ConvNetSpec]] = Registry("architecture spec kind")
+ARCH_KINDS: Registry[type[MLPSpec] | type[ConvNetSpec] | type[RocketSpec]] = Registry(
+    "architecture spec kind")
 ARCH_KINDS.register("mlp")(MLPSpec)
 for _kind in CONV_KINDS:
     ARCH_KINDS.register(_kind)(ConvNetSpec)
+ARCH_KINDS.register("rocket")(RocketSpec)
 
 
 def arch_from_dict(d: Any) -> ArchSpec:

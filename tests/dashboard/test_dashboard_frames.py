@@ -157,6 +157,10 @@ SPECS = [
         {"width": 12, "downsample": False, "blocks": []},
         {"width": 12, "downsample": True, "blocks": [{"op": "conv3", "expansion": 1,
                                                      "residual": True}]}]},
+    {"kind": "rocket", "input_shape": [3, 40], "num_classes": 4, "dilations": [1, 2, 4],
+     "per_dilation": [3, 2, 2], "norm": "batch", "dropout": 0.1},
+    {"kind": "rocket", "input_shape": [24], "num_classes": 2, "dilations": [1],
+     "per_dilation": [5], "norm": "none", "dropout": 0.0},
 ]
 
 

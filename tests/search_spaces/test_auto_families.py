@@ -7,14 +7,14 @@ import collections
 import optuna
 import pytest
 
-from search_spaces import ConvNetSpec, InputInfo, MLPSpec, auto_families, sample_arch
+from search_spaces import ConvNetSpec, InputInfo, MLPSpec, RocketSpec, auto_families, sample_arch
 from search_spaces.arch.auto import scaled_conv_options
 from search_spaces.hparams import scaled_batch_sizes
 
 
 @pytest.mark.parametrize(("shape", "families"), [
-    ((64,), {"mlp", "cnn1d"}),
-    ((6, 100), {"cnn1d", "cnn2d", "mlp"}),
+    ((64,), {"mlp", "cnn1d", "rocket"}),
+    ((6, 100), {"cnn1d", "cnn2d", "mlp", "rocket"}),
     ((1, 8, 8), {"cnn2d", "mlp"}),
 ])
 def test_every_family_that_fits_is_offered(shape: tuple[int, ...], families: set[str]) -> None:
@@ -39,6 +39,11 @@ def test_a_2d_array_is_searched_as_signal_image_and_vector() -> None:
         "family": "mlp", "mlp.n_layers": 1, "mlp.l0_width": 32, "mlp.activation": "relu",
         "mlp.norm": "none", "mlp.dropout": 0.0}), info)
     assert isinstance(flat, MLPSpec)
+    rocket = sample_arch("auto", optuna.trial.FixedTrial({
+        "family": "rocket", "rocket.n_features": 1000, "rocket.norm": "batch",
+        "rocket.dropout": 0.0}), info)
+    assert isinstance(rocket, RocketSpec) and rocket.in_channels == 6
+    assert rocket.n_features == 84 * (1000 // 84)  # MiniRocket's split over 84 kernels
 
 
 def test_a_study_samples_every_family_and_keeps_their_parameters_apart() -> None:
@@ -52,7 +57,7 @@ def test_a_study_samples_every_family_and_keeps_their_parameters_apart() -> None
         assert spec.kind == family
         assert all(k == "family" or k.startswith(f"{family}.") for k in trial.params)
         study.tell(trial, 0.5)
-    assert seen["mlp"] >= 5 and seen["cnn1d"] >= 5, seen
+    assert min(seen[f] for f in ("mlp", "cnn1d", "rocket")) >= 5, seen
 
 
 def test_families_option_restricts_and_rejects_what_cannot_fit() -> None:

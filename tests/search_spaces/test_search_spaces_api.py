@@ -27,7 +27,7 @@ INFO = InputInfo((1, 8, 8), 10)
 
 
 def test_builtin_spaces_are_registered_on_import() -> None:
-    assert ARCH_SPACES.names() == ["auto", "cnn1d", "cnn2d", "mlp"]
+    assert ARCH_SPACES.names() == ["auto", "cnn1d", "cnn2d", "mlp", "rocket"]
     assert LOSS_SPACES.names() == ["ce", "fixed_ce", "searched"]
     assert search_spaces.HPARAM_SPACES.names() == ["default"]
 

@@ -18,7 +18,15 @@ from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import BundleError
 from automl.export.load import load_model
 from automl.export.spec import FORMAT, FORMAT_VERSION, read_spec
-from search_spaces import BlockSpec, ConvNetSpec, MLPSpec, StageSpec, arch_to_dict, build_model
+from search_spaces import (
+    BlockSpec,
+    ConvNetSpec,
+    MLPSpec,
+    RocketSpec,
+    StageSpec,
+    arch_to_dict,
+    build_model,
+)
 from trainer import DataSplits
 
 MLP = MLPSpec(input_shape=(1, 8, 8), num_classes=10, hidden=(128, 64), activation="gelu",
@@ -34,13 +42,18 @@ CONV = ConvNetSpec(
 )
 CONV1D = ConvNetSpec(kind="cnn1d", input_shape=(3, 16), num_classes=4, stem_width=8,
                      activation="silu", stages=(StageSpec(8, (BlockSpec("dwsep"),)),))
-SPECS = {"mlp": MLP, "cnn2d": CONV, "cnn1d": CONV1D}
+# MiniRocket features on 3 channels: fixed dilated convolutions, PPV comparisons, mean.
+ROCKET = RocketSpec(input_shape=(3, 40), num_classes=3, dilations=(1, 2, 4),
+                    per_dilation=(3, 2, 2), dropout=0.1)
+SPECS = {"mlp": MLP, "cnn2d": CONV, "cnn1d": CONV1D, "rocket": ROCKET}
 
 
 def trained_like(spec: object, seed: int = 0) -> torch.nn.Module:
-    """A network with random weights and non-trivial BatchNorm statistics, in eval mode."""
+    """A network with random weights, non-trivial BatchNorm statistics and (MiniRocket) biases
+    fitted on one random batch, in eval mode."""
     torch.manual_seed(seed)
-    model = build_model(spec)
+    model = build_model(spec).train()
+    model(torch.randn(8, *spec.input_shape))  # type: ignore[attr-defined]
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.running_mean.uniform_(-0.5, 0.5)

@@ -1,0 +1,165 @@
+"""The ``rocket`` family: MiniRocket's plan and kernels, bias fitting, saving, learning, and
+the same features on every rank."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from search_spaces import LossSpec, RocketSpec, build_model
+from search_spaces.arch.rocket import _kernels, rocket_plan
+from trainer import DataSplits, TrainConfig, train
+
+
+def spec(shape: tuple[int, ...] = (60,), features: int = 1000, classes: int = 2) -> RocketSpec:
+    dilations, per = rocket_plan(shape[-1], features)
+    return RocketSpec(input_shape=shape, num_classes=classes, dilations=dilations,
+                      per_dilation=per)
+
+
+@pytest.mark.parametrize("length", [9, 24, 150, 1000])
+@pytest.mark.parametrize("features", [84, 1000, 10000])
+def test_plan_spreads_features_over_dilations_like_minirocket(length: int, features: int) -> None:
+    dilations, per = rocket_plan(length, features)
+    assert sum(per) == features // 84  # every kernel gets its share, nothing lost to rounding
+    assert dilations[0] == 1 and list(dilations) == sorted(set(dilations))
+    # the widest dilation makes the 9-tap kernel span the series, never more (with one
+    # feature per kernel there is one dilation: 1)
+    assert dilations[-1] == (max(1, (length - 1) // 8) if features >= 2 * 84 else 1)
+    assert len(dilations) <= 32 and min(per) >= 1
+    assert max(per) - min(per) >= 0 and per[0] == max(per)  # small dilations repeat most
+
+
+def test_the_84_kernels_are_every_placement_of_three_twos() -> None:
+    w = _kernels()
+    assert w.shape == (84, 9) and len({tuple(r.tolist()) for r in w}) == 84
+    assert torch.all(w.sum(1) == 0) and torch.all((w == 2).sum(1) == 3)
+
+
+def test_biases_are_fitted_once_on_the_first_training_batch() -> None:
+    model = build_model(spec())
+    x = torch.randn(16, 60)
+    model.eval()
+    with torch.no_grad():
+        model(x)  # evaluation never fits
+    assert not bool(model.stem.fitted) and torch.all(model.stem.bias0 == 0)
+    model.train()
+    with torch.no_grad():
+        model(x)  # nor does a training-mode forward without gradients
+    assert not bool(model.stem.fitted)
+    model(x)
+    assert bool(model.stem.fitted)
+    fitted = model.stem.bias0.clone()
+    # The biases are quantiles of one example's response: increasing along the levels' order,
+    # inside that response's range, and kept by later batches.
+    assert torch.all(fitted[:, 0] != fitted[:, 1])
+    model(torch.randn(16, 60) * 10)
+    assert torch.equal(model.stem.bias0, fitted)
+    feats = model.stem(x)
+    assert feats.shape == (16, spec().n_features) and feats.min() >= 0 and feats.max() <= 1
+
+
+def test_saved_state_is_the_fitted_biases_only_and_reloads_to_the_same_outputs() -> None:
+    s = spec((3, 40), 500, 3)
+    model = build_model(s).train()
+    model(torch.randn(8, 3, 40))
+    state = model.state_dict()
+    assert not any(k.startswith("stem.") and k.split(".")[1] in ("weight", "mask")
+                   for k in state)  # the fixed kernels come from the spec, not the file
+    assert {k for k in state if k.startswith("stem.")} == (
+        {f"stem.bias{i}" for i in range(len(s.dilations))} | {"stem.fitted"})
+    twin = build_model(s)
+    twin.load_state_dict(state)
+    x = torch.randn(5, 3, 40)
+    assert torch.equal(twin.eval()(x), model.eval()(x))
+
+
+def _signals(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two classes that differ only in where a short bump sits (a shape, not a level)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    t = np.arange(80)
+    centre = np.where(y == 0, 20, 55)[:, None] + rng.integers(-4, 5, (n, 1))
+    x = np.exp(-0.5 * ((t[None] - centre) / 2.0) ** 2) + 0.3 * rng.standard_normal((n, 80))
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def test_the_trainer_trains_its_head_to_separate_signals() -> None:
+    (x, y), (xv, yv), (xt, yt) = _signals(120, 0), _signals(40, 1), _signals(200, 2)
+    splits = DataSplits(x, y, xv, yv, xt, yt, 2)
+    loss = LossSpec("ce")
+    cfg = TrainConfig(epochs=15, batch_size=16, lr=3e-3, optimizer="adamw", latency_repeats=0,
+                      device="cpu", seed=0)
+    result = train(spec((80,), 1000), loss, splits, cfg)
+    # chance is 0.5; a linear model on the raw samples cannot place the bump's shift
+    assert result.test_accuracy is not None and result.test_accuracy >= 0.9
+    assert result.state_dict["stem.fitted"].item() is True
+
+
+def _fit_on_rank(rank: int, port: int, out: dict[int, list[float]]) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)
+        model = build_model(spec()).train()
+        torch.manual_seed(100 + rank)  # each rank sees different data
+        model(torch.randn(8, 60) * (1 + rank))
+        out[rank] = model.stem.bias0.flatten().tolist()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.distributed
+def test_every_rank_fits_rank_0s_biases() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_fit_on_rank, args=(port, out), nprocs=2, join=True)
+        biases = dict(out)
+    assert biases[0] == biases[1]
+    assert not all(math.isclose(b, 0.0) for b in biases[0])
+
+
+def test_training_reuses_each_samples_features_and_evaluation_never_does() -> None:
+    model = build_model(spec((2, 30), 500)).train()
+    x = torch.randn(12, 2, 30)
+    model(x[:4])  # fits
+    cache = model.stem._cache
+    assert not cache.rows  # the fitting batch is not kept: its features predate the biases
+    first = model.stem(x[[3, 1, 7]])
+    assert len(cache.rows) == 3
+    again = model.stem(x[[7, 3, 1, 9]])  # three hits, one miss, in the batch's own order
+    assert len(cache.rows) == 4
+    assert torch.equal(again[:3], first[[2, 0, 1]])
+    model.eval()
+    assert torch.equal(model.stem(x[[7, 3, 1, 9]]), again)  # what the transform computes
+    model.stem(x)
+    assert len(cache.rows) == 4  # evaluation and serving keep nothing
+    model.train()
+    model.load_state_dict(model.state_dict())
+    assert not cache.rows  # new biases could mean new features
+    cache.max_bytes = cache.bytes + 2 * again[0].nbytes
+    model.stem(x)
+    assert len(cache.rows) == 2  # a full cache computes the rest every time
+
+
+def test_different_samples_with_equal_fingerprints_cannot_collide() -> None:
+    model = build_model(spec((20,), 300)).train()
+    model(torch.randn(4, 20))
+    a = torch.zeros(1, 20)
+    b = torch.zeros(1, 20)
+    b[0, 0] = -0.0  # the same value, other bytes: computed on its own, the same features
+    c = torch.zeros(1, 20)
+    c[0, 5] = 1e-30
+    out = [model.stem(t) for t in (a, b, c)]
+    assert len(model.stem._cache.rows) == 3
+    assert torch.equal(out[0], out[1])
