@@ -187,6 +187,8 @@ def retrain(
     report = retrain(base, out, epochs=epochs, as_searched=as_searched, options=options,
                      storage_url=url, data_source=data, from_bundle=from_ is not None)
     _warn(report.warnings)
+    if not report.spec:  # a torchrun rank other than 0: rank 0 writes and reports
+        return
     spec, r = report.spec, report.spec["retrain"]
     if json_:
         _say(json.dumps({"out": str(report.out), "warnings": report.warnings, "spec": spec}))

@@ -63,37 +63,54 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
 
     ``data_source`` (``--data``) replaces the stored source; it is required when ``base`` came
     from a bundle (``from_bundle``), and when the study's stored source is ``python:`` code:
-    see :func:`automl.export.staging.choose_source`."""
+    see :func:`automl.export.staging.choose_source`.
+
+    Started by ``torchrun`` (``WORLD_SIZE`` > 1, e.g. ``srun torchrun --nnodes N ...`` on a
+    Slurm allocation) every process trains as one DDP rank, meeting through torchrun's own
+    rendezvous; rank 0 alone writes the bundle, the others return a report with an empty spec.
+    """
     from automl.export.exporter import reproduce
-    from search_spaces import arch_from_dict, loss_from_dict
-    from trainer import TrainConfig, train
+    from trainer.env import dist_env
 
     if epochs is not None and epochs < 1:
         raise ExportError(f"--epochs {epochs}: must be at least 1")
     out = Path(out).resolve()
+    if not dist_env().is_main:
+        _, warnings, _ = _fit(base, epochs, as_searched, data_source, from_bundle)
+        return RetrainReport(out, {}, warnings)
     with staged(out) as tmp:  # a taken --out fails before training
-        d, _ = choose_source(data_config(base), data_source, from_bundle=from_bundle,
-                             required=True)
-        assert d is not None
-        data, warnings = reload_data(d, required=True)
-        assert data is not None
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        stored = {k: v for k, v in (base.get("train_config") or {}).items() if k in known}
-        try:
-            cfg = TrainConfig(**{**stored, **({"epochs": epochs} if epochs else {})})
-            arch, loss = arch_from_dict(base["arch"]), loss_from_dict(base["loss"])
-        except (TypeError, ValueError, KeyError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ExportError(f"retrain: bad train_config, arch or loss ({detail})") from None
-        splits = data.splits if as_searched else _train_plus_val(data.splits)
-        try:
-            result = train(arch, loss, splits, cfg)
-        except ValueError as exc:
-            raise ExportError(f"retrain: {exc}") from None
+        (data, d, cfg, splits), warnings, result = _fit(
+            base, epochs, as_searched, data_source, from_bundle)
         spec = _retrained_spec(base, cfg, result, splits, data, d, as_searched=as_searched)
         spec["reproduce"] = reproduce(out, spec, storage_url, as_searched=as_searched)
         spec = write_bundle(tmp, spec, result.state_dict, data, options or BundleOptions())
     return RetrainReport(out, spec, warnings)
+
+
+def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_source: str | None,
+         from_bundle: bool) -> tuple[tuple[Any, dict[str, Any], Any, Any], list[str], Any]:
+    """Re-load the data, rebuild config, arch and loss, and train (as this process's rank)."""
+    from search_spaces import arch_from_dict, loss_from_dict
+    from trainer import TrainConfig, train
+
+    d, _ = choose_source(data_config(base), data_source, from_bundle=from_bundle, required=True)
+    assert d is not None
+    data, warnings = reload_data(d, required=True)
+    assert data is not None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    stored = {k: v for k, v in (base.get("train_config") or {}).items() if k in known}
+    try:
+        cfg = TrainConfig(**{**stored, **({"epochs": epochs} if epochs else {})})
+        arch, loss = arch_from_dict(base["arch"]), loss_from_dict(base["loss"])
+    except (TypeError, ValueError, KeyError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ExportError(f"retrain: bad train_config, arch or loss ({detail})") from None
+    splits = data.splits if as_searched else _train_plus_val(data.splits)
+    try:
+        result = train(arch, loss, splits, cfg)
+    except ValueError as exc:
+        raise ExportError(f"retrain: {exc}") from None
+    return (data, d, cfg, splits), warnings, result
 
 
 def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, data: Any,
@@ -114,6 +131,7 @@ def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, da
         "search_test_accuracy": prior.get("search_test_accuracy",
                                           base["metrics"].get("test_accuracy")),
         "search_epochs": prior.get("search_epochs", stored.get("epochs")),
+        "ranks": _ranks(cfg),  # processes that trained it (torchrun's WORLD_SIZE, or nproc)
     }
     spec["train_config"] = dataclasses.asdict(cfg)
     spec["preprocessing"] = data.preprocessing
@@ -126,12 +144,20 @@ def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, da
     }
     costs = result.costs
     spec["costs"] = {**spec.get("costs", {}), "train_seconds": result.train_seconds,
-                     "peak_memory_mb": result.peak_memory_mb}
+                     "peak_memory_mb": result.peak_memory_mb,
+                     "comm_bytes_per_step": result.comm_bytes_per_step}
     if costs is not None:
         spec["costs"].update(params=costs.params, flops=costs.flops, latency_ms=costs.latency_ms)
     spec["selected_by"] = "retrain"
     spec["created_at"], spec["versions"] = _now(), versions()
     return spec
+
+
+def _ranks(cfg: Any) -> int:
+    from trainer.env import dist_env
+
+    world = dist_env().world_size
+    return world if world > 1 else int(cfg.nproc)
 
 
 def _now() -> str:

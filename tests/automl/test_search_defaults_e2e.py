@@ -111,3 +111,38 @@ def test_rung_standings_read_every_trial_that_reached_the_rung(tmp_path) -> None
     assert rows[3][0] == pytest.approx(0.6)  # epoch 3's 0.9 is past the rung
     assert (rows[0][1], rows[0][2], rows[1][2]) == (1000.0, "cnn1d", "mlp")
     store.close()
+
+
+def test_a_rocket_search_trains_exports_and_predicts(cli) -> None:  # noqa: ANN001
+    """The rocket family through every stage: fitted biases stored with the weights, the bundle
+    verified against the search's own test figure, ONNX predictions on new series."""
+    import json
+
+    import numpy as np
+
+    def bumps(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 2, n)
+        centre = np.where(y == 0, 15, 42)[:, None] + rng.integers(-3, 4, (n, 1))
+        t = np.arange(60)[None]
+        x = np.exp(-0.5 * ((t - centre) / 2.0) ** 2) + 0.3 * rng.standard_normal((n, 60))
+        return x.astype(np.float32), y
+
+    x, y = bumps(240, 0)
+    np.savez(cli.cwd / "sig.npz", x=x, y=y)
+    cli("search", "--data", "sig.npz", "--study", "rk", "--trials", "2", "--epochs", "6",
+        "--quiet", "--set", 'search.arch="rocket"', "--set", "trainer.num_threads=1")
+    trials = _trials(cli.cwd, "rk")
+    assert [t.state for t in trials] == ["COMPLETE"] * 2
+    assert all(t.arch["kind"] == "rocket" for t in trials)
+    cli("export", "rk", "--trial", "best", "--out", "bundle")
+    spec = json.loads((cli.cwd / "bundle" / "spec.json").read_text())
+    check = spec["verification"]
+    assert spec["arch"]["kind"] == "rocket" and check["onnx_max_abs_diff"] <= 1e-4
+    # The bundle's biases are the fitted ones: re-loading it gives the search's test accuracy.
+    assert abs(check["torch_test_accuracy"] - spec["metrics"]["test_accuracy"]) <= 1 / 36
+    assert spec["metrics"]["test_accuracy"] >= 0.9  # chance is 0.5
+    new_x, new_y = bumps(50, 1)
+    np.savez(cli.cwd / "new.npz", x=new_x, y=new_y)
+    result = cli.json("predict", "bundle", "new.npz", "--backend", "onnx")
+    assert len(result["labels"]) == 50 and result["accuracy"] >= 0.9

@@ -51,3 +51,42 @@ def test_retrain_on_train_plus_validation(lab, tmp_path: Path) -> None:  # noqa:
     assert "at search time" in out and "retrained (train+val, 3 epochs" in out
     assert "--epochs 3" in spec["reproduce"]["command"]
     assert "--as-searched" not in spec["reproduce"]["command"]
+
+
+@pytest.mark.distributed
+def test_retrain_across_two_torchrun_nodes(lab, tmp_path: Path) -> None:  # noqa: ANN001
+    """What ``srun torchrun --nnodes 2 ...`` does on a Slurm allocation, with two "nodes" on
+    one host: torchrun's own c10d rendezvous, one rank per node, DDP between them; rank 0
+    alone writes the bundle."""
+    import os
+    import subprocess
+    import sys
+
+    from trainer.distributed.nodes import free_port
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    node = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+            "--nproc-per-node", "1", "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint,
+            "--rdzv-id", "retrain-two-nodes", "-m", "automl", "retrain", "--from",
+            str(lab.best), "--data", "digits", "--as-searched", "--out", str(tmp_path / "two"),
+            "--no-onnx"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(node, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        logs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], logs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two"]  # one bundle, no partials
+    spec = json.loads((tmp_path / "two" / "spec.json").read_text())
+    assert spec["retrain"]["ranks"] == 2
+    assert spec["costs"]["comm_bytes_per_step"] > 0  # the ranks all-reduced their gradients
+    check = spec["verification"]
+    assert check["torch_test_accuracy"] == pytest.approx(spec["metrics"]["test_accuracy"],
+                                                         abs=1 / check["samples"])
+    # A trained model (chance is 0.1); not the search trial's exact weights, since each rank
+    # normalises its own half batch (BatchNorm).
+    assert spec["metrics"]["test_accuracy"] >= 3 / len(spec["classes"])
+    assert sum("test accuracy" in log for log in logs) == 1  # rank 0 alone reports
