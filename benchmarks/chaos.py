@@ -15,6 +15,11 @@ time with the same command, then lets it finish and checks what a user is promis
 PostgreSQL (see :mod:`chaos_signals`):
 
     python benchmarks/chaos.py --signals 200 [--pg-url URL] [--quick]
+
+``--worker-kills K`` SIGKILLs one worker of a launched search K times instead, while the
+launching command keeps running (see :mod:`chaos_workers`):
+
+    python benchmarks/chaos.py --worker-kills 10 [--launcher slurm-local] [--workers 2]
 """
 
 from __future__ import annotations
@@ -69,6 +74,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--pg-url", help="signals mode: PostgreSQL server (default: "
                     "$AUTOML_TEST_POSTGRES_URL); a fresh database is made on it and dropped")
     ap.add_argument("--quick", action="store_true", help="signals mode: 10 signals on SQLite")
+    ap.add_argument("--worker-kills", type=int, default=0,
+                    help="worker mode: SIGKILL a launched worker this many times")
+    ap.add_argument("--launcher", default="slurm-local", help="worker mode")
+    ap.add_argument("--workers", type=int, default=2, help="worker mode")
     return ap.parse_args()
 
 
@@ -140,6 +149,10 @@ def main() -> None:
         from chaos_signals import main as signals_main
 
         sys.exit(signals_main(args))
+    if args.worker_kills:
+        from chaos_workers import main as workers_main
+
+        sys.exit(workers_main(args))
     tmp = tempfile.mkdtemp(prefix="automl-chaos-")
     url = args.storage or f"sqlite:///{tmp}/chaos.db"
     cmd = command(url, args.trials)

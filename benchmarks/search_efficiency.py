@@ -5,8 +5,9 @@ For every data set of the suite and every seed, each method gets the same wall t
 * ``loop``: plain Optuna TPE + PyTorch, as a user writes it (family picked from the data, depth,
   width, lr and batch size sampled, a fixed number of Adam epochs per trial);
 * ``loop_asha``: the same with Optuna's SuccessiveHalvingPruner on per-epoch val accuracy;
-* ``automl``: ``automl search --timeout T`` with defaults only; ``automl_ce``: the same with the
-  loss fixed to cross-entropy (ablation);
+* ``automl``: ``automl search --timeout T`` with defaults only; ablations, each with one
+  ``--set``: ``automl_ce`` (loss fixed to cross-entropy), ``automl_norocket`` (``auto`` without
+  the rocket family);
 * ``minirocket``: aeon's MiniRocket on the sequence sets (an anchor, not bound to T).
 
 Every method runs as its own process, one after another, and each (set, seed, method) result is
@@ -35,7 +36,13 @@ from benchmarks.efficiency_report import report  # noqa: E402
 from benchmarks.hand_loop import VAL_FRACTION, hand_loop  # noqa: E402
 from benchmarks.suite import QUICK, SUITE  # noqa: E402
 
-METHODS = ("loop", "loop_asha", "automl", "automl_ce", "minirocket")
+METHODS = ("loop", "loop_asha", "automl", "automl_ce", "automl_norocket", "minirocket")
+# The one setting each automl ablation changes.
+ABLATIONS = {
+    "automl_ce": 'search.loss="ce"',
+    "automl_norocket": 'search.arch_options.families=["mlp", "cnn1d", "cnn2d"]',
+}
+DEFAULT_METHODS = ("loop", "loop_asha", "automl", "automl_ce", "minirocket")
 SEQUENCE_KINDS = ("sequence", "multichannel")
 EPOCHS = 30
 
@@ -87,8 +94,8 @@ def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> d
     cmd = [*automl_cli(), "search", "--data", str(write_npz(name, out)), "--timeout",
            str(budget), "--study", study, "--storage", url, "--seed", str(seed), "--quiet",
            "--trials", "100000"]
-    if method == "automl_ce":
-        cmd += ["--set", 'search.loss="ce"']
+    if method in ABLATIONS:
+        cmd += ["--set", ABLATIONS[method]]
     launch = time.time()
     try:
         proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True,
@@ -176,7 +183,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help=f"1 seed on {', '.join(QUICK)}")
     ap.add_argument("--sets", help=f"comma-separated, from: {', '.join(SUITE)}")
     ap.add_argument("--seeds", type=int, help="number of seeds (default 3; --quick: 1)")
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated")
+    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                    help=f"comma-separated, from: {', '.join(METHODS)}")
     ap.add_argument("--budget-scale", type=float, default=1.0, help="multiply every T")
     ap.add_argument("--epochs", type=int, default=EPOCHS, help="epochs per hand-loop trial")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/out/search_efficiency")

@@ -2,9 +2,10 @@
 issues name, with sane values (tiny sizes: these check behaviour, not figures).
 
 Coverage: deep_memory, comm, scaling, dashboard_scale (AppTest and Chromium), overhead,
-inference, chaos (SIGKILL mode) and db_workers (PostgreSQL) here; search_efficiency (with
-hand_loop, hypervolume, efficiency_report, suite) in ``test_benchmark_suite.py``;
-``chaos.py --signals`` (chaos_signals) in ``tests/automl/test_reliability.py``; serve_load in
+inference, chaos (SIGKILL mode, and launched workers: chaos_workers) and db_workers
+(PostgreSQL) here; search_efficiency (with hand_loop, hypervolume, efficiency_report, suite) in
+``test_benchmark_suite.py``; ``chaos.py --signals`` (chaos_signals) in
+``tests/automl/test_reliability.py``; serve_load in
 ``tests/automl/export/test_serve_load_script.py`` (it needs that package's trained bundle).
 """
 
@@ -223,6 +224,17 @@ def test_chaos_sigkill_one_kill(tmp_path: Path) -> None:
     assert r["finished"] == 4 and r["trials_lost"] == 0 and r["duplicate_completed"] == 0
     assert r["left_running_or_waiting"] == 0 and r["kills"] <= 1
     assert r["trials_total"] >= r["finished"]
+
+
+@pytest.mark.slow
+def test_chaos_one_launched_worker_killed(tmp_path: Path) -> None:
+    pytest.importorskip("submitit")
+    out = tmp_path / "workers.json"
+    r = _ok_json(_run("chaos.py", "--worker-kills", "1", "--trials", "24", "--max-seconds",
+                      "120", "--json", str(out), cwd=tmp_path, timeout=400), out)
+    assert r["ok"] and r["launcher"] == "slurm-local" and r["workers"] == 2
+    assert r["finished"] == 24 and r["trials_lost"] == 0 and r["left_running_or_waiting"] == 0
+    assert r["kills"] == len(r["killed_trials"]) == r["killed_trials_rerun"] == 1
 
 
 @pytest.mark.slow
