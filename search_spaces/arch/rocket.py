@@ -119,13 +119,13 @@ class RocketFeatures(nn.Module):
         super().__init__()
         self.channels = spec.in_channels
         self.dilations = spec.dilations
-        weight = _kernels().unsqueeze(1).repeat(self.channels, 1, 1)
-        self.register_buffer("weight", weight, persistent=False)
-        self.register_buffer("mask", _channel_mask(self.channels)[None, :, :, None],
-                             persistent=False)
+        # Every buffer is saved, the fixed ones too (a few KB): a bundle is rebuilt on the meta
+        # device and then given its tensors, so a buffer left out would stay without data.
+        self.register_buffer("weight", _kernels().unsqueeze(1).repeat(self.channels, 1, 1))
+        self.register_buffer("mask", _channel_mask(self.channels)[None, :, :, None])
         for i, q in enumerate(spec.per_dilation):
             levels = torch.tensor([((j + 1) * _PHI) % 1 for j in range(q)])
-            self.register_buffer(f"levels{i}", levels, persistent=False)
+            self.register_buffer(f"levels{i}", levels)
             self.register_buffer(f"bias{i}", torch.zeros(ROCKET_KERNELS, q))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self._cache = FeatureCache()

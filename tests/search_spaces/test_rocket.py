@@ -66,17 +66,21 @@ def test_biases_are_fitted_once_on_the_first_training_batch() -> None:
     assert feats.shape == (16, spec().n_features) and feats.min() >= 0 and feats.max() <= 1
 
 
-def test_saved_state_is_the_fitted_biases_only_and_reloads_to_the_same_outputs() -> None:
+def test_saved_state_rebuilds_the_network_from_the_meta_device() -> None:
+    """Bundles are loaded like this: built on ``meta``, then given the saved tensors; every
+    buffer must be in the state, or it would be left without data."""
     s = spec((3, 40), 500, 3)
     model = build_model(s).train()
     model(torch.randn(8, 3, 40))
     state = model.state_dict()
-    assert not any(k.startswith("stem.") and k.split(".")[1] in ("weight", "mask")
-                   for k in state)  # the fixed kernels come from the spec, not the file
+    n = len(s.dilations)
     assert {k for k in state if k.startswith("stem.")} == (
-        {f"stem.bias{i}" for i in range(len(s.dilations))} | {"stem.fitted"})
-    twin = build_model(s)
-    twin.load_state_dict(state)
+        {f"stem.bias{i}" for i in range(n)} | {f"stem.levels{i}" for i in range(n)}
+        | {"stem.weight", "stem.mask", "stem.fitted"})
+    with torch.device("meta"):
+        twin = build_model(s)
+    twin.load_state_dict(state, strict=True, assign=True)
+    assert not any(t.is_meta for t in [*twin.parameters(), *twin.buffers()])
     x = torch.randn(5, 3, 40)
     assert torch.equal(twin.eval()(x), model.eval()(x))
 
