@@ -64,6 +64,7 @@ def _nodes(spec: Mapping[str, Any]) -> list[str]:
             dil = spec.get("dilations") or []
             nodes.append(f"MiniRocket: 84 kernels × {len(dil)} dilations (frozen)\n"
                          f"{first.shape[0]} PPV features")
+            continue
         if label.startswith("hidden"):
             nodes.append(f"{label}: Linear {first.shape[0]}\n{extra}")
         elif label == "stem":

@@ -146,6 +146,14 @@ def test_architecture_diagram_and_layers() -> None:
     assert archviz.arch_dot(huge).count("[label=") == archviz.MAX_NODES
 
 
+def test_a_rocket_diagram_names_its_transform_and_head() -> None:
+    spec = {"kind": "rocket", "input_shape": [3, 40], "num_classes": 4, "dilations": [1, 2, 4],
+            "per_dilation": [3, 2, 2], "norm": "batch", "dropout": 0.1}
+    dot = archviz.arch_dot(spec)
+    assert "MiniRocket: 84 kernels × 3 dilations (frozen)\\n588 PPV features" in dot
+    assert "dropout 0.1" in dot and "head: Linear → 4 classes" in dot
+
+
 SPECS = [
     MLP, CNN, {**MLP, "norm": "none", "activation": "gelu", "hidden": []},
     {**CNN, "norm": "none", "kind": "cnn1d", "input_shape": [3, 17], "activation": "silu"},
