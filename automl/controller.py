@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from automl import interrupts
 from automl.budget import Deadline, full_epochs
 from automl.errors import ConfigError
-from automl.limits import check_reachable
+from automl.limits import check_reachable_for
 from automl.objective import Objective
 from automl.reporting import Reporter
 from automl.samplers import make_pruner, make_sampler
@@ -176,8 +176,7 @@ def run_search(
     logging.getLogger("optuna").setLevel(logging.ERROR)
     if not checked:  # the CLI and automl.search check before opening storage
         check_spaces(cfg)
-        splits = data.splits
-        check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train))
+        check_reachable_for(cfg, data.splits)
     # The run is keyed by what the user asked for, before defaults resolved from the data.
     asked = fingerprint(cfg)
     cfg = with_threads(cfg, data)

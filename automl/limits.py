@@ -37,8 +37,16 @@ def constraint_values(limits: LimitsSection, costs: dict[str, Any]) -> list[floa
     return out
 
 
+def check_reachable_for(cfg: StudyConfig, splits: Any) -> None:
+    """:func:`check_reachable` for the data a search will train on (``DataSplits``)."""
+    from search_spaces.base import lag1_autocorrelation
+
+    check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train),
+                    lag1_autocorrelation(splits.x_train))
+
+
 def check_reachable(cfg: StudyConfig, shape: tuple[int, ...], num_classes: int,
-                    n_train: int) -> None:
+                    n_train: int, lag1: float | None = None) -> None:
     """Fail before the first trial when ``search.arch`` cannot take samples of ``shape``, or
     when even its smallest candidate breaks ``limits.max_params`` or ``limits.max_flops``
     (found by building candidates on the meta device; latency and memory need a real run).
@@ -50,7 +58,7 @@ def check_reachable(cfg: StudyConfig, shape: tuple[int, ...], num_classes: int,
     from trainer import static_cost
 
     name = cfg.search.arch
-    info = InputInfo(shape, num_classes, n_train=n_train)
+    info = InputInfo(shape, num_classes, n_train=n_train, lag1=lag1)
     space = ARCH_SPACES.get(name)
     options = make_options(ARCH_SPACES.options_type(name), cfg.search.arch_options,
                            "search.arch_options")

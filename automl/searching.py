@@ -29,14 +29,13 @@ def prepare(cfg: StudyConfig) -> PreparedData:
     database is touched, so bad input leaves no study behind."""
     from automl.controller import check_spaces
     from automl.data import load_data
-    from automl.limits import check_reachable
+    from automl.limits import check_reachable_for
 
     check_spaces(cfg)
     d = cfg.data
     prepared = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
                          d.standardize)
-    splits = prepared.splits
-    check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train))
+    check_reachable_for(cfg, prepared.splits)
     return prepared
 
 

@@ -20,11 +20,14 @@ class InputInfo:
 
     ``(D,)`` for vectors, ``(C, L)`` (or ``(L,)``) for sequences, ``(C, H, W)`` for images.
     ``n_train`` (training samples, when known) lets a space scale its default bounds to the data.
+    ``lag1`` (when known): the training samples' mean lag-1 autocorrelation along the last axis
+    (:func:`lag1_autocorrelation`): near 1 for smooth signals, near 0 for table columns.
     """
 
     shape: tuple[int, ...]
     num_classes: int
     n_train: int | None = None
+    lag1: float | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(int(s) for s in self.shape)
@@ -36,6 +39,27 @@ class InputInfo:
         object.__setattr__(self, "num_classes", int(self.num_classes))
         if self.n_train is not None and int(self.n_train) < 1:
             raise ValueError(f"InputInfo.n_train: need >= 1, got {self.n_train!r}")
+
+
+def lag1_autocorrelation(x: Any, max_samples: int = 2000) -> float:
+    """Mean over samples (and channels) of the lag-1 autocorrelation of each series along the
+    last axis, each centred on its own mean: how much neighbouring values move together.
+
+    ``x`` is ``(N, ..., L)``; with L < 3 there is no order to measure and 0.0 is returned.
+    """
+    import numpy as np
+
+    a = np.asarray(x, dtype=np.float64)[:max_samples]
+    if a.ndim < 2 or a.shape[-1] < 3:
+        return 0.0
+    a = a.reshape(-1, a.shape[-1])
+    a = a - a.mean(axis=1, keepdims=True)
+    power = (a * a).sum(axis=1)
+    keep = power > 1e-12  # a constant series has no order either way
+    if not keep.any():
+        return 0.0
+    r = (a[keep, :-1] * a[keep, 1:]).sum(axis=1) / power[keep]
+    return float(r.mean())
 
 
 class TrialLike(Protocol):

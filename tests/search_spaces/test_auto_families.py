@@ -79,3 +79,41 @@ def test_defaults_scale_with_the_data() -> None:
     assert max(long_signal.widths) < max(scaled_conv_options(
         "cnn1d", InputInfo((150,), 2, n_train=5000)).widths)
     assert max(scaled_batch_sizes(40)) < min(scaled_batch_sizes(5000))
+
+
+def test_lag1_autocorrelation_tells_signals_from_table_columns() -> None:
+    import numpy as np
+
+    from search_spaces.base import lag1_autocorrelation
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 6, 120)
+    waves = np.sin(t[None] * rng.uniform(0.5, 2.0, (50, 1)) + rng.uniform(0, 6, (50, 1)))
+    assert lag1_autocorrelation(waves) > 0.95
+    assert lag1_autocorrelation(waves[:, None, :].repeat(3, axis=1)) > 0.95  # channels too
+    assert abs(lag1_autocorrelation(rng.standard_normal((200, 30)))) < 0.1
+    # A smooth signal's values in shuffled order (what a table's columns are) lose it.
+    assert abs(lag1_autocorrelation(waves[:, rng.permutation(120)])) < 0.15
+    assert lag1_autocorrelation(np.ones((5, 2))) == 0.0  # too short, or constant: no order
+    assert lag1_autocorrelation(np.ones((5, 10))) == 0.0
+
+
+def test_rocket_is_searched_by_default_only_for_signal_like_samples() -> None:
+    from search_spaces.arch.auto import SIGNAL_LAG1, default_families
+
+    table = InputInfo((30,), 2, n_train=400, lag1=0.15)
+    signal = InputInfo((30,), 2, n_train=400, lag1=0.9)
+    assert default_families(table) == ("mlp", "cnn1d")
+    assert default_families(signal) == ("mlp", "cnn1d", "rocket")
+    assert default_families(InputInfo((30,), 2)) == auto_families(InputInfo((30,), 2))  # unknown
+    assert "rocket" in default_families(InputInfo((6, 100), 4, lag1=SIGNAL_LAG1))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    kinds = set()
+    for _ in range(40):
+        kinds.add(sample_arch("auto", study.ask(), table).kind)
+    assert kinds == {"mlp", "cnn1d"}
+    # Naming the families is the user's choice: rocket then runs on any data that fits it.
+    trial = optuna.trial.FixedTrial({"family": "rocket", "rocket.n_features": 1000,
+                                     "rocket.norm": "none", "rocket.dropout": 0.0})
+    spec = sample_arch("auto", trial, table, {"families": ["mlp", "rocket"]})
+    assert isinstance(spec, RocketSpec)
