@@ -7,7 +7,7 @@ each restarting its worker process when it dies; ``local``: this machine's proce
 process that holds it (its pid is the trial's ``worker`` attribute), K times. Then the command
 runs to its end and the database is checked as :mod:`chaos` checks it: completed trials never
 decreased, the finished count is exactly ``--trials``, no candidate completed twice, nothing
-left RUNNING or WAITING, each kill failed exactly one trial, and every failed trial was run
+left RUNNING or WAITING, each kill failed at most one trial, and every failed trial was run
 again.
 
     python benchmarks/chaos.py --worker-kills 10 [--launcher slurm-local] [--workers 2]
@@ -84,17 +84,18 @@ def main(args: argparse.Namespace) -> int:
             proc.kill()
     result = check(url, args.trials, len(killed), decreased, proc.returncode, start)
     trials = {t.number: t for t in snapshot(url)}
-    retried = {t.system_attrs.get("failed_trial") for t in trials.values()}
+    # Optuna's retry of a retry keeps the first trial as ``failed_trial``; ``retry_history``
+    # lists every trial it stands in for.
+    retried = {n for t in trials.values() for n in t.system_attrs.get("retry_history", [])}
     failed = [n for n, t in trials.items() if t.state.name == "FAIL"]
-    # A kill lands on the trial the worker holds then: the one seen RUNNING, or (if it had just
-    # finished that one) the next. Either way every failed trial must have been run again.
+    # A kill lands on the trial the worker holds then: the one seen RUNNING, or the next if it
+    # had just finished that one, or none if it was between trials. Every failed trial must
+    # have been run again.
     result.update(launcher=args.launcher, workers=args.workers, killed_trials=killed,
                   failed_by_kills=len(failed),
-                  failed_not_rerun=sum(n not in retried for n in failed),
-                  killed_trials_rerun=sum(n in retried for n in killed))
+                  failed_not_rerun=sum(n not in retried for n in failed))
     result["ok"] = (result["ok"] and result["failed_not_rerun"] == 0
-                    and len(failed) == len(killed)
-                    and all(n in retried or trials[n].state.name == "COMPLETE" for n in killed))
+                    and len(failed) <= len(killed))
     if proc.returncode != 0:
         print(err[-2000:])
     report(result, args.json)
