@@ -200,7 +200,7 @@ def summarize_set(runs: Sequence[dict[str, Any]], budget: float,
         agg["errors"] = sorted({r["error"] for r in rows if r.get("error")})
         methods[method] = agg
     vs_loop: dict[str, Any] = {}
-    for method in ("loop_asha", "automl", "automl_ce", "automl_norocket"):
+    for method in ("loop_asha", "automl", "automl_ce", "automl_norocket", "automl_rocket"):
         pairs = [(by_method["loop"][s], run) for s, run in by_method.get(method, {}).items()
                  if s in by_method.get("loop", {})]
         if pairs:

@@ -7,7 +7,7 @@ For every data set of the suite and every seed, each method gets the same wall t
 * ``loop_asha``: the same with Optuna's SuccessiveHalvingPruner on per-epoch val accuracy;
 * ``automl``: ``automl search --timeout T`` with defaults only; ablations, each with one
   ``--set``: ``automl_ce`` (loss fixed to cross-entropy), ``automl_norocket`` (``auto`` without
-  the rocket family);
+  the rocket family), ``automl_rocket`` (rocket offered on every data set);
 * ``minirocket``: aeon's MiniRocket on the sequence sets (an anchor, not bound to T).
 
 Every method runs as its own process, one after another, and each (set, seed, method) result is
@@ -36,11 +36,14 @@ from benchmarks.efficiency_report import report  # noqa: E402
 from benchmarks.hand_loop import VAL_FRACTION, hand_loop  # noqa: E402
 from benchmarks.suite import QUICK, SUITE  # noqa: E402
 
-METHODS = ("loop", "loop_asha", "automl", "automl_ce", "automl_norocket", "minirocket")
+METHODS = ("loop", "loop_asha", "automl", "automl_ce", "automl_norocket", "automl_rocket",
+           "minirocket")
 # The one setting each automl ablation changes.
 ABLATIONS = {
     "automl_ce": 'search.loss="ce"',
     "automl_norocket": 'search.arch_options.families=["mlp", "cnn1d", "cnn2d"]',
+    # rocket offered whatever the data looks like (by default only for signal-like samples)
+    "automl_rocket": 'search.arch_options.families=["mlp", "cnn1d", "cnn2d", "rocket"]',
 }
 DEFAULT_METHODS = ("loop", "loop_asha", "automl", "automl_ce", "minirocket")
 SEQUENCE_KINDS = ("sequence", "multichannel")
