@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from itertools import groupby
 from typing import Any
 
-from dashboard.layers import Part, layer_table, parts
+from dashboard.layers import ROCKET_KERNELS, Part, layer_table, parts
 
 MAX_NODES = 40  # beyond this a diagram is unreadable; runs of equal blocks are merged anyway
 
@@ -62,7 +62,7 @@ def _nodes(spec: Mapping[str, Any]) -> list[str]:
             continue
         if label == "MiniRocket features":
             dil = spec.get("dilations") or []
-            nodes.append(f"MiniRocket: 84 kernels × {len(dil)} dilations (frozen)\n"
+            nodes.append(f"MiniRocket: {ROCKET_KERNELS} kernels × {len(dil)} dilations (frozen)\n"
                          f"{first.shape[0]} PPV features")
             continue
         if label.startswith("hidden"):
