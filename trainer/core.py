@@ -100,6 +100,9 @@ def fit(
     model = request.build_model()
     set_checkpointing(model, cfg.checkpointing)
     model.to(device)
+    prepare = getattr(model, "fit_to_data", None)  # a data-dependent initialisation, if any
+    if callable(prepare):
+        prepare(splits.x_train, splits.y_train)  # the full split, the same on every rank
     if strategy.rank:
         torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * strategy.rank)
     loss_fn = (request.loss_factory or default_loss_factory)(request.loss_spec, class_counts)

@@ -140,8 +140,8 @@ def auto_space(trial: TrialLike, info: InputInfo, options: AutoOptions | None = 
         families = tuple(f for f in auto_families(info) if f in allowed)
     if not families:
         raise ValueError(
-            f"search.arch_options.families: none of {list(allowed or ())} can take samples of shape "
-            f"{info.shape}; these can: {', '.join(auto_families(info))}"
+            f"search.arch_options.families: none of {list(allowed or ())} can take samples of "
+            f"shape {info.shape}; these can: {', '.join(auto_families(info))}"
         )
     family = trial.suggest_categorical("family", families) if len(families) > 1 else families[0]
     sub = PrefixedTrial(trial, family)

@@ -72,6 +72,15 @@ class SearchNet(nn.Module):
             self._segments = (key, plan_segments(list(self.blocks), mode))
         return self._segments[1]
 
+    @torch.no_grad()
+    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Initialise from the training split, for kinds that have such a step (``rocket``:
+        the transform's biases and a ridge fit of its head); nothing for the others. The
+        trainer calls it once, before the first step, with the same data on every rank."""
+        builder = ARCH_BUILDERS.get(self.spec.kind) if self.spec is not None else None
+        if builder is not None and builder.fit_to_data is not None:
+            builder.fit_to_data(self, x, y)
+
     def extra_repr(self) -> str:
         return f"checkpointing={self.checkpointing!r}"
 
@@ -127,11 +136,13 @@ def _convnet_layers(spec: ConvNetSpec) -> int:
 
 @dataclass(frozen=True)
 class ArchBuilder:
-    """How one spec kind becomes a network: ``parts(spec) -> (stem, blocks, head)``, and its
-    Conv + Linear layer count read from the spec alone."""
+    """How one spec kind becomes a network: ``parts(spec) -> (stem, blocks, head)``, its
+    Conv + Linear layer count read from the spec alone, and optionally a data-dependent
+    initialisation ``fit_to_data(net, x_train, y_train)`` (see :meth:`SearchNet.fit_to_data`)."""
 
     parts: Callable[[Any], tuple[nn.Module, list[nn.Module], nn.Module]]
     count_layers: Callable[[Any], int]
+    fit_to_data: Callable[[SearchNet, torch.Tensor, torch.Tensor], None] | None = None
 
 
 # kind -> builder, beside specs.ARCH_KINDS (kind -> spec class); a new kind registers in both.

@@ -133,7 +133,8 @@ def test_a_rocket_search_trains_exports_and_predicts(cli) -> None:  # noqa: ANN0
     cli("search", "--data", "sig.npz", "--study", "rk", "--trials", "2", "--epochs", "6",
         "--quiet", "--set", 'search.arch="rocket"', "--set", "trainer.num_threads=1")
     trials = _trials(cli.cwd, "rk")
-    assert [t.state for t in trials] == ["COMPLETE"] * 2
+    # The second may be pruned: both start from the ridge fit, so it can be level and dearer.
+    assert trials[0].state == "COMPLETE" and trials[1].state in ("COMPLETE", "PRUNED")
     assert all(t.arch["kind"] == "rocket" for t in trials)
     cli("export", "rk", "--trial", "best", "--out", "bundle")
     spec = json.loads((cli.cwd / "bundle" / "spec.json").read_text())

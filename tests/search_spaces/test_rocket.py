@@ -1,5 +1,6 @@
-"""The ``rocket`` family: MiniRocket's plan and kernels, bias fitting, saving, learning, and
-the same features on every rank."""
+"""The ``rocket`` family: MiniRocket's plan and kernels, bias fitting, saving, learning, the
+same features on every rank, and the head's closed-form start (the ridge classifier against
+scikit-learn's, the head computing its scores, the trainer calling the initialisation)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from sklearn.linear_model import RidgeClassifier, RidgeClassifierCV
+from torch import nn
 
 from search_spaces import LossSpec, RocketSpec, build_model
+from search_spaces.arch.ridge import ALPHAS, LOGIT_SCALE, fit_linear_head, ridge_classifier
 from search_spaces.arch.rocket import _kernels, rocket_plan
 from trainer import DataSplits, TrainConfig, train
 
@@ -167,3 +171,85 @@ def test_different_samples_with_equal_fingerprints_cannot_collide() -> None:
     out = [model.stem(t) for t in (a, b, c)]
     assert len(model.stem._cache.rows) == 3
     assert torch.equal(out[0], out[1])
+
+
+def _data(n: int = 45, p: int = 300, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    x = rng.standard_normal((n, p)) + 0.6 * rng.standard_normal((k, p))[y]
+    return x, y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ridge_classifier_is_scikit_learns_ridge_classifier_cv(seed: int) -> None:
+    x, y = _data(seed=seed)
+    z = x - x.mean(0)
+    weight, intercept, alpha = ridge_classifier(torch.from_numpy(z), torch.from_numpy(y), 3)
+    ref = RidgeClassifierCV(alphas=ALPHAS).fit(z, y)
+    assert alpha == pytest.approx(ref.alpha_)
+    np.testing.assert_allclose(weight.numpy(), ref.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(intercept.numpy(), ref.intercept_, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("norm", ["batch", "none"])
+def test_the_head_computes_the_scaled_ridge_scores_of_standardized_features(norm: str) -> None:
+    x, y = _data(seed=3)
+    x[:, 7] = 2.0  # a constant feature must not divide by zero
+    features = torch.from_numpy(x).float()
+    layer: nn.Module = nn.BatchNorm1d(x.shape[1]) if norm == "batch" else nn.Identity()
+    head = nn.Sequential(layer, nn.Dropout(0.2), nn.Linear(x.shape[1], 3))
+    alpha = fit_linear_head(head, features, torch.from_numpy(y), 3)
+    eps = head[0].eps if norm == "batch" else 0.0
+    std = np.sqrt(x.var(0, ddof=1) + eps)
+    std = std if norm == "batch" else np.maximum(std, 1e-6)
+    z = (x - x.mean(0)) / std
+    ref = RidgeClassifier(alpha=alpha).fit(z, y)
+    with torch.no_grad():
+        logits = head.eval()(features).double().numpy()
+    np.testing.assert_allclose(logits, LOGIT_SCALE * ref.decision_function(z), atol=2e-3)
+    assert (logits.argmax(1) == y).mean() == 1.0  # 45 samples, 300 features: separable
+
+
+def test_fit_to_data_separates_signals_before_any_training_step() -> None:
+    (x, y), (xt, yt) = _signals(60, 0), _signals(200, 1)
+    torch.manual_seed(0)
+    model = build_model(spec((80,), 1000))
+    untrained = model.eval()(torch.from_numpy(xt)).argmax(1).numpy()
+    model.fit_to_data(torch.from_numpy(x), torch.from_numpy(y))
+    assert model.stem.fitted.item() is True
+    assert len(model.stem._cache.rows) == 60  # the training features are kept for the steps
+    with torch.no_grad():
+        fitted = model.eval()(torch.from_numpy(xt)).argmax(1).numpy()
+    assert (fitted == yt).mean() >= 0.95
+    assert (untrained == yt).mean() < 0.8
+
+
+class _Recorder(nn.Module):
+    """A custom network with a data-dependent initialisation: what does the trainer pass?"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(80, 2)
+        self.seen: list[tuple[int, ...]] = []
+
+    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.seen.append((*x.shape, *y.shape))
+        with torch.no_grad():
+            self.linear.weight.zero_()  # a start training cannot have come from
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def test_the_trainer_initialises_from_the_whole_training_split_once() -> None:
+    (x, y), (xv, yv), (xt, yt) = _signals(50, 0), _signals(20, 1), _signals(30, 2)
+    made: list[_Recorder] = []
+
+    def factory(_spec: object) -> nn.Module:
+        made.append(_Recorder())
+        return made[-1]
+
+    cfg = TrainConfig(epochs=2, batch_size=16, latency_repeats=0, device="cpu", lr=0.0)
+    train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg, model_factory=factory)
+    assert [m.seen for m in made][0] == [(50, 80, 50)]
+    assert torch.count_nonzero(made[0].linear.weight) == 0  # lr 0: the start is what trained
