@@ -7,12 +7,14 @@ validation sample of the best split accuracy of those before it (a *contender*) 
 trained ``k`` times on stratified folds of train + validation and scored on the held-out
 folds, as AutoGluon's bagging does. ``best`` then means the best cross-validated accuracy among
 the contenders, and the leaderboard says which figure is which (``validation``: ``holdout`` or
-``5-fold CV, n=…``). The test split is never touched.
+``5-fold CV, n=…``). Folds that the deadline would cut are not started (:func:`affordable`).
+The test split is never touched.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,16 +104,27 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
                    k, n)
 
 
+def affordable(k: int, seconds_per_fold: float, seconds_left: float) -> bool:
+    """Whether ``k`` folds, each about as long as the candidate's own training, fit in the time
+    left: folds the deadline would cut give no score, and their time is better spent on new
+    candidates (one expensive network's folds once took 80 s of a 120 s budget)."""
+    return k * seconds_per_fold <= seconds_left
+
+
 def score_contender(storage: Storage, study: str, splits: DataSplits, val_accuracy: float,
                     arch: Any, loss: Any, cfg: TrainConfig, k: int,
-                    keep_going: Callable[[], bool], on_start: Callable[[], None]
+                    keep_going: Callable[[], bool], on_start: Callable[[], None],
+                    seconds_per_fold: float = 0.0, seconds_left: float = math.inf
                     ) -> CVScore | None:
     """The k-fold score of a candidate that finished with ``val_accuracy``, if it is a
-    contender and can still become the best (see :func:`cross_validate`); else None."""
+    contender, its folds fit in ``seconds_left`` (see :func:`affordable`) and it can still
+    become the best (see :func:`cross_validate`); else None."""
     from automl.storage.candidates import best_cv_accuracy, best_val_accuracy
 
     best = best_val_accuracy(storage, study)
     if not is_contender(val_accuracy, best, len(splits.y_val)):
+        return None
+    if not affordable(k, seconds_per_fold, seconds_left):
         return None
     on_start()
     best_cv = best_cv_accuracy(storage, study)

@@ -246,7 +246,8 @@ class Objective:
                 self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
                 loss, train_cfg, self.cv_k, keep_going=lambda: not self.deadline.passed(),
                 on_start=lambda: self.reporter.trial_started(
-                    trial.number, f"{self.cv_k}-fold cross-validation"))
+                    trial.number, f"{self.cv_k}-fold cross-validation"),
+                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.remaining())
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
 

@@ -11,7 +11,9 @@ from automl.crossval import (
     cv_folds,
     fold_splits,
     is_contender,
+    score_contender,
 )
+from automl.storage import Storage
 from search_spaces import MLPSpec, loss_from_dict
 from trainer.types import DataSplits, TrainConfig
 
@@ -85,3 +87,27 @@ def test_a_contender_that_cannot_become_the_best_stops_early() -> None:
     full = cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
                           keep_going=lambda: True, to_beat=0.0)
     assert full is not None and full.folds == 3
+
+
+def test_a_contender_is_cross_validated_only_if_its_folds_fit_in_the_time_left(
+        storage_url: str, tmp_path) -> None:  # noqa: ANN001
+    st = Storage(storage_url, artifacts=str(tmp_path))
+    study = st.create_study("cv", directions=["maximize", "minimize"])
+    t = study.ask()
+    st.update_trial("cv", t.number, state="COMPLETE", val_accuracy=0.9)
+    study.tell(t, [0.9, 1.0])
+    spec = MLPSpec(input_shape=(6,), num_classes=2, hidden=(8,), activation="relu",
+                   norm="none", dropout=0.0)
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-2, num_threads=1, latency_repeats=0)
+    started: list[int] = []
+
+    def score(seconds_left: float, val_accuracy: float = 0.9):  # noqa: ANN202
+        return score_contender(st, "cv", _splits(), val_accuracy, spec,
+                               loss_from_dict({"kind": "ce"}), cfg, 3, lambda: True,
+                               lambda: started.append(1), seconds_per_fold=10.0,
+                               seconds_left=seconds_left)
+
+    assert score(29.0) is None and not started  # 3 folds of ~10 s do not fit in 29 s
+    assert score(1000.0, val_accuracy=0.5) is None and not started  # not a contender
+    result = score(30.0)
+    assert started == [1] and result is not None and result.folds == 3
