@@ -195,8 +195,8 @@ class RocketSpec:
 
     The 84 fixed length-9 kernels run at every one of ``dilations``; at dilation i each kernel
     gives ``per_dilation[i]`` features, the proportion of positive values (PPV) above that many
-    biases. The biases are quantiles of the convolution output on the first training batch;
-    only the head (``norm``, ``dropout``, a Linear layer) is trained.
+    biases. The biases are quantiles of the convolution output on training series; only the
+    head (``norm``, ``dropout``, a Linear layer) is trained, from a closed-form ridge fit.
     """
 
     kind: str = "rocket"
