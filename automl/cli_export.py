@@ -78,7 +78,7 @@ def export(
 ) -> None:
     """Write a trial as a self-contained bundle (weights, spec.json, ONNX, model card).
 
-    best: highest validation accuracy; ties go to lower cost, then lower trial number.
+    best: highest validation accuracy; near-ties go to the steadier recent accuracy, then loss.
 
     knee: the Pareto member farthest above the line from the cheapest to the most accurate.
 

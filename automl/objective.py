@@ -18,6 +18,7 @@ from automl.crossval import cv_folds, score_contender
 from automl.dedup import DUPLICATE, candidate_key
 from automl.limits import constraint_values, violation
 from automl.pruning import ETA, RungEntry, decide, rung_epochs
+from automl.ranking import recent_accuracy
 from automl.reporting import NullReporter, Reporter
 from automl.storage.candidates import CANDIDATE_ATTR
 
@@ -124,6 +125,7 @@ class Objective:
         result, stopped = self._train(trial, arch, loss, train_cfg, costs)
         if not stopped:
             self._cross_validate(trial, arch, loss, train_cfg, result)
+        trial.set_user_attr("val_recent", recent_accuracy(result.history))
         return self._finish(trial, result, costs, key, stopped)
 
     def _answer_repeat(self, trial: optuna.Trial, key: str) -> float | Sequence[float] | None:

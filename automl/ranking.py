@@ -17,6 +17,19 @@ if TYPE_CHECKING:
 
 Point = tuple[float, float]
 
+# Epochs whose validation accuracy is averaged into a trial's ``val_recent``.
+RECENT_EPOCHS = 3
+
+
+def recent_accuracy(history: Sequence[Any]) -> float | None:
+    """Mean validation accuracy of the last :data:`RECENT_EPOCHS` epochs of ``history``
+    (records with a ``val_accuracy``); None for an empty history. Where many candidates tie on
+    their best epoch (a validation split that saturates at 1.0), this says which of them held
+    that accuracy rather than touched it once: a steadier estimate of the same quantity."""
+    accs = [float(r.val_accuracy) for r in history if r.val_accuracy is not None]
+    tail = accs[-RECENT_EPOCHS:]
+    return sum(tail) / len(tail) if tail else None
+
 
 def dominates(a: Point, b: Point) -> bool:
     """True if ``a`` is at least as good as ``b`` on both axes and strictly better on one."""

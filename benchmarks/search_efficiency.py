@@ -141,15 +141,27 @@ def _chosen(recs: list[Any]) -> int | None:
         return None
 
 
-def with_choice(run: dict[str, Any], out: Path) -> dict[str, Any]:
+def with_choice(run: dict[str, Any], out: Path, rejudge: bool = False) -> dict[str, Any]:
     """A saved automl run from before its chosen trial was recorded, completed from its
-    database."""
-    if not run["method"].startswith("automl") or any("chosen" in t for t in run["trials"]):
+    database; with ``rejudge``, any saved automl run, its choice made again by today's
+    ``best`` rule (the search itself never reads that choice, so this is what today's code
+    would export from the same trials). Trials stored before ``val_recent`` existed get it
+    from their stored epochs."""
+    if not run["method"].startswith("automl") or (
+            not rejudge and any("chosen" in t for t in run["trials"])):
         return run
+    import dataclasses
+
     import automl
+    from automl.ranking import recent_accuracy
 
     study = f"{run['set']}-s{run['seed']}-{run['method']}"
-    recs = automl.trials(study, f"sqlite:///{out / f'{study}.db'}")
+    if not (out / f"{study}.db").exists():
+        return run
+    recs = automl.trials(study, f"sqlite:///{out / f'{study}.db'}", with_epochs=rejudge)
+    recs = [dataclasses.replace(r, val_recent=recent_accuracy(r.epochs))
+            if r.val_recent is None and r.state == "COMPLETE" and r.epochs else r
+            for r in recs]
     chosen, losses = _chosen(recs), {r.number: r.cv_loss for r in recs}
     return {**run, "trials": [{**t, "cv_loss": losses.get(t["number"]),
                                "chosen": t["number"] == chosen} for t in run["trials"]]}
@@ -192,6 +204,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=EPOCHS, help="epochs per hand-loop trial")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/out/search_efficiency")
     ap.add_argument("--plots", type=Path, default=REPO / "benchmarks/plots")
+    ap.add_argument("--rejudge", action="store_true",
+                    help="choose automl's best again, by the current rule, in cached runs")
     for hidden in ("--run-one", "--child-seed", "--child-budget", "--t0"):
         ap.add_argument(hidden, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -236,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
                 # failure (which may have been fixed since).
                 if (old and old["budget_s"] == budgets[name] and old["epochs"] == args.epochs
                         and not old.get("error")):
-                    results[name].append(with_choice(old, out))
+                    results[name].append(with_choice(old, out, args.rejudge))
                     continue
                 res = run_one(method, name, seed, budgets[name], out, args.epochs)
                 path.write_text(json.dumps(res, indent=1))

@@ -54,9 +54,9 @@ class OptunaTrial:
 
 
 # User attributes copied onto trial records (beside "reason"): the validation split's size, the
-# trial a repeat was answered from, and cross-validation figures.
+# trial a repeat was answered from, cross-validation figures and the recent validation accuracy.
 READ_ATTRS = ("val_samples", "duplicate_of", "cv_accuracy", "cv_std", "cv_loss", "cv_folds",
-              "cv_samples")
+              "cv_samples", "val_recent")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -52,6 +52,8 @@ class TrialRecord:
     cv_loss: float | None = None
     cv_folds: int | None = None
     cv_samples: int | None = None
+    # mean validation accuracy of the last RECENT_EPOCHS epochs trained (breaks holdout ties)
+    val_recent: float | None = None
     params_searched: dict[str, Any] = field(default_factory=dict)
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None

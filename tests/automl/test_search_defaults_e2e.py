@@ -34,6 +34,10 @@ def test_pareto_search_prunes_candidates_at_rungs(cli) -> None:  # noqa: ANN001
         rung = int(found.group(1))
         assert 1 <= rung < 9 and max(e.epoch for e in t.epochs) == rung  # stopped at the rung
     assert all(max(e.epoch for e in t.epochs) == 9 for t in complete)
+    # Each trained candidate stores its recent validation accuracy (the tie-break of `best`).
+    for t in complete:
+        last = [e.val_accuracy for e in t.epochs][-3:]
+        assert t.val_recent == pytest.approx(sum(last) / 3)
     rows = cli.json("leaderboard", "mo")
     assert any("mo-asha" in (r["reason"] or "") for r in rows)
 

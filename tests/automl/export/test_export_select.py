@@ -59,6 +59,43 @@ def test_best_breaks_accuracy_ties_by_validation_loss_first() -> None:
     assert best_trial(records, "flops").number == 1
 
 
+def test_a_tie_goes_to_the_steadier_accuracy_before_the_loss() -> None:
+    from dataclasses import replace
+
+    def r(number: int, val: float, loss: float, recent: float | None, **kw: object
+          ) -> TrialRecord:
+        return replace(rec(number, val, 100), val_loss=loss, val_samples=200,
+                       val_recent=recent, **kw)
+
+    # All three reached 1.0; trial 0 held it over its last epochs, 1 touched it once with a
+    # confident (low-loss) network; 2 is one sample behind but steadiest: still tied.
+    records = [r(0, 1.0, 0.20, 0.998), r(1, 1.0, 0.01, 0.97), r(2, 0.995, 0.30, 0.999)]
+    assert best_trial(records, "flops").number == 2
+    assert best_trial(records[:2], "flops").number == 0
+    # Beyond the tie the recent figure does not count: two samples behind loses.
+    assert best_trial([r(0, 1.0, 0.2, 0.9), r(1, 0.99, 0.1, 1.0)], "flops").number == 0
+    # Trials stored without it (older studies, repeats) fall back to the loss.
+    assert best_trial([replace(x, val_recent=None) for x in records], "flops").number == 1
+    # Cross-validated contenders are already an average over folds: their loss decides.
+    cv = [r(0, 1.0, 0.1, 0.2, cv_accuracy=0.98, cv_loss=0.3, cv_samples=50),
+          r(1, 1.0, 0.1, 1.0, cv_accuracy=0.98, cv_loss=0.4, cv_samples=50)]
+    assert best_trial(cv, "flops").number == 0
+
+
+def test_recent_accuracy_is_the_mean_of_the_last_epochs() -> None:
+    from automl.ranking import RECENT_EPOCHS, recent_accuracy
+    from trainer.types import EpochRecord
+
+    def history(*accs: float) -> list[EpochRecord]:
+        return [EpochRecord(epoch=i + 1, train_loss=0.1, val_accuracy=a, seconds=0.1)
+                for i, a in enumerate(accs)]
+
+    assert RECENT_EPOCHS == 3
+    assert recent_accuracy(history(0.5, 0.9, 1.0, 0.8)) == pytest.approx(0.9)
+    assert recent_accuracy(history(0.7)) == pytest.approx(0.7)
+    assert recent_accuracy([]) is None
+
+
 def test_best_ignores_test_accuracy_and_unfinished_trials() -> None:
     records = [rec(0, 0.9, 10), rec(1, None, 1, state="PRUNED"), rec(2, 0.95, 20, "FAIL")]
     assert best_trial(records).number == 0

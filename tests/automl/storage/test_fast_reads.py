@@ -37,6 +37,7 @@ def _build(url: str) -> Storage:
         params = {"lr": 10.0 ** -(i + 1), "dropout": 0.1 * (i % 5), "width": 8 * (i + 1),
                   "depth": 1 + 2 * (i % 5), "act": acts[i % len(acts)]}
         attrs = {"val_samples": 100 + i, "cv_accuracy": 0.5 + i / 100, "other": [i, "x"],
+                 "val_recent": 0.25 + i / 10,
                  **({"reason": f"why {i}"} if state != TrialState.COMPLETE else {}),
                  **({"duplicate_of": 0} if i == 5 else {})}
         study.add_trial(create_trial(
