@@ -153,10 +153,7 @@ class RocketFeatures(nn.Module):
         if x.dim() == 2:
             x = x.unsqueeze(1)
         if self._should_fit(x):
-            self._cache.clear()
-            out = self._transform(x, fit=True)
-            self.fitted.fill_(True)
-            return out
+            return self._fit_biases(x)
         if not self._cacheable(x):
             return self._transform(x)
         return self._cache.lookup(x, self._transform)
@@ -167,12 +164,18 @@ class RocketFeatures(nn.Module):
         and return the features of all of ``x``, computed in chunks (and kept in the training
         cache on the CPU)."""
         x = x.unsqueeze(1) if x.dim() == 2 else x
-        self._cache.clear()
-        self._transform(x[:ROCKET_KERNELS], fit=True)
-        self.fitted.fill_(True)
+        self._fit_biases(x[:ROCKET_KERNELS])
         compute = (lambda c: self._cache.lookup(c, self._transform)) \
             if x.device.type == "cpu" else self._transform
         return torch.cat([compute(chunk) for chunk in x.split(FIT_CHUNK)])
+
+    def _fit_biases(self, x: torch.Tensor) -> torch.Tensor:
+        """Fit every bias on ``x`` ``(N, C, L)``; its features (not cached: the cache is
+        emptied, as features from earlier biases no longer hold)."""
+        self._cache.clear()
+        out = self._transform(x, fit=True)
+        self.fitted.fill_(True)
+        return out
 
     def _cacheable(self, x: torch.Tensor) -> bool:
         """Training steps on the CPU reuse a sample's features; evaluation, serving, latency
