@@ -4,7 +4,8 @@ at random moments, while the launching command keeps following the run (issue 14
 One command starts N worker jobs (``slurm-local``: real submitit jobs as local processes,
 each restarting its worker process when it dies; ``local``: this machine's processes). Every
 2-8 s the script reads the database, picks a RUNNING trial at random and SIGKILLs the worker
-process that holds it (its pid is the trial's ``worker`` attribute), K times. Then the command
+process that holds it (its pid is the trial's ``worker`` attribute), K times; after a look
+that finds no RUNNING trial it looks again within 0.2 s. Then the command
 runs to its end and the database is checked as :mod:`chaos` checks it: completed trials never
 decreased, the finished count is exactly ``--trials``, no candidate completed twice, nothing
 left RUNNING or WAITING, each kill failed at most one trial, and every failed trial was run
@@ -43,10 +44,14 @@ def _kill_workers(args: argparse.Namespace, proc: subprocess.Popen, url: str,
     rng = random.Random(args.seed)
     killed: list[int] = []
     completed_seen = decreased = 0
+    wait = rng.uniform(2.0, 8.0)
     while len(killed) < args.worker_kills and proc.poll() is None:
         if time.monotonic() - start > args.max_seconds:
             break
-        time.sleep(rng.uniform(2.0, 8.0))
+        time.sleep(wait)
+        # Until a kill lands, look again soon: trials of a second or two leave short gaps
+        # with nothing RUNNING, and a 2-8 s wait after each miss can outlast the whole run.
+        wait = 0.2
         trials = snapshot(url)
         completed = sum(t.state.name == "COMPLETE" for t in trials)
         decreased += completed < completed_seen
@@ -60,6 +65,7 @@ def _kill_workers(args: argparse.Namespace, proc: subprocess.Popen, url: str,
         except ProcessLookupError:  # it finished that trial and exited meanwhile
             continue
         killed.append(trial.number)
+        wait = rng.uniform(2.0, 8.0)
         print(f"kill {len(killed):2d}: worker {pid} in trial {trial.number}, "
               f"{completed} completed", flush=True)
     return killed, decreased
