@@ -84,6 +84,8 @@ class SearchSection:
                                  "timeout (automl/budget.py); false: exactly trainer.epochs")
     cross_validate: bool = setting(True, help="on small data, cross-validate the contenders "
                                    "(automl/crossval.py)")
+    cheap_start: bool = setting(True, help="a new Pareto search first trains the cheapest "
+                                "candidate of each family (automl/cheap_start.py)")
     arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")
     loss_options: dict[str, Any] = setting(factory=dict, help="options of the loss space")
     hparam_options: dict[str, Any] = setting(factory=dict, help="options of the hparam space")

@@ -121,6 +121,16 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     return study
 
 
+def _queue_cheap_start(study: optuna.Study, cfg: StudyConfig, data: PreparedData,
+                       most: int) -> None:
+    from automl.budget import hparam_options_for
+    from automl.cheap_start import queue_cheap_start
+    from search_spaces.base import input_info
+
+    info = input_info(data.splits)
+    queue_cheap_start(study, cfg, info, hparam_options_for(cfg, len(data.splits.y_train)), most)
+
+
 COST_SCALE = "_cost_scale"  # stored config key: how the cost objective is told to Optuna
 SMALL_SAMPLE = 4096  # values per sample below which one CPU thread trains fastest
 
@@ -208,6 +218,8 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, asked: str,
             salt = int(hashlib.sha256(WORKER.encode()).hexdigest()[:6], 16)
             n_now = len(study.get_trials(deepcopy=False))
             study.sampler = make_sampler(cfg, _constraints_for(cfg), seed_offset=n_now + salt)
+        else:
+            _queue_cheap_start(study, cfg, data, run.requested)
     deadline = Deadline.starting(cfg.study.timeout, started)
     log_cost = storage.study_config(cfg.study.name).get(COST_SCALE) == "log10"
     objective = Objective(cfg, data, storage, reporter, deadline, log_cost=log_cost)

@@ -39,10 +39,9 @@ def constraint_values(limits: LimitsSection, costs: dict[str, Any]) -> list[floa
 
 def check_reachable_for(cfg: StudyConfig, splits: Any) -> None:
     """:func:`check_reachable` for the data a search will train on (``DataSplits``)."""
-    from search_spaces.base import lag1_autocorrelation
+    from search_spaces.base import input_info
 
-    check_reachable(cfg, splits.input_shape, splits.num_classes, len(splits.y_train),
-                    lag1_autocorrelation(splits.x_train))
+    _check_reachable(cfg, input_info(splits))
 
 
 def check_reachable(cfg: StudyConfig, shape: tuple[int, ...], num_classes: int,
@@ -53,39 +52,56 @@ def check_reachable(cfg: StudyConfig, shape: tuple[int, ...], num_classes: int,
 
     Otherwise every trial would fail or be pruned, one after the other.
     """
-    from search_spaces import ARCH_SPACES, InputInfo, make_options
-    from search_spaces.probe import smallest, spec_key
-    from trainer import static_cost
+    from search_spaces import InputInfo
 
-    name = cfg.search.arch
-    info = InputInfo(shape, num_classes, n_train=n_train, lag1=lag1)
-    space = ARCH_SPACES.get(name)
-    options = make_options(ARCH_SPACES.options_type(name), cfg.search.arch_options,
+    _check_reachable(cfg, InputInfo(shape, num_classes, n_train=n_train, lag1=lag1))
+
+
+def arch_sampler(cfg: StudyConfig, info: Any) -> Any:
+    """``sample(trial) -> spec``: the study's architecture space for ``info``, its options
+    checked (a bad option raises as :func:`search_spaces.make_options` does)."""
+    from search_spaces import ARCH_SPACES, make_options
+
+    space = ARCH_SPACES.get(cfg.search.arch)
+    options = make_options(ARCH_SPACES.options_type(cfg.search.arch), cfg.search.arch_options,
                            "search.arch_options")
+    return lambda trial: space(trial, info, options)
 
-    def sample(trial: Any) -> Any:
-        return space(trial, info, options)
 
-    costs: dict[Any, Any] = {}  # spec -> Costs, shared by the walks below
+class StaticCosts:
+    """Parameters and FLOPs of specs, built on the meta device once per spec."""
 
-    def cost_of(key: str) -> Any:
+    def __init__(self) -> None:
+        self._costs: dict[Any, Any] = {}
+
+    def of(self, key: str) -> Any:
+        """``cost(spec) -> float``: the spec's ``key`` (``params`` or ``flops``)."""
+        from search_spaces.probe import spec_key
+        from trainer import static_cost
+
         def cost(spec: Any) -> float:
             k = spec_key(spec)
-            if k not in costs:
-                costs[k] = static_cost(spec)
-            return float(getattr(costs[k], key))
+            if k not in self._costs:
+                self._costs[k] = static_cost(spec)
+            return float(getattr(self._costs[k], key))
 
         return cost
 
+
+def _check_reachable(cfg: StudyConfig, info: Any) -> None:
+    from search_spaces.probe import smallest
+
+    name, shape = cfg.search.arch, info.shape
+    sample, costs = arch_sampler(cfg, info), StaticCosts()
     try:
-        smallest(sample, cost_of("params"), max_evaluations=1)
+        smallest(sample, costs.of("params"), max_evaluations=1)
     except Exception as exc:  # the space or the builder refuses this shape
         raise ConfigError(_cannot_take(name, shape, exc)) from None
     for field, key, _ in _LIMITS[:2]:
         bound = getattr(cfg.limits, field)
         if bound is None:
             continue
-        _, least = smallest(sample, cost_of(key), target=bound)
+        _, least = smallest(sample, costs.of(key), target=bound)
         if least > bound:
             raise ConfigError(
                 f"limits.{field}: no candidate of search.arch {name!r} meets {bound:,}; the "

@@ -37,8 +37,7 @@ class Objective:
     def __init__(self, cfg: StudyConfig, data: PreparedData, storage: Storage,
                  reporter: Reporter | None = None, deadline: Deadline | None = None,
                  *, log_cost: bool = False) -> None:
-        from search_spaces import InputInfo
-        from search_spaces.base import lag1_autocorrelation
+        from search_spaces.base import input_info
 
         self.cfg = cfg
         self.data = data
@@ -49,8 +48,7 @@ class Objective:
         self.log_cost = log_cost  # tell the sampler log10(cost) (see controller.open_study)
         splits = data.splits
         n_train = len(splits.y_train)
-        self.info = InputInfo(splits.input_shape, splits.num_classes, n_train=n_train,
-                              lag1=lag1_autocorrelation(splits.x_train))
+        self.info = input_info(splits)
         self.hparam_options = hparam_options_for(cfg, n_train)
         batch_sizes = self.hparam_options["batch_sizes"]
         self.epochs = full_epochs(cfg, n_train)

@@ -62,6 +62,13 @@ def lag1_autocorrelation(x: Any, max_samples: int = 2000) -> float:
     return float(r.mean())
 
 
+def input_info(splits: Any) -> InputInfo:
+    """The :class:`InputInfo` a search's spaces see for ``splits`` (a ``DataSplits``: its
+    ``input_shape``, ``num_classes`` and training split)."""
+    return InputInfo(splits.input_shape, splits.num_classes, n_train=len(splits.y_train),
+                     lag1=lag1_autocorrelation(splits.x_train))
+
+
 class TrialLike(Protocol):
     """The part of ``optuna.Trial`` a space uses (``FixedTrial`` satisfies it too).
 
