@@ -33,6 +33,9 @@ COSTS: dict[str, str] = {
     "peak_memory_mb": "peak memory (MB)",
 }
 
+# When a new Pareto search starts with the cheapest candidate of each family (cheap_start.py).
+CHEAP_STARTS = {"auto": "with a timeout", "always": "always", "never": "never"}
+
 
 @dataclass(frozen=True)
 class StudySection:
@@ -84,8 +87,9 @@ class SearchSection:
                                  "timeout (automl/budget.py); false: exactly trainer.epochs")
     cross_validate: bool = setting(True, help="on small data, cross-validate the contenders "
                                    "(automl/crossval.py)")
-    cheap_start: bool = setting(True, help="a new Pareto search first trains the cheapest "
-                                "candidate of each family (automl/cheap_start.py)")
+    cheap_start: str = setting("auto", choices=CHEAP_STARTS, help="a new Pareto search first "
+                               "trains the cheapest candidate of each family (automl/"
+                               "cheap_start.py); auto: when it has a timeout")
     arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")
     loss_options: dict[str, Any] = setting(factory=dict, help="options of the loss space")
     hparam_options: dict[str, Any] = setting(factory=dict, help="options of the hparam space")

@@ -49,11 +49,17 @@ def test_a_space_without_families_gets_its_one_cheapest() -> None:
     assert starts[0]["n_layers"] == 1 and starts[0]["l0_width"] == 64
 
 
+TIMED = {"study": {"timeout": 60}}
+
+
 @pytest.mark.parametrize(("settings", "most", "queued"), [
-    ({}, 10, 2),
-    ({}, 1, 1),  # never more than the run will try
-    ({"search": {"cheap_start": False}}, 10, 0),
-    ({"study": {"objective": "val_accuracy"}}, 10, 0),  # no cost axis to cover
+    (TIMED, 10, 2),
+    (TIMED, 1, 1),  # never more than the run will try
+    ({}, 10, 0),  # auto: only a search against the clock
+    ({"search": {"cheap_start": "always"}}, 10, 2),
+    ({**TIMED, "search": {"cheap_start": "never"}}, 10, 0),
+    ({"study": {"objective": "val_accuracy", "timeout": 60},
+      "search": {"cheap_start": "always"}}, 10, 0),  # no cost axis to cover
 ])
 def test_queued_only_in_a_new_pareto_study(settings: dict, most: int, queued: int) -> None:
     cfg = from_dict(settings)
@@ -74,7 +80,7 @@ def test_a_new_search_trains_the_cheap_start_first_and_a_rerun_does_not(tmp_path
     data = tmp_path / "rows.npz"
     np.savez(data, x=x, y=y)
     url = f"sqlite:///{tmp_path / 'cs.db'}"
-    kw = dict(data=str(data), study="cs", storage=url, epochs=2, top=0,
+    kw = dict(data=str(data), study="cs", storage=url, epochs=2, top=0, timeout=120,
               overrides=["trainer.num_threads=1"])
     api.search(trials=4, **kw)
     trials = optuna.load_study(study_name="cs", storage=url).get_trials()
@@ -91,3 +97,14 @@ def test_a_new_search_trains_the_cheap_start_first_and_a_rerun_does_not(tmp_path
     trials = optuna.load_study(study_name="cs", storage=url).get_trials()
     assert len(trials) == 6
     assert sum(t.user_attrs.get(START_ATTR) == "cheapest" for t in trials) == 2
+
+
+def test_a_cheapest_candidate_over_a_limit_is_not_queued() -> None:
+    info = InputInfo((1, 8, 8), 10, n_train=1000)
+    starts = cheap_start_params(from_dict({}), info, BATCHES)
+    flops = {p["family"]: _flops(p, info) for p in starts}
+    assert set(flops) == {"mlp", "cnn2d"}
+    between = (min(flops.values()) + max(flops.values())) / 2
+    cfg = from_dict({"limits": {"max_flops": int(between)}})
+    assert [p["family"] for p in cheap_start_params(cfg, info, BATCHES)] == [
+        min(flops, key=flops.__getitem__)]

@@ -105,8 +105,10 @@ def _click_front(page: Page, dashboard_url: str, study: str) -> None:
 
     page.set_viewport_size({"width": WIDTH, "height": 1240})
     page.goto(f"{dashboard_url}/study?study={study}")
+    # The front is the last trace (the first, the other trials, is not drawn when every
+    # completed trial is on the front).
     front = page.locator('[data-testid="stPlotlyChart"]').first.locator(
-        ".scatterlayer .trace").nth(1).locator(".point").first
+        ".scatterlayer .trace").last.locator(".point").first
     expect(front).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.wait_for_timeout(1000)
     front.click(force=True)  # force: Plotly's drag layer lies over the markers

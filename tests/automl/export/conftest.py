@@ -93,8 +93,10 @@ def error_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def make() -> None:
         common = ("--data", "digits", "--epochs", "1", "--quiet",
                   "--set", "trainer.latency_repeats=3")
+        # Without the cost-frugal start: the cheapest cnn2d it queues is under the limit.
         run_cli("search", *common, "--study", "pruned", "--trials", "2",
-                "--set", "search.arch=cnn2d", "--set", "limits.max_params=1000", cwd=root)
+                "--set", "search.arch=cnn2d", "--set", "limits.max_params=1000",
+                "--set", "search.cheap_start='never'", cwd=root)
         run_cli("search", *common, "--study", "broken", "--trials", "1",
                 "--set", "search.arch=mlp", "--set", "trainer.precision=fp16", cwd=root)
 
