@@ -121,16 +121,6 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     return study
 
 
-def _queue_cheap_start(study: optuna.Study, cfg: StudyConfig, data: PreparedData,
-                       most: int) -> None:
-    from automl.budget import hparam_options_for
-    from automl.cheap_start import queue_cheap_start
-    from search_spaces.base import input_info
-
-    info = input_info(data.splits)
-    queue_cheap_start(study, cfg, info, hparam_options_for(cfg, len(data.splits.y_train)), most)
-
-
 COST_SCALE = "_cost_scale"  # stored config key: how the cost objective is told to Optuna
 SMALL_SAMPLE = 4096  # values per sample below which one CPU thread trains fastest
 
@@ -204,11 +194,15 @@ def run_search(
 def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, asked: str,
             reporter: Reporter | None, callbacks: list[TrialCallback] | None,
             started: float | None) -> SearchOutcome:
+    from automl.cheap_start import queue_cheap_start
     from automl.runner import WORKER, finished_in_study, optimize
     from automl.storage.runs import lease, start_or_resume
 
+    deadline = Deadline.starting(cfg.study.timeout, started)
     with lease(storage, f"study:{cfg.study.name}"):
         study = open_study(cfg, storage, data)
+        log_cost = storage.study_config(cfg.study.name).get(COST_SCALE) == "log10"
+        objective = Objective(cfg, data, storage, reporter, deadline, log_cost=log_cost)
         done_now = finished_in_study(study.get_trials(deepcopy=False))
         run = start_or_resume(storage, cfg.study.name, asked, cfg.study.trials,
                               done_now)
@@ -218,11 +212,9 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, asked: str,
             salt = int(hashlib.sha256(WORKER.encode()).hexdigest()[:6], 16)
             n_now = len(study.get_trials(deepcopy=False))
             study.sampler = make_sampler(cfg, _constraints_for(cfg), seed_offset=n_now + salt)
-        else:
-            _queue_cheap_start(study, cfg, data, run.requested)
-    deadline = Deadline.starting(cfg.study.timeout, started)
-    log_cost = storage.study_config(cfg.study.name).get(COST_SCALE) == "log10"
-    objective = Objective(cfg, data, storage, reporter, deadline, log_cost=log_cost)
+        else:  # the spaces' view of the data, as the trials will see it
+            queue_cheap_start(study, cfg, objective.info, objective.hparam_options,
+                              run.requested)
     on_tally = getattr(reporter, "run_progress", None)
     ran = optimize(
         study, objective, storage, run, deadline=deadline, callbacks=callbacks or [],
