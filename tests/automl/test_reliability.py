@@ -177,7 +177,9 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
 
 
 def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_path: Path) -> None:
-    cmd = search_cmd(storage_url, "term", 3, "--set", "trainer.epochs=30")
+    # 60 epochs of ~40 ms: the SIGTERM, half a second after a trial is seen running, lands
+    # mid-training (not in the trial's closing writes, where it waits for the next trial).
+    cmd = search_cmd(storage_url, "term", 3, "--set", "trainer.epochs=60")
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -202,7 +204,7 @@ def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_pat
     st = open_storage(storage_url, create=False)
     assert st.trial("term", interrupted[0].number).reason == "interrupted"
     st.close()
-    run_ok(cmd[:-2] + ["--set", "trainer.epochs=30"], tmp_path)
+    run_ok(cmd, tmp_path)
     final = check_final(storage_url, "term", 3)
     # The same candidate ran again to an end (finished, or stopped at a rung by MO-ASHA).
     assert any(
