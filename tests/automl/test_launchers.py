@@ -199,8 +199,7 @@ def test_ray_tasks_run_a_search_to_its_exact_count(storage_url: str, tmp_path: P
 @pg_only
 def test_a_worker_killed_mid_trial_loses_nothing(storage_url: str, tmp_path: Path) -> None:
     pytest.importorskip("submitit")
-    # Trials of a few seconds (60 epochs of ~40 ms), so the kill lands mid-trial on the trial
-    # seen starting; no pruning: every re-run completes.
+    # Trials of a few seconds, so the kill lands mid-trial; no pruning: every re-run completes.
     cmd = search_cmd(storage_url, "kill", 3, "--launcher", "slurm-local", "--workers", "2",
                      "--set", "trainer.epochs=60", "--set", "study.pruner=none")
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -278,11 +277,8 @@ def test_a_worker_holds_two_connections_and_the_server_budget_is_read(
 def test_a_second_ctrl_c_cancels_the_jobs_and_queues_their_trials(storage_url: str,
                                                                  tmp_path: Path) -> None:
     pytest.importorskip("submitit")
-    # Trials of a minute (an epoch is ~40 ms): the cancel, a second or more after the trial
-    # started, must land mid-training; with 30 epochs (~1.5 s) it could land after the last
-    # trial had finished, and nothing was left to queue again.
     cmd = search_cmd(storage_url, "cancel", 3, "--launcher", "slurm-local", "--workers", "1",
-                     "--set", "trainer.epochs=1500", "--set", "study.pruner=none")
+                     "--set", "trainer.epochs=1500", "--set", "study.pruner=none")  # 1-min trials
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:
