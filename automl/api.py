@@ -108,8 +108,9 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
     rows in the result (None: all; 0: none, and the study is not read back). ``argv``: the
     ``automl`` arguments extra workers run (default: built from the config).
 
-    Checks the config, the search spaces and the data before the database is touched. Ctrl-C
-    stops the running trial, queues its candidate again and raises KeyboardInterrupt.
+    Checks the config, that a database server answers, the search spaces and the data before
+    the database is written. Ctrl-C stops the running trial, queues its candidate again and
+    raises KeyboardInterrupt.
     """
     from automl import searching
     from automl.search_argv import search_argv
@@ -122,6 +123,7 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
     flags = {SEARCH_KEYS[k]: v for k, v in given.items()}
     flags["search.adapt_epochs"] = False if epochs is not None else None
     cfg = _config(config, flags, overrides)
+    searching.reach_server(cfg)
     prepared = searching.prepare(cfg)
     store = searching.open_for(cfg)
     try:

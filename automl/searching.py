@@ -1,6 +1,7 @@
 """How :func:`automl.api.search` runs a search, in the order that keeps bad input harmless:
-config and search spaces, then the data and whether any candidate fits it, and only then the
-database; then local worker processes or a launcher's jobs, and the search loop itself
+config, whether a database server answers at all (read only, a second), search spaces, then the
+data and whether any candidate fits it, and only then the database is written; then local
+worker processes or a launcher's jobs, and the search loop itself
 (:func:`automl.controller.run_search`) with or without a progress display.
 """
 
@@ -37,6 +38,19 @@ def prepare(cfg: StudyConfig) -> PreparedData:
                          d.standardize)
     check_reachable_for(cfg, prepared.splits)
     return prepared
+
+
+def reach_server(cfg: StudyConfig) -> None:
+    """Fail within a second (one masked line) if the study's database server cannot be reached,
+    before the data and spaces checks, which take seconds. Reads nothing and writes nothing; a
+    SQLite file is left to :func:`open_for`, which creates it."""
+    from automl.storage import open_storage
+    from automl.storage.urls import resolve_url
+
+    url = resolve_url(cfg.study.storage)
+    if url.startswith("sqlite"):
+        return
+    open_storage(url, create=False, readonly=True, schema="as-is").close()
 
 
 def open_for(cfg: StudyConfig) -> Storage:

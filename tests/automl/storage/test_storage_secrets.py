@@ -91,3 +91,13 @@ def test_read_commands_never_print_the_secret(url: str, tmp_path: Path) -> None:
 def test_search_never_prints_the_secret(url: str, tmp_path: Path) -> None:
     _assert_masked(_cli("search", "--data", "digits", "--trials", "1", "--quiet",
                         "--storage", url, cwd=tmp_path))
+
+
+def test_an_unreachable_server_fails_the_search_before_the_data_is_read(tmp_path: Path) -> None:
+    """A wrong server answers in a second, not after the data and spaces checks: the error is
+    the storage's even though the data file is missing too, and no file is written."""
+    proc = _cli("search", "--data", str(tmp_path / "missing.npz"), "--trials", "1", "--quiet",
+                "--storage", URLS[0], cwd=tmp_path)
+    _assert_masked(proc)
+    assert "connection failed" in proc.stderr and "missing.npz" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
