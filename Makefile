@@ -5,7 +5,7 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?= -n 2 --durations=30
+PYTEST_ARGS ?= -n 2 --dist worksteal --durations=30
 
 .PHONY: venv demo test test-fast lint lock clean bench-deps bench-quick
 

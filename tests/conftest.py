@@ -40,3 +40,11 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     if not base:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (set by .ci/run)")
     yield from _postgres_database(base)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with slow (end-to-end) tests first, each module kept whole (its module fixtures
+    are built once): with xdist's ``worksteal`` scheduling (the Makefile's) the two workers
+    then end on short tests together, instead of one running a minute-long test alone."""
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow_modules)  # stable: order kept within
