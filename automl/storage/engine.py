@@ -140,6 +140,8 @@ def sqlite_pragmas(readonly: bool) -> Callable[[Any, Any], None]:
 
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
+        # First: switching a fresh file to WAL takes a lock another worker may hold.
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
         if readonly:
             cur.execute("PRAGMA query_only=ON")
         else:
@@ -148,7 +150,6 @@ def sqlite_pragmas(readonly: bool) -> Callable[[Any, Any], None]:
             # an fsync per commit: per-epoch curves commit often.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_S * 1000}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

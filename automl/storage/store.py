@@ -11,6 +11,7 @@ password masked. Opening a writable handle upgrades the project's tables in plac
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -43,7 +44,10 @@ Schema = Literal["upgrade", "check", "as-is"]
 # (SQLAlchemy's, Alembic's and Optuna's checks are not atomic; PostgreSQL reports a concurrent
 # CREATE TABLE as a duplicate pg_type row).
 _RACED = ("already exists", "alembic_version", "UNIQUE constraint failed",
-          "duplicate key value")
+          "duplicate key value",
+          # SQLite answers a writer that would deadlock with another at once, without waiting
+          # out its busy timeout (a CI run: four workers creating one fresh file together).
+          "database is locked")
 
 
 class Storage(ProjectRows):
@@ -162,7 +166,7 @@ class Storage(ProjectRows):
                 raced = any(m in str(exc) for m in _RACED)
                 if attempt == 3 or not raced:
                     raise self._fail(exc) from exc
-                time.sleep(0.2 * (attempt + 1))
+                time.sleep(0.2 * (attempt + 1) * random.uniform(0.5, 1.5))  # not in step
         raise AssertionError("unreachable")
 
     def _open_schema(self) -> str | None:

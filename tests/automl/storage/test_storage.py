@@ -97,3 +97,31 @@ def test_workers_opening_a_fresh_database_together_all_succeed(tmp_path: Path) -
             with ctx.Pool(4) as pool:
                 outcomes = pool.starmap(_open_at_barrier, [(url, barrier)] * 4)
         assert outcomes == ["ok"] * 4, outcomes
+
+
+def test_a_create_step_that_raced_is_tried_again_and_a_real_error_is_not(tmp_path: Path) -> None:
+    """SQLite's "database is locked" (a writer that would deadlock is refused at once, whatever
+    the busy timeout) and "already exists" are races: the step runs again. Other errors fail
+    at once, as one masked line."""
+    from sqlalchemy.exc import OperationalError
+
+    st = open_storage(f"sqlite:///{tmp_path / 'r.db'}")
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("CREATE TABLE x", {}, Exception("database is locked"))
+        return "made"
+
+    assert st._racing_create(flaky) == "made" and len(calls) == 3
+
+    def broken() -> str:
+        calls.append(1)
+        raise OperationalError("CREATE TABLE x", {}, Exception("disk I/O error"))
+
+    calls.clear()
+    with pytest.raises(StorageError, match="disk I/O error"):
+        st._racing_create(broken)
+    assert len(calls) == 1
+    st.close()
