@@ -45,6 +45,10 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Modules with slow (end-to-end) tests first, each module kept whole (its module fixtures
     are built once): with xdist's ``worksteal`` scheduling (the Makefile's) the two workers
-    then end on short tests together, instead of one running a minute-long test alone."""
+    then end on short tests together, instead of one running a minute-long test alone. The
+    longest (``@pytest.mark.slow(first=True)``) go before all."""
     slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module not in slow_modules)  # stable: order kept within
+    first = {item.module for item in items
+             if (m := item.get_closest_marker("slow")) is not None and m.kwargs.get("first")}
+    # stable: the collection order is kept within each group
+    items.sort(key=lambda item: (item.module not in first, item.module not in slow_modules))
