@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))  # runnable from anywhere
 from benchmarks.common import cpu_model  # noqa: E402
 from benchmarks.efficiency_report import report  # noqa: E402
 from benchmarks.hand_loop import VAL_FRACTION, hand_loop  # noqa: E402
-from benchmarks.suite import QUICK, SUITE  # noqa: E402
+from benchmarks.suite import MAIN, QUICK, SUITE  # noqa: E402
 
 METHODS = ("loop", "loop_asha", "automl", "automl_ce", "automl_norocket", "automl_rocket",
            "minirocket")
@@ -209,7 +209,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for hidden in ("--run-one", "--child-seed", "--child-budget", "--t0"):
         ap.add_argument(hidden, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    args.sets = args.sets.split(",") if args.sets else list(QUICK if args.quick else SUITE)
+    args.sets = args.sets.split(",") if args.sets else list(QUICK if args.quick else MAIN)
     args.methods = args.methods.split(",")
     for label, given, allowed in (("--sets", args.sets, SUITE), ("--methods", args.methods,
                                                                   METHODS)):
