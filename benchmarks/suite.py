@@ -81,23 +81,33 @@ def _sklearn(loader: str) -> Callable[[], Arrays]:
     return load
 
 
+def _aeon_datasets() -> Any:
+    try:
+        import aeon.datasets
+    except ImportError:
+        raise ImportError(
+            "aeon is not installed: run `make bench-deps` for the benchmark data sets"
+        ) from None
+    return aeon.datasets
+
+
+def _series(x: Any, y: Any, x_test: Any, y_test: Any, squeeze: bool) -> Arrays:
+    x, x_test = np.asarray(x), np.asarray(x_test)
+    if squeeze:  # univariate: aeon gives (N, 1, L); a user holds (N, L)
+        x, x_test = x[:, 0], x_test[:, 0]
+    y, y_test = _encode(np.asarray(y), np.asarray(y_test))
+    return x.astype(np.float32), y, x_test.astype(np.float32), y_test
+
+
 def _aeon(loader: str, squeeze: bool) -> Callable[[], Arrays]:
     def load() -> Arrays:
-        try:
-            import aeon.datasets
-        except ImportError:
-            raise ImportError(
-                "aeon is not installed: run `make bench-deps` for the benchmark data sets"
-            ) from None
+        datasets = _aeon_datasets()
         # These loaders read the .ts files bundled inside aeon (aeon/datasets/data/); only
         # load_classification(name) would go to the network, and it is not used here.
-        fn = getattr(aeon.datasets, loader)
+        fn = getattr(datasets, loader)
         x, y = fn(split="train")
         x_test, y_test = fn(split="test")
-        if squeeze:  # univariate: aeon gives (N, 1, L); a user holds (N, L)
-            x, x_test = x[:, 0], x_test[:, 0]
-        y, y_test = _encode(np.asarray(y), np.asarray(y_test))
-        return x.astype(np.float32), y, x_test.astype(np.float32), y_test
+        return _series(x, y, x_test, y_test, squeeze)
 
     load.__name__ = loader
     return load
@@ -108,22 +118,13 @@ def _aeon_file(folder: str, stem: str, squeeze: bool) -> Callable[[], Arrays]:
     sets without a loader of their own, or whose loader is deprecated)."""
 
     def load() -> Arrays:
-        try:
-            import aeon.datasets
-        except ImportError:
-            raise ImportError(
-                "aeon is not installed: run `make bench-deps` for the benchmark data sets"
-            ) from None
         from pathlib import Path
 
-        where = Path(aeon.datasets.__file__).parent / "data" / folder
-        x, y = aeon.datasets.load_from_ts_file(str(where / f"{stem}_TRAIN.ts"))
-        x_test, y_test = aeon.datasets.load_from_ts_file(str(where / f"{stem}_TEST.ts"))
-        x, x_test = np.asarray(x), np.asarray(x_test)
-        if squeeze:
-            x, x_test = x[:, 0], x_test[:, 0]
-        y, y_test = _encode(np.asarray(y), np.asarray(y_test))
-        return x.astype(np.float32), y, x_test.astype(np.float32), y_test
+        datasets = _aeon_datasets()
+        where = Path(datasets.__file__).parent / "data" / folder
+        x, y = datasets.load_from_ts_file(str(where / f"{stem}_TRAIN.ts"))
+        x_test, y_test = datasets.load_from_ts_file(str(where / f"{stem}_TEST.ts"))
+        return _series(x, y, x_test, y_test, squeeze)
 
     load.__name__ = f"load_{stem}"
     return load
