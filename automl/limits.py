@@ -41,20 +41,7 @@ def check_reachable_for(cfg: StudyConfig, splits: Any) -> None:
     """:func:`check_reachable` for the data a search will train on (``DataSplits``)."""
     from search_spaces.base import input_info
 
-    _check_reachable(cfg, input_info(splits))
-
-
-def check_reachable(cfg: StudyConfig, shape: tuple[int, ...], num_classes: int,
-                    n_train: int, lag1: float | None = None) -> None:
-    """Fail before the first trial when ``search.arch`` cannot take samples of ``shape``, or
-    when even its smallest candidate breaks ``limits.max_params`` or ``limits.max_flops``
-    (found by building candidates on the meta device; latency and memory need a real run).
-
-    Otherwise every trial would fail or be pruned, one after the other.
-    """
-    from search_spaces import InputInfo
-
-    _check_reachable(cfg, InputInfo(shape, num_classes, n_train=n_train, lag1=lag1))
+    check_reachable(cfg, input_info(splits))
 
 
 def arch_sampler(cfg: StudyConfig, info: Any) -> Any:
@@ -88,7 +75,14 @@ class StaticCosts:
         return cost
 
 
-def _check_reachable(cfg: StudyConfig, info: Any) -> None:
+def check_reachable(cfg: StudyConfig, info: Any) -> None:
+    """Fail before the first trial when ``search.arch`` cannot take samples described by
+    ``info`` (an ``InputInfo``), or when even its smallest candidate breaks
+    ``limits.max_params`` or ``limits.max_flops`` (found by building candidates on the meta
+    device; latency and memory need a real run).
+
+    Otherwise every trial would fail or be pruned, one after the other.
+    """
     from search_spaces.probe import smallest
 
     name, shape = cfg.search.arch, info.shape

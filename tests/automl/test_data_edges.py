@@ -14,6 +14,7 @@ from automl import config
 from automl.data import load_source
 from automl.errors import ConfigError
 from automl.limits import check_reachable
+from search_spaces import InputInfo
 
 
 @pytest.fixture
@@ -68,10 +69,10 @@ def test_valid_edges_of_config_ranges() -> None:
 
 def test_reachable_limits_pass_and_unreachable_name_the_limit() -> None:
     ok = config.load(overrides=["limits.max_params=100000", "limits.max_flops=10000000"])
-    check_reachable(ok, (1, 8, 8), 10, 1000)
+    check_reachable(ok, InputInfo((1, 8, 8), 10, n_train=1000))
     tight = config.load(overrides=["search.arch=mlp", "limits.max_params=300"])
     with pytest.raises(ConfigError, match=r"^limits.max_params: no candidate"):
-        check_reachable(tight, (64,), 10, 1000)
+        check_reachable(tight, InputInfo((64,), 10, n_train=1000))
 
 
 def test_short_inputs_do_not_hang_the_downsampling_count() -> None:
@@ -89,7 +90,7 @@ def test_every_space_that_takes_a_shape_passes_the_up_front_check(shape: tuple) 
     for name in ARCH_SPACES.names():
         cfg = config.load(overrides=[f"search.arch={name}"])
         try:
-            check_reachable(cfg, shape, 3, 50)
+            check_reachable(cfg, InputInfo(shape, 3, n_train=50))
         except ConfigError as exc:  # only a shape the space cannot read is refused
             assert str(exc).startswith(f"search.arch: {name!r} cannot take samples"), exc
             assert name in ("cnn1d", "cnn2d", "rocket"), exc
