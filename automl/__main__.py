@@ -1,3 +1,3 @@
-from automl.entry import main
+from automl.cli.entry import main
 
 main()

@@ -112,8 +112,8 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
     the database is written. Ctrl-C stops the running trial, queues its candidate again and
     raises KeyboardInterrupt.
     """
-    from automl import searching
-    from automl.search_argv import search_argv
+    from automl.cluster.argv import search_argv
+    from automl.control import run as searching
 
     started = time.monotonic() if started is None else started
     given = dict(data=data, study=study, storage=storage, trials=trials, timeout=timeout,
@@ -190,11 +190,11 @@ def trial(study: str, number: int, storage: str | Storage | None = None) -> Tria
 
 def leaderboard(study: str, storage: str | Storage | None = None, *, top: int | None = 10,
                 pareto: bool = False, cost: str | None = None) -> list[dict[str, Any]]:
-    """The study's trials as rows (the keys of :data:`automl.ranking.COLUMNS`): completed
+    """The study's trials as rows (the keys of :data:`automl.policy.ranking.COLUMNS`): completed
     ones ranked by Pareto rank on (val accuracy, ``cost``) then accuracy, the others after
     them by number. ``cost``: default the study's own; ``pareto``: only the front; ``top``:
     the first rows (None: all)."""
-    from automl.ranking import leaderboard_rows as rows_of
+    from automl.policy.ranking import leaderboard_rows as rows_of
 
     if top is not None and top < 1:
         raise ConfigError(f"top: must be at least 1, got {top}")
@@ -221,7 +221,7 @@ def export(study: str, out: str | Path, *, trial: str | int = "best", pareto: bo
     check the bundle on (a stored ``python:`` source runs only when passed here)."""
     from automl.export.bundle import BundleOptions
     from automl.export.exporter import export_study
-    from automl.export.select import parse_choice
+    from automl.policy.select import parse_choice
     from automl.storage import Storage
 
     url = storage.url if isinstance(storage, Storage) else storage

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from automl._validate import build
+from automl.cluster.settings import ClusterSection
+from automl.control.samplers import PRUNERS, SAMPLERS
 from automl.errors import ConfigError
-from automl.launchers.settings import ClusterSection
 from automl.names import study_name_problem
-from automl.samplers import PRUNERS, SAMPLERS
 from trainer.settings import COUNT_MAX, SECONDS_MAX, SEED_MAX, Ref, setting
 from trainer.types import TrainConfig
 
@@ -84,12 +84,13 @@ class SearchSection:
     hparams: str = setting("default", registry=Ref("search_spaces", "HPARAM_SPACES"),
                            help="hyperparameter space")
     adapt_epochs: bool = setting(True, help="scale each candidate's epochs to the data and the "
-                                 "timeout (automl/budget.py); false: exactly trainer.epochs")
+                                 "timeout (automl/policy/budget.py); false: exactly "
+                                 "trainer.epochs")
     cross_validate: bool = setting(True, help="on small data, cross-validate the contenders "
-                                   "(automl/crossval.py)")
+                                   "(automl/policy/crossval.py)")
     cheap_start: str = setting("auto", choices=CHEAP_STARTS, help="a new Pareto search first "
                                "trains the cheapest candidate of each family (automl/"
-                               "cheap_start.py); auto: when it has a timeout")
+                               "control/cheap_start.py); auto: when it has a timeout")
     arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")
     loss_options: dict[str, Any] = setting(factory=dict, help="options of the loss space")
     hparam_options: dict[str, Any] = setting(factory=dict, help="options of the hparam space")

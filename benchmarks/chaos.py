@@ -110,7 +110,7 @@ def kill_loop(args: argparse.Namespace, cmd: list[str], url: str, tmp: str,
 def check(url: str, requested: int, kills: int, decreased: int, exit_code: int,
           start: float) -> dict[str, Any]:
     """What the database holds after the final run, against what a user is promised."""
-    from automl.runner import counts
+    from automl.control.loop import counts
 
     trials = snapshot(url)
     finished = [t for t in trials if counts(t)]

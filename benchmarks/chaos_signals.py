@@ -94,7 +94,7 @@ def check_exit(url: str, study: str, stats: dict[str, Any]) -> None:
 
 
 def check_round(url: str, study: str, requested: int, stats: dict[str, Any]) -> None:
-    from automl.runner import counts
+    from automl.control.loop import counts
 
     trials, rows = _trials(url, study)
     by_number = {t.number: t for t in trials}

@@ -1,5 +1,5 @@
 """How many concurrent workers one PostgreSQL holds: N simulated workers claim, heartbeat and
-finish short trials through the real worker loop (:func:`automl.runner.optimize`, the real
+finish short trials through the real worker loop (:func:`automl.control.loop.optimize`, the real
 :class:`~automl.storage.Storage` with the launchers' pool of one connection per engine); only
 training is replaced by a sleep. Checks what a search on a cluster is promised:
 
@@ -46,7 +46,7 @@ def worker(url: str, study_name: str, run_id: int, requested: int, trial_s: floa
     """One simulated worker: connect, wait for the start, run the real loop."""
     import optuna
 
-    from automl.runner import optimize
+    from automl.control.loop import optimize
     from automl.storage.runs import Run
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -122,8 +122,8 @@ def _worker_outcomes(procs: list[subprocess.Popen[str]],
 def one_round(url: str, workers: int, trials: int, trial_s: float) -> dict[str, Any]:
     import optuna
 
-    from automl.launchers import plan
-    from automl.runner import counts, tally
+    from automl.cluster import plan
+    from automl.control.loop import counts, tally
     from automl.storage.capacity import server_connections
     from automl.storage.runs import start_or_resume
 

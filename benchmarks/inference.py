@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         if bundle is None:
             from automl.export.bundle import BundleOptions
             from automl.export.exporter import export_study
-            from automl.export.select import parse_choice
+            from automl.policy.select import parse_choice
 
             bundle = Path(tmp) / "bundle"
             export_study(args.storage, args.study, parse_choice(args.trial), bundle,

@@ -133,7 +133,7 @@ def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> d
 def _chosen(recs: list[Any]) -> int | None:
     """The trial ``automl export --trial best`` takes: what a user of automl gets."""
     from automl.export.errors import ExportError
-    from automl.export.select import best_trial
+    from automl.policy.select import best_trial
 
     try:
         return best_trial(recs).number
@@ -153,7 +153,7 @@ def with_choice(run: dict[str, Any], out: Path, rejudge: bool = False) -> dict[s
     import dataclasses
 
     import automl
-    from automl.ranking import recent_accuracy
+    from automl.policy.ranking import recent_accuracy
 
     study = f"{run['set']}-s{run['seed']}-{run['method']}"
     if not (out / f"{study}.db").exists():

@@ -1,6 +1,6 @@
 """Trial records -> the DataFrames the pages draw. Pure: no Streamlit, no database.
 
-Ranking and Pareto membership come from :mod:`automl.ranking`, so
+Ranking and Pareto membership come from :mod:`automl.policy.ranking`, so
 the dashboard and ``automl leaderboard`` can never disagree about who is on the front.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from automl.config import COSTS  # noqa: F401  (re-exported: the pages label costs with it)
-from automl.ranking import leaderboard_rows as leaderboard
-from automl.ranking import pareto_ranks
+from automl.policy.ranking import leaderboard_rows as leaderboard
+from automl.policy.ranking import pareto_ranks
 from automl.storage.records import StudySummary, TrialRecord
 from dashboard.specs import arch_summary
 
@@ -90,7 +90,8 @@ def filter_frame(frame: pd.DataFrame, *, states: Iterable[str] | None = None,
 
 def rerank(frame: pd.DataFrame, cost: str) -> pd.DataFrame:
     """The rows of ``frame`` ranked among themselves on (accuracy, ``cost``), exactly as
-    :func:`automl.ranking.leaderboard_rows` ranks a whole study: completed trials that are not
+    :func:`automl.policy.ranking.leaderboard_rows` ranks a whole study: completed trials that are
+    not
     repeats of an earlier one, by Pareto rank, accuracy (desc), cost, trial; then completed
     trials without that cost; then the others by trial number. ``rank`` and ``pareto`` are
     recomputed, so a filtered or re-costed table and its plot tell the same story."""

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow(first=True)  # the suite's longest test: scheduled first
 def test_demo_best_model_reaches_0985_test_accuracy(tmp_path: Path) -> None:
-    from automl.export.select import best_trial
+    from automl.policy.select import best_trial
     from automl.storage import open_storage
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"

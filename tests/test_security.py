@@ -46,7 +46,7 @@ def test_servers_bind_loopback_by_default(command: str) -> None:
 
 def test_stored_config_and_listing_mask_the_password(tmp_path: Path) -> None:
     from automl import config
-    from automl.controller import open_study
+    from automl.control.controller import open_study
     from automl.data import load_data
     from automl.storage import Storage
 

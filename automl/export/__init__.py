@@ -6,7 +6,8 @@ metrics, costs, seeds, data hash, versions, the reproduce command, each file's s
 ``model.onnx`` (+ ``model.int8.onnx``; raw inputs, standardization inside), ``model.pt2``
 (torch.export) and a ``README.md`` model card. Loading a bundle runs nothing named in it.
 
-Names load on first use, so importing this package does not import torch or onnxruntime.
+The HTTP server is :mod:`automl.serve`. Names load on first use, so importing this package does
+not import torch or onnxruntime.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from automl.export.load import load_model
     from automl.export.predictor import Prediction, Predictor
     from automl.export.retrain import retrain
-    from automl.export.serve import create_app
     from automl.export.spec import read_spec
 
 _LAZY = {
@@ -30,7 +30,6 @@ _LAZY = {
     "Prediction": "automl.export.predictor",
     "Predictor": "automl.export.predictor",
     "retrain": "automl.export.retrain",
-    "create_app": "automl.export.serve",
     "read_spec": "automl.export.spec",
 }
 
@@ -38,7 +37,6 @@ __all__ = [
     "BundleOptions",
     "Prediction",
     "Predictor",
-    "create_app",
     "export_study",
     "load_model",
     "read_spec",

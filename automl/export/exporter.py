@@ -1,4 +1,4 @@
-"""``automl export``: trial(s) of a study -> bundle folder(s). See :mod:`automl.export.select`
+"""``automl export``: trial(s) of a study -> bundle folder(s). See :mod:`automl.policy.select`
 for what ``best``, ``knee`` and ``--pareto`` choose."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
-from automl.export.select import best_trial, knee_trial, select
 from automl.export.spec import build_spec
 from automl.export.staging import choose_source, data_config, reload_data, staged
+from automl.policy.select import best_trial, knee_trial, select
 from automl.storage.records import TrialRecord
 
 NOTES = {

@@ -45,8 +45,8 @@ def _train_plus_val(splits: Any) -> Any:
 def base_spec_from_db(storage: str | None, study: str, trial: int) -> tuple[dict[str, Any], str]:
     """The spec ``export`` would write for ``trial`` (no weights needed), and the storage URL."""
     from automl.export.exporter import read_study, storage_for_command
-    from automl.export.select import numbered_trial
     from automl.export.spec import build_spec
+    from automl.policy.select import numbered_trial
 
     url, records, config = read_study(storage, study)
     spec = build_spec(numbered_trial(records, trial, study), config, selected_by="retrain")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from automl import cli
+from automl.cli import app as cli
 
 N = 40  # samples in the small data files: enough to split 20 / 20 into train, val and test
 RNG = np.random.default_rng(0)

@@ -16,8 +16,8 @@ import pytest
 
 import automl
 from automl import api, config
+from automl.cluster.argv import search_argv, toml_literal
 from automl.errors import AutomlError, ConfigError, DataError, StorageError
-from automl.search_argv import search_argv, toml_literal
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from automl import config
-from automl.controller import run_search
+from automl.control.controller import run_search
 from automl.data import load_data, load_source
 from automl.errors import ConfigError, DataError, StorageError
 from automl.storage import open_storage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from automl.budget import (
+from automl.policy.budget import (
     FULL_SHARE,
     MAX_EPOCHS,
     MIN_STEPS,
@@ -57,7 +57,7 @@ def test_deadline_refuses_a_start_with_less_than_an_epoch_left() -> None:
 
 
 def test_spawned_workers_share_the_parents_deadline(monkeypatch) -> None:  # noqa: ANN001
-    from automl.workers import STARTED_ENV, search_started
+    from automl.cluster.local import STARTED_ENV, search_started
 
     monkeypatch.setenv(STARTED_ENV, repr(time.time() - 5.0))
     monkeypatch.delenv("AUTOML_WORKER", raising=False)
@@ -72,8 +72,8 @@ def test_single_objective_pruners_are_sized_from_the_adapted_epochs() -> None:
     """On tiny data a candidate trains far more than ``trainer.epochs``; Optuna's ASHA and
     Hyperband must rank on that scale, not stop everything by ``trainer.epochs / 8``."""
     from automl.api import load_config
-    from automl.budget import full_epochs
-    from automl.samplers import make_pruner
+    from automl.control.samplers import make_pruner
+    from automl.policy.budget import full_epochs
 
     cfg = load_config(None, ["study.objective='val_accuracy'", "trainer.epochs=20",
                              "study.pruner='asha'"])

@@ -1,5 +1,5 @@
 """The cost-frugal start: a new Pareto search first trains the cheapest candidate of each
-family, with plain cross-entropy and middle hyperparameters (automl/cheap_start.py)."""
+family, with plain cross-entropy and middle hyperparameters (automl/control/cheap_start.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import optuna
 import pytest
 
 from automl import api
-from automl.cheap_start import START_ATTR, cheap_start_params, queue_cheap_start
 from automl.config import from_dict
+from automl.control.cheap_start import START_ATTR, cheap_start_params, queue_cheap_start
 from search_spaces import InputInfo, sample_arch, sample_hparams, sample_loss
 from trainer import static_cost
 

@@ -100,8 +100,8 @@ def test_bad_override(item: str) -> None:
 
 
 def test_each_enum_is_declared_once_and_read_from_its_owner() -> None:
-    from automl.launchers.settings import LAUNCHERS
-    from automl.samplers import PRUNERS, SAMPLERS
+    from automl.cluster.settings import LAUNCHERS
+    from automl.control.samplers import PRUNERS, SAMPLERS
     from search_spaces.arch.checkpoint import MODES
     from search_spaces.hparams import OPTIMIZERS
     from trainer.augment import AUGMENTATIONS

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from automl import config, config_doc
+from automl import config
+from automl.cli import config_doc
 
 
 def test_readme_table_of_keys_is_current() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from automl.crossval import (
+from automl.policy.crossval import (
     CV_FOLDS,
     CV_MAX_SAMPLES,
     cross_validate,

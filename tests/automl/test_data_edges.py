@@ -13,7 +13,7 @@ from hostile_kit import MOD, X, Y
 from automl import config
 from automl.data import load_source
 from automl.errors import ConfigError
-from automl.limits import check_reachable
+from automl.policy.limits import check_reachable
 from search_spaces import InputInfo
 
 

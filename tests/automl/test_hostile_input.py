@@ -1,6 +1,6 @@
 """Hostile input is answered up front with one line on stderr and a non-zero exit (issue 11).
 
-Every case goes through the CLI entry point (``automl.cli.main``) in this process, as the
+Every case goes through the CLI entry point (``automl.cli.app.main``) in this process, as the
 console script does, and must: exit non-zero, print exactly one line on stderr naming the
 offending field or file (no traceback), and leave no database behind (nothing ran). Two cases
 run the real ``python -m automl`` in a subprocess (valid edge inputs: test_data_edges.py).

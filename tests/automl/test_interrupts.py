@@ -13,9 +13,9 @@ from typing import Any
 import optuna
 import pytest
 
-from automl import interrupts
+from automl.control import interrupts
+from automl.control.loop import INTERRUPTED, RETRY_ATTR, counts, optimize
 from automl.errors import StorageError
-from automl.runner import INTERRUPTED, RETRY_ATTR, counts, optimize
 from automl.storage import Storage
 from automl.storage.reconcile import project_states
 from automl.storage.runs import start_or_resume
@@ -175,7 +175,7 @@ def test_signal_while_the_cli_imports_exits_quietly(sig: int, code: int) -> None
     import sys
 
     script = ("import os, signal, time\n"
-              "import automl.entry as e\n"
+              "import automl.cli.entry as e\n"
               "signal.signal(signal.SIGINT, e._quit); signal.signal(signal.SIGTERM, e._quit)\n"
               f"os.kill(os.getpid(), {int(sig)})\n"
               "time.sleep(30)\n")

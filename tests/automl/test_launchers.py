@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from automl.cluster import plan
+from automl.cluster.settings import ClusterSection
 from automl.config import load
-from automl.controller import fingerprint
+from automl.control.controller import fingerprint
 from automl.errors import ConfigError
-from automl.launchers import plan
-from automl.launchers.settings import ClusterSection
 from automl.storage.capacity import Connections
 
 HERE = Path(__file__).parent
@@ -101,7 +101,7 @@ def test_cluster_section_is_validated_and_not_part_of_the_run(tmp_path: Path) ->
 
 
 def test_slurm_parameters_carry_the_study_files_options() -> None:
-    from automl.launchers.slurm import slurm_parameters
+    from automl.cluster.slurm import slurm_parameters
 
     c = ClusterSection(launcher="slurm", partition="gpu", account="lab", time_limit_min=600,
                        gpus_per_worker=4, cpus_per_worker=16, sbatch={"qos": "high"})
@@ -116,7 +116,7 @@ def test_slurm_without_slurm_is_a_one_line_error(tmp_path: Path,
     pytest.importorskip("submitit")
     import shutil
 
-    from automl.launchers.slurm import submit
+    from automl.cluster.slurm import submit
 
     if shutil.which("srun"):
         pytest.skip("this machine has Slurm")
@@ -126,7 +126,7 @@ def test_slurm_without_slurm_is_a_one_line_error(tmp_path: Path,
 
 
 def test_help_imports_neither_ray_nor_submitit() -> None:
-    code = ("import sys; from automl.cli import app; from typer.testing import CliRunner; "
+    code = ("import sys; from automl.cli.app import app; from typer.testing import CliRunner; "
             "r = CliRunner().invoke(app, ['search', '--help']); assert '--launcher' in r.output;"
             " print(sorted({'ray', 'submitit', 'torch'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from automl.pruning import RungEntry, crowding_distances, decide, order_entries, rung_epochs
+from automl.policy.pruning import RungEntry, crowding_distances, decide, order_entries, rung_epochs
 
 
 def E(number: int, acc: float, cost: float) -> RungEntry:  # noqa: N802

@@ -3,7 +3,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from automl.ranking import dominates, knee, pareto_ranks, rank
+from automl.policy.ranking import dominates, knee, pareto_ranks, rank
 
 
 def brute_force_ranks(points):

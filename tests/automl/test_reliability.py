@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from automl.runner import RUN_ATTR, counts
+from automl.control.loop import RUN_ATTR, counts
 from automl.storage import open_storage
 from automl.storage.reconcile import project_states
 
@@ -251,7 +251,7 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     never sees such a trial; the runner's claim does."""
     import optuna
 
-    from automl.runner import _claim
+    from automl.control.loop import _claim
     from automl.storage import Storage, lifecycle
     from automl.storage.runs import start_or_resume
 

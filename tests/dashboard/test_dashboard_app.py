@@ -14,7 +14,7 @@ import pytest
 from dashboard_db import APP, Db, build_importance, build_mixed
 from streamlit.testing.v1 import AppTest
 
-from automl.ranking import leaderboard_rows as leaderboard
+from automl.policy.ranking import leaderboard_rows as leaderboard
 from automl.storage import open_storage
 
 pytestmark = [

@@ -13,8 +13,8 @@ import pytest
 from dashboard_db import REPO
 from typer.testing import CliRunner
 
-from automl import cli_dashboard
-from automl.cli import app
+from automl.cli import dashboard as cli_dashboard
+from automl.cli.app import app
 from automl.errors import AutomlError
 from automl.storage import open_storage
 
@@ -98,7 +98,7 @@ def test_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_help_imports_no_heavy_package() -> None:
-    code = ("import sys\nfrom automl import cli\ntry:\n    cli.app(['--help'])\n"
+    code = ("import sys\nfrom automl.cli import app as cli\ntry:\n    cli.app(['--help'])\n"
             "except SystemExit:\n    pass\n"
             "print(sorted(m for m in ('streamlit', 'torch', 'optuna') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,

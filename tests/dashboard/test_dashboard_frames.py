@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from dashboard_db import CNN, MLP
 
-from automl.ranking import pareto_ranks
+from automl.policy.ranking import pareto_ranks
 from automl.storage import EpochPoint, StudySummary, TrialRecord
 from dashboard import archviz, figures, frames, specs
 

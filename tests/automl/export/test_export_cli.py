@@ -10,7 +10,7 @@ import pytest
 
 from automl.export.bundle import BundleOptions
 from automl.export.exporter import export_study
-from automl.export.select import best_trial, knee_trial, pareto_trials
+from automl.policy.select import best_trial, knee_trial, pareto_trials
 from automl.storage import open_storage
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from serve_helpers import running_server
 
-from automl.export.serve import create_app
+from automl.serve.app import create_app
 
 # Starlette's test client warns that it will move to httpx2; nothing here depends on it.
 pytestmark = [pytest.mark.slow,

@@ -63,7 +63,7 @@ def test_loading_predicting_serving_never_import_the_bundles_data_source(
         warnings.simplefilter("ignore", DeprecationWarning)
         from fastapi.testclient import TestClient
 
-    from automl.export.serve import create_app
+    from automl.serve.app import create_app
 
     client = TestClient(create_app(root / "b"))
     assert client.get("/metadata").status_code == 200

@@ -14,8 +14,8 @@ from bundle_kit import CNN, MLP, edit_spec, make_bundle
 
 from automl.export import Predictor, load_model, read_spec
 from automl.export.errors import BundleError
-from automl.export.serve import create_app
 from automl.export.spec import FORMAT_VERSION
+from automl.serve.app import create_app
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from automl.export.batching import MicroBatcher
+from automl.serve.batching import MicroBatcher
 
 
 def tagged(i: int, n: int) -> np.ndarray:
@@ -89,7 +89,7 @@ def test_adaptive_waits_for_announced_requests_only() -> None:
 def test_a_lone_request_does_not_wait_out_the_window(lab) -> None:  # noqa: ANN001
     import httpx
 
-    from automl.export.serve import create_app
+    from automl.serve.app import create_app
 
     app = create_app(lab.best, backend="onnx", batch_wait_ms=3000)
 
@@ -110,7 +110,7 @@ def test_app_batches_concurrent_requests_like_unbatched_predictions(lab) -> None
     import httpx
 
     from automl.export.predictor import Predictor
-    from automl.export.serve import create_app
+    from automl.serve.app import create_app
 
     rng = np.random.default_rng(0)
     sizes = [1 + (i * 5) % 9 for i in range(48)]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from serve_helpers import chunked_body, reset_peak, running_server, status_kb
 
-from automl.export.serve_limits import BodyLimit
+from automl.serve.limits import BodyLimit
 
 LIMIT = 10_000
 

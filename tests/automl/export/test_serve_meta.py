@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from automl.export.serve import ServeConfig
-from automl.export.serve_meta import WITHHELD, looks_like_location, public_metadata
-from automl.export.serve_run import startup_message
+from automl.serve.app import ServeConfig
+from automl.serve.meta import WITHHELD, looks_like_location, public_metadata
+from automl.serve.run import startup_message
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,7 +65,7 @@ def test_served_metadata_of_a_real_bundle_has_no_local_path(lab) -> None:  # noq
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         from fastapi.testclient import TestClient
-    from automl.export.serve import create_app
+    from automl.serve.app import create_app
 
     # Whatever absolute paths and URLs the bundle holds (storage, reproduce commands) ...
     spec = (lab.best / "spec.json").read_text()
@@ -102,7 +102,7 @@ def test_bad_serve_options_fail_in_one_line(tmp_path: Path, args: list[str],
 
 
 def test_serve_help_and_option_errors_load_no_server_stack(tmp_path: Path) -> None:
-    code = ("import sys\nfrom automl.cli import app\n"
+    code = ("import sys\nfrom automl.cli.app import app\n"
             "for argv in (['serve', '--help'], ['serve', '.', '--port', '0']):\n"
             "    try:\n        app(argv)\n    except BaseException:\n        pass\n"
             "print([m for m in ('torch', 'fastapi', 'uvicorn', 'prometheus_client', "

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from serve_helpers import running_server
 
-from automl.export import serve
+from automl.serve import app as serve
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]

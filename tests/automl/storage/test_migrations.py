@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from automl.cli_db import db_app
+from automl.cli.db import db_app
 from automl.errors import StorageError
 from automl.storage import Storage, migrate, schema
 from automl.storage.migrate import HEAD, VERSION_TABLE

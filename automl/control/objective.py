@@ -1,0 +1,300 @@
+"""One trial: sample architecture + loss + hyperparameters together, answer a repeated candidate
+from its stored result, check cost limits on the meta device, train (stopped early by
+successive halving or the deadline), store. Optuna is touched here, in :mod:`automl.control.loop`
+and
+in :mod:`automl.control.controller` only."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+
+from automl.control import interrupts
+from automl.control.dedup import DUPLICATE, candidate_key
+from automl.control.reporting import NullReporter, Reporter
+from automl.policy.budget import (
+    Deadline,
+    first_rung,
+    full_epochs,
+    hparam_options_for,
+    steps_per_epoch,
+)
+from automl.policy.crossval import cv_folds, score_contender
+from automl.policy.limits import constraint_values, violation
+from automl.policy.pruning import ETA, RungEntry, decide, rung_epochs
+from automl.policy.ranking import recent_accuracy
+from automl.storage.candidates import CANDIDATE_ATTR
+
+if TYPE_CHECKING:
+    import optuna
+
+    from automl.config import StudyConfig
+    from automl.data import PreparedData
+    from automl.storage import Storage
+    from trainer import EpochRecord
+
+
+class Objective:
+    """Callable handed to the runner; returns (val_accuracy, cost) or val_accuracy."""
+
+    def __init__(self, cfg: StudyConfig, data: PreparedData, storage: Storage,
+                 reporter: Reporter | None = None, deadline: Deadline | None = None,
+                 *, log_cost: bool = False) -> None:
+        from search_spaces.base import input_info
+
+        self.cfg = cfg
+        self.data = data
+        self.storage = storage
+        self.reporter = reporter or NullReporter()
+        self.study_name = cfg.study.name
+        self.deadline = deadline or Deadline()
+        self.log_cost = log_cost  # tell the sampler log10(cost) (see controller.open_study)
+        splits = data.splits
+        n_train = len(splits.y_train)
+        self.info = input_info(splits)
+        self.hparam_options = hparam_options_for(cfg, n_train)
+        batch_sizes = self.hparam_options["batch_sizes"]
+        self.epochs = full_epochs(cfg, n_train)
+        multi = cfg.study.objective != "val_accuracy"
+        first = first_rung(self.epochs, steps_per_epoch(n_train, batch_sizes))
+        self.rungs = (rung_epochs(self.epochs, ETA, first)
+                      if multi and cfg.study.pruner != "none" else [])
+        n_dev = n_train + len(splits.y_val)
+        labels = np.concatenate([splits.y_train, splits.y_val])
+        self.cv_k = cv_folds(n_dev, labels) if cfg.search.cross_validate else 0
+
+    def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
+        try:
+            return self._run(trial)
+        except Exception as exc:
+            import optuna
+
+            if isinstance(exc, optuna.TrialPruned):
+                raise
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:1000]
+            trial.set_user_attr("reason", reason)
+            self.storage.update_trial(self.study_name, trial.number, state="FAIL", reason=reason)
+            raise
+
+    def interrupted(self, trial: optuna.Trial) -> None:
+        """Ctrl-C / SIGTERM during this trial: record why; the runner re-queues the candidate."""
+        self.storage.update_trial(self.study_name, trial.number, state="FAIL",
+                                  reason="interrupted")
+
+    def _prune(self, trial: optuna.Trial, reason: str) -> NoReturn:
+        import optuna
+
+        trial.set_user_attr("reason", reason)
+        self.storage.update_trial(self.study_name, trial.number, state="PRUNED", reason=reason)
+        raise optuna.TrialPruned(reason)
+
+    def _run(self, trial: optuna.Trial) -> float | Sequence[float]:
+        from search_spaces import (
+            arch_to_dict,
+            loss_to_dict,
+            sample_arch,
+            sample_hparams,
+            sample_loss,
+        )
+
+        cfg, number = self.cfg, trial.number
+        trial.set_user_attr("val_samples", len(self.data.splits.y_val))
+        # Architecture and loss are proposed together, in the same trial.
+        arch = sample_arch(cfg.search.arch, trial, self.info, cfg.search.arch_options)
+        loss = sample_loss(cfg.search.loss, trial, self.info, cfg.search.loss_options)
+        hp = sample_hparams(cfg.search.hparams, trial, self.hparam_options)
+        loss_dict, arch_dict = loss_to_dict(loss), arch_to_dict(arch)
+        train_cfg = dataclasses.replace(
+            cfg.trainer, lr=hp.lr, weight_decay=hp.weight_decay, optimizer=hp.optimizer,
+            batch_size=hp.batch_size, seed=cfg.study.seed + number, epochs=self.epochs,
+        )
+        key = candidate_key(arch_dict, loss_dict, hp.to_dict(), dataclasses.asdict(train_cfg),
+                            self.data.data_hash)
+        epochs = self.deadline.epochs_for(self.epochs, self.rungs[0] if self.rungs else 1)
+        train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
+        self.storage.update_trial(
+            self.study_name, number, state="RUNNING", arch_space=cfg.search.arch,
+            arch=arch_dict, loss=loss_dict, loss_formula=loss.formula,
+            loss_family=loss_dict.get("kind"), hparams=hp.to_dict(),
+            train_config=dataclasses.asdict(train_cfg), preprocessing=self.data.preprocessing,
+        )
+        self.reporter.trial_started(number, f"{arch.kind} · {loss.formula}")
+        repeat = self._answer_repeat(trial, key)
+        if repeat is not None:
+            return repeat
+        costs = self._costs_before_training(trial, arch)
+        result, stopped = self._train(trial, arch, loss, train_cfg, costs)
+        if not stopped:
+            self._cross_validate(trial, arch, loss, train_cfg, result)
+        trial.set_user_attr("val_recent", recent_accuracy(result.history))
+        return self._finish(trial, result, costs, key, stopped)
+
+    def _answer_repeat(self, trial: optuna.Trial, key: str) -> float | Sequence[float] | None:
+        """A candidate trained before is answered from its stored result, not trained again:
+        the sampler is told the same values (or the same pruning), the leaderboard says so."""
+        from automl.storage.candidates import find_candidate
+
+        found = find_candidate(self.storage, self.study_name, key)
+        if found is None:
+            return None
+        first, state = found
+        old = self.storage.trial(self.study_name, first)
+        reason = f"{DUPLICATE}{first}"
+        trial.set_user_attr("duplicate_of", first)
+        values = old.values
+        if state == "PRUNED" or values is None:
+            self._prune(trial, f"{reason}, which was {(old.reason or 'pruned').split(':')[0]}")
+        copied = {k: getattr(old, k) for k in (
+            "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms",
+            "peak_memory_mb", "comm_bytes_per_step", "best_epoch", "artifact_path")}
+        self.storage.update_trial(self.study_name, trial.number, state="COMPLETE",
+                                  reason=reason, train_seconds=0.0, **copied)
+        trial.set_user_attr("reason", reason)
+        trial.set_user_attr("test_accuracy", old.test_accuracy)
+        trial.set_user_attr("constraint", constraint_values(self.cfg.limits, copied))
+        if copied.get(self.cfg.study.cost) is not None:
+            trial.set_user_attr("cost", float(copied[self.cfg.study.cost]))
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def _costs_before_training(self, trial: optuna.Trial, arch: Any) -> dict[str, Any]:
+        """Static costs on the meta device (milliseconds, no memory), then latency on a freshly
+        built CPU copy; a candidate over a limit is pruned here, before any training."""
+        import torch
+
+        from search_spaces import build_model
+        from trainer import measure_latency_ms, static_cost
+
+        limits, number = self.cfg.limits, trial.number
+        static = static_cost(arch)
+        costs: dict[str, Any] = {"params": static.params, "flops": float(static.flops)}
+        trial.set_user_attr("constraint", constraint_values(limits, costs))
+        self.storage.update_trial(self.study_name, number, **costs)
+        reason = violation(limits, costs)
+        if reason:
+            self._prune(trial, reason)
+        with interrupts.interruptible(), torch.random.fork_rng():
+            model = build_model(arch)
+            costs["latency_ms"] = measure_latency_ms(
+                model, tuple(arch.input_shape), repeats=self.cfg.trainer.latency_repeats
+            )
+        del model
+        trial.set_user_attr("constraint", constraint_values(limits, costs))
+        self.storage.update_trial(self.study_name, number, latency_ms=costs["latency_ms"])
+        reason = violation(limits, costs)
+        if reason:
+            self._prune(trial, reason)
+        return costs
+
+    def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
+               costs: dict[str, Any]) -> tuple[Any, str | None]:
+        """Train; returns the result and why it stopped early (None: it ran every epoch)."""
+        from trainer import NonFiniteLossError, TrialTimeoutError, train
+
+        single = self.cfg.study.objective == "val_accuracy"
+        stop: list[str] = []
+
+        def on_epoch(rec: EpochRecord) -> bool:
+            with interrupts.held():  # a signal waits for this epoch's writes
+                return epoch_done(rec)
+
+        def epoch_done(rec: EpochRecord) -> bool:
+            self.storage.add_epoch(self.study_name, trial.number, rec.epoch, rec.train_loss,
+                                   rec.val_accuracy, rec.seconds, rec.val_loss)
+            self.reporter.epoch_done(trial.number, rec, train_cfg.epochs)
+            self.deadline.epoch_done(rec.seconds)
+            if single:
+                trial.report(rec.val_accuracy, rec.epoch)
+                if trial.should_prune():
+                    stop.append(f"pruned by {self.cfg.study.pruner} at epoch {rec.epoch}")
+            elif rec.epoch in self.rungs and rec.epoch < train_cfg.epochs:
+                reason = self._rung_verdict(trial.number, rec.epoch, costs)
+                if reason:
+                    stop.append(reason)
+            if not stop and self.deadline.passed() and rec.epoch < train_cfg.epochs:
+                stop.append(f"deadline: stopped after epoch {rec.epoch} of {train_cfg.epochs}")
+            return bool(stop)
+
+        # Latency was measured before training (for the limits); don't pay for it twice.
+        run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
+        try:
+            with interrupts.interruptible():  # Ctrl-C stops training at once
+                result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch)
+        except NonFiniteLossError as exc:
+            self._prune(trial, f"non-finite loss: {exc}")
+        except TrialTimeoutError as exc:
+            self._prune(trial, f"trial timeout: {exc}")
+        if stop and not stop[0].startswith("deadline"):
+            self._prune(trial, stop[0])
+        return result, (stop[0] if stop else None)
+
+    def _rung_verdict(self, number: int, epoch: int, costs: dict[str, Any]) -> str | None:
+        """None if the candidate continues past this rung, else why it stops (MO-ASHA)."""
+        from automl.storage.candidates import rung_entries
+
+        rows = rung_entries(self.storage, self.study_name, epoch, self.cfg.study.cost)
+        entries = [RungEntry(n, acc, cost, kind) for n, acc, cost, kind in rows]
+        if all(e.number != number for e in entries):
+            return None  # its row has no cost yet: nothing to compare on
+        verdict = decide(number, entries, ETA)
+        rung = self.rungs.index(epoch) + 1
+        return None if verdict.promote else verdict.reason(rung, epoch, ETA)
+
+    def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
+                        result: Any) -> None:
+        """k-fold scores for a contender on small data (see :mod:`automl.policy.crossval`)."""
+        if not self.cv_k:
+            return
+        with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
+            score = score_contender(
+                self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
+                loss, train_cfg, self.cv_k, keep_going=lambda: not self.deadline.passed(),
+                on_start=lambda: self.reporter.trial_started(
+                    trial.number, f"{self.cv_k}-fold cross-validation"),
+                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.remaining())
+        for name, value in dataclasses.asdict(score).items() if score else ():
+            trial.set_user_attr(f"cv_{name}", value)
+
+    def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any], key: str,
+                stopped: str | None) -> float | Sequence[float]:
+        """Store a trained candidate. ``stopped`` (the deadline's reason) keeps it, but never
+        reused for a later repeat of the same candidate ``key``."""
+        from safetensors.torch import save_file
+
+        number = trial.number
+        costs["peak_memory_mb"] = result.peak_memory_mb
+        costs["comm_bytes_per_step"] = result.comm_bytes_per_step
+        trial.set_user_attr("constraint", constraint_values(self.cfg.limits, costs))
+        reason = violation(self.cfg.limits, costs)  # peak memory is only known after training
+        if reason:
+            self.storage.update_trial(self.study_name, number, **costs)
+            self._prune(trial, reason)
+        folder, rel = self.storage.artifact_dir(self.study_name, number)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "model.safetensors"
+        save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
+        if stopped is not None:
+            trial.set_user_attr("reason", stopped)
+        self.storage.update_trial(
+            self.study_name, number, state="COMPLETE", val_accuracy=result.val_accuracy,
+            val_loss=result.val_loss, test_accuracy=result.test_accuracy,
+            train_seconds=result.train_seconds, reason=stopped,
+            best_epoch=result.best_epoch, artifact_path=f"{rel}/{path.name}", **costs,
+        )
+        trial.set_user_attr("test_accuracy", result.test_accuracy)
+        if stopped is None:
+            trial.set_user_attr(CANDIDATE_ATTR, key)
+        if self.cfg.study.objective == "val_accuracy":
+            return result.val_accuracy
+        cost = costs.get(self.cfg.study.cost)
+        if cost is None:
+            raise RuntimeError(f"cost {self.cfg.study.cost!r} was not measured for this trial")
+        trial.set_user_attr("cost", float(cost))
+        return result.val_accuracy, self.told_cost(float(cost))
+
+    def told_cost(self, cost: float) -> float:
+        """The cost objective as the sampler sees it."""
+        return math.log10(max(cost, 1e-12)) if self.log_cost else cost

@@ -1,0 +1,159 @@
+"""How :func:`automl.api.search` runs a search, in the order that keeps bad input harmless:
+config, whether a database server answers at all (read only, a second), search spaces, then the
+data and whether any candidate fits it, and only then the database is written; then local
+worker processes or a launcher's jobs, and the search loop itself
+(:func:`automl.control.controller.run_search`) with or without a progress display.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from automl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from subprocess import Popen
+
+    from automl.config import StudyConfig
+    from automl.control.controller import SearchOutcome
+    from automl.data import PreparedData
+    from automl.storage import Storage
+
+Say = Callable[[str], None]
+
+
+def prepare(cfg: StudyConfig) -> PreparedData:
+    """Check the spaces, load the data and check that a candidate can fit it: all before the
+    database is touched, so bad input leaves no study behind."""
+    from automl.control.controller import check_spaces
+    from automl.data import load_data
+    from automl.policy.limits import check_reachable_for
+
+    check_spaces(cfg)
+    d = cfg.data
+    prepared = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
+                         d.standardize)
+    check_reachable_for(cfg, prepared.splits)
+    return prepared
+
+
+def reach_server(cfg: StudyConfig) -> None:
+    """Fail within a second (one masked line) if the study's database server cannot be reached,
+    before the data and spaces checks, which take seconds. Reads nothing and writes nothing; a
+    SQLite file is left to :func:`open_for`, which creates it."""
+    from automl.storage import open_storage
+    from automl.storage.urls import resolve_url
+
+    url = resolve_url(cfg.study.storage)
+    if url.startswith("sqlite"):
+        return
+    open_storage(url, create=False, readonly=True, schema="as-is").close()
+
+
+def open_for(cfg: StudyConfig) -> Storage:
+    """The study's database, opened (and created) for writing."""
+    from automl.storage import open_storage
+
+    s = cfg.study
+    return open_storage(s.storage, artifacts=s.artifacts,
+                        heartbeat_interval=s.heartbeat_interval or None,
+                        grace_period=s.grace_period)
+
+
+def objective_cost(cfg: StudyConfig) -> str | None:
+    """The cost the study minimizes beside accuracy (None: accuracy alone)."""
+    return cfg.study.cost if cfg.study.objective == "pareto" else None
+
+
+def banner(cfg: StudyConfig, store: Storage, data: PreparedData) -> str:
+    """The line a search starts with (Rich markup; names escaped)."""
+    from automl.cli.render import safe
+
+    s, cost = cfg.study, objective_cost(cfg)
+    return (f"study [bold]{safe(s.name)}[/] in {safe(store.masked_url)}: {s.trials} trials"
+            f"{f' on {s.workers} workers' if s.workers > 1 else ''}, "
+            f"data {safe(cfg.data.source)} {tuple(data.splits.x_train.shape)} train, "
+            f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}")
+
+
+def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: float,
+            argv: Sequence[str], say: Say | None) -> SearchOutcome:
+    """Run the search in this process (``data`` from :func:`prepare`, checked there), with
+    ``study.workers - 1`` local workers beside it or the launcher's jobs instead. ``argv``: the
+    ``automl`` arguments the workers run; ``say``: print for people (None: quiet, and no
+    progress display). Workers are stopped on any exception (Ctrl-C included) and always
+    waited for."""
+    from automl.cluster import local as workers_mod
+    from automl.control.controller import run_search
+
+    started_wall = time.time() - (time.monotonic() - started)
+    if cfg.cluster.launcher != "local":  # workers as cluster jobs; this process follows them
+        from automl.cluster import launch
+
+        return launch(cfg, store, data, list(argv), started_wall=started_wall, say=say)
+    children = _start_workers(cfg, store.is_sqlite, argv, started_wall)
+    try:
+        if say is None:
+            return run_search(cfg, store, data, started=started, checked=True)
+        from automl.cli.progress import RichReporter
+
+        with RichReporter(cfg.study.trials, cost=objective_cost(cfg)) as reporter:
+            return run_search(cfg, store, data, reporter=reporter, callbacks=[reporter],
+                              started=started, checked=True)
+    except BaseException:
+        workers_mod.stop(children)
+        raise
+    finally:
+        workers_mod.wait(children)
+
+
+def _start_workers(cfg: StudyConfig, is_sqlite: bool, argv: Sequence[str],
+                   started_wall: float) -> list[Popen[bytes]]:
+    from automl.cluster import local as workers_mod
+
+    n = cfg.study.workers
+    if n <= 1:
+        return []
+    workers_mod.check_backend(n, is_sqlite)
+    if int(os.environ.get("AUTOML_NNODES", "1")) > 1:
+        raise ConfigError(
+            "study.workers: several workers cannot share one multi-node trial (AUTOML_NNODES > 1);"
+            " run one worker per node group"
+        )
+    gpus = 0
+    if cfg.trainer.device != "cpu":
+        import torch
+
+        gpus = torch.cuda.device_count()
+    devices = workers_mod.device_slices(n, cfg.trainer.nproc, gpus)
+    return workers_mod.spawn(argv, devices, started_wall)
+
+
+def console_say() -> Say:
+    """Print a line for people on stdout (Rich markup)."""
+    from automl.cli.render import console
+
+    con = console()
+
+    def say(line: str) -> None:
+        con.print(line, highlight=False)
+
+    return say
+
+
+def report(records: Sequence[Any], cost: str, study: str, top: int | None
+           ) -> tuple[list[dict[str, Any]], Any]:
+    """The top leaderboard rows of ``records`` and the trial ``automl export --trial best``
+    takes (None while no trial has completed)."""
+    from automl.export.errors import ExportError
+    from automl.policy.ranking import leaderboard_rows as leaderboard
+    from automl.policy.select import best_trial
+
+    try:
+        best = best_trial(records, cost, study)
+    except ExportError:
+        best = None
+    return leaderboard(records, cost=cost, top=top), best

@@ -1,0 +1,115 @@
+"""How long each candidate trains, and the deadline a ``--timeout`` sets. Pure decisions.
+
+The rule (also in the README):
+
+* **Epochs scale with the data.** With ``search.adapt_epochs`` (the default) a candidate
+  trains ``max(trainer.epochs, ceil(MIN_STEPS / steps_per_epoch))`` epochs, at most
+  ``MAX_EPOCHS``, where ``steps_per_epoch`` is counted at the middle of the searched batch
+  sizes: a 40-sample data set gets enough optimizer steps to learn, a large one keeps
+  ``trainer.epochs``. ``--epochs N`` on the command line fixes N.
+* **A timeout bounds every candidate.** With ``--timeout T``, once epoch times have been
+  measured, a candidate trains at most ``(T / FULL_SHARE) / median epoch seconds`` epochs (and
+  at least the first pruning rung): no single candidate may eat more than an eighth of the
+  budget, so the search tries many; successive halving stops most of them much earlier.
+* **The deadline holds.** Candidates still training at ``T`` stop after their current epoch and
+  are kept with their best validation figures (reason ``deadline``); no candidate starts when
+  less than one median epoch is left.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from automl.config import StudyConfig
+
+MIN_STEPS = 300  # optimizer steps a candidate should get, if the data set is tiny
+MIN_RUNG_STEPS = 50  # optimizer steps before the first successive-halving comparison
+MAX_EPOCHS = 500
+FULL_SHARE = 8  # a full-length candidate may use at most 1/FULL_SHARE of a timeout
+
+
+def study_epochs(base_epochs: int, n_train: int, batch_sizes: Sequence[int],
+                 adapt: bool = True) -> int:
+    """Epochs of a full-length candidate in this study (see the module docstring)."""
+    if not adapt:
+        return base_epochs
+    steps = steps_per_epoch(n_train, batch_sizes)
+    return max(base_epochs, min(MAX_EPOCHS, math.ceil(MIN_STEPS / steps)))
+
+
+def hparam_options_for(cfg: StudyConfig, n_train: int) -> dict[str, Any]:
+    """The hyperparameter space's options: batch sizes scale with the data unless the study
+    file bounds them."""
+    from search_spaces.hparams import scaled_batch_sizes
+
+    return {"batch_sizes": scaled_batch_sizes(n_train), **cfg.search.hparam_options}
+
+
+def full_epochs(cfg: StudyConfig, n_train: int) -> int:
+    """Epochs of a full-length candidate of this study (``automl.policy.budget.study_epochs``); the
+    single-objective pruners are sized from it too."""
+    batch_sizes = hparam_options_for(cfg, n_train)["batch_sizes"]
+    return study_epochs(cfg.trainer.epochs, n_train, batch_sizes, cfg.search.adapt_epochs)
+
+
+def first_rung(epochs: int, steps_per_epoch: int) -> int:
+    """The first successive-halving rung for a study whose candidates train ``epochs``: at
+    least ``MIN_RUNG_STEPS`` optimizer steps in, since a ranking after a handful of steps
+    measures the initialization, not the candidate."""
+    return max(1, epochs // 20, math.ceil(MIN_RUNG_STEPS / max(1, steps_per_epoch)))
+
+
+def steps_per_epoch(n_train: int, batch_sizes: Sequence[int]) -> int:
+    """Optimizer steps an epoch at the middle of the searched batch sizes."""
+    sizes = sorted(batch_sizes) or [64]
+    return max(1, math.ceil(n_train / sizes[len(sizes) // 2]))
+
+
+@dataclass
+class Deadline:
+    """A wall-clock budget shared by the search loop and the objective (monotonic seconds).
+
+    ``end`` is None without a timeout. Epoch times reported with :meth:`epoch_done` feed the
+    estimate :meth:`epochs_for` caps candidates with.
+    """
+
+    end: float | None = None
+    timeout: float | None = None
+    epoch_seconds: list[float] = field(default_factory=list)
+
+    @classmethod
+    def starting(cls, timeout: float | None, started: float | None = None) -> Deadline:
+        start = time.monotonic() if started is None else started
+        return cls(None if timeout is None else start + timeout, timeout)
+
+    def remaining(self) -> float:
+        return math.inf if self.end is None else self.end - time.monotonic()
+
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+    def epoch_done(self, seconds: float) -> None:
+        self.epoch_seconds.append(seconds)
+        del self.epoch_seconds[:-200]  # recent candidates describe the search best
+
+    def typical_epoch(self) -> float | None:
+        return statistics.median(self.epoch_seconds) if self.epoch_seconds else None
+
+    def can_start(self) -> bool:
+        """Whether a new candidate can still train at least one typical epoch."""
+        typical = self.typical_epoch() or 0.0
+        return self.remaining() > typical
+
+    def epochs_for(self, epochs: int, min_epochs: int) -> int:
+        """``epochs`` capped so one candidate takes at most 1/FULL_SHARE of the timeout."""
+        typical = self.typical_epoch()
+        if self.timeout is None or not typical:
+            return epochs
+        cap = int(self.timeout / FULL_SHARE / typical)
+        return max(min(min_epochs, epochs), min(epochs, cap))

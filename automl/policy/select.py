@@ -1,0 +1,159 @@
+"""Which trial(s) to export: ``best``, ``knee``, a trial number, or the whole Pareto front. Pure.
+
+Definitions (the leaderboard's axes: validation accuracy against the study's cost, by default
+FLOPs; test accuracy never takes part in a choice):
+
+* ``best``: the completed trial with the highest validation accuracy. Accuracies within one
+  validation sample of the highest count as tied (a difference of one sample is below what the
+  split can tell apart; ties are common, digits saturates validation at 1.0). A tie goes to the
+  higher recent validation accuracy (``val_recent``: the mean over the candidate's last 3
+  epochs, :func:`automl.policy.ranking.recent_accuracy`; a candidate that held the accuracy rather
+  than touched it once), then to the lower validation loss (plain cross-entropy on the
+  validation split, whatever loss was trained), then to the higher accuracy, the lower cost and
+  the lower trial number, so the choice is deterministic. On small data, where contenders were
+  also cross-validated (:mod:`automl.policy.crossval`), the rule runs on their cross-validated
+  accuracy and loss (a mean over folds is already steady; ``val_recent`` is not consulted).
+  Why recent accuracy before loss: on the three digits runs of benchmarks/RESULTS.md record 3,
+  the lowest loss among dozens of candidates at 1.0 picked 98.1 % test where the steadiest
+  picked 99.2 % (the loss rewards confident networks, not accurate ones).
+* ``knee``: :func:`automl.policy.ranking.knee` over the Pareto front of (validation accuracy,
+cost):
+  with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
+  the straight line from the cheapest member to the most accurate one, i.e. where buying more
+  accuracy starts to cost disproportionately more. A front of one or two members gives its most
+  accurate member.
+* ``--pareto``: every member of the front (Pareto rank 0), most accurate first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from automl.export.errors import ExportError
+from automl.policy.ranking import knee, pareto_ranks
+from automl.storage.records import TrialRecord
+
+CHOICES = ("best", "knee")
+
+
+def _cost(rec: TrialRecord, cost: str) -> float:
+    value = rec.cost(cost)
+    return float("inf") if value is None else value  # an unpriced trial never wins a tie
+
+
+def _finite(value: float | None) -> float:
+    return float("inf") if value is None or value != value else value  # None or NaN last
+
+
+def _loss(rec: TrialRecord) -> float:
+    return _finite(rec.val_loss)
+
+
+def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
+    done = [r for r in records if r.state == "COMPLETE" and r.val_accuracy is not None]
+    if not done:
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.state.lower()] = counts.get(r.state.lower(), 0) + 1
+        have = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials"
+        raise ExportError(f"study {study!r} has no completed trial with weights ({have})")
+    return done
+
+
+def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+               ) -> TrialRecord:
+    """Highest cross-validated accuracy where measured, else highest validation accuracy, with
+    accuracies within one validation sample of the best counted as tied; ties to the lower
+    (cross-)validation loss, then the higher accuracy, lower ``cost`` and trial number."""
+    done = _complete(records, study)
+    validated = [r for r in done if r.cv_accuracy is not None]
+    if validated:
+        return _pick(validated, lambda r: float(r.cv_accuracy or 0.0),
+                     lambda r: _finite(r.cv_loss), max(r.cv_samples or 0 for r in validated),
+                     cost, steady=lambda r: 0.0)
+    return _pick(done, lambda r: float(r.val_accuracy or 0.0), _loss,
+                 max(r.val_samples or 0 for r in done), cost, steady=_recent)
+
+
+def _recent(rec: TrialRecord) -> float:
+    # Trials stored before val_recent existed (and repeats) all count as -1: the loss decides.
+    return -1.0 if rec.val_recent is None else float(rec.val_recent)
+
+
+def _pick(pool: Sequence[TrialRecord], acc: Callable[[TrialRecord], float],
+          loss: Callable[[TrialRecord], float], samples: int, cost: str,
+          steady: Callable[[TrialRecord], float]) -> TrialRecord:
+    # One sample of the validation data is below what it can tell apart: accuracies that
+    # close are a tie, decided by the steadier accuracy, then the loss on the same samples.
+    top = max(acc(r) for r in pool)
+    tol = 1.0 / samples if samples else 0.0
+    tied = [r for r in pool if acc(r) >= top - tol - 1e-12]
+    return min(tied, key=lambda r: (-steady(r), loss(r), -acc(r), _cost(r, cost), r.number))
+
+
+def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:
+    priced = sorted((r for r in done if r.cost(cost) is not None), key=lambda r: r.number)
+    return priced
+
+
+def pareto_trials(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+                  ) -> list[TrialRecord]:
+    """Pareto-front members on (val accuracy, cost), most accurate first (then cheaper)."""
+    priced = _front(_complete(records, study), cost)
+    if not priced:
+        raise ExportError(f"study {study!r}: no completed trial has a {cost!r} figure")
+    ranks = pareto_ranks([(float(r.val_accuracy or 0.0), _cost(r, cost)) for r in priced])
+    front = [r for r, k in zip(priced, ranks, strict=True) if k == 0]
+    return sorted(front, key=lambda r: (-float(r.val_accuracy or 0.0), _cost(r, cost), r.number))
+
+
+def knee_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+               ) -> TrialRecord:
+    """The front member with the best accuracy-per-cost trade-off (see the module docstring)."""
+    priced = _front(_complete(records, study), cost)
+    if not priced:
+        raise ExportError(f"study {study!r}: no completed trial has a {cost!r} figure")
+    index = knee([(float(r.val_accuracy or 0.0), _cost(r, cost)) for r in priced])
+    assert index is not None  # priced is not empty
+    return priced[index]
+
+
+def numbered_trial(records: Sequence[TrialRecord], number: int, study: str = "?"
+                   ) -> TrialRecord:
+    """Trial ``number``, which must exist and be complete."""
+    for r in records:
+        if r.number == number:
+            if r.state != "COMPLETE":
+                why = f": {r.reason}" if r.reason else ""
+                raise ExportError(
+                    f"trial {number} of study {study!r} is {r.state}, not COMPLETE, so it has "
+                    f"no weights{why}"
+                )
+            return r
+    numbers = sorted(r.number for r in records)
+    known = f"{numbers[0]}-{numbers[-1]}" if numbers else "none"
+    raise ExportError(f"study {study!r} has no trial {number} (trials: {known})")
+
+
+def parse_choice(text: str) -> str | int:
+    """``best`` | ``knee`` | a trial number, as given to ``--trial``."""
+    t = text.strip().lower()
+    if t in CHOICES:
+        return t
+    if t.isdigit():
+        return int(t)
+    raise ExportError(f"--trial {text!r}: expected best, knee or a trial number")
+
+
+def select(records: Sequence[TrialRecord], choice: str | int, *, cost: str = "flops",
+           pareto: bool = False, study: str = "?") -> list[TrialRecord]:
+    """The trials an export writes: the whole front with ``pareto``, else the one ``choice``."""
+    if pareto:
+        return pareto_trials(records, cost, study)
+    if choice == "best":
+        return [best_trial(records, cost, study)]
+    if choice == "knee":
+        return [knee_trial(records, cost, study)]
+    if isinstance(choice, int):
+        return [numbered_trial(records, choice, study)]
+    raise ExportError(f"--trial {choice!r}: expected best, knee or a trial number")
