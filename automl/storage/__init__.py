@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from automl.storage.records import EpochPoint, StudySummary, TrialRecord
 from automl.storage.store import Storage
-from automl.storage.urls import DEFAULT_URL, mask_text, mask_url, resolve_url
+from automl.storage.urls import DEFAULT_URL, StorageUrl, mask_text, mask_url, resolve_url
 
 __all__ = [
     "DEFAULT_URL",
     "EpochPoint",
     "Revision",
     "Storage",
+    "StorageUrl",
     "StudySummary",
     "TrialRecord",
     "mask_text",
@@ -25,7 +26,9 @@ __all__ = [
 
 
 def open_storage(url: str | None = None, *, create: bool = True, **kwargs: object) -> Storage:
-    """The single factory: ``--storage`` / ``$AUTOML_STORAGE`` / ``sqlite:///automl.db``."""
+    """The single factory: ``--storage`` / ``$AUTOML_STORAGE`` / ``sqlite:///automl.db``. The
+    URL is parsed once (:class:`StorageUrl`); a bad one is one masked :class:`StorageError`
+    line."""
     return Storage(resolve_url(url), create=create, **kwargs)  # type: ignore[arg-type]
 
 

@@ -32,7 +32,7 @@ class Connections:
 
 def server_connections(storage: Storage) -> Connections | None:
     """The server's connection budget, or None where there is none to check (SQLite, MySQL)."""
-    if storage.is_sqlite or not storage.url.startswith("postgresql"):
+    if storage.location.backend != "postgresql":
         return None
     with storage.session() as s:
         limit = int(s.execute(text("SHOW max_connections")).scalar_one())
@@ -53,6 +53,4 @@ def database_connections(storage: Storage) -> int:
 
 def database_host(storage: Storage) -> str | None:
     """The host name of a server database (None for SQLite)."""
-    from automl.storage.engine import parse_url
-
-    return None if storage.is_sqlite else parse_url(storage.url).host
+    return None if storage.is_sqlite else storage.location.host

@@ -14,12 +14,13 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, unquote
-
-from sqlalchemy.engine import URL, make_url
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from automl.errors import StorageError
+
+if TYPE_CHECKING:
+    from automl.storage.urls import StorageUrl
 
 SQLITE_TIMEOUT_S = 60  # several workers on one SQLite file wait for the lock instead of failing
 CONNECT_TIMEOUT_ENV = "AUTOML_DB_CONNECT_TIMEOUT"
@@ -35,20 +36,6 @@ _LIBPQ_DRIVERS = ("", "psycopg", "psycopg2", "psycopg2cffi")  # "": the default 
 # sets it for its workers so N workers hold about 2 N connections (automl/storage/capacity.py).
 POOL_SIZE_ENV = "AUTOML_DB_POOL_SIZE"
 POOL_TIMEOUT_S = 120  # a worker waits this long for a free pooled connection
-
-
-def parse_url(url: str) -> URL:
-    """``make_url``, except that a password holding ``@`` (``u:p@ss@host``) stays whole:
-    SQLAlchemy would read password ``p`` and connect to host ``ss@host``, echoing part of the
-    password in its error. Raises ``ArgumentError`` like ``make_url``."""
-    parsed = make_url(url)
-    if not parsed.host or "@" not in parsed.host:
-        return parsed
-    head, _, rest = url.partition("://")
-    userinfo, _, after = rest.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    return make_url(f"{head}://{after}").set(username=unquote(user) or None,
-                                               password=unquote(password) or None)
 
 
 def seconds(env: str, default: float) -> float:
@@ -76,21 +63,18 @@ def pool_kwargs() -> dict[str, Any]:
     return {"pool_size": int(raw), "max_overflow": int(raw), "pool_timeout": POOL_TIMEOUT_S}
 
 
-def engine_kwargs(url: URL, *, readonly: bool = False) -> dict[str, Any]:
+def engine_kwargs(url: StorageUrl, *, readonly: bool = False) -> dict[str, Any]:
     """``create_engine`` keyword arguments for ``url`` (shared with Optuna's RDBStorage)."""
-    # From the name, not get_driver_name(): an unknown dialect must fail in create_engine,
-    # where the caller turns it into one masked line.
-    backend, _, driver = url.drivername.partition("+")
-    if backend == "sqlite":
+    if url.is_sqlite:
         kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-        path = _sqlite_file(url)
-        if readonly and path is not None:
-            kwargs["creator"] = readonly_sqlite(path)
+        if readonly and url.sqlite_file is not None:
+            kwargs["creator"] = readonly_sqlite(url.sqlite_file)
         return kwargs
+    query = url.sqlalchemy.query
     connect = max(1, math.ceil(seconds(CONNECT_TIMEOUT_ENV, CONNECT_TIMEOUT_S)))
-    if backend == "postgresql" and driver in _LIBPQ_DRIVERS:
+    if url.backend == "postgresql" and url.driver in _LIBPQ_DRIVERS:
         args: dict[str, Any] = {}
-        if "connect_timeout" not in url.query:  # the URL's own setting wins
+        if "connect_timeout" not in query:  # the URL's own setting wins
             args["connect_timeout"] = connect
         ms = {name: int(seconds(env, default) * 1000) for name, env, default in (
             ("statement_timeout", STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_S),
@@ -98,25 +82,14 @@ def engine_kwargs(url: URL, *, readonly: bool = False) -> dict[str, Any]:
         settings = [f"-c {name}={value}" for name, value in ms.items()]
         if readonly:
             settings.append("-c default_transaction_read_only=on")
-        given = url.query.get("options")
+        given = query.get("options")
         if given:  # later -c settings win: the user's come last
             settings.extend([given] if isinstance(given, str) else list(given))
         args["options"] = " ".join(settings)
         return {"connect_args": args, **pool_kwargs()}
-    if backend == "mysql" and "connect_timeout" not in url.query:
+    if url.backend == "mysql" and "connect_timeout" not in query:
         return {"connect_args": {"connect_timeout": connect}}
     return {}
-
-
-def _sqlite_file(url: URL) -> Path | None:
-    database = url.database
-    if not database or database == ":memory:":
-        return None
-    if url.query.get("uri") == "true":
-        if not database.startswith("file:"):
-            return None
-        database = database[len("file:"):]
-    return Path(database)
 
 
 def readonly_sqlite(path: Path) -> Callable[[], sqlite3.Connection]:

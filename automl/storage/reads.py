@@ -1,9 +1,14 @@
-"""Join Optuna's view of a study (states, values, params) with the project's rows."""
+"""Join Optuna's view of a study (states, values, params) with the project's rows.
+
+The readers take any :class:`Source`: :class:`~automl.storage.store.Storage` is one, and it
+calls them, so this module does not import it (no import circle, not even for type checking).
+"""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from automl.errors import StorageError
 from automl.storage.artifacts import resolve
@@ -12,7 +17,25 @@ from automl.storage.records import EpochPoint, StudySummary, TrialRecord
 from automl.storage.schema import StudyRow, TrialRow
 
 if TYPE_CHECKING:
-    from automl.storage.store import Storage
+    from optuna.trial import FrozenTrial
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+
+class Source(Protocol):
+    """What the joined reads use of a storage handle."""
+
+    artifacts_root: Path
+
+    def connection(self) -> AbstractContextManager[Connection]: ...
+    def session(self) -> AbstractContextManager[Session]: ...
+    def frozen_trials(self, study: str) -> list[FrozenTrial]: ...
+    def has_optuna_tables(self) -> bool: ...
+    def optuna_studies(self) -> dict[str, list[str]]: ...
+    def missing_study(self, name: str) -> StorageError: ...
+    def study_config(self, name: str) -> dict[str, Any]: ...
+    def trial_rows(self, study: str, *, with_epochs: bool = False, number: int | None = None
+                   ) -> dict[int, TrialRow]: ...
 
 _COPIED = (
     "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms", "peak_memory_mb",
@@ -22,7 +45,7 @@ _COPIED = (
 )
 
 
-def optuna_trials(storage: Storage, study: str, number: int | None = None
+def optuna_trials(storage: Source, study: str, number: int | None = None
                   ) -> list[OptunaTrial] | None:
     """Optuna's side of a study's trials (None: no such study): one SELECT per table, or
     Optuna's own API where its tables are not as :mod:`~automl.storage.optuna_tables` reads
@@ -37,7 +60,7 @@ def optuna_trials(storage: Storage, study: str, number: int | None = None
     return read_with_optuna_api(storage, study, number)
 
 
-def read_with_optuna_api(storage: Storage, study: str, number: int | None = None
+def read_with_optuna_api(storage: Source, study: str, number: int | None = None
                          ) -> list[OptunaTrial] | None:
     """What :func:`~automl.storage.optuna_tables.read_trials` reads, through Optuna's API."""
     try:
@@ -53,7 +76,7 @@ def read_with_optuna_api(storage: Storage, study: str, number: int | None = None
     ]
 
 
-def load_trials(storage: Storage, study: str, *, with_epochs: bool = False,
+def load_trials(storage: Source, study: str, *, with_epochs: bool = False,
                 number: int | None = None) -> list[TrialRecord]:
     """Every trial of ``study`` (or just ``number``), in trial-number order. Optuna's state is
     authoritative: a trial whose process died shows as Optuna marks it, whatever the project's
@@ -99,7 +122,7 @@ def epochs_of(row: TrialRow | None) -> tuple[EpochPoint, ...]:
     )
 
 
-def _artifact_roots(storage: Storage, study: str) -> list[Path]:
+def _artifact_roots(storage: Source, study: str) -> list[Path]:
     """Where a stored relative weights path may lie: this storage's artifacts root first (the
     one given on the command line, else the folder beside the database), then the folder the
     study was searched with. One root (the usual case) means no file is looked at."""
@@ -115,7 +138,7 @@ def _artifact_roots(storage: Storage, study: str) -> list[Path]:
     return roots
 
 
-def summarize_studies(storage: Storage) -> list[StudySummary]:
+def summarize_studies(storage: Source) -> list[StudySummary]:
     from sqlalchemy import select
 
     with storage.session() as s:

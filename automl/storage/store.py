@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from automl.errors import StorageError
 from automl.storage import migrate
-from automl.storage.engine import SQLITE_TIMEOUT_S, engine_kwargs, parse_url, sqlite_pragmas
+from automl.storage.engine import SQLITE_TIMEOUT_S, engine_kwargs, sqlite_pragmas
+from automl.storage.masking import mask_text
 from automl.storage.records import StudySummary, TrialRecord
 from automl.storage.rows import ProjectRows
-from automl.storage.urls import default_artifacts, mask_text, mask_url, secrets_of, sqlite_path
+from automl.storage.urls import StorageUrl
 
 if TYPE_CHECKING:
     from optuna import Study
@@ -71,27 +72,16 @@ class Storage(ProjectRows):
         other handle: a one-line error says to run ``automl db upgrade``), or take them
         ``"as-is"`` (``automl db current``)."""
         self.url = url
-        self.masked_url = mask_url(url)
+        # Parsed once: a bad URL is one line here, password masked (see automl.storage.urls).
+        self.location = StorageUrl.parse(url)
+        self.masked_url = self.location.masked
         self.readonly = readonly
-        self._secrets = secrets_of(url)
-        try:
-            parsed = parse_url(url)
-        except ArgumentError:
-            raise StorageError(
-                f"storage URL {self.masked_url!r} is not a valid SQLAlchemy URL "
-                "(e.g. sqlite:///automl.db or postgresql+psycopg://user:pass@host/db)"
-            ) from None
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        db_file = sqlite_path(url)
-        if db_file is not None and not create and not db_file.exists():
-            raise StorageError(f"{db_file}: database file not found (storage {self.masked_url})")
-        if db_file is not None and not db_file.parent.exists():
-            raise StorageError(f"{db_file.parent}: folder of the database does not exist")
-        self.artifacts_root = Path(artifacts).resolve() if artifacts else default_artifacts(url)
+        self.is_sqlite = self.location.is_sqlite
+        self.location.check_file(exists=not create)
+        self.artifacts_root = (Path(artifacts).resolve() if artifacts
+                               else self.location.default_artifacts())
         self._heartbeat = (heartbeat_interval, grace_period)
-        # What the drivers are given: the password re-encoded, whatever it holds.
-        self._parsed = parsed
-        self._engine = self._make_engine(parsed)
+        self._engine = self._make_engine()
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self.schema = schema or ("upgrade" if create and not readonly else "check")
         if self.schema == "upgrade" and readonly:
@@ -106,22 +96,22 @@ class Storage(ProjectRows):
     # -- plumbing ---------------------------------------------------------------------------
     def mask(self, text: str) -> str:
         """``text`` with this storage's URL secrets masked, in whatever form it echoes them."""
-        return mask_text(text, self._secrets)
+        return self.location.mask(text)
 
     def _fail(self, exc: BaseException) -> StorageError:
         """One masked line for a driver error."""
         return StorageError(f"storage {self.masked_url}: {self.mask(_first_line(exc))}")
 
-    def _engine_kwargs(self, parsed: Any) -> dict[str, Any]:
+    def _engine_kwargs(self) -> dict[str, Any]:
         try:
-            return engine_kwargs(parsed, readonly=self.readonly)
+            return engine_kwargs(self.location, readonly=self.readonly)
         except StorageError as exc:
             raise StorageError(self.mask(str(exc))) from None
 
-    def _make_engine(self, parsed: Any) -> Engine:
-        kwargs: dict[str, Any] = {"pool_pre_ping": True, **self._engine_kwargs(parsed)}
+    def _make_engine(self) -> Engine:
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, **self._engine_kwargs()}
         try:
-            engine = create_engine(parsed, **kwargs)
+            engine = create_engine(self.location.sqlalchemy, **kwargs)
         except (ArgumentError, ImportError, TypeError, ValueError) as exc:
             raise self._fail(exc) from None
         if self.is_sqlite:
@@ -191,7 +181,7 @@ class Storage(ProjectRows):
         Only an upgrading handle lets Optuna create its tables."""
         import optuna
 
-        kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs(self._parsed)}
+        kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs()}
         if self.schema != "upgrade":
             kwargs["skip_table_creation"] = True
         interval, grace = self._heartbeat
@@ -199,7 +189,7 @@ class Storage(ProjectRows):
             kwargs["heartbeat_interval"] = interval
             kwargs["grace_period"] = grace
             kwargs["heartbeat_stale_trial_callback"] = _retry_callback()
-        url = self._parsed.render_as_string(hide_password=False)
+        url = self.location.connect_string()  # the password re-encoded, whatever it holds
         with warnings.catch_warnings():
             # Heartbeats and their retry callback are "experimental" since Optuna 2.9, stable
             # in practice; a command's stderr is for its own one-line messages.

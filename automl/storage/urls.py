@@ -1,40 +1,108 @@
-"""Storage URLs: defaults, masking, SQLite file paths. Pure functions, no database access.
+"""Storage URLs, parsed once into a :class:`StorageUrl`, and the default URL. No database
+access.
 
-Masking never trusts a URL parser: SQLAlchemy reads ``postgresql://u:p@ss@host/db`` as password
-``p`` on host ``ss@host``, so the rest of the password would be shown. Here the credentials are
-everything up to the *last* ``@`` of the authority; a URL with an ``@`` further right is masked
-too much, never too little. Secret-looking query or connection-string parameters (``password``,
-``sslpassword``, ``passfile``...) are masked wherever they appear.
+The parse cuts the URL at its credentials with :func:`~automl.storage.masking.split`, the cut
+masking uses too (so what is masked is what is sent as the password), then reads the host,
+port, database and query itself: SQLAlchemy's parser is never given a URL (it ends a password
+at the first ``@`` and lets ``int()`` fail on a port). Anything that cannot be used (a port that
+is no number or out of range, a host with spaces, a control character, an unknown database or
+driver, a SQLite URL with a host...) is one :class:`~automl.errors.StorageError` line that says
+what, with the password masked; the command line, the dashboard and the API all open storage
+through this.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote
+
+from automl.errors import StorageError
+from automl.storage.masking import MASK, Split, mask_text, mask_url, secrets_of, split
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+__all__ = ["DEFAULT_URL", "ENV_VAR", "MASK", "StorageUrl", "default_artifacts", "mask_text",
+           "mask_url", "resolve_url", "secrets_of", "sqlite_path"]
 
 DEFAULT_URL = "sqlite:///automl.db"
 ENV_VAR = "AUTOML_STORAGE"
-MASK = "***"
-MIN_SECRET = 3  # shorter known secrets are not searched for in free text (they'd shred it)
+EXAMPLE = ("e.g. sqlite:///relative.db, sqlite:////absolute.db or "
+           "postgresql+psycopg://user@host:5432/db")
+# What Python's sqlite3 driver takes from a URL without uri=true (SQLAlchemy drops the rest
+# with a warning); with uri=true SQLite itself checks its parameters.
+_PYSQLITE_ARGS = ("uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+                  "cached_statements")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\+[A-Za-z][A-Za-z0-9_]*)?")
+_HOST = re.compile(r"[\w.\-~%]*")  # a name (IDNs too), an IPv4 address, or none (a socket)
+_IPV6 = re.compile(r"\[([0-9A-Fa-f:.]+(?:%[\w.\-~]+)?)\](?::(.*))?", re.S)
 
-# Parameter names whose values are secrets (or name a file of secrets): password, sslpassword,
-# passfile, pwd, passwd, token, api_key, sslkey, secret...
-_SECRET_KEY = r"[A-Za-z_]*(?:pass|pwd|secret|token|api_?key|sslkey|credential)[A-Za-z_]*"
-_SECRET_PARAM = re.compile(r"(?i)^" + _SECRET_KEY + r"$")
-# key=value in a query string or a libpq connection string: value quoted or up to a separator.
-_KV = re.compile(
-    r"(?i)(\b" + _SECRET_KEY + r"\s*=\s*)('(?:[^'\\]|\\.)*'|\"[^\"]*\"|"
-    r"[^\s&;,)'\"]*?(?=:?(?:[\s&;,)'\"]|$)))"  # a colon that ends a clause is not the value's
-)
-# 'password': 'x' in a repr()ed dict (driver errors echo their connection kwargs).
-_REPR = re.compile(r"(?i)(['\"]" + _SECRET_KEY + r"['\"]\s*:\s*)('(?:[^'\\]|\\.)*'|\"[^\"]*\"|"
-                   r"[^\s,}]+)")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]*")
-# user:password@host without a scheme, in free text.
-_BARE = re.compile(r"(?<![\w/:@])([\w.\-]+:)([^\s@/]+)(@[\w\[])")
+
+@dataclass(frozen=True)
+class StorageUrl:
+    """A storage URL parsed once: what messages show (``masked``; :meth:`mask` for a driver's
+    text), what engines connect to (``sqlalchemy``), the back end and its host, and the SQLite
+    file (None: a server database, or SQLite in memory). Its repr never holds the password."""
+
+    masked: str
+    secrets: tuple[str, ...] = field(repr=False)  # every spelling, longest first
+    backend: str  # "sqlite", "postgresql", "mysql"...
+    driver: str  # "psycopg", "pysqlite"...; "": the back end's default
+    host: str | None
+    sqlite_file: Path | None
+    sqlalchemy: URL = field(repr=False)
+
+    @classmethod
+    def parse(cls, url: str) -> StorageUrl:
+        """Parse ``url``; raises one :class:`StorageError` line (password masked) that names
+        what is wrong."""
+        masked, secrets = mask_url(url), tuple(secrets_of(url))
+        try:
+            parsed, db_file = _parse(url)
+        except _Bad as exc:
+            raise StorageError(f"storage URL {masked!r} is not a valid SQLAlchemy URL: "
+                               f"{mask_text(str(exc), secrets)} ({EXAMPLE})") from None
+        backend, _, driver = parsed.drivername.partition("+")
+        return cls(masked, secrets, backend, driver, parsed.host, db_file, parsed)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    def connect_string(self) -> str:
+        """The URL as a driver reads it, password included: for Optuna, never for a message."""
+        return self.sqlalchemy.render_as_string(hide_password=False)
+
+    def mask(self, text: str) -> str:
+        """``text`` (a driver's error) with this URL's secrets masked, however it spells them."""
+        return mask_text(text, self.secrets)
+
+    def check_file(self, *, exists: bool) -> None:
+        """A SQLite file's folder exists, and the file too where ``exists`` (one line each)."""
+        db_file = self.sqlite_file
+        if db_file is None:
+            return
+        try:
+            if db_file.is_dir():
+                raise StorageError(f"{db_file}: a folder, not a database file (storage "
+                                   f"{self.masked})")
+            if exists and not db_file.exists():
+                raise StorageError(f"{db_file}: database file not found (storage {self.masked})")
+            if not db_file.parent.exists():
+                raise StorageError(f"{db_file.parent}: folder of the database does not exist")
+        except OSError as exc:  # a name too long, a folder that cannot be searched...
+            raise StorageError(f"{db_file}: {exc.strerror or exc} (storage {self.masked})"
+                               ) from None
+
+    def default_artifacts(self) -> Path:
+        """Weights go next to a SQLite file; for a server database, under the working
+        directory (resolved now)."""
+        base = self.sqlite_file.parent if self.sqlite_file is not None else Path.cwd()
+        return (base / "automl_artifacts").resolve()
 
 
 def resolve_url(url: str | None) -> str:
@@ -42,96 +110,121 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(ENV_VAR) or DEFAULT_URL
 
 
-def _split(url: str) -> tuple[str, str | None, str | None, str] | None:
-    """``scheme://``, userinfo (None: none), password (None: none), the rest; None: no URL."""
-    head, sep, rest = url.partition("://")
-    if not sep and re.match(r"[^\s:/@=]*:[^=]*@", url):  # user:password@host, scheme forgotten
-        head, rest = "", url
-    elif not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*", head):
-        return None
-    if rest.startswith("/") or "@" not in rest:  # sqlite:///path, or no credentials
-        return head + sep, None, None, rest
-    at = rest.rfind("@")
-    userinfo, after = rest[:at], rest[at + 1:]
-    user, colon, password = userinfo.partition(":")
-    return head + sep, user, (password if colon else None), after
-
-
-def _mask_query(rest: str) -> str:
-    path, q, query = rest.partition("?")
-    if not q:
-        return rest
-    parts = []
-    for item in query.split("&"):
-        key, eq, _ = item.partition("=")
-        parts.append(f"{key}={MASK}" if eq and _SECRET_PARAM.match(key.strip()) else item)
-    return f"{path}?{'&'.join(parts)}"
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password and any secret parameter replaced by ``***`` (safe for logs,
-    tables and pages), whatever the password holds (``@``, ``:``, ``/``, ``%40``...)."""
-    parts = _split(url)
-    if parts is None:
-        return mask_text(url)
-    scheme, user, password, rest = parts
-    cred = "" if user is None else (f"{user}:{MASK}@" if password is not None else f"{user}@")
-    return scheme + cred + _mask_query(rest)
-
-
-def secrets_of(url: str) -> list[str]:
-    """Every spelling of the URL's secrets (raw, percent-decoded, percent-encoded), longest
-    first, for scrubbing messages that echo them in another form (driver errors)."""
-    parts = _split(url)
-    found: set[str] = set()
-    if parts is not None and parts[2]:
-        found.add(parts[2])
-    _, _, query = url.partition("?")
-    for item in query.split("&") if query else ():
-        key, eq, value = item.partition("=")
-        if eq and value and _SECRET_PARAM.match(key.strip()):
-            found.add(value)
-    for m in _KV.finditer(url):  # a libpq connection string: "host=h password='p w'"
-        found.add(m.group(2).strip("'\""))
-    out: set[str] = set()
-    for s in found:
-        out.update({s, unquote(s), unquote(s.replace("+", " ")), quote(s, safe="")})
-    return sorted((s for s in out if len(s) >= MIN_SECRET), key=len, reverse=True)
-
-
-def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask credentials anywhere in a text (error messages): URLs, ``password=...`` pairs of
-    query and connection strings, ``'password': ...`` in reprs, and the given known secrets."""
-    for s in secrets:
-        if len(s) >= MIN_SECRET:
-            text = text.replace(s, MASK)
-    text = _URL.sub(_mask_match, text)
-    text = _BARE.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    text = _KV.sub(lambda m: m.group(1) + MASK, text)
-    return _REPR.sub(lambda m: m.group(1) + repr(MASK), text)
-
-
-def _mask_match(m: re.Match[str]) -> str:
-    url = m.group(0)
-    bare = url.rstrip(".,;:)]}")  # "storage URL: message": the colon is the message's
-    return mask_url(bare) + url[len(bare):]
-
-
 def sqlite_path(url: str) -> Path | None:
     """The database file of a SQLite URL, or None for other back ends and in-memory SQLite."""
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    database = u.database
-    if u.query.get("uri") == "true" and database.startswith("file:"):
-        database = database[len("file:"):]  # sqlite:///file:PATH?mode=ro&uri=true
-    return Path(database)
+    return StorageUrl.parse(url).sqlite_file
 
 
 def default_artifacts(url: str) -> Path:
     """Weights go next to a SQLite file; for a server database, under the working directory."""
-    db = sqlite_path(url)
-    base = db.parent if db is not None else Path.cwd()
-    return (base / "automl_artifacts").resolve()
+    return StorageUrl.parse(url).default_artifacts()
+
+
+class _Bad(ValueError):
+    """What makes a URL unusable: a clause of the one-line error."""
+
+
+def _parse(url: str) -> tuple[URL, Path | None]:
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise _Bad("it holds a control character")
+    parts = split(url)
+    if parts is None or not parts.sep:
+        raise _Bad("expected DATABASE[+DRIVER]://...")
+    if not _SCHEME.fullmatch(parts.scheme):
+        raise _Bad(f"{parts.scheme!r} is not a database[+driver] name" if parts.scheme
+                   else "no database name before '://'")
+    parsed, db_file = _sqlite(parts) if parts.scheme.partition("+")[0] == "sqlite" else (
+        _server(parts), None)
+    _check_dialect(parsed)
+    return parsed, db_file
+
+
+def _server(parts: Split) -> URL:
+    from sqlalchemy.engine import URL
+
+    hostport = re.split(r"[/?]", parts.rest, maxsplit=1)[0]
+    tail = parts.rest[len(hostport):]
+    host, port = _host_port(hostport)
+    database, query = None, tail[1:]
+    if tail.startswith("/"):
+        path, _, query = tail[1:].partition("?")
+        database = unquote(path)
+    return URL.create(
+        parts.scheme, username=None if parts.user is None else unquote(parts.user),
+        password=None if parts.password is None else unquote(parts.password),
+        host=host, port=port, database=database, query=_query(query))
+
+
+def _host_port(text: str) -> tuple[str | None, int | None]:
+    if text.startswith("["):
+        m = _IPV6.fullmatch(text)
+        if m is None:
+            raise _Bad(f"host {text!r} is not an [IPv6] address")
+        host, port = m.group(1), m.group(2)
+    else:
+        host, colon, port = text.partition(":")
+        if not _HOST.fullmatch(host):
+            raise _Bad(f"host {host!r} is not a host name")
+    if not port:  # "host:" means the default port, as in SQLAlchemy
+        return host or None, None
+    if not (port.isascii() and port.isdigit()):
+        raise _Bad(f"port {port!r} is not a number")
+    if not 1 <= int(port) <= 65535:  # libpq reads port 0 as "the default": another server
+        raise _Bad(f"port {int(port)} is out of range (1 to 65535)")
+    return host or None, int(port)
+
+
+def _sqlite(parts: Split) -> tuple[URL, Path | None]:
+    from sqlalchemy.engine import URL
+
+    if parts.user is not None:
+        raise _Bad("a SQLite URL takes no user or password")
+    if parts.rest[:1] not in ("", "/", "?"):
+        raise _Bad("a SQLite URL names a file, not a host")
+    head, _, query = parts.rest.partition("?")
+    database = unquote(head[1:]) if head else None
+    parsed = URL.create(parts.scheme, database=database, query=_query(query))
+    unknown = sorted(set(parsed.query) - set(_PYSQLITE_ARGS))
+    if unknown and not _is_uri(parsed) and parts.scheme in ("sqlite", "sqlite+pysqlite"):
+        raise _Bad(f"SQLite takes no {unknown[0]!r} parameter (SQLite URI ones need uri=true)")
+    return parsed, _sqlite_file(parsed)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if _is_uri(url):  # sqlite:///file:PATH?mode=ro&uri=true
+        if url.query.get("mode") == "memory":
+            return None
+        database = database.removeprefix("file:") if database else database
+    if not database or database == ":memory:":
+        return None
+    path = Path(database)
+    if database.endswith("/") or path.name in ("", ".", ".."):
+        raise _Bad(f"the SQLite path {database!r} names a folder, not a file")
+    return path
+
+
+def _is_uri(url: URL) -> bool:
+    """Whether SQLite reads the database as a URI (``uri=true``, as the driver reads it)."""
+    value = url.query.get("uri")
+    return isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "y", "t",
+                                                                "1")
+
+
+def _query(text: str) -> dict[str, str | list[str]]:
+    """A query string as SQLAlchemy reads it: a repeated key gives a list."""
+    query: dict[str, str | list[str]] = {}
+    for key, value in parse_qsl(text):
+        old = query.get(key)
+        query[key] = value if old is None else [*([old] if isinstance(old, str) else old), value]
+    return query
+
+
+def _check_dialect(url: URL) -> None:
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url.get_dialect()  # the dialect's module only: the driver is imported on connecting
+    except ArgumentError:
+        hint = " (did you mean postgresql+psycopg?)" if url.drivername == "postgres" else ""
+        raise _Bad(f"no database or driver named {url.drivername!r}{hint}") from None

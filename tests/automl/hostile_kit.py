@@ -213,3 +213,67 @@ def run_main(args: list[str]) -> Run:
     finally:
         sys.argv = argv
     return Run(code, out.getvalue(), err.getvalue())
+
+
+# -- storage URLs that cannot be used (issue 24) ---------------------------------------------
+SECRET = "Hush3d"  # in every password below; it must never be printed
+URL_EXAMPLE = ("e.g. sqlite:///relative.db, sqlite:////absolute.db or "
+               "postgresql+psycopg://user@host:5432/db")
+_PG, _H, _PW = "postgresql+psycopg", "127.0.0.1", f"u:{SECRET}-pw"
+_MASKED = f"{_PG}://u:***@{_H}"
+# (id, URL, its masked form, what the one error line says is wrong)
+BAD_URLS: list[tuple[str, str, str, str]] = [
+    ("port-text", f"{_PG}://{_PW}@{_H}:notaport/db", f"{_MASKED}:notaport/db",
+     "port 'notaport' is not a number"),
+    ("port-text-password-at-colon", f"{_PG}://u:p@ss:{SECRET}@{_H}:notaport/db",
+     f"{_MASKED}:notaport/db", "port 'notaport' is not a number"),
+    ("port-range", f"{_PG}://{_PW}@{_H}:99999/db", f"{_MASKED}:99999/db",
+     "port 99999 is out of range (1 to 65535)"),
+    ("port-zero", f"{_PG}://{_PW}@{_H}:0/db", f"{_MASKED}:0/db",
+     "port 0 is out of range (1 to 65535)"),
+    ("port-negative", f"{_PG}://{_PW}@{_H}:-1/db", f"{_MASKED}:-1/db",
+     "port '-1' is not a number"),
+    ("port-fullwidth-digit", f"{_PG}://{_PW}@{_H}:１/db", f"{_MASKED}:１/db",
+     "port '１' is not a number"),
+    ("port-two", f"{_PG}://{_PW}@{_H}:1:2/db", f"{_MASKED}:1:2/db", "port '1:2' is not a number"),
+    ("ipv6-unclosed", f"{_PG}://{_PW}@[::1/db", f"{_PG}://u:***@[::1/db",
+     "host '[::1' is not an [IPv6] address"),
+    ("host-space", f"{_PG}://{_PW}@my host:1/db", f"{_PG}://u:***@my host:1/db",
+     "host 'my host' is not a host name"),
+    ("newline", f"{_PG}://{_PW}@{_H}:1/db\nx", f"{_MASKED}:1/db\nx",
+     "it holds a control character"),
+    ("nul-in-password", f"{_PG}://u:{SECRET}\x00x@{_H}:1/db", f"{_MASKED}:1/db",
+     "it holds a control character"),
+    ("no-scheme-name", f"://{_PW}@{_H}/db", f"://u:***@{_H}/db",
+     "no database name before '://'"),
+    ("scheme-space", f"post gres://{_PW}@{_H}/db", f"post gres://u:***@{_H}/db",
+     "expected DATABASE[+DRIVER]://..."),
+    ("scheme-unicode", f"pöstgres://{_PW}@{_H}/db", f"pöstgres://u:***@{_H}/db",
+     "'pöstgres' is not a database[+driver] name"),
+    ("dialect-unknown", f"nosuchdb://{_PW}@{_H}:1/db", f"nosuchdb://u:***@{_H}:1/db",
+     "no database or driver named 'nosuchdb'"),
+    ("driver-unknown", f"postgresql+nosuch://{_PW}@{_H}:1/db",
+     f"postgresql+nosuch://u:***@{_H}:1/db", "no database or driver named 'postgresql+nosuch'"),
+    ("postgres-alias", f"postgres://{_PW}@{_H}/db", f"postgres://u:***@{_H}/db",
+     "no database or driver named 'postgres' (did you mean postgresql+psycopg?)"),
+    ("scheme-forgotten", f"{_PW}@{_H}/db", f"u:***@{_H}/db", "expected DATABASE[+DRIVER]://..."),
+    ("libpq-string", f"host={_H} password={SECRET}", f"host={_H} password=***",
+     "expected DATABASE[+DRIVER]://..."),
+    ("blank", "   ", "   ", "expected DATABASE[+DRIVER]://..."),
+    ("sqlite-colon", "sqlite:", "sqlite:", "expected DATABASE[+DRIVER]://..."),
+    ("sqlite-host", "sqlite://host/x.db", "sqlite://host/x.db",
+     "a SQLite URL names a file, not a host"),
+    ("sqlite-password", f"sqlite://{_PW}@/x.db", "sqlite://u:***@/x.db",
+     "a SQLite URL takes no user or password"),
+    ("sqlite-root", "sqlite:////", "sqlite:////",
+     "the SQLite path '/' names a folder, not a file"),
+    ("sqlite-driver", "sqlite+nosuch:///x.db", "sqlite+nosuch:///x.db",
+     "no database or driver named 'sqlite+nosuch'"),
+    ("sqlite-param", "sqlite:///x.db?foo=1", "sqlite:///x.db?foo=1",
+     "SQLite takes no 'foo' parameter (SQLite URI ones need uri=true)"),
+]
+
+
+def url_error(masked: str, why: str) -> str:
+    """The one line a command prints for a storage URL it cannot use."""
+    return f"error: storage URL {masked!r} is not a valid SQLAlchemy URL: {why} ({URL_EXAMPLE})"

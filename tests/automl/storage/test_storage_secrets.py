@@ -45,6 +45,9 @@ URLS = [
     f"nosuchdb://u:{MARK}S3cret@{H}/db",  # unknown dialect
     f"host=127.0.0.1 port={PORT} password={MARK}S3cret",  # a libpq string, not a URL
     f"u:{MARK}S3cret@127.0.0.1/db",  # no scheme
+    f"://u:{MARK}S3cret@{H}/db",  # an empty one
+    f"pg sql://u:{MARK}S3cret@{H}/db",  # a mistyped one
+    f"{PG}://u:p@ss:{MARK}@127.0.0.1:notaport/db",  # "@" and ":", and a port that is no number
 ]
 
 
