@@ -7,9 +7,14 @@ time with the same command, then lets it finish and checks what a user is promis
 * the number of completed trials never decreases between kills (nothing completed is lost);
 * the final number of finished trials is exactly the requested one;
 * no candidate completes twice because its interrupted trial was retried;
-* no trial is left RUNNING or WAITING.
+* no trial is left RUNNING or WAITING;
+* every trial a kill failed (the one the process held then, if any) was run again, and the
+  kills failed no other.
 
     python benchmarks/chaos.py [--kills 20] [--trials 300] [--storage URL] [--json out.json]
+
+``--mid-trial`` kills as soon as the database shows a trial RUNNING instead (each kill then
+lands in a trial; ``--epochs`` makes trials longer), and counts only kills that did.
 
 ``--signals N`` sends N SIGINT/SIGTERM instead, over rounds of small studies on SQLite and
 PostgreSQL (see :mod:`chaos_signals`):
@@ -25,38 +30,14 @@ launching command keeps running (see :mod:`chaos_workers`):
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-HEARTBEAT = ["--set", "study.heartbeat_interval=1", "--set", "study.grace_period=2"]
-
-
-def command(url: str, trials: int) -> list[str]:
-    return [sys.executable, "-m", "automl", "search", "--storage", url, "--study", "chaos",
-            "--data", "digits", "--trials", str(trials), "--epochs", "4", "--quiet",
-            "--set", "search.arch=mlp", "--set", "trainer.num_threads=1", *HEARTBEAT]
-
-
-def snapshot(url: str) -> list[Any]:
-    from automl.errors import StorageError
-    from automl.storage import open_storage
-
-    try:
-        st = open_storage(url, create=False)
-    except StorageError:
-        return []
-    try:
-        return st.frozen_trials("chaos")
-    except StorageError:  # the study does not exist yet
-        return []
-    finally:
-        st.close()
+from chaos_common import POLL_S, check, command, report, running, snapshot
 
 
 def parse_args() -> argparse.Namespace:
@@ -66,6 +47,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--storage", help="database URL (default: a temporary SQLite file)")
     ap.add_argument("--max-seconds", type=float, default=600, help="time bound for the kills")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=4,
+                    help="epochs a trial (more: longer trials, kills land in them)")
+    ap.add_argument("--mid-trial", action="store_true",
+                    help="kill as soon as a trial runs instead of at a random moment; "
+                         "--kills counts only kills that landed in a trial")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--signals", type=int, default=0,
                     help="SIGINT/SIGTERM mode: this many signals per back end")
@@ -81,66 +67,51 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
+def _wait_for_trial(proc: subprocess.Popen[bytes], url: str, seen: list[int],
+                    end: float) -> bool:
+    """Until the database shows a RUNNING trial not killed before (True), or the search exits
+    or time is up (False)."""
+    while proc.poll() is None and time.monotonic() < end:
+        if set(running(snapshot(url))) - set(seen):
+            return True
+        time.sleep(POLL_S)
+    return False
+
+
 def kill_loop(args: argparse.Namespace, cmd: list[str], url: str, tmp: str,
-              start: float) -> tuple[int, int, bool]:
-    """Start ``cmd`` and SIGKILL it at random moments until ``--kills`` or ``--max-seconds``;
-    returns (kills, times the completed count decreased, whether the run finished by itself)."""
+              start: float) -> tuple[int, int, bool, list[int]]:
+    """Start ``cmd`` and SIGKILL it at random moments (``--mid-trial``: as soon as a trial
+    runs) until ``--kills`` (``--mid-trial``: kills that landed in a trial) or
+    ``--max-seconds``; returns (kills, times the completed count decreased, whether the run
+    finished by itself, the trials the kills landed in)."""
     rng = random.Random(args.seed)
     completed_seen, decreased, kills = 0, 0, 0
-    finished_by_itself = False
-    while kills < args.kills and time.monotonic() - start < args.max_seconds:
+    killed: list[int] = []
+    end = start + args.max_seconds
+    while (len(killed) if args.mid_trial else kills) < args.kills and time.monotonic() < end:
         proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        # Start-up takes a few seconds; after it, a kill lands anywhere: sampling, training,
-        # writing a result or the weights.
-        time.sleep(rng.uniform(2.0, 12.0))
+        if args.mid_trial:
+            _wait_for_trial(proc, url, killed, end)
+        else:
+            # Start-up takes a few seconds; after it, a kill lands anywhere: sampling,
+            # training, writing a result or the weights.
+            time.sleep(rng.uniform(2.0, 12.0))
         if proc.poll() is not None:  # it finished before the kill: the run is complete
-            finished_by_itself = proc.returncode == 0
-            break
+            return kills, decreased, proc.returncode == 0, killed
         proc.kill()
         proc.wait()
         kills += 1
-        completed = sum(t.state.name == "COMPLETE" for t in snapshot(url))
+        trials = snapshot(url)
+        # The search is the only process: what it held RUNNING stays so until a restart
+        # finds its heartbeat stale.
+        landed = sorted(set(running(trials)) - set(killed))
+        killed += landed
+        completed = sum(t.state.name == "COMPLETE" for t in trials)
         decreased += completed < completed_seen
         completed_seen = max(completed_seen, completed)
-        print(f"kill {kills:2d}: {completed} completed", flush=True)
-    return kills, decreased, finished_by_itself
-
-
-def check(url: str, requested: int, kills: int, decreased: int, exit_code: int,
-          start: float) -> dict[str, Any]:
-    """What the database holds after the final run, against what a user is promised."""
-    from automl.control.loop import counts
-
-    trials = snapshot(url)
-    finished = [t for t in trials if counts(t)]
-    params = [tuple(sorted(t.params.items())) for t in finished if t.state.name == "COMPLETE"]
-    left = [t.number for t in trials if t.state.name in ("RUNNING", "WAITING")]
-    result: dict[str, Any] = {
-        "storage": url.split("://")[0],
-        "kills": kills,
-        "requested": requested,
-        "finished": len(finished),
-        "trials_total": len(trials),
-        "completed_decreased": decreased,
-        "duplicate_completed": len(params) - len(set(params)),
-        "left_running_or_waiting": len(left),
-        "final_exit_code": exit_code,
-        "seconds": round(time.monotonic() - start, 1),
-    }
-    result["trials_lost"] = decreased + abs(len(finished) - requested)
-    result["ok"] = (result["trials_lost"] == 0 and not left and exit_code == 0
-                    and result["duplicate_completed"] == 0)
-    return result
-
-
-def report(result: dict[str, Any], json_path: Path | None) -> None:
-    print(f"\nkills survived: {result['kills']}   trials lost: {result['trials_lost']}   "
-          f"finished {result['finished']}/{result['requested']}   duplicates "
-          f"{result['duplicate_completed']}   left running "
-          f"{result['left_running_or_waiting']}   ok={result['ok']}")
-    if json_path:
-        json_path.write_text(json.dumps(result, indent=2))
+        print(f"kill {kills:2d}: {completed} completed, landed in trial {landed}", flush=True)
+    return kills, decreased, False, killed
 
 
 def main() -> None:
@@ -155,14 +126,14 @@ def main() -> None:
         sys.exit(workers_main(args))
     tmp = tempfile.mkdtemp(prefix="automl-chaos-")
     url = args.storage or f"sqlite:///{tmp}/chaos.db"
-    cmd = command(url, args.trials)
+    cmd = command(url, args.trials, args.epochs)
     start = time.monotonic()
-    kills, decreased, finished_by_itself = kill_loop(args, cmd, url, tmp, start)
+    kills, decreased, finished_by_itself, killed = kill_loop(args, cmd, url, tmp, start)
     # The same command once more finishes an interrupted run (a finished run would be extended
     # by another --trials, so it is not repeated then).
     final = (subprocess.CompletedProcess(cmd, 0) if finished_by_itself else
              subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=900))
-    result = check(url, args.trials, kills, decreased, final.returncode, start)
+    result = check(url, args.trials, kills, decreased, final.returncode, start, killed)
     report(result, args.json)
     if not result["ok"]:
         sys.exit(1)

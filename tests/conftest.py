@@ -1,8 +1,11 @@
-"""Shared fixtures: storage back ends (SQLite file always; PostgreSQL when a URL is given)."""
+"""Shared fixtures: storage back ends (SQLite file always; PostgreSQL when a URL is given);
+under ``REQUIRE_OPTIONAL=1`` (set by .ci/run) a test skipped for want of something CI installs
+fails instead."""
 
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +13,11 @@ from pathlib import Path
 import pytest
 
 PG_ENV = "AUTOML_TEST_POSTGRES_URL"
+REQUIRE_ENV = "REQUIRE_OPTIONAL"
+# Skip reasons that mean "something CI installs is missing": pytest.importorskip's, the
+# PostgreSQL fixture's, a missing program's ("/usr/bin/chromium missing"). Not "needs CUDA":
+# no CI machine has a GPU, and tests marked ``gpu`` are never held to this.
+OPTIONAL_MISSING = re.compile(rf"^could not import |{PG_ENV}| missing\b")
 
 
 def _postgres_database(base_url: str) -> Iterator[str]:
@@ -52,3 +60,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
              if (m := item.get_closest_marker("slow")) is not None and m.kwargs.get("first")}
     # stable: the collection order is kept within each group
     items.sort(key=lambda item: (item.module not in first, item.module not in slow_modules))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Under ``REQUIRE_OPTIONAL=1``, a skip for want of an optional dependency or of the
+    PostgreSQL URL is a failure: in CI such a test must run, not pass silently."""
+    report: pytest.TestReport = yield
+    if (report.skipped and os.environ.get(REQUIRE_ENV) == "1" and not hasattr(report, "wasxfail")
+            and item.get_closest_marker("gpu") is None):
+        reason = _skip_reason(report)
+        if OPTIONAL_MISSING.search(reason):
+            report.outcome = "failed"
+            report.longrepr = f"skipped, but {REQUIRE_ENV}=1 requires it to run: {reason}"
+    return report
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # (path, line, "Skipped: why")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)

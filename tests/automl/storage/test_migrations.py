@@ -1,6 +1,10 @@
 """Migrations of the project's tables (automl/storage/migrate.py), on SQLite and PostgreSQL:
 a database written before migrations is upgraded in place with its data, a newer one is
-refused in one line, and the migrated schema is exactly the models'."""
+refused in one line, and the migrated schema is exactly the models'.
+
+Old databases are built from revision 0001's tables frozen here as SQL (what automl created
+then), never from today's models: a later revision is tested against the schema it will
+really meet."""
 
 from __future__ import annotations
 
@@ -8,25 +12,74 @@ import multiprocessing as mp
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Connection
 from typer.testing import CliRunner
 
 from automl.cli.db import db_app
 from automl.errors import StorageError
 from automl.storage import Storage, migrate, schema
-from automl.storage.migrate import HEAD, VERSION_TABLE
+from automl.storage.migrate import HEAD, MIGRATIONS, VERSION_TABLE
+
+# Revision 0001's tables as automl created them (``create_all`` of the models before
+# migrations, migration 0001 since), frozen: never edit. {ID}: the dialect's auto-incrementing
+# integer key; {TS}: its timestamp without time zone.
+SCHEMA_0001 = """
+CREATE TABLE automl_meta ("key" VARCHAR(64) NOT NULL, value VARCHAR(256) NOT NULL,
+    PRIMARY KEY ("key"));
+CREATE TABLE automl_studies (id {ID} NOT NULL, name VARCHAR(512) NOT NULL,
+    objective VARCHAR(32) NOT NULL, cost VARCHAR(32) NOT NULL, config JSON NOT NULL,
+    environment JSON NOT NULL, created_at {TS} NOT NULL, updated_at {TS} NOT NULL,
+    PRIMARY KEY (id));
+CREATE TABLE automl_study_keys (name VARCHAR(512) NOT NULL, "key" VARCHAR(32) NOT NULL,
+    created_at {TS} NOT NULL, PRIMARY KEY (name), UNIQUE ("key"));
+CREATE TABLE automl_trials (id {ID} NOT NULL, study_name VARCHAR(512) NOT NULL,
+    number INTEGER NOT NULL, state VARCHAR(16) NOT NULL, arch_space VARCHAR(64), arch JSON,
+    loss JSON, loss_formula VARCHAR(512), loss_family VARCHAR(32), hparams JSON,
+    train_config JSON, preprocessing JSON, val_accuracy FLOAT, val_loss FLOAT,
+    test_accuracy FLOAT, params BIGINT, flops FLOAT, latency_ms FLOAT, peak_memory_mb FLOAT,
+    comm_bytes_per_step FLOAT, train_seconds FLOAT, best_epoch INTEGER, artifact_path TEXT,
+    reason TEXT, started_at {TS} NOT NULL, finished_at {TS}, PRIMARY KEY (id),
+    UNIQUE (study_name, number));
+CREATE TABLE automl_runs (id {ID} NOT NULL, study_name VARCHAR(512) NOT NULL,
+    fingerprint VARCHAR(64) NOT NULL, requested INTEGER NOT NULL, target INTEGER NOT NULL,
+    status VARCHAR(16) NOT NULL, created_at {TS} NOT NULL, updated_at {TS} NOT NULL,
+    PRIMARY KEY (id));
+CREATE TABLE automl_locks (name VARCHAR(512) NOT NULL, holder VARCHAR(128),
+    expires FLOAT NOT NULL, PRIMARY KEY (name));
+CREATE TABLE automl_epochs (id {ID} NOT NULL, trial_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL, train_loss FLOAT NOT NULL, val_accuracy FLOAT NOT NULL,
+    val_loss FLOAT, seconds FLOAT NOT NULL, PRIMARY KEY (id), UNIQUE (trial_id, epoch),
+    FOREIGN KEY (trial_id) REFERENCES automl_trials (id) ON DELETE CASCADE);
+CREATE UNIQUE INDEX ix_automl_studies_name ON automl_studies (name);
+CREATE INDEX ix_automl_trials_study_name ON automl_trials (study_name);
+CREATE INDEX ix_automl_runs_study_name ON automl_runs (study_name)
+"""
+DIALECTS = {"sqlite": {"ID": "INTEGER", "TS": "DATETIME"},
+            "postgresql": {"ID": "SERIAL", "TS": "TIMESTAMP WITHOUT TIME ZONE"}}
+TABLES_0001 = ("automl_meta", "automl_studies", "automl_study_keys", "automl_trials",
+               "automl_runs", "automl_locks", "automl_epochs")
 
 
-def _write_legacy(url: str, *, without_keys: bool = False) -> None:
-    """A database as the code before migrations wrote it: ``create_all`` of the models and
-    the ``automl_meta`` row schema_version 1, no version table; one study with a trial, its
-    epochs and a run (Optuna's side is not needed for the project's tables)."""
+def _create_0001(conn: Connection, *, without_keys: bool = False) -> None:
+    for statement in SCHEMA_0001.format(**DIALECTS[conn.dialect.name]).split(";"):
+        if not (without_keys and "automl_study_keys" in statement):
+            conn.execute(text(statement))
+
+
+def _write_legacy(url: str, *, without_keys: bool = False, stamped: bool = False) -> None:
+    """A database at revision 0001 (``stamped``: since migrations, its version row says so;
+    else as the code before migrations wrote it, only the ``automl_meta`` row schema_version
+    1; ``without_keys``: by older code still, without ``automl_study_keys``); one study with a
+    trial, its epochs and a run (Optuna's side is not needed for the project's tables)."""
     engine = create_engine(url)
-    tables = [t for t in schema.Base.metadata.sorted_tables
-              if not (without_keys and t.name == "automl_study_keys")]
-    schema.Base.metadata.create_all(engine, tables=tables)
     now = schema.utcnow()
     with engine.begin() as c:
+        _create_0001(c, without_keys=without_keys)
+        if stamped:
+            c.execute(text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+                           f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"))
+            c.execute(text(f"INSERT INTO {VERSION_TABLE} VALUES ('0001')"))
         c.execute(text("INSERT INTO automl_meta VALUES ('schema_version', '1')"))
         c.execute(text("INSERT INTO automl_studies (name, objective, cost, config, environment,"
                        " created_at, updated_at) VALUES ('old', 'pareto', 'flops', "
@@ -43,6 +96,42 @@ def _write_legacy(url: str, *, without_keys: bool = False) -> None:
 
 def test_revisions_known_to_the_code_are_the_scripts() -> None:
     assert list(migrate.REVISIONS) == migrate.script_revisions()
+    assert migrate.TABLES_0001 == TABLES_0001
+
+
+def _shape(conn: Connection) -> dict[str, object]:
+    """The project's tables as the database reports them: columns, keys, indexes."""
+    insp = inspect(conn)
+    return {name: ([(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(name)],
+                   insp.get_pk_constraint(name)["constrained_columns"],
+                   sorted(u["column_names"] for u in insp.get_unique_constraints(name)),
+                   sorted((i["name"], i["column_names"], i["unique"])
+                          for i in insp.get_indexes(name)),
+                   [(f["referred_table"], f["constrained_columns"], f["options"])
+                    for f in insp.get_foreign_keys(name)])
+            for name in TABLES_0001}
+
+
+def test_revision_0001_creates_exactly_the_frozen_tables(storage_url: str) -> None:
+    """Revision 0001's script, run on an empty database, still makes the frozen tables (the
+    script must never change; the frozen SQL must be what it made)."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_engine(storage_url)
+    with engine.begin() as c:
+        _create_0001(c)
+        frozen = _shape(c)
+        for name in reversed(TABLES_0001):
+            c.execute(text(f"DROP TABLE {name}"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as c:
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "0001")
+        assert _shape(c) == frozen
+        assert c.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0001"
+    engine.dispose()
 
 
 def test_migrated_schema_is_exactly_the_models(storage_url: str, tables: Callable) -> None:
@@ -63,11 +152,13 @@ def test_migrated_schema_is_exactly_the_models(storage_url: str, tables: Callabl
     engine.dispose()
 
 
-@pytest.mark.parametrize("without_keys", [False, True], ids=["today", "before-study-keys"])
-def test_database_written_before_migrations_is_upgraded_in_place(storage_url: str,
-                                                                 without_keys: bool) -> None:
-    _write_legacy(storage_url, without_keys=without_keys)
-    if without_keys:  # not quite 0001: a read-only open says what to run, in one line
+@pytest.mark.parametrize(("without_keys", "stamped"), [(False, False), (True, False),
+                                                       (False, True)],
+                         ids=["0001", "before-study-keys", "0001-stamped"])
+def test_database_at_0001_is_upgraded_in_place(storage_url: str, without_keys: bool,
+                                               stamped: bool) -> None:
+    _write_legacy(storage_url, without_keys=without_keys, stamped=stamped)
+    if without_keys or HEAD != "0001":  # a read-only open says what to run, in one line
         with pytest.raises(StorageError, match=r"automl db upgrade") as err:
             Storage(storage_url, create=False, readonly=True)
         assert "\n" not in str(err.value)
