@@ -113,6 +113,7 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
     raises KeyboardInterrupt.
     """
     from automl.cluster.argv import search_argv
+    from automl.config import cost_or_default
     from automl.control import run as searching
 
     started = time.monotonic() if started is None else started
@@ -124,19 +125,20 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
     flags["search.adapt_epochs"] = False if epochs is not None else None
     cfg = _config(config, flags, overrides)
     searching.reach_server(cfg)
-    prepared = searching.prepare(cfg)
+    prepared, plan = searching.prepare(cfg)
     store = searching.open_for(cfg)
     try:
         say = searching.console_say() if progress else None
         if say is not None:
             say(searching.banner(cfg, store, prepared))
         outcome = searching.execute(cfg, store, prepared, started=started,
-                                    argv=search_argv(cfg) if argv is None else argv, say=say)
+                                    argv=search_argv(cfg) if argv is None else argv, say=say,
+                                    plan=plan)
         cost = searching.objective_cost(cfg)
         rows: list[dict[str, Any]] = []
         best = None
         if top != 0:
-            rows, best = searching.report(store.trials(cfg.study.name), cost or "flops",
+            rows, best = searching.report(store.trials(cfg.study.name), cost_or_default(cost),
                                           cfg.study.name, top)
         return StudyResult(outcome.study, outcome.storage_url, outcome.trials_run,
                            cfg.study.trials, dict(outcome.states), outcome.resumed, cost,
@@ -207,7 +209,9 @@ def leaderboard(study: str, storage: str | Storage | None = None, *, top: int | 
 
 def stored_cost(config: Mapping[str, Any]) -> str:
     """The cost a stored study config ranks by."""
-    return str(config.get("study", {}).get("cost", "flops"))
+    from automl.config import cost_or_default
+
+    return str(cost_or_default(config.get("study", {}).get("cost")))
 
 
 def export(study: str, out: str | Path, *, trial: str | int = "best", pareto: bool = False,

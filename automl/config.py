@@ -32,6 +32,23 @@ COSTS: dict[str, str] = {
     "latency_ms": "latency (ms)",
     "peak_memory_mb": "peak memory (MB)",
 }
+# The cost a study ranks by when none is named (its config's default, the leaderboard's, the
+# export's and the dashboard's): declared once here, so no caller can fall back to another.
+DEFAULT_COST = "flops"
+
+
+def cost_or_default(cost: str | None) -> str:
+    """``cost``, or :data:`DEFAULT_COST` where it is missing (None or empty): the one fallback
+    every reader of a stored or given cost applies."""
+    return cost or DEFAULT_COST
+
+
+def cost_known_among(cost: str | None, known: tuple[str, ...]) -> str:
+    """``cost`` where it is one of ``known`` (the costs measured at some point, e.g. before
+    training), else :data:`DEFAULT_COST`: the stand-in wherever the study's cost cannot be
+    read yet (the cheap start, the rung standings)."""
+    return cost if cost in known else DEFAULT_COST
+
 
 # When a new Pareto search starts with the cheapest candidate of each family (cheap_start.py).
 CHEAP_STARTS = {"auto": "with a timeout", "always": "always", "never": "never"}
@@ -52,7 +69,7 @@ class StudySection:
     seed: int = setting(0, lo=0, hi=SEED_MAX, help="seed of the sampler and the trials")
     objective: str = setting("pareto", choices=OBJECTIVES, help="pareto: max val_accuracy, "
                              "min cost; val_accuracy: single objective")
-    cost: str = setting("flops", choices=COSTS, help="the cost a Pareto search minimizes")
+    cost: str = setting(DEFAULT_COST, choices=COSTS, help="the cost a Pareto search minimizes")
     pruner: str = setting("asha", choices=PRUNERS, help="asha: Pareto-aware successive "
                           "halving in a Pareto study, Optuna's ASHA in a single-objective one; "
                           "hyperband, median: single-objective only")

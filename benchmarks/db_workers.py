@@ -122,7 +122,7 @@ def _worker_outcomes(procs: list[subprocess.Popen[str]],
 def one_round(url: str, workers: int, trials: int, trial_s: float) -> dict[str, Any]:
     import optuna
 
-    from automl.cluster import plan
+    from automl.cluster import placement
     from automl.control.loop import counts, tally
     from automl.storage.capacity import server_connections
     from automl.storage.runs import start_or_resume
@@ -134,7 +134,7 @@ def one_round(url: str, workers: int, trials: int, trial_s: float) -> dict[str, 
     run = start_or_resume(st, name, "bench", trials, 0)
     tmp = Path(tempfile.mkdtemp(prefix="dbw-"))
     go = tmp / "go"
-    env = {**os.environ, **plan.job_env(0, time.time(), workers), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **placement.job_env(0, time.time(), workers), "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, __file__, "--worker", "--storage", url, "--study", name,
            "--run-id", str(run.id), "--trials", str(trials), "--trial-s", str(trial_s),
            "--go", str(go)]

@@ -1,5 +1,6 @@
-"""Pure analysis of the search-efficiency benchmark: Pareto front, 2-D hypervolume, curves, the
-best-by-validation pick, and one data set's summary over methods and seeds.
+"""Pure analysis of the search-efficiency benchmark: hypervolume curves on a shared cost scale,
+the best-by-validation pick, and one data set's summary over methods and seeds. The Pareto
+front and the hypervolume themselves are :mod:`automl.policy.front`'s, the dashboard's too.
 
 A trial is a plain dict: ``state``, ``t`` (seconds from the method's launch to the trial's end),
 ``val_accuracy``, ``val_loss``, ``test_accuracy``, ``flops`` and, where the method has it,
@@ -14,34 +15,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-Point = tuple[float, float]
+from automl.policy.front import hypervolume_steps, pareto_front
+from automl.policy.ranking import Point
+
 Trial = dict[str, Any]
-
-
-def pareto_front(points: Sequence[Point]) -> list[int]:
-    """Indices of the points no other point dominates (>= accuracy and <= cost, one strictly)."""
-    out = []
-    for i, (a, c) in enumerate(points):
-        if not any((a2 >= a and c2 <= c) and (a2 > a or c2 < c) for a2, c2 in points):
-            out.append(i)
-    return out
-
-
-def hypervolume_2d(points: Iterable[Point], ref: Point = (0.0, 1.0)) -> float:
-    """Area dominated by ``points`` and bounded by ``ref`` = (worst accuracy, worst cost).
-
-    Sweeping by cost, each point that raises the best accuracy seen so far adds the strip
-    between the old and new best accuracy, from its cost to the reference cost; a dominated
-    point raises nothing and so adds nothing.
-    """
-    ref_a, ref_c = ref
-    inside = sorted((c, -a) for a, c in points if a > ref_a and c < ref_c)
-    area, best = 0.0, ref_a
-    for c, neg_a in inside:
-        if -neg_a > best:
-            area += (ref_c - c) * (-neg_a - best)
-            best = -neg_a
-    return area
+# The hypervolume's reference point on the scaled axes: accuracy 0 and the top of the cost
+# span of :func:`cost_bounds` (a little above the dearest trial of the whole data set).
+UNIT_REF: Point = (0.0, 1.0)
 
 
 def complete(trials: Iterable[Trial]) -> list[Trial]:
@@ -68,13 +48,12 @@ def scaled_cost(flops: float, bounds: tuple[float, float]) -> float:
 
 def hv_curve(trials: Iterable[Trial], bounds: tuple[float, float]) -> list[Point]:
     """(time, hypervolume of the validation front of the trials finished by then), one step per
-    completed trial, starting at (0, 0)."""
+    completed trial, starting at (0, 0). Costs are :func:`scaled_cost`, the reference
+    :data:`UNIT_REF`."""
     done = sorted(complete(trials), key=lambda t: t["t"])
-    curve, points = [(0.0, 0.0)], []
-    for t in done:
-        points.append((float(t["val_accuracy"]), scaled_cost(t["flops"], bounds)))
-        curve.append((float(t["t"]), hypervolume_2d(points)))
-    return curve
+    points = [(float(t["val_accuracy"]), scaled_cost(t["flops"], bounds)) for t in done]
+    steps = hypervolume_steps(points, UNIT_REF)
+    return [(0.0, 0.0)] + [(float(t["t"]), hv) for t, hv in zip(done, steps, strict=True)]
 
 
 def hv_at(curve: Sequence[Point], time: float) -> float:

@@ -3,13 +3,14 @@ thinning that keeps a 10,000-trial plot readable. Pure: no Streamlit, no databas
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from automl.policy.front import hypervolume_steps
 
 READABLE_POINTS = 2000  # beyond this a scatter is a cloud: draw density, or a sample
 READABLE_LINES = 300  # parallel coordinates and learning curves: lines one can follow
@@ -48,20 +49,6 @@ def edf_frame(frame: pd.DataFrame, by: str | None = None, points: int = 500) -> 
     return pd.concat(parts, ignore_index=True)
 
 
-def hypervolume_2d(points: Sequence[tuple[float, float]], ref: tuple[float, float]) -> float:
-    """Area dominated by ``points`` (accuracy up, cost down) and bounded by ``ref`` =
-    (worst accuracy, worst cost): the sum of the rectangles of the front's staircase. Points
-    not better than ``ref`` on both axes add nothing."""
-    useful = sorted((c, a) for a, c in points if a > ref[0] and c < ref[1])
-    area, best = 0.0, ref[0]
-    # By cost ascending, each point that raises the best accuracy adds a slab up to ref cost.
-    for c, a in useful:
-        if a > best:
-            area += (a - best) * (ref[1] - c)
-            best = a
-    return area
-
-
 def hv_reference(costs: pd.Series) -> float:
     """The reference cost, in log10 units: one decade above the costliest trial (so every
     trial adds area, and the figure does not move when a slightly costlier one arrives)."""
@@ -73,7 +60,8 @@ def hypervolume_history(frame: pd.DataFrame, cost: str, by: str = "completed"
                         ) -> pd.DataFrame:
     """Hypervolume of the front of (validation accuracy, log10 ``cost``) after each completed
     trial, in order of completion (``by="completed"``) or of trial number (``"trial"``).
-    Reference point: accuracy 0 and :func:`hv_reference`.
+    Reference point: accuracy 0 and :func:`hv_reference`; the arithmetic is
+    :func:`automl.policy.front.hypervolume_steps`, the benchmarks' own.
     Log10 cost, because costs span decades and a front's cheap end matters as much as its
     expensive end; the result is in accuracy × decades."""
     done = frame[(frame["state"] == "COMPLETE") & frame["val_accuracy"].notna()
@@ -83,20 +71,9 @@ def hypervolume_history(frame: pd.DataFrame, cost: str, by: str = "completed"
     if done.empty:
         return pd.DataFrame(columns=["trial", "completed", "hypervolume"])
     ref = (0.0, hv_reference(done[cost]))
-    front: list[tuple[float, float]] = []  # (log cost, accuracy), cost up and accuracy up
-    out: list[float] = []
-    for acc, c in zip(done["val_accuracy"].astype(float), done[cost].astype(float), strict=True):
-        point = (math.log10(c), acc)
-        i = bisect.bisect_right(front, (point[0], math.inf))
-        dominated = i > 0 and front[i - 1][1] >= acc  # a cheaper (or equal) point as good
-        if not dominated:
-            j = i
-            while j < len(front) and front[j][1] <= acc:  # costlier and no better: gone
-                j += 1
-            front[i:j] = [point]
-            out.append(hypervolume_2d([(a, c) for c, a in front], ref))
-        else:  # the front did not move
-            out.append(out[-1])
+    points = [(a, math.log10(c)) for a, c in zip(done["val_accuracy"].astype(float),
+                                                 done[cost].astype(float), strict=True)]
+    out = hypervolume_steps(points, ref)
     return pd.DataFrame({"trial": done["trial"].to_numpy(), "completed": done["completed"],
                          "hypervolume": out}).reset_index(drop=True)
 

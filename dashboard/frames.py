@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from automl.config import COSTS  # noqa: F401  (re-exported: the pages label costs with it)
+# COSTS is re-exported: the pages label costs with it.
+from automl.config import COSTS, DEFAULT_COST  # noqa: F401
+from automl.policy.ranking import Entry, leaderboard_order
 from automl.policy.ranking import leaderboard_rows as leaderboard
-from automl.policy.ranking import pareto_ranks
 from automl.storage.records import StudySummary, TrialRecord
 from dashboard.specs import arch_summary
 
@@ -49,7 +50,8 @@ def studies_frame(summaries: Sequence[StudySummary]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def leaderboard_frame(records: Sequence[TrialRecord], cost: str = "flops") -> pd.DataFrame:
+def leaderboard_frame(records: Sequence[TrialRecord], cost: str = DEFAULT_COST
+                      ) -> pd.DataFrame:
     """The leaderboard (ranked by Pareto rank on accuracy vs ``cost``) as a flat frame.
 
     Nested specs become a one-line architecture summary; the full specs stay in the records,
@@ -89,29 +91,26 @@ def filter_frame(frame: pd.DataFrame, *, states: Iterable[str] | None = None,
 
 
 def rerank(frame: pd.DataFrame, cost: str) -> pd.DataFrame:
-    """The rows of ``frame`` ranked among themselves on (accuracy, ``cost``), exactly as
-    :func:`automl.policy.ranking.leaderboard_rows` ranks a whole study: completed trials that are
-    not
-    repeats of an earlier one, by Pareto rank, accuracy (desc), cost, trial; then completed
-    trials without that cost; then the others by trial number. ``rank`` and ``pareto`` are
-    recomputed, so a filtered or re-costed table and its plot tell the same story."""
-    ranked = (frame["state"] == "COMPLETE") & frame["duplicate_of"].isna()
-    scored_mask = ranked & frame["val_accuracy"].notna() & frame[cost].notna()
-    scored = frame[scored_mask]
-    ranks = pareto_ranks(list(zip(scored["val_accuracy"].astype(float),
-                                  scored[cost].astype(float), strict=True)))
-    scored = scored.assign(rank=pd.array(ranks, dtype="Int64"),
-                           pareto=[r == 0 for r in ranks])
-    scored = scored.sort_values(["rank", "val_accuracy", cost, "trial"],
-                                ascending=[True, False, True, True], kind="stable")
-    unscored = frame[ranked & ~scored_mask].sort_values("trial")
-    others = frame[~ranked].sort_values("trial")
-    rest = pd.concat([unscored, others]).assign(rank=pd.array([None] * (len(unscored)
-                                                                        + len(others)),
-                                                               dtype="Int64"), pareto=False)
-    out = pd.concat([scored, rest]) if len(rest) else scored
-    out["pareto"] = out["pareto"].astype(bool)
+    """The rows of ``frame`` ranked among themselves on (accuracy, ``cost``) by
+    :func:`automl.policy.ranking.leaderboard_order`, the very function behind
+    :func:`automl.policy.ranking.leaderboard_rows` (``automl leaderboard``): completed trials
+    that are not repeats of an earlier one, by Pareto rank, accuracy (desc), cost, trial; then
+    completed trials without that cost; then the others by trial number. ``rank`` and
+    ``pareto`` are recomputed, so a filtered or re-costed table and its plot tell the same
+    story."""
+    entries = [Entry(int(n), s == "COMPLETE" and pd.isna(d), _number(a), _number(c))
+               for n, s, d, a, c in zip(frame["trial"], frame["state"], frame["duplicate_of"],
+                                        frame["val_accuracy"], frame[cost], strict=True)]
+    placed = leaderboard_order(entries)
+    out = frame.iloc[[p.index for p in placed]].copy()
+    out["rank"] = pd.array([p.rank for p in placed], dtype="Int64")
+    out["pareto"] = [p.pareto for p in placed]
     return out
+
+
+def _number(value: Any) -> float | None:
+    # Frames hold NaN or pd.NA where records hold None; the order treats all three as missing.
+    return None if pd.isna(value) else float(value)
 
 
 def pareto_points(frame: pd.DataFrame, cost: str, *, ranked: bool = False) -> pd.DataFrame:

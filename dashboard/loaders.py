@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from automl.config import cost_or_default
 from automl.storage import Storage, TrialRecord, open_storage, resolve_url
 from dashboard import frames
 
@@ -116,7 +117,7 @@ def _study_data(url: str, study: str, stamp: int) -> StudyData:
     with _timed(stamp, "study", url, study):
         store = storage(url)
         section = store.study_config(study).get("study", {})
-        cost = section.get("cost") or "flops"
+        cost = cost_or_default(section.get("cost"))
         objective = section.get("objective") or "pareto"
         records = store.trials(study)
         return StudyData(

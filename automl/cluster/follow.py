@@ -15,7 +15,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from automl.cluster import plan
+from automl.cluster import placement
 from automl.cluster.job import WorkerJob
 from automl.control.interrupts import Terminated
 from automl.errors import AutomlError
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from automl.control.controller import SearchOutcome
     from automl.control.loop import Tally
     from automl.data import PreparedData
+    from automl.policy.plan import StudyPlan
     from automl.storage import Storage
     from automl.storage.runs import Run
 
@@ -46,7 +47,8 @@ class Jobs(Protocol):
 
 
 def launch(cfg: StudyConfig, storage: Storage, data: PreparedData, argv: list[str], *,
-           started_wall: float, say: Any = None) -> SearchOutcome:
+           started_wall: float, say: Any = None, study_plan: StudyPlan | None = None,
+           **_: Any) -> SearchOutcome:
     """Run the search's ``study.workers`` workers through ``cluster.launcher``; return when the
     run's target is met (or its timeout passed). ``say``: print a line for people (None:
     quiet)."""
@@ -55,27 +57,27 @@ def launch(cfg: StudyConfig, storage: Storage, data: PreparedData, argv: list[st
 
     c, n = cfg.cluster, cfg.study.workers
     say = say or (lambda _msg: None)
-    procs = plan.processes_per_job(c.gpus_per_worker, cfg.trainer.nproc)
+    procs = placement.processes_per_job(c.gpus_per_worker, cfg.trainer.nproc)
     host = database_host(storage)
     if c.launcher == "slurm":
-        plan.check_reachable("slurm", storage.is_sqlite, host, 2, "Slurm nodes")
+        placement.check_reachable("slurm", storage.is_sqlite, host, 2, "Slurm nodes")
     elif c.launcher == "ray":
         from automl.cluster import ray_jobs
 
         machines, where = ray_jobs.connect(c.ray_address, n * c.cpus_per_worker)
         try:
-            plan.check_reachable("ray", storage.is_sqlite, host, machines, where)
+            placement.check_reachable("ray", storage.is_sqlite, host, machines, where)
         except AutomlError:
             ray_jobs.RayJobs([]).close()
             raise
     check_backend(n * procs, storage.is_sqlite)
-    plan.check_capacity(server_connections(storage), n * procs)
-    study, run = _join_run(cfg, storage, data)
+    placement.check_capacity(server_connections(storage), n * procs)
+    study, run = _join_run(cfg, storage, data, study_plan)
     before = _tally(study, run)
     if before.finished >= run.requested:
         return _outcome(cfg, storage, study, run, 0)
-    argv_job = plan.worker_argv(argv, procs)
-    jobs = [WorkerJob(argv_job, plan.job_env(i, started_wall, n * procs), os.getcwd(),
+    argv_job = placement.worker_argv(argv, procs)
+    jobs = [WorkerJob(argv_job, placement.job_env(i, started_wall, n * procs), os.getcwd(),
                       c.restarts, i)
             for i in range(n)]
     handle = _submit(cfg, jobs)
@@ -105,8 +107,8 @@ def _submit(cfg: StudyConfig, jobs: list[WorkerJob]) -> Jobs:
     return slurm.submit(c, cfg.study.name, jobs)
 
 
-def _join_run(cfg: StudyConfig, storage: Storage, data: PreparedData
-              ) -> tuple[optuna.Study, Run]:
+def _join_run(cfg: StudyConfig, storage: Storage, data: PreparedData,
+              study_plan: StudyPlan | None = None) -> tuple[optuna.Study, Run]:
     """Create or join the run the jobs will share, as a worker does (same lease, same key)."""
     import optuna
 
@@ -118,7 +120,7 @@ def _join_run(cfg: StudyConfig, storage: Storage, data: PreparedData
     # As run_search: heartbeats, group=True and metric names are stable in practice.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     with lease(storage, f"study:{cfg.study.name}"):
-        study = open_study(cfg, storage, data)
+        study = open_study(cfg, storage, data, study_plan)
         done = finished_in_study(study.get_trials(deepcopy=False))
         run = start_or_resume(storage, cfg.study.name, fingerprint(cfg), cfg.study.trials, done)
     return study, run

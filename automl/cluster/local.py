@@ -13,9 +13,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from automl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from automl.config import StudyConfig
+    from automl.control.controller import SearchOutcome
 
 # Wall-clock start of the command that spawned the workers: they share its --timeout deadline.
 STARTED_ENV = "AUTOML_SEARCH_STARTED"
@@ -97,3 +102,44 @@ def search_started(own_start: float | None = None) -> float:
         return now - min(600.0, max(0.0, now_wall - float(given))) if given else own
     except ValueError:
         return own
+
+
+def launch(cfg: StudyConfig, storage: Any, data: Any, argv: list[str], *, started_wall: float,
+           here: Callable[[], SearchOutcome], **_: Any) -> SearchOutcome:
+    """The ``local`` launcher: run the search loop in this process (``here()``, worker 0) with
+    ``study.workers - 1`` worker processes beside it. Workers are stopped on any exception
+    (Ctrl-C included) and always waited for."""
+    children = start(cfg, storage.is_sqlite, argv, started_wall)
+    try:
+        return here()
+    except BaseException:
+        stop(children)
+        raise
+    finally:
+        wait(children)
+
+
+def start(cfg: StudyConfig, is_sqlite: bool, argv: Sequence[str], started_wall: float
+          ) -> list[subprocess.Popen[bytes]]:
+    """Start workers 1..N-1 of a local search (none for one worker), each on its own GPUs."""
+    from trainer.distributed.nodes import node_settings
+
+    n = cfg.study.workers
+    if n <= 1:
+        return []
+    check_backend(n, is_sqlite)
+    try:
+        nnodes = node_settings().nnodes
+    except ValueError as exc:
+        raise ConfigError(f"study.workers: {exc}") from None
+    if nnodes > 1:
+        raise ConfigError(
+            "study.workers: several workers cannot share one multi-node trial (AUTOML_NNODES > 1);"
+            " run one worker per node group"
+        )
+    gpus = 0
+    if cfg.trainer.device != "cpu":
+        import torch
+
+        gpus = torch.cuda.device_count()
+    return spawn(argv, device_slices(n, cfg.trainer.nproc, gpus), started_wall)

@@ -11,9 +11,17 @@ from typing import Any
 
 from trainer.settings import setting
 
-# local: processes on this machine; slurm: a Slurm job array through submitit; slurm-local: the
-# same submitit jobs as local processes; ray: Ray tasks.
-LAUNCHERS = ("local", "slurm", "slurm-local", "ray")
+# The one registry of where workers run: launcher name -> the module whose ``launch`` runs them.
+# local: processes on this machine (this one is worker 0); slurm: a Slurm job array through
+# submitit; slurm-local: the same submitit jobs as local processes; ray: Ray tasks. The
+# modules are imported only when a search runs (submitit and Ray are heavy).
+LAUNCHER_MODULES = {
+    "local": "automl.cluster.local",
+    "slurm": "automl.cluster.follow",
+    "slurm-local": "automl.cluster.follow",
+    "ray": "automl.cluster.follow",
+}
+LAUNCHERS = tuple(LAUNCHER_MODULES)
 # Launchers whose workers may run on other machines than the one holding a SQLite file.
 REMOTE_LAUNCHERS = ("slurm", "ray")
 

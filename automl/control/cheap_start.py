@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import optuna
 
     from automl.config import StudyConfig
+    from automl.policy.plan import StudyPlan
 
 START_ATTR = "start"  # user attribute of a queued cheap-start trial
 FAMILY = "family"  # the parameter whose every value gets its own cheapest candidate
@@ -43,12 +44,14 @@ MAX_EVALUATIONS = 80
 def cheap_start_params(cfg: StudyConfig, info: Any, hparam_options: dict[str, Any]
                        ) -> list[dict[str, Any]]:
     """The parameters of the candidates to try first, cheapest first: one per family."""
+    from automl.config import cost_known_among
     from automl.policy.limits import StaticCosts, arch_sampler, violation
     from search_spaces import sample_hparams, sample_loss
     from search_spaces.probe import MiddleTrial, ProbeTrial, cheapest
 
     sample, costs = arch_sampler(cfg, info), StaticCosts()
-    cost = costs.of("params" if cfg.study.cost == "params" else "flops")
+    # Known on the meta device without building a model: parameters and FLOPs.
+    cost = costs.of(cost_known_among(cfg.study.cost, ("params", "flops")))
     first = ProbeTrial()
     sample(first)
     families = first.domains.get(FAMILY, (None,))
@@ -78,13 +81,13 @@ def wanted(cfg: StudyConfig) -> bool:
     return mode == "always" or cfg.study.timeout is not None
 
 
-def queue_cheap_start(study: optuna.Study, cfg: StudyConfig, info: Any,
-                      hparam_options: dict[str, Any], most: int) -> int:
+def queue_cheap_start(study: optuna.Study, cfg: StudyConfig, plan: StudyPlan, most: int
+                      ) -> int:
     """Queue at most ``most`` cheapest candidates in ``study`` when it has no trial yet and
     :func:`wanted` says so; returns how many were queued."""
     if not wanted(cfg) or most < 1 or study.get_trials(deepcopy=False):
         return 0
-    params = cheap_start_params(cfg, info, hparam_options)[:most]
+    params = cheap_start_params(cfg, plan.info, plan.hparam_options)[:most]
     for p in params:
         study.enqueue_trial(p, user_attrs={START_ATTR: "cheapest"})
     return len(params)

@@ -8,6 +8,7 @@ import json
 import logging
 import platform
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +19,15 @@ from automl.control.objective import Objective
 from automl.control.reporting import Reporter
 from automl.control.samplers import make_pruner, make_sampler
 from automl.errors import ConfigError
-from automl.policy.budget import Deadline, full_epochs
-from automl.policy.limits import check_reachable_for
+from automl.policy.budget import Deadline
+from automl.policy.limits import check_reachable
+from automl.policy.plan import StudyPlan, make_plan
 
 if TYPE_CHECKING:
     import optuna
 
     from automl.config import StudyConfig
+    from automl.control.crossval import TrainFn
     from automl.data import PreparedData
     from automl.storage import Storage
 
@@ -84,8 +87,11 @@ def check_spaces(cfg: StudyConfig) -> None:
                               ) from None
 
 
-def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna.Study:
-    """Create the study, or load it when it exists and was run with compatible settings."""
+def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData,
+               plan: StudyPlan | None = None) -> optuna.Study:
+    """Create the study, or load it when it exists and was run with compatible settings; its
+    pruner is sized by the study's ``plan`` (made from ``cfg`` and ``data`` if not given)."""
+    plan = plan or make_plan(cfg, data.splits)
     from automl.storage.studies import check_resumable, find_study
 
     name = cfg.study.name
@@ -109,8 +115,8 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData) -> optuna
     study = storage.create_study(
         name,
         directions=cfg.directions,  # validated strings
-        sampler=make_sampler(cfg, constraints, seed_offset=n_prior),
-        pruner=make_pruner(cfg, full_epochs(cfg, len(data.splits.y_train))),
+        sampler=make_sampler(cfg.study.sampler, cfg.study.seed + n_prior, constraints),
+        pruner=make_pruner(cfg.study.pruner, cfg.study.objective, plan.epochs, plan.first_rung),
         load_if_exists=True,
     )
     # Costs span orders of magnitude (a 10K-FLOP MLP beside a 10M-FLOP CNN): the sampler is
@@ -162,21 +168,28 @@ def run_search(
     callbacks: list[TrialCallback] | None = None,
     started: float | None = None,
     checked: bool = False,
+    plan: StudyPlan | None = None,
+    train: TrainFn | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> SearchOutcome:
     """Add ``cfg.study.trials`` finished trials to the study (or resume the unfinished run of
     the same config). ``cfg.study.timeout`` bounds the whole search, counted from ``started``
     (a ``time.monotonic()`` reading; default: now): running candidates stop at the deadline
-    (see :mod:`automl.policy.budget`). Safe to run in several workers. ``checked``: the caller has
-    already run :func:`automl.control.run.prepare`'s checks (they cost a second or two)."""
+    (see :mod:`automl.policy.budget`). Safe to run in several workers. ``checked``: the caller
+    has already run :func:`automl.control.run.prepare`'s checks (they cost a second or two);
+    ``plan``: the study's plan, if the caller made it (:func:`automl.policy.plan.make_plan`).
+    ``train`` (default :func:`trainer.train`) and ``clock`` (default ``time.monotonic``) are
+    for tests: they run the search's decisions in-process without training or waiting."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI reports trials itself
     # group=True and metric names are stable in practice; their warnings only add noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
+    plan = plan or make_plan(cfg, data.splits)
     if not checked:  # the CLI and automl.search check before opening storage
         check_spaces(cfg)
-        check_reachable_for(cfg, data.splits)
+        check_reachable(cfg, plan.info)
     # The run is keyed by what the user asked for, before defaults resolved from the data.
     asked = fingerprint(cfg)
     cfg = with_threads(cfg, data)
@@ -188,21 +201,23 @@ def run_search(
         # the cores that single-threaded training then competes with.
         torch.set_num_threads(cfg.trainer.num_threads)
     with interrupts.deferring():  # a signal now is raised at the loop's first safe point
-        return _search(cfg, storage, data, asked, reporter, callbacks, started)
+        return _search(cfg, storage, data, plan, asked, reporter, callbacks,
+                       Deadline.starting(cfg.study.timeout, started, clock or time.monotonic),
+                       train)
 
 
-def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, asked: str,
-            reporter: Reporter | None, callbacks: list[TrialCallback] | None,
-            started: float | None) -> SearchOutcome:
+def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyPlan,
+            asked: str, reporter: Reporter | None, callbacks: list[TrialCallback] | None,
+            deadline: Deadline, train: TrainFn | None) -> SearchOutcome:
     from automl.control.cheap_start import queue_cheap_start
     from automl.control.loop import WORKER, finished_in_study, optimize
     from automl.storage.runs import lease, start_or_resume
 
-    deadline = Deadline.starting(cfg.study.timeout, started)
     with lease(storage, f"study:{cfg.study.name}"):
-        study = open_study(cfg, storage, data)
+        study = open_study(cfg, storage, data, plan)
         log_cost = storage.study_config(cfg.study.name).get(COST_SCALE) == "log10"
-        objective = Objective(cfg, data, storage, reporter, deadline, log_cost=log_cost)
+        objective = Objective(cfg, data, storage, reporter, deadline, plan=plan,
+                              log_cost=log_cost, train=train)
         done_now = finished_in_study(study.get_trials(deepcopy=False))
         run = start_or_resume(storage, cfg.study.name, asked, cfg.study.trials,
                               done_now)
@@ -211,10 +226,10 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, asked: str,
             # this worker's own keeps concurrent workers from proposing the same candidates.
             salt = int(hashlib.sha256(WORKER.encode()).hexdigest()[:6], 16)
             n_now = len(study.get_trials(deepcopy=False))
-            study.sampler = make_sampler(cfg, _constraints_for(cfg), seed_offset=n_now + salt)
-        else:  # the spaces' view of the data, as the trials will see it
-            queue_cheap_start(study, cfg, objective.info, objective.hparam_options,
-                              run.requested)
+            study.sampler = make_sampler(cfg.study.sampler, cfg.study.seed + n_now + salt,
+                                         _constraints_for(cfg))
+        else:
+            queue_cheap_start(study, cfg, plan, run.requested)
     on_tally = getattr(reporter, "run_progress", None)
     ran = optimize(
         study, objective, storage, run, deadline=deadline, callbacks=callbacks or [],

@@ -11,21 +11,13 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import numpy as np
-
 from automl.control import interrupts
+from automl.control.crossval import TrainFn, score_contender
 from automl.control.dedup import DUPLICATE, candidate_key
 from automl.control.reporting import NullReporter, Reporter
-from automl.policy.budget import (
-    Deadline,
-    first_rung,
-    full_epochs,
-    hparam_options_for,
-    steps_per_epoch,
-)
-from automl.policy.crossval import cv_folds, score_contender
+from automl.policy.budget import Deadline
 from automl.policy.limits import constraint_values, violation
-from automl.policy.pruning import ETA, RungEntry, decide, rung_epochs
+from automl.policy.pruning import ETA, RungEntry, decide
 from automl.policy.ranking import recent_accuracy
 from automl.storage.candidates import CANDIDATE_ATTR
 
@@ -34,6 +26,7 @@ if TYPE_CHECKING:
 
     from automl.config import StudyConfig
     from automl.data import PreparedData
+    from automl.policy.plan import StudyPlan
     from automl.storage import Storage
     from trainer import EpochRecord
 
@@ -43,8 +36,12 @@ class Objective:
 
     def __init__(self, cfg: StudyConfig, data: PreparedData, storage: Storage,
                  reporter: Reporter | None = None, deadline: Deadline | None = None,
-                 *, log_cost: bool = False) -> None:
-        from search_spaces.base import input_info
+                 *, plan: StudyPlan | None = None, log_cost: bool = False,
+                 train: TrainFn | None = None) -> None:
+        """``plan``: the study's plan (:func:`automl.policy.plan.make_plan`; made here when not
+        given); ``train``: the training function, :func:`trainer.train` unless given (tests pass
+        one with its contract to run the search's decisions without training)."""
+        from automl.policy.plan import make_plan
 
         self.cfg = cfg
         self.data = data
@@ -53,19 +50,8 @@ class Objective:
         self.study_name = cfg.study.name
         self.deadline = deadline or Deadline()
         self.log_cost = log_cost  # tell the sampler log10(cost) (see controller.open_study)
-        splits = data.splits
-        n_train = len(splits.y_train)
-        self.info = input_info(splits)
-        self.hparam_options = hparam_options_for(cfg, n_train)
-        batch_sizes = self.hparam_options["batch_sizes"]
-        self.epochs = full_epochs(cfg, n_train)
-        multi = cfg.study.objective != "val_accuracy"
-        first = first_rung(self.epochs, steps_per_epoch(n_train, batch_sizes))
-        self.rungs = (rung_epochs(self.epochs, ETA, first)
-                      if multi and cfg.study.pruner != "none" else [])
-        n_dev = n_train + len(splits.y_val)
-        labels = np.concatenate([splits.y_train, splits.y_val])
-        self.cv_k = cv_folds(n_dev, labels) if cfg.search.cross_validate else 0
+        self.plan = plan or make_plan(cfg, data.splits)
+        self.train_fn = train
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
         try:
@@ -104,17 +90,18 @@ class Objective:
         cfg, number = self.cfg, trial.number
         trial.set_user_attr("val_samples", len(self.data.splits.y_val))
         # Architecture and loss are proposed together, in the same trial.
-        arch = sample_arch(cfg.search.arch, trial, self.info, cfg.search.arch_options)
-        loss = sample_loss(cfg.search.loss, trial, self.info, cfg.search.loss_options)
-        hp = sample_hparams(cfg.search.hparams, trial, self.hparam_options)
+        arch = sample_arch(cfg.search.arch, trial, self.plan.info, cfg.search.arch_options)
+        loss = sample_loss(cfg.search.loss, trial, self.plan.info, cfg.search.loss_options)
+        hp = sample_hparams(cfg.search.hparams, trial, self.plan.hparam_options)
         loss_dict, arch_dict = loss_to_dict(loss), arch_to_dict(arch)
         train_cfg = dataclasses.replace(
             cfg.trainer, lr=hp.lr, weight_decay=hp.weight_decay, optimizer=hp.optimizer,
-            batch_size=hp.batch_size, seed=cfg.study.seed + number, epochs=self.epochs,
+            batch_size=hp.batch_size, seed=cfg.study.seed + number, epochs=self.plan.epochs,
         )
         key = candidate_key(arch_dict, loss_dict, hp.to_dict(), dataclasses.asdict(train_cfg),
                             self.data.data_hash)
-        epochs = self.deadline.epochs_for(self.epochs, self.rungs[0] if self.rungs else 1)
+        rungs = self.plan.rungs
+        epochs = self.deadline.epochs_for(self.plan.epochs, rungs[0] if rungs else 1)
         train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
         self.storage.update_trial(
             self.study_name, number, state="RUNNING", arch_space=cfg.search.arch,
@@ -192,8 +179,10 @@ class Objective:
     def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
                costs: dict[str, Any]) -> tuple[Any, str | None]:
         """Train; returns the result and why it stopped early (None: it ran every epoch)."""
-        from trainer import NonFiniteLossError, TrialTimeoutError, train
+        from trainer import NonFiniteLossError, TrialTimeoutError
+        from trainer import train as trainer_train
 
+        train = self.train_fn or trainer_train
         single = self.cfg.study.objective == "val_accuracy"
         stop: list[str] = []
 
@@ -210,7 +199,7 @@ class Objective:
                 trial.report(rec.val_accuracy, rec.epoch)
                 if trial.should_prune():
                     stop.append(f"pruned by {self.cfg.study.pruner} at epoch {rec.epoch}")
-            elif rec.epoch in self.rungs and rec.epoch < train_cfg.epochs:
+            elif rec.epoch in self.plan.rungs and rec.epoch < train_cfg.epochs:
                 reason = self._rung_verdict(trial.number, rec.epoch, costs)
                 if reason:
                     stop.append(reason)
@@ -240,21 +229,23 @@ class Objective:
         if all(e.number != number for e in entries):
             return None  # its row has no cost yet: nothing to compare on
         verdict = decide(number, entries, ETA)
-        rung = self.rungs.index(epoch) + 1
+        rung = self.plan.rungs.index(epoch) + 1
         return None if verdict.promote else verdict.reason(rung, epoch, ETA)
 
     def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
                         result: Any) -> None:
         """k-fold scores for a contender on small data (see :mod:`automl.policy.crossval`)."""
-        if not self.cv_k:
+        k = self.plan.cv_folds
+        if not k:
             return
         with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
             score = score_contender(
                 self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
-                loss, train_cfg, self.cv_k, keep_going=lambda: not self.deadline.passed(),
+                loss, train_cfg, k, keep_going=lambda: not self.deadline.passed(),
                 on_start=lambda: self.reporter.trial_started(
-                    trial.number, f"{self.cv_k}-fold cross-validation"),
-                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.remaining())
+                    trial.number, f"{k}-fold cross-validation"),
+                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.remaining(),
+                train=self.train_fn)
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
 

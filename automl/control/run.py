@@ -7,48 +7,47 @@ worker processes or a launcher's jobs, and the search loop itself
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from automl.errors import ConfigError
-
 if TYPE_CHECKING:
-    from subprocess import Popen
-
     from automl.config import StudyConfig
     from automl.control.controller import SearchOutcome
     from automl.data import PreparedData
+    from automl.policy.plan import StudyPlan
     from automl.storage import Storage
 
 Say = Callable[[str], None]
 
 
-def prepare(cfg: StudyConfig) -> PreparedData:
-    """Check the spaces, load the data and check that a candidate can fit it: all before the
-    database is touched, so bad input leaves no study behind."""
+def prepare(cfg: StudyConfig) -> tuple[PreparedData, StudyPlan]:
+    """Check the spaces, load the data, plan the study and check that a candidate can fit the
+    data: all before the database is touched, so bad input leaves no study behind."""
     from automl.control.controller import check_spaces
     from automl.data import load_data
-    from automl.policy.limits import check_reachable_for
+    from automl.policy.limits import check_reachable
+    from automl.policy.plan import make_plan
 
     check_spaces(cfg)
     d = cfg.data
     prepared = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
                          d.standardize)
-    check_reachable_for(cfg, prepared.splits)
-    return prepared
+    plan = make_plan(cfg, prepared.splits)
+    check_reachable(cfg, plan.info)
+    return prepared, plan
 
 
 def reach_server(cfg: StudyConfig) -> None:
     """Fail within a second (one masked line) if the study's database server cannot be reached,
-    before the data and spaces checks, which take seconds. Reads nothing and writes nothing; a
-    SQLite file is left to :func:`open_for`, which creates it."""
+    before the data and spaces checks, which take seconds; a URL that does not parse fails here
+    too, SQLite's included. Reads nothing and writes nothing; a SQLite file is left to
+    :func:`open_for`, which creates it."""
     from automl.storage import open_storage
-    from automl.storage.urls import resolve_url
+    from automl.storage.urls import StorageUrl, resolve_url
 
     url = resolve_url(cfg.study.storage)
-    if url.startswith("sqlite"):
+    if StorageUrl.parse(url).backend == "sqlite":
         return
     open_storage(url, create=False, readonly=True, schema="as-is").close()
 
@@ -80,56 +79,30 @@ def banner(cfg: StudyConfig, store: Storage, data: PreparedData) -> str:
 
 
 def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: float,
-            argv: Sequence[str], say: Say | None) -> SearchOutcome:
-    """Run the search in this process (``data`` from :func:`prepare`, checked there), with
-    ``study.workers - 1`` local workers beside it or the launcher's jobs instead. ``argv``: the
-    ``automl`` arguments the workers run; ``say``: print for people (None: quiet, and no
-    progress display). Workers are stopped on any exception (Ctrl-C included) and always
-    waited for."""
-    from automl.cluster import local as workers_mod
+            argv: Sequence[str], say: Say | None, plan: StudyPlan | None = None
+            ) -> SearchOutcome:
+    """Run the search (``data`` from :func:`prepare`, checked there) through the study's
+    launcher (:func:`automl.cluster.launcher`): ``local`` runs the loop in this process with
+    ``study.workers - 1`` worker processes beside it, the cluster launchers submit jobs and
+    follow them. ``argv``: the ``automl`` arguments the workers run; ``say``: print for people
+    (None: quiet, and no progress display)."""
+    from automl.cluster import launcher
     from automl.control.controller import run_search
 
-    started_wall = time.time() - (time.monotonic() - started)
-    if cfg.cluster.launcher != "local":  # workers as cluster jobs; this process follows them
-        from automl.cluster import launch
-
-        return launch(cfg, store, data, list(argv), started_wall=started_wall, say=say)
-    children = _start_workers(cfg, store.is_sqlite, argv, started_wall)
-    try:
+    def here() -> SearchOutcome:
         if say is None:
-            return run_search(cfg, store, data, started=started, checked=True)
+            return run_search(cfg, store, data, started=started, checked=True, plan=plan)
         from automl.cli.progress import RichReporter
 
         with RichReporter(cfg.study.trials, cost=objective_cost(cfg)) as reporter:
             return run_search(cfg, store, data, reporter=reporter, callbacks=[reporter],
-                              started=started, checked=True)
-    except BaseException:
-        workers_mod.stop(children)
-        raise
-    finally:
-        workers_mod.wait(children)
+                              started=started, checked=True, plan=plan)
 
-
-def _start_workers(cfg: StudyConfig, is_sqlite: bool, argv: Sequence[str],
-                   started_wall: float) -> list[Popen[bytes]]:
-    from automl.cluster import local as workers_mod
-
-    n = cfg.study.workers
-    if n <= 1:
-        return []
-    workers_mod.check_backend(n, is_sqlite)
-    if int(os.environ.get("AUTOML_NNODES", "1")) > 1:
-        raise ConfigError(
-            "study.workers: several workers cannot share one multi-node trial (AUTOML_NNODES > 1);"
-            " run one worker per node group"
-        )
-    gpus = 0
-    if cfg.trainer.device != "cpu":
-        import torch
-
-        gpus = torch.cuda.device_count()
-    devices = workers_mod.device_slices(n, cfg.trainer.nproc, gpus)
-    return workers_mod.spawn(argv, devices, started_wall)
+    started_wall = time.time() - (time.monotonic() - started)
+    launch = launcher(cfg.cluster.launcher)
+    outcome: SearchOutcome = launch(cfg, store, data, list(argv), started_wall=started_wall,
+                                    say=say, study_plan=plan, here=here)
+    return outcome
 
 
 def console_say() -> Say:

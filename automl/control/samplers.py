@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-    from automl.config import StudyConfig
-
 ConstraintsFunc = Callable[["optuna.trial.FrozenTrial"], Sequence[float]]
 
 
@@ -63,25 +61,26 @@ SAMPLERS: dict[str, SamplerKind] = {
 }
 
 
-def _asha(epochs: int) -> Any:
+def _asha(epochs: int, first_rung: int) -> Any:
     import optuna
 
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, epochs // 8))
+    # The first rung is the study plan's, the same as MO-ASHA's (automl.policy.budget).
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=first_rung)
 
 
-def _hyperband(epochs: int) -> Any:
+def _hyperband(epochs: int, first_rung: int) -> Any:
     import optuna
 
     return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
 
 
-def _median(epochs: int) -> Any:
+def _median(epochs: int, first_rung: int) -> Any:
     import optuna
 
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=max(1, epochs // 4))
 
 
-def _nop(epochs: int) -> Any:
+def _nop(epochs: int, first_rung: int) -> Any:
     import optuna
 
     return optuna.pruners.NopPruner()
@@ -89,7 +88,7 @@ def _nop(epochs: int) -> Any:
 
 # Single-objective pruners by name; a Pareto search prunes with MO-ASHA (automl/policy/pruning.py)
 # unless the pruner is "none".
-PRUNERS: dict[str, Callable[[int], Any]] = {
+PRUNERS: dict[str, Callable[[int, int], Any]] = {
     "asha": _asha,
     "hyperband": _hyperband,
     "median": _median,
@@ -97,21 +96,21 @@ PRUNERS: dict[str, Callable[[int], Any]] = {
 }
 
 
-def make_sampler(
-    cfg: StudyConfig, constraints: ConstraintsFunc | None, seed_offset: int = 0
-) -> optuna.samplers.BaseSampler:
-    """``seed_offset`` (trials already in the study) keeps a resumed run from replaying the
-    first run's random proposals while staying reproducible."""
-    sampler: optuna.samplers.BaseSampler = SAMPLERS[cfg.study.sampler].make(
-        cfg.study.seed + seed_offset, constraints
-    )
+def make_sampler(name: str, seed: int, constraints: ConstraintsFunc | None
+                 ) -> optuna.samplers.BaseSampler:
+    """The sampler ``name`` (one of :data:`SAMPLERS`). Callers offset ``seed`` by the trials
+    already in the study, so a resumed run does not replay the first run's random proposals
+    while staying reproducible."""
+    sampler: optuna.samplers.BaseSampler = SAMPLERS[name].make(seed, constraints)
     return sampler
 
 
-def make_pruner(cfg: StudyConfig, epochs: int | None = None) -> optuna.pruners.BasePruner:
-    """The study's pruner, sized for candidates of ``epochs`` epochs (default
-    ``trainer.epochs``; the search passes the adapted count). Optuna prunes single-objective
-    studies only, so a Pareto study gets none here (MO-ASHA decides in the objective)."""
-    name = "none" if cfg.study.objective != "val_accuracy" else cfg.study.pruner
-    pruner: optuna.pruners.BasePruner = PRUNERS[name](epochs or cfg.trainer.epochs)
+def make_pruner(name: str, objective: str, epochs: int, first_rung: int
+                ) -> optuna.pruners.BasePruner:
+    """The pruner ``name`` (one of :data:`PRUNERS`), sized for candidates of ``epochs`` epochs
+    whose first comparison is at ``first_rung`` (both from the study plan). Optuna prunes
+    single-objective studies only, so a Pareto study gets none here (MO-ASHA decides in the
+    objective)."""
+    pruner: optuna.pruners.BasePruner = PRUNERS[
+        "none" if objective != "val_accuracy" else name](epochs, first_rung)
     return pruner

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automl.config import cost_or_default
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
 from automl.export.spec import build_spec
@@ -101,7 +102,7 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
     options = options or BundleOptions()
     out = Path(out).resolve()
     url, records, config = read_study(storage, study)
-    cost = config.get("study", {}).get("cost") or "flops"
+    cost = cost_or_default(config.get("study", {}).get("cost"))
     chosen = select(records, choice, cost=cost, pareto=pareto, study=study)
     with staged(out) as tmp:  # checks --out first: a taken folder fails before any work
         states = {rec.number: _weights(rec) for rec in chosen}

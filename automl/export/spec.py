@@ -36,9 +36,9 @@ def versions() -> dict[str, str]:
 
     import torch
 
-    import automl
+    from automl.version import __version__
 
-    out = {"automl": automl.__version__, "torch": torch.__version__,
+    out = {"automl": __version__, "torch": torch.__version__,
            "python": platform.python_version()}
     for dist in ("numpy", "safetensors", "onnx", "onnxruntime"):
         try:
@@ -52,6 +52,8 @@ def build_spec(rec: Any, config: dict[str, Any], *, selected_by: str) -> dict[st
     """The spec of trial ``rec`` (a :class:`TrialRecord`) of a study whose merged config is
     ``config``. Export-time sections (``files``, ``onnx``, ``quantization``, ``reproduce``) are
     added by the writer."""
+    from automl.config import cost_or_default  # here: reading a bundle needs no config
+
     data = config.get("data", {})
     study_seed = int(config.get("study", {}).get("seed", 0))
     arch = dict(rec.arch or {})
@@ -75,7 +77,7 @@ def build_spec(rec: Any, config: dict[str, Any], *, selected_by: str) -> dict[st
         "metrics": {"val_accuracy": rec.val_accuracy, "test_accuracy": rec.test_accuracy,
                     "best_epoch": rec.best_epoch},
         "costs": {k: getattr(rec, k) for k in COSTS},
-        "cost_axis": config.get("study", {}).get("cost", "flops"),
+        "cost_axis": cost_or_default(config.get("study", {}).get("cost")),
         "hparams": rec.hparams,
         "train_config": rec.train_config,
         "seed": (rec.train_config or {}).get("seed", study_seed + rec.number),

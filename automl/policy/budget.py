@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,17 +51,11 @@ def hparam_options_for(cfg: StudyConfig, n_train: int) -> dict[str, Any]:
     return {"batch_sizes": scaled_batch_sizes(n_train), **cfg.search.hparam_options}
 
 
-def full_epochs(cfg: StudyConfig, n_train: int) -> int:
-    """Epochs of a full-length candidate of this study (``automl.policy.budget.study_epochs``); the
-    single-objective pruners are sized from it too."""
-    batch_sizes = hparam_options_for(cfg, n_train)["batch_sizes"]
-    return study_epochs(cfg.trainer.epochs, n_train, batch_sizes, cfg.search.adapt_epochs)
-
-
 def first_rung(epochs: int, steps_per_epoch: int) -> int:
     """The first successive-halving rung for a study whose candidates train ``epochs``: at
     least ``MIN_RUNG_STEPS`` optimizer steps in, since a ranking after a handful of steps
-    measures the initialization, not the candidate."""
+    measures the initialization, not the candidate. The one rule for both MO-ASHA (Pareto
+    searches) and Optuna's ASHA pruner (``study.pruner = "asha"``)."""
     return max(1, epochs // 20, math.ceil(MIN_RUNG_STEPS / max(1, steps_per_epoch)))
 
 
@@ -76,20 +70,23 @@ class Deadline:
     """A wall-clock budget shared by the search loop and the objective (monotonic seconds).
 
     ``end`` is None without a timeout. Epoch times reported with :meth:`epoch_done` feed the
-    estimate :meth:`epochs_for` caps candidates with.
+    estimate :meth:`epochs_for` caps candidates with. ``clock`` reads the time (tests inject
+    one; the search uses ``time.monotonic``).
     """
 
     end: float | None = None
     timeout: float | None = None
     epoch_seconds: list[float] = field(default_factory=list)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     @classmethod
-    def starting(cls, timeout: float | None, started: float | None = None) -> Deadline:
-        start = time.monotonic() if started is None else started
-        return cls(None if timeout is None else start + timeout, timeout)
+    def starting(cls, timeout: float | None, started: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> Deadline:
+        start = clock() if started is None else started
+        return cls(None if timeout is None else start + timeout, timeout, clock=clock)
 
     def remaining(self) -> float:
-        return math.inf if self.end is None else self.end - time.monotonic()
+        return math.inf if self.end is None else self.end - self.clock()
 
     def passed(self) -> bool:
         return self.remaining() <= 0

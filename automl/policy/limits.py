@@ -37,13 +37,6 @@ def constraint_values(limits: LimitsSection, costs: dict[str, Any]) -> list[floa
     return out
 
 
-def check_reachable_for(cfg: StudyConfig, splits: Any) -> None:
-    """:func:`check_reachable` for the data a search will train on (``DataSplits``)."""
-    from search_spaces.base import input_info
-
-    check_reachable(cfg, input_info(splits))
-
-
 def arch_sampler(cfg: StudyConfig, info: Any) -> Any:
     """``sample(trial) -> spec``: the study's architecture space for ``info``, its options
     checked (a bad option raises as :func:`search_spaces.make_options` does)."""

@@ -2,15 +2,19 @@
 
 A point is ``(accuracy, cost)``; higher accuracy and lower cost are better. Rank 0 is the Pareto
 front (no other point is at least as good on both and better on one); rank 1 is the front once
-rank 0 is removed, and so on. The leaderboard sorts by rank, then accuracy (desc), then cost.
-Selection never looks at test accuracy.
+rank 0 is removed, and so on. The leaderboard sorts by rank, then :func:`order_key` (accuracy
+desc, cost, trial number): :func:`leaderboard_order` is that rule, for every caller (the CLI,
+the API, the dashboard). Selection never looks at test accuracy.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from automl.config import DEFAULT_COST
 
 if TYPE_CHECKING:
     from automl.storage.records import TrialRecord
@@ -41,7 +45,11 @@ def pareto_ranks(points: Sequence[Point]) -> list[int]:
 
     Two objectives make this O(n log n) per front: sort by accuracy desc, cost asc, and sweep,
     keeping the lowest cost seen; a point is on the current front iff its cost is below it.
+    A NaN is refused (ValueError): it compares false with everything, so it would join no
+    front and the sweep would never end. Callers leave unmeasured figures out (:func:`measured`).
     """
+    if any(a != a or c != c for a, c in points):
+        raise ValueError("pareto_ranks: a point has a NaN accuracy or cost")
     ranks = [-1] * len(points)
     remaining = sorted(range(len(points)), key=lambda i: (-points[i][0], points[i][1]))
     rank = 0
@@ -63,36 +71,57 @@ def pareto_ranks(points: Sequence[Point]) -> list[int]:
     return ranks
 
 
+def measured(value: float | None) -> float | None:
+    """``value`` as a float; None where it was not measured (None, or NaN)."""
+    return None if value is None or value != value else float(value)
+
+
+def order_key(accuracy: float | None, cost: float | None, number: int
+              ) -> tuple[float, float, int]:
+    """The order among trials of one Pareto rank (and the last tie rule of ``best``, see
+    :mod:`automl.policy.select`): higher accuracy, then lower cost, then lower trial number.
+    A missing accuracy (None or NaN) sorts after every measured one, a missing cost likewise,
+    so an unpriced trial never wins a tie."""
+    acc, price = measured(accuracy), measured(cost)
+    return (math.inf if acc is None else -acc, math.inf if price is None else price, number)
+
+
+class Entry(NamedTuple):
+    """One trial as the leaderboard order sees it; ``rankable``: complete, and not a repeat
+    answered from an earlier trial's result."""
+
+    number: int
+    rankable: bool
+    accuracy: float | None
+    cost: float | None
+
+
 @dataclass(frozen=True)
-class Ranked:
-    item: Any
-    rank: int | None  # None: not ranked (not complete, or no cost)
+class Placed:
+    index: int  # position of the entry in the sequence given
+    rank: int | None  # None: not ranked (not rankable, or no accuracy or cost)
     pareto: bool
 
 
-def rank(items: Sequence[Any], accuracy: str = "val_accuracy", cost: str | None = "flops",
-         ) -> list[Ranked]:
-    """Order items (objects with ``accuracy`` and ``cost`` attributes, or dicts).
-
-    Items with both numbers are ranked (Pareto rank, then accuracy desc, then cost asc); the rest
-    follow in their original order. With ``cost=None`` the order is by accuracy alone and the
-    single best item is the "front".
-    """
-
-    def get(obj: Any, key: str) -> Any:
-        return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
-
-    scored: list[tuple[Any, Any, Any]] = []
-    unscored: list[tuple[Any, Any, Any]] = []
-    for it in items:
-        acc = get(it, accuracy)
-        c = get(it, cost) if cost else 0.0
-        (scored if acc is not None and c is not None else unscored).append((it, acc, c))
-    ranks = pareto_ranks([(float(a), float(c)) for _, a, c in scored])
-    order = sorted(range(len(scored)), key=lambda i: (ranks[i], -scored[i][1], scored[i][2]))
-    out = [Ranked(scored[i][0], ranks[i], ranks[i] == 0) for i in order]
-    out += [Ranked(it, None, False) for it, _, _ in unscored]
-    return out
+def leaderboard_order(entries: Sequence[Entry]) -> list[Placed]:
+    """The leaderboard's order, the one rule behind ``automl leaderboard``, the API and every
+    dashboard table. First the rankable entries with an accuracy and a cost (neither None nor
+    NaN), by Pareto rank, then :func:`order_key`; then the rankable ones lacking either, by
+    trial number; then the rest by trial number. The order never depends on the order of
+    ``entries``. To rank by accuracy alone, give every entry the same cost."""
+    points: dict[int, Point] = {}  # the entries that take part in the Pareto ranking
+    for i, e in enumerate(entries):
+        acc, price = measured(e.accuracy), measured(e.cost)
+        if e.rankable and acc is not None and price is not None:
+            points[i] = (acc, price)
+    rank_of = dict(zip(points, pareto_ranks(list(points.values())), strict=True))
+    top = sorted(points, key=lambda i: (rank_of[i], *order_key(*points[i], entries[i].number)))
+    unscored = sorted((i for i, e in enumerate(entries) if e.rankable and i not in rank_of),
+                      key=lambda i: entries[i].number)
+    others = sorted((i for i, e in enumerate(entries) if not e.rankable),
+                    key=lambda i: entries[i].number)
+    return ([Placed(i, rank_of[i], rank_of[i] == 0) for i in top]
+            + [Placed(i, None, False) for i in unscored + others])
 
 
 def knee(points: Sequence[Point]) -> int | None:
@@ -102,8 +131,6 @@ def knee(points: Sequence[Point]) -> int | None:
     lies farthest above the straight line joining the front's two ends (the cheapest and the
     most accurate). A front of one or two points returns its most accurate member.
     """
-    import math
-
     if not points:
         return None
     ranks = pareto_ranks(points)
@@ -136,23 +163,17 @@ COLUMNS = (
 )
 
 
-def leaderboard_rows(records: Sequence[TrialRecord], cost: str | None = "flops",
-                pareto_only: bool = False, top: int | None = None) -> list[dict[str, Any]]:
-    """Completed trials first, by Pareto rank on (val_accuracy, cost) then accuracy; then the
+def leaderboard_rows(records: Sequence[TrialRecord], cost: str | None = DEFAULT_COST,
+                     pareto_only: bool = False, top: int | None = None) -> list[dict[str, Any]]:
+    """The study's leaderboard in :func:`leaderboard_order`: completed trials (not repeats) by
+    Pareto rank on (val_accuracy, ``cost``), then accuracy, cost and trial number; then the
     others (repeats answered from an earlier trial's result, pruned, failed, running) by trial
-    number. Test accuracy never affects the order."""
-    complete = [r for r in records if r.state == "COMPLETE" and r.duplicate_of is None]
-    ranked_numbers = {r.number for r in complete}
-    others = sorted((r for r in records if r.number not in ranked_numbers),
-                    key=lambda r: r.number)
-    ranked = rank(complete, "val_accuracy", cost)
-    rows = []
-    for ranked_item in ranked:
-        rows.append(_row(ranked_item.item, ranked_item.rank, ranked_item.pareto))
+    number. ``cost=None`` ranks by accuracy alone. Test accuracy never affects the order."""
+    entries = [Entry(r.number, r.state == "COMPLETE" and r.duplicate_of is None,
+                     r.val_accuracy, r.cost(cost) if cost else 0.0) for r in records]
+    rows = [_row(records[p.index], p.rank, p.pareto) for p in leaderboard_order(entries)]
     if pareto_only:
         rows = [r for r in rows if r["pareto"]]
-    else:
-        rows += [_row(r, None, False) for r in others]
     return rows[:top] if top else rows
 
 

@@ -10,18 +10,19 @@ FLOPs; test accuracy never takes part in a choice):
   epochs, :func:`automl.policy.ranking.recent_accuracy`; a candidate that held the accuracy rather
   than touched it once), then to the lower validation loss (plain cross-entropy on the
   validation split, whatever loss was trained), then to the higher accuracy, the lower cost and
-  the lower trial number, so the choice is deterministic. On small data, where contenders were
-  also cross-validated (:mod:`automl.policy.crossval`), the rule runs on their cross-validated
-  accuracy and loss (a mean over folds is already steady; ``val_recent`` is not consulted).
-  Why recent accuracy before loss: on the three digits runs of benchmarks/RESULTS.md record 3,
-  the lowest loss among dozens of candidates at 1.0 picked 98.1 % test where the steadiest
-  picked 99.2 % (the loss rewards confident networks, not accurate ones).
+  the lower trial number (the leaderboard's own order among equals,
+  :func:`automl.policy.ranking.order_key`), so the choice is deterministic. On small data,
+  where contenders were also cross-validated (:mod:`automl.policy.crossval`), the rule runs on
+  their cross-validated accuracy and loss (a mean over folds is already steady; ``val_recent``
+  is not consulted). Why recent accuracy before loss: on the three digits runs of
+  benchmarks/RESULTS.md record 3, the lowest loss among dozens of candidates at 1.0 picked
+  98.1 % test where the steadiest picked 99.2 % (the loss rewards confident networks, not
+  accurate ones).
 * ``knee``: :func:`automl.policy.ranking.knee` over the Pareto front of (validation accuracy,
-cost):
-  with accuracy and log10(cost) each scaled to [0, 1] over the front, the member farthest above
-  the straight line from the cheapest member to the most accurate one, i.e. where buying more
-  accuracy starts to cost disproportionately more. A front of one or two members gives its most
-  accurate member.
+  cost): with accuracy and log10(cost) each scaled to [0, 1] over the front, the member
+  farthest above the straight line from the cheapest member to the most accurate one, i.e.
+  where buying more accuracy starts to cost disproportionately more. A front of one or two
+  members gives its most accurate member.
 * ``--pareto``: every member of the front (Pareto rank 0), most accurate first.
 """
 
@@ -29,8 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from automl.config import DEFAULT_COST
 from automl.export.errors import ExportError
-from automl.policy.ranking import knee, pareto_ranks
+from automl.policy.ranking import knee, measured, order_key, pareto_ranks
 from automl.storage.records import TrialRecord
 
 CHOICES = ("best", "knee")
@@ -60,7 +62,7 @@ def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
     return done
 
 
-def best_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+def best_trial(records: Sequence[TrialRecord], cost: str = DEFAULT_COST, study: str = "?"
                ) -> TrialRecord:
     """Highest cross-validated accuracy where measured, else highest validation accuracy, with
     accuracies within one validation sample of the best counted as tied; ties to the lower
@@ -88,15 +90,18 @@ def _pick(pool: Sequence[TrialRecord], acc: Callable[[TrialRecord], float],
     top = max(acc(r) for r in pool)
     tol = 1.0 / samples if samples else 0.0
     tied = [r for r in pool if acc(r) >= top - tol - 1e-12]
-    return min(tied, key=lambda r: (-steady(r), loss(r), -acc(r), _cost(r, cost), r.number))
+    # The last rules (accuracy, cost, number) are the leaderboard's own order_key.
+    return min(tied, key=lambda r: (-steady(r), loss(r), *order_key(acc(r), r.cost(cost),
+                                                                     r.number)))
 
 
 def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:
-    priced = sorted((r for r in done if r.cost(cost) is not None), key=lambda r: r.number)
-    return priced
+    # The trials the leaderboard ranks: accuracy and cost both measured (not None, not NaN).
+    return sorted((r for r in done if measured(r.val_accuracy) is not None
+                   and measured(r.cost(cost)) is not None), key=lambda r: r.number)
 
 
-def pareto_trials(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+def pareto_trials(records: Sequence[TrialRecord], cost: str = DEFAULT_COST, study: str = "?"
                   ) -> list[TrialRecord]:
     """Pareto-front members on (val accuracy, cost), most accurate first (then cheaper)."""
     priced = _front(_complete(records, study), cost)
@@ -104,10 +109,10 @@ def pareto_trials(records: Sequence[TrialRecord], cost: str = "flops", study: st
         raise ExportError(f"study {study!r}: no completed trial has a {cost!r} figure")
     ranks = pareto_ranks([(float(r.val_accuracy or 0.0), _cost(r, cost)) for r in priced])
     front = [r for r, k in zip(priced, ranks, strict=True) if k == 0]
-    return sorted(front, key=lambda r: (-float(r.val_accuracy or 0.0), _cost(r, cost), r.number))
+    return sorted(front, key=lambda r: order_key(r.val_accuracy, r.cost(cost), r.number))
 
 
-def knee_trial(records: Sequence[TrialRecord], cost: str = "flops", study: str = "?"
+def knee_trial(records: Sequence[TrialRecord], cost: str = DEFAULT_COST, study: str = "?"
                ) -> TrialRecord:
     """The front member with the best accuracy-per-cost trade-off (see the module docstring)."""
     priced = _front(_complete(records, study), cost)
@@ -145,7 +150,7 @@ def parse_choice(text: str) -> str | int:
     raise ExportError(f"--trial {text!r}: expected best, knee or a trial number")
 
 
-def select(records: Sequence[TrialRecord], choice: str | int, *, cost: str = "flops",
+def select(records: Sequence[TrialRecord], choice: str | int, *, cost: str = DEFAULT_COST,
            pareto: bool = False, study: str = "?") -> list[TrialRecord]:
     """The trials an export writes: the whole front with ``pareto``, else the one ``choice``."""
     if pareto:

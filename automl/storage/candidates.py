@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import case, func, select
 
+from automl.config import cost_known_among
 from automl.storage.schema import EpochRow, TrialRow
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def rung_entries(storage: Storage, study: str, epoch: int, cost: str
     ties broken by lower validation loss (on a small validation split many candidates tie at
     the same accuracy, and cost alone would then decide). ``cost`` is a column known before
     training (peak memory is not: FLOPs stand in for it)."""
-    column = getattr(TrialRow, cost if cost in RUNG_COSTS else "flops")
+    column = getattr(TrialRow, cost_known_among(cost, RUNG_COSTS))
     reached = select(EpochRow.trial_id).where(EpochRow.epoch == epoch)
     raw = func.coalesce(EpochRow.val_loss, 100.0)
     loss = case((raw > 100.0, 100.0), else_=raw)  # portable LEAST(raw, 100)

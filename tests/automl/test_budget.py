@@ -42,18 +42,23 @@ def test_timeout_caps_a_candidate_to_a_share_of_the_budget() -> None:
     assert d.epochs_for(50, 3) == 50  # nothing measured yet
     for s in (0.9, 1.0, 1.1):
         d.epoch_done(s)
-    assert d.epochs_for(50, 3) == int(80 / FULL_SHARE / 1.0)
+    assert FULL_SHARE == 8
+    assert d.epochs_for(50, 3) == 10  # 80 s / 8 = 10 s for one candidate, at 1 s an epoch
     for _ in range(4):
         d.epoch_done(1000.0)  # the median is now 1000 s an epoch
     assert d.epochs_for(50, 3) == 3  # never below the first rung
 
 
 def test_deadline_refuses_a_start_with_less_than_an_epoch_left() -> None:
-    d = Deadline.starting(10.0, started=time.monotonic() - 9.5)
-    assert d.can_start()
+    now = [100.0]
+    d = Deadline.starting(10.0, clock=lambda: now[0])
+    now[0] = 109.5  # 0.5 s left
+    assert d.can_start()  # nothing measured yet: any time left will do
     d.epoch_done(2.0)
     assert not d.can_start() and not d.passed()
-    assert Deadline.starting(1.0, started=time.monotonic() - 2).passed()
+    now[0] = 110.0
+    assert d.passed() and d.remaining() == 0.0
+    assert Deadline.starting(1.0, started=97.0, clock=lambda: now[0]).passed()
 
 
 def test_spawned_workers_share_the_parents_deadline(monkeypatch) -> None:  # noqa: ANN001
@@ -68,19 +73,31 @@ def test_spawned_workers_share_the_parents_deadline(monkeypatch) -> None:  # noq
     assert abs(search_started() - time.monotonic()) < 0.5
 
 
-def test_single_objective_pruners_are_sized_from_the_adapted_epochs() -> None:
+def test_single_objective_pruners_are_sized_from_the_study_plan() -> None:
     """On tiny data a candidate trains far more than ``trainer.epochs``; Optuna's ASHA and
-    Hyperband must rank on that scale, not stop everything by ``trainer.epochs / 8``."""
+    Hyperband rank on that scale, and ASHA's first rung is the plan's, the same as MO-ASHA's."""
+    import numpy as np
+
     from automl.api import load_config
     from automl.control.samplers import make_pruner
-    from automl.policy.budget import full_epochs
+    from automl.policy.plan import make_plan
+    from trainer.types import DataSplits
+
+    def splits(n: int) -> DataSplits:
+        x, y = np.zeros((n, 4), np.float32), np.arange(n) % 2
+        return DataSplits(x, y, x[:10], y[:10], x[:10], y[:10], 2)
 
     cfg = load_config(None, ["study.objective='val_accuracy'", "trainer.epochs=20",
                              "study.pruner='asha'"])
-    tiny, large = full_epochs(cfg, 40), full_epochs(cfg, 50_000)
-    assert large == 20 and tiny >= 5 * large
+    tiny, large = make_plan(cfg, splits(40)), make_plan(cfg, splits(50_000))
+    # By hand: 40 samples, batch sizes (8, 16) -> 3 steps an epoch at 16; 300 steps need
+    # 100 epochs; the first rung needs 50 steps: epoch 17. 50,000 samples keep 20 epochs.
+    assert (tiny.epochs, tiny.steps_per_epoch, tiny.first_rung) == (100, 3, 17)
+    assert large.epochs == 20 and large.first_rung == 1
     # Optuna keeps the sizes in private fields; read them to see what it was given.
-    assert make_pruner(cfg, tiny)._min_resource == tiny // 8  # type: ignore[attr-defined]
-    assert make_pruner(cfg)._min_resource == 20 // 8  # type: ignore[attr-defined]
-    hyper = load_config(None, ["study.objective='val_accuracy'", "study.pruner='hyperband'"])
-    assert make_pruner(hyper, tiny)._max_resource == tiny  # type: ignore[attr-defined]
+    asha = make_pruner("asha", "val_accuracy", tiny.epochs, tiny.first_rung)
+    assert asha._min_resource == 17  # type: ignore[attr-defined]
+    hyper = make_pruner("hyperband", "val_accuracy", tiny.epochs, tiny.first_rung)
+    assert hyper._max_resource == 100  # type: ignore[attr-defined]
+    none = make_pruner("asha", "pareto", tiny.epochs, tiny.first_rung)
+    assert type(none).__name__ == "NopPruner"  # a Pareto study prunes with MO-ASHA instead

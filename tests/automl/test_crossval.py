@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from automl.policy.crossval import (
-    CV_FOLDS,
-    CV_MAX_SAMPLES,
-    cross_validate,
-    cv_folds,
-    fold_splits,
-    is_contender,
-    score_contender,
-)
+from automl.control.crossval import cross_validate, score_contender
+from automl.policy.crossval import CV_FOLDS, CV_MAX_SAMPLES, cv_folds, fold_splits, is_contender
 from automl.storage import Storage
 from search_spaces import MLPSpec, loss_from_dict
 from trainer.types import DataSplits, TrainConfig

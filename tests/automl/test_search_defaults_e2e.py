@@ -1,5 +1,6 @@
-"""The default search end to end (real CLI, trainer and SQLite): Pareto pruning, the deadline,
-repeated candidates answered from the database."""
+"""The default search end to end (real CLI entry point, trainer and SQLite): Pareto pruning,
+the deadline, repeated candidates answered from the database, a rocket search exported. These
+run the CLI in this process (``cli_here``); two workers need real processes (``cli``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def _trials(cwd, study: str):  # noqa: ANN001, ANN202
         store.close()
 
 
-def test_pareto_search_prunes_candidates_at_rungs(cli) -> None:  # noqa: ANN001
+def test_pareto_search_prunes_candidates_at_rungs(cli_here) -> None:  # noqa: ANN001
+    cli = cli_here  # what the search decides: in this process
     cli("search", "--data", "digits", "--study", "mo", "--trials", "12", "--epochs", "9",
         "--quiet", "--set", "trainer.num_threads=1")
     trials = _trials(cli.cwd, "mo")
@@ -42,7 +44,8 @@ def test_pareto_search_prunes_candidates_at_rungs(cli) -> None:  # noqa: ANN001
     assert any("mo-asha" in (r["reason"] or "") for r in rows)
 
 
-def test_timeout_bounds_the_whole_search(cli) -> None:  # noqa: ANN001
+def test_timeout_bounds_the_whole_search(cli_here) -> None:  # noqa: ANN001
+    cli = cli_here  # what the search decides: in this process
     start = time.monotonic()
     cli("search", "--data", "digits", "--study", "dl", "--timeout", "20", "--trials", "1000",
         "--quiet")
@@ -59,7 +62,8 @@ def test_timeout_bounds_the_whole_search(cli) -> None:  # noqa: ANN001
         assert t.state == "COMPLETE" and t.val_accuracy is not None and t.artifact_path
 
 
-def test_a_repeated_candidate_is_answered_from_the_database(cli) -> None:  # noqa: ANN001
+def test_a_repeated_candidate_is_answered_from_the_database(cli_here) -> None:  # noqa: ANN001
+    cli = cli_here  # what the search decides: in this process
     # A space with a single candidate: every proposal after the first repeats it.
     cli("search", "--data", "digits", "--study", "dup", "--trials", "3", "--epochs", "2",
         "--quiet",
@@ -117,7 +121,8 @@ def test_rung_standings_read_every_trial_that_reached_the_rung(tmp_path) -> None
     store.close()
 
 
-def test_a_rocket_search_trains_exports_and_predicts(cli) -> None:  # noqa: ANN001
+def test_a_rocket_search_trains_exports_and_predicts(cli_here) -> None:  # noqa: ANN001
+    cli = cli_here  # what the search decides: in this process
     """The rocket family through every stage: fitted biases stored with the weights, the bundle
     verified against the search's own test figure, ONNX predictions on new series."""
     import json

@@ -30,6 +30,17 @@ def test_best_breaks_accuracy_ties_by_cost_then_number() -> None:
     assert best_trial([rec(0, 1.0, None), rec(1, 1.0, 5)], "flops").number == 1
 
 
+def test_best_among_equals_is_the_leaderboard_s_first_row() -> None:
+    from automl.policy.ranking import leaderboard_rows
+
+    # Equal accuracy, no loss, no recent accuracy: the order among equals decides, and it is
+    # the leaderboard's: the cheaper (a NaN cost counts as unpriced), then the lower number.
+    records = [rec(3, 1.0, 100), rec(0, 1.0, float("nan")), rec(2, 1.0, 100), rec(1, 1.0, 500)]
+    assert best_trial(records, "flops").number == 2
+    assert leaderboard_rows(records, "flops")[0]["trial"] == 2
+    assert [r.number for r in pareto_trials(records, "flops")] == [2, 3]
+
+
 def test_accuracies_within_one_validation_sample_are_a_tie() -> None:
     from dataclasses import replace
 

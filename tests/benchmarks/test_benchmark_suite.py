@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from automl.policy.front import hypervolume_2d, pareto_front
 from benchmarks.hypervolume import (
+    UNIT_REF,
     best_by_validation,
     cheapest_matching,
     cost_bounds,
     hv_curve,
-    hypervolume_2d,
-    pareto_front,
     summarize_set,
 )
 from benchmarks.suite import KINDS, MAIN, QUICK, SUITE
@@ -104,17 +104,20 @@ def test_suite_entries_are_complete() -> None:
 
 
 def test_hypervolume_of_hand_built_fronts() -> None:
-    assert hypervolume_2d([]) == 0.0
-    assert hypervolume_2d([(0.5, 0.5)]) == pytest.approx(0.25)
+    # The shared arithmetic on the benchmark's scaled axes: accuracy 0 to 1, cost 0 to 1.
+    assert UNIT_REF == (0.0, 1.0)
+    assert hypervolume_2d([], UNIT_REF) == 0.0
+    assert hypervolume_2d([(0.5, 0.5)], UNIT_REF) == pytest.approx(0.25)
     front = [(0.5, 0.2), (0.8, 0.6)]
     # Strips: 0.5 high from cost 0.2 to 1, then 0.3 more from cost 0.6 to 1.
-    assert hypervolume_2d(front) == pytest.approx(0.8 * 0.5 + 0.4 * 0.3)
-    assert hypervolume_2d(front[::-1]) == pytest.approx(0.52)
+    assert hypervolume_2d(front, UNIT_REF) == pytest.approx(0.8 * 0.5 + 0.4 * 0.3)
+    assert hypervolume_2d(front[::-1], UNIT_REF) == pytest.approx(0.52)
     dominated = [(0.4, 0.5), (0.8, 0.7), (0.5, 0.2)]
-    assert hypervolume_2d(front + dominated) == pytest.approx(0.52)
+    assert hypervolume_2d(front + dominated, UNIT_REF) == pytest.approx(0.52)
     # Points at or beyond the reference add nothing.
-    assert hypervolume_2d(front + [(0.0, 0.1), (0.99, 1.0), (1.0, 1.5)]) == pytest.approx(0.52)
-    assert hypervolume_2d([(1.0, 0.0)]) == pytest.approx(1.0)
+    outside = [(0.0, 0.1), (0.99, 1.0), (1.0, 1.5)]
+    assert hypervolume_2d(front + outside, UNIT_REF) == pytest.approx(0.52)
+    assert hypervolume_2d([(1.0, 0.0)], UNIT_REF) == pytest.approx(1.0)
     assert hypervolume_2d([(0.5, 0.5)], ref=(0.25, 0.75)) == pytest.approx(0.0625)
 
 
@@ -147,6 +150,11 @@ def test_cheapest_matching_and_curve() -> None:
     bounds = cost_bounds([10, 1000])
     curve = hv_curve(front + [{"state": "FAIL", "t": 0.5}], bounds)
     assert [t for t, _ in curve] == [0.0, 1, 2, 3]
+    # log10 FLOPs 1..3 padded by 0.1 each side: 10, 100, 1000 sit at 1/22, 11/22, 21/22.
+    # By hand: 0.9 from 21/22 to 1; then 0.8 from 1/22 plus 0.1 more from 21/22; then 0.85
+    # from 11/22 on: 0.8*10/22 + 0.85*10/22 + 0.9/22.
+    hv = [0.0, 0.9 / 22, (0.8 * 21 + 0.1) / 22, (8.0 + 8.5 + 0.9) / 22]
+    assert [v for _, v in curve] == pytest.approx(hv)
     assert all(b[1] >= a[1] for a, b in zip(curve, curve[1:], strict=False))
 
 

@@ -30,7 +30,8 @@ def test_numbers_for_people() -> None:
 
 
 def test_hypervolume() -> None:
-    from dashboard.analysis import hv_reference, hypervolume_2d, hypervolume_history
+    from automl.policy.front import hypervolume_2d
+    from dashboard.analysis import hv_reference, hypervolume_history
 
     # Staircase of (0.5 @ cost 1) and (0.8 @ cost 2) to ref (0, 4): 0.5*3 + 0.3*2.
     assert hypervolume_2d([(0.5, 1.0), (0.8, 2.0), (0.6, 3.0)], (0.0, 4.0)) == pytest.approx(2.1)
@@ -42,8 +43,14 @@ def test_hypervolume() -> None:
     assert hv["hypervolume"].iloc[2] == hv["hypervolume"].iloc[1]  # 2 is dominated: flat
     ref = hv_reference(lb["flops"])
     assert ref == pytest.approx(math.log10(9e5) + 1)
-    final = [(a, math.log10(c)) for a, c in ((0.9, 2e4), (0.95, 9e5), (0.85, 1e4))]
-    assert hv["hypervolume"].iloc[-1] == pytest.approx(hypervolume_2d(final, (0.0, ref)))
+    # By hand, in decades above each cost up to ref = log10(9e5) + 1: trial 0 (0.90 @ 2e4)
+    # spans 1 + log10(45); trial 1 adds 0.05 over its last decade; 2 is dominated; 5 (0.85 @
+    # 1e4) spans 1 + log10(90), and 0 and 1 rise 0.05 each above it over their own spans.
+    lg = math.log10
+    first = 0.9 * (1 + lg(45))
+    last = 0.85 * (1 + lg(90)) + 0.05 * (1 + lg(45)) + 0.05
+    expected = [first, first + 0.05, first + 0.05, last]
+    assert list(hv["hypervolume"]) == pytest.approx(expected)
 
 
 def test_rungs_edf_thin_and_timeline() -> None:

@@ -237,3 +237,37 @@ def test_rerank_recomputes_rank_and_front_among_the_rows_given() -> None:
     repeat = rec(6, acc=0.99, flops=1.0, duplicate_of=1, reason="duplicate of trial 1")
     with_repeat = frames.rerank(frames.leaderboard_frame([*RECORDS, repeat]), "flops")
     assert with_repeat.set_index("trial").loc[6, "rank"] is pd.NA  # repeats are not ranked
+
+
+# Ties (1, 4, 9 on every cost), NaN accuracy (0), missing and NaN costs (2, 3, 6), a repeat
+# (5), unfinished trials (7, 8), a dominated trial (10), given out of trial-number order.
+TRICKY = [
+    rec(4, acc=0.9, flops=1e4, latency_ms=0.2), rec(10, acc=0.85, flops=2e4, latency_ms=0.6),
+    rec(1, acc=0.9, flops=1e4, latency_ms=0.2), rec(3, acc=0.95, flops=None, latency_ms=0.3),
+    rec(0, acc=float("nan"), flops=1e3), rec(6, acc=0.97, flops=float("nan"), latency_ms=0.5),
+    rec(2, acc=0.8, flops=1e3, latency_ms=None), rec(8, state="RUNNING", acc=None, flops=None),
+    rec(5, acc=0.99, flops=1.0, duplicate_of=1, reason="duplicate of trial 1"),
+    rec(7, state="PRUNED"), rec(9, acc=0.9, flops=1e4, latency_ms=0.2),
+]
+# Worked out by hand: (trial, rank) in order; rank 0 is the front, None unranked.
+TRICKY_ORDER = {
+    "flops": [(1, 0), (4, 0), (9, 0), (2, 0), (10, 1), (0, None), (3, None), (6, None),
+              (5, None), (7, None), (8, None)],
+    "latency_ms": [(6, 0), (3, 0), (1, 0), (4, 0), (9, 0), (10, 1), (0, None), (2, None),
+                   (5, None), (7, None), (8, None)],
+}
+
+
+@pytest.mark.parametrize("cost", sorted(TRICKY_ORDER))
+def test_the_dashboard_and_the_cli_order_a_leaderboard_alike(cost: str) -> None:
+    from automl.policy.ranking import leaderboard_rows
+
+    cli = [(r["trial"], r["rank"], r["pareto"]) for r in leaderboard_rows(TRICKY, cost)]
+    # The dashboard's path: a table loaded on another cost, shuffled, then ranked on this one.
+    table = frames.leaderboard_frame(TRICKY, cost="params").sample(frac=1, random_state=3)
+    shown = frames.rerank(table, cost)
+    dash = [(int(t), None if pd.isna(k) else int(k), bool(p))
+            for t, k, p in zip(shown["trial"], shown["rank"], shown["pareto"], strict=True)]
+    expected = [(t, k, k == 0) for t, k in TRICKY_ORDER[cost]]
+    assert cli == expected
+    assert dash == expected

@@ -1,0 +1,166 @@
+"""The search's decisions, run in this process through the objective's injected training function
+(:mod:`tests.automl.decision_kit`): the same decisions as before the rooms of issue 20, the
+plan's rungs, who is cross-validated, the cheap start, and the deadline under an injected clock.
+Real Optuna, real SQLite, real cost measurement; only the training is a stand-in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import decision_kit as kit
+import pytest
+
+from automl.config import load
+from automl.control.controller import run_search
+from automl.data import load_data
+from automl.policy.budget import first_rung, hparam_options_for, steps_per_epoch
+from automl.policy.plan import make_plan
+from automl.storage import open_storage
+
+GOLDEN = Path(__file__).parent / "data" / "decisions.json"
+
+
+def _search(cfg: Any, tmp: Path, **kw: Any) -> list[Any]:
+    d = cfg.data
+    data = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed, d.standardize)
+    store = open_storage(cfg.study.storage, artifacts=str(tmp / "art"))
+    try:
+        run_search(cfg, store, data, train=kw.pop("train", kit.fake_train), **kw)
+        return store.trials(cfg.study.name, with_epochs=True)
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def digits_npz(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return kit.small_digits(tmp_path_factory.mktemp("data") / "digits360.npz")
+
+
+@pytest.fixture(scope="module")
+def runs(digits_npz: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Any]]:
+    tmp = tmp_path_factory.mktemp("runs")
+    return {name: _search(kit.case_config(name, digits_npz, f"sqlite:///{tmp}/{name}.db"), tmp)
+            for name in kit.CASES}
+
+
+@pytest.mark.parametrize("case", sorted(kit.CASES))
+def test_same_decisions_as_before_the_rooms(case: str, runs: dict[str, list[Any]]) -> None:
+    # Recorded from the code before issue 20 (trainer.train patched with the same stand-in):
+    # sampling, cheap start, repeats, MO-ASHA / median pruning and cross-validation agree.
+    assert kit.decisions(runs[case]) == json.loads(GOLDEN.read_text())[case]
+
+
+def test_pareto_candidates_stop_only_at_the_plans_rungs(runs: dict[str, list[Any]]) -> None:
+    pruned = [r for r in runs["pareto"] if r.state == "PRUNED"]
+    assert pruned, "the recorded Pareto search prunes some candidates"
+    done = [r for r in runs["pareto"] if r.state == "COMPLETE"]
+    full = {r.train_config["epochs"] for r in runs["pareto"]}
+    assert len(full) == 1
+    # Worked out by hand: 360 digits less 54 for test and 53 for validation leave 253
+    # training samples; the middle scaled batch size is 16, so 16 steps an epoch; 300 steps
+    # (MIN_STEPS) need 19 epochs, 50 steps (MIN_RUNG_STEPS) 4, and rungs grow by ETA = 3.
+    assert full == {19}
+    epochs, rungs = 19, [4, 12]
+    for r in pruned:
+        assert r.reason.startswith("pruned by mo-asha")
+        assert len(r.epochs) in rungs, (r.number, len(r.epochs), rungs)
+    assert all(len(r.epochs) == epochs for r in done)
+
+
+def test_only_contenders_are_cross_validated(runs: dict[str, list[Any]]) -> None:
+    for case in kit.CASES:
+        best: float | None = None
+        for r in sorted(runs[case], key=lambda r: r.datetime_complete or r.datetime_start):
+            if r.state != "COMPLETE":
+                continue
+            one = 1.0 / r.val_samples
+            contender = best is not None and r.val_accuracy >= best - one - 1e-12
+            if r.cv_accuracy is not None:
+                assert contender, (case, r.number, r.val_accuracy, best)
+            best = r.val_accuracy if best is None else max(best, r.val_accuracy)
+    assert any(r.cv_accuracy is not None for rs in runs.values() for r in rs)
+
+
+def test_a_new_pareto_search_starts_with_the_cheapest_of_each_family(
+        runs: dict[str, list[Any]]) -> None:
+    trials = sorted(runs["pareto"], key=lambda r: r.number)
+    first_two = trials[:2]
+    assert {r.arch["kind"] for r in first_two} == {r.arch["kind"] for r in trials}
+    for r in first_two:
+        same = [t.flops for t in trials if t.arch["kind"] == r.arch["kind"]]
+        assert r.flops == min(same), (r.number, r.arch["kind"])
+    assert first_two[0].flops <= first_two[1].flops  # cheapest family first
+
+
+def test_the_plan_is_the_one_source_of_epochs_and_rungs(digits_npz: str, tmp_path: Path
+                                                        ) -> None:
+    cfg = kit.case_config("pareto", digits_npz, f"sqlite:///{tmp_path}/p.db")
+    d = cfg.data
+    splits = load_data(d.source, d.val_fraction, d.test_fraction, 0, d.standardize).splits
+    plan = make_plan(cfg, splits)
+    n = len(splits.y_train)
+    steps = steps_per_epoch(n, hparam_options_for(cfg, n)["batch_sizes"])
+    assert plan.steps_per_epoch == steps
+    assert plan.first_rung == first_rung(plan.epochs, steps)
+    assert plan.rungs[0] == plan.first_rung and all(
+        b == 3 * a for a, b in zip(plan.rungs, plan.rungs[1:], strict=False))
+    assert plan.rungs[-1] < plan.epochs <= 3 * plan.rungs[-1]
+    assert plan.cv_folds == 5  # 360 samples, the smallest class has 30: small data
+    single = load(None, {"data.source": digits_npz, "study.objective": "val_accuracy"})
+    assert make_plan(single, splits).rungs == ()  # Optuna's pruner decides there
+
+
+class FakeClock:
+    """A monotonic clock that only moves when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize("prefit", [0.0, 3.0])
+def test_the_deadline_holds_under_an_injected_clock(digits_npz: str, tmp_path: Path,
+                                                    prefit: float) -> None:
+    # Each epoch takes 1 s; with prefit, 3 s more pass before the first epoch (rocket fits its
+    # ridge head there, outside the epoch timer). Small data: contenders are cross-validated,
+    # and their folds take the clock too.
+    clock = FakeClock()
+    timeout = 40.0
+
+    def train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None, **kw: Any
+              ) -> Any:
+        clock.advance(prefit)
+        return kit.fake_train(arch, loss, data, cfg, on_epoch, clock=clock.advance,
+                              epoch_seconds=1.0)
+
+    cfg = load(None, {"study.name": "deadline", "study.storage": f"sqlite:///{tmp_path}/d.db",
+                      "data.source": digits_npz, "study.trials": 200, "study.timeout": timeout,
+                      "trainer.epochs": 9, "trainer.latency_repeats": 1})
+    start = clock()
+    trials = _search(cfg, tmp_path, train=train, started=start, clock=clock)
+    finished = [r for r in trials if r.state in ("COMPLETE", "PRUNED")]
+    assert 3 <= len(finished) < 200, "the deadline, not the trial count, ended the search"
+    # The documented rule: no candidate starts with less than one typical epoch left, and a
+    # running one stops after its current epoch; so the search overruns T by at most one
+    # candidate's pre-training time plus one epoch (and no cross-validation fold is started
+    # that would not fit).
+    assert clock() - start <= timeout + prefit + 1.0, clock() - start
+    stopped = [r for r in trials if (r.reason or "").startswith("deadline")]
+    for r in stopped:
+        assert len(r.epochs) < r.train_config["epochs"]
+    # A full candidate takes at most 1/8 of the budget once epochs are measured (FULL_SHARE).
+    capped = [r.train_config["epochs"] for r in trials[3:] if r.train_config]
+    assert capped and max(capped) <= max(timeout / 8 / 1.0, plan_first(cfg, digits_npz))
+
+
+def plan_first(cfg: Any, source: str) -> int:
+    d = cfg.data
+    splits = load_data(source, d.val_fraction, d.test_fraction, 0, d.standardize).splits
+    return make_plan(cfg, splits).first_rung
