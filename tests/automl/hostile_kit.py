@@ -3,18 +3,15 @@ that must each be refused up front, and a runner of the CLI entry point in this 
 
 from __future__ import annotations
 
-import contextlib
-import io
+import os
 import pickle
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from automl.cli import app as cli
+from cli_kit import run_here
 
 N = 40  # samples in the small data files: enough to split 20 / 20 into train, val and test
 RNG = np.random.default_rng(0)
@@ -195,24 +192,11 @@ class Run:
 
 
 def run_main(args: list[str]) -> Run:
-    """``automl ARGS`` through the console-script entry point, in this process."""
-    out, err = io.StringIO(), io.StringIO()
-    argv = sys.argv
-    sys.argv = ["automl", *args]
-    code: Any = 0
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            cli.main()
-    except SystemExit as exc:
-        code = exc.code
-    except BaseException as exc:  # noqa: BLE001 - reported as the failure it is
-        import traceback
-
-        code = f"uncaught {type(exc).__name__}"
-        err.write("Traceback (in process)\n" + "".join(traceback.format_exception(exc)))
-    finally:
-        sys.argv = argv
-    return Run(code, out.getvalue(), err.getvalue())
+    """``automl ARGS`` through the console-script entry point, in this process and folder
+    (:func:`cli_kit.run_here`; ``AUTOML_STORAGE`` as the caller set it)."""
+    kept = {k: os.environ[k] for k in ("AUTOML_STORAGE",) if k in os.environ}
+    proc = run_here(*args, cwd=Path.cwd(), check=False, env=kept)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 # -- storage URLs that cannot be used (issue 24) ---------------------------------------------

@@ -153,6 +153,7 @@ def test_the_deadline_holds_under_an_injected_clock(digits_npz: str, tmp_path: P
     # that would not fit).
     assert clock() - start <= timeout + prefit + 1.0, clock() - start
     stopped = [r for r in trials if (r.reason or "").startswith("deadline")]
+    assert stopped, "a candidate was running at T and was stopped there, not finished"
     for r in stopped:
         assert len(r.epochs) < r.train_config["epochs"]
     # A full candidate takes at most 1/8 of the budget once epochs are measured (FULL_SHARE).
