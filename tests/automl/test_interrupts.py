@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -24,8 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalW
 
 
 def _signal(sig: int = signal.SIGINT) -> None:
-    os.kill(os.getpid(), sig)
-    time.sleep(0.05)  # the handler runs at the next bytecode boundary of the main thread
+    signal.raise_signal(sig)  # to this thread; its Python handler has run when this returns
 
 
 def test_signal_is_held_until_a_safe_point() -> None:
@@ -167,18 +169,40 @@ def test_storage_failure_requeues_the_candidate_and_count_stays_exact(storage_ur
     st.close()
 
 
+# The child stops where ``main`` imports the CLI's commands (typer, rich: the slow part of the
+# start-up), after writing a file that says so; ``runpy`` is what ``python -m automl`` runs.
+_STOP_IN_IMPORT = """
+import importlib.abc, os, pathlib, runpy, sys, time
+
+class Stop(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "automl.cli.app":
+            pathlib.Path(os.environ["AUTOML_TEST_READY"]).touch()
+            time.sleep(120)
+        return None
+
+sys.meta_path.insert(0, Stop())
+runpy.run_module("automl", run_name="__main__", alter_sys=True)
+"""
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_while_the_cli_imports_exits_quietly(sig: int, code: int) -> None:
+def test_signal_while_the_cli_imports_exits_quietly(sig: int, code: int, tmp_path: Path) -> None:
     """The console script's first act: a signal before the CLI's own handlers exits 130/143
     with no traceback (the chaos run saw tracebacks from signals landing in start-up)."""
-    import subprocess
-    import sys
-
-    script = ("import os, signal, time\n"
-              "import automl.cli.entry as e\n"
-              "signal.signal(signal.SIGINT, e._quit); signal.signal(signal.SIGTERM, e._quit)\n"
-              f"os.kill(os.getpid(), {int(sig)})\n"
-              "time.sleep(30)\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == code and "Traceback" not in proc.stderr
+    ready = tmp_path / "importing"
+    proc = subprocess.Popen([sys.executable, "-c", _STOP_IN_IMPORT, "--help"],
+                            env={**os.environ, "AUTOML_TEST_READY": str(ready)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120  # a hang guard, not a window
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ready.exists(), proc.communicate(timeout=60)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out) == (code, "") and "Traceback" not in err, err

@@ -8,13 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from automl.cluster import plan
+from automl.cluster import placement
 from automl.cluster.settings import ClusterSection
 from automl.config import load
 from automl.control.controller import fingerprint
@@ -23,7 +21,7 @@ from automl.storage.capacity import Connections
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from test_reliability import check_final, frozen_trials, search_cmd, wait_for  # noqa: E402
+from test_reliability import check_final, frozen_trials, search_cmd, wait_for, wait_for_training  # noqa: E402
 
 pg_only = pytest.mark.parametrize("storage_url", ["postgres"], indirect=True)
 
@@ -33,39 +31,39 @@ def test_worker_argv_drops_launch_options_and_runs_quietly_here() -> None:
     argv = ["search", "s.toml", "--launcher", "slurm", "--workers=8", "--gpus-per-worker", "4",
             "--set", "cluster.partition=gpu", "--set", "trainer.epochs=2", "--quiet",
             "--set=study.workers=3", "--ray-address=ray://h:1"]
-    assert plan.worker_argv(argv, 2) == [
+    assert placement.worker_argv(argv, 2) == [
         "search", "s.toml", "--set", "trainer.epochs=2",
         "--quiet", "--launcher", "local", "--workers", "2"]
 
 
 def test_a_job_packs_trials_onto_its_gpus() -> None:
-    assert plan.processes_per_job(0, 4) == 1
-    assert plan.processes_per_job(8, 2) == 4
-    assert plan.processes_per_job(4, 3) == 1
+    assert placement.processes_per_job(0, 4) == 1
+    assert placement.processes_per_job(8, 2) == 4
+    assert placement.processes_per_job(4, 3) == 1
     with pytest.raises(ConfigError, match="gpus_per_worker: 2 GPUs cannot hold"):
-        plan.processes_per_job(2, 4)
+        placement.processes_per_job(2, 4)
 
 
 def test_workers_on_other_machines_refuse_a_database_they_cannot_reach() -> None:
     with pytest.raises(ConfigError, match="SQLite file; use a PostgreSQL") as err:
-        plan.check_reachable("slurm", True, None, 2, "Slurm nodes")
+        placement.check_reachable("slurm", True, None, 2, "Slurm nodes")
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="this machine's own address"):
-        plan.check_reachable("ray", False, "127.0.0.1", 3, "Ray cluster")
-    plan.check_reachable("ray", True, None, 1, "a local Ray cluster")  # one machine: fine
-    plan.check_reachable("slurm", False, "db.cluster", 2, "Slurm nodes")
+        placement.check_reachable("ray", False, "127.0.0.1", 3, "Ray cluster")
+    placement.check_reachable("ray", True, None, 1, "a local Ray cluster")  # one machine: fine
+    placement.check_reachable("slurm", False, "db.cluster", 2, "Slurm nodes")
 
 
 def test_jobs_get_a_small_pool_and_a_lease_wait_that_grows_with_the_workers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOML_STORAGE", "postgresql+psycopg://u@db/x")
     monkeypatch.delenv("AUTOML_DB_POOL_SIZE", raising=False)
-    env = plan.job_env(3, 1234.5, 64)
+    env = placement.job_env(3, 1234.5, 64)
     assert env["AUTOML_STORAGE"] == "postgresql+psycopg://u@db/x"  # Ray workers need it given
     assert env["AUTOML_WORKER"] == "job3" and env["AUTOML_SEARCH_STARTED"] == "1234.5"
     assert env["AUTOML_DB_POOL_SIZE"] == "1"
     assert float(env["AUTOML_DB_LEASE_WAIT"]) == 640
-    assert plan.lease_wait(2) == 120
+    assert placement.lease_wait(2) == 120
 
 
 def test_pool_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,10 +80,10 @@ def test_pool_size_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_capacity_check_counts_two_connections_per_worker() -> None:
-    plan.check_capacity(None, 1000)  # SQLite: nothing to check
-    plan.check_capacity(Connections(limit=97, in_use=5), 46)
+    placement.check_capacity(None, 1000)  # SQLite: nothing to check
+    placement.check_capacity(Connections(limit=97, in_use=5), 46)
     with pytest.raises(ConfigError, match="use at most 46 workers, or raise max_connections"):
-        plan.check_capacity(Connections(limit=97, in_use=5), 64)
+        placement.check_capacity(Connections(limit=97, in_use=5), 64)
 
 
 def test_cluster_section_is_validated_and_not_part_of_the_run(tmp_path: Path) -> None:
@@ -142,25 +140,6 @@ def test_slurm_refuses_a_sqlite_file_in_one_line(cli) -> None:  # noqa: ANN001
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def wait_for_fresh_trial(url: str, study: str, proc: subprocess.Popen) -> list:
-    """The study's trials once one started under a second ago (so it is still training when
-    the test strikes), that one last."""
-    seen: list = []
-
-    def fresh() -> bool:
-        since = datetime.now() - timedelta(seconds=1)
-        seen[:] = frozen_trials(url, study)
-        new = [t for t in seen if t.state.name == "RUNNING" and t.datetime_start > since
-               and "worker" in t.user_attrs]
-        seen.extend(new[:1])
-        return bool(new)
-
-    wait_for(lambda: proc.poll() is not None or fresh(), timeout=180,
-             what="a trial just started")
-    assert proc.poll() is None, proc.communicate()[1]
-    return seen
-
-
 # -- real jobs on PostgreSQL ---------------------------------------------------------------------
 @pytest.mark.slow
 @pg_only
@@ -205,8 +184,7 @@ def test_a_worker_killed_mid_trial_loses_nothing(storage_url: str, tmp_path: Pat
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:
-        seen = wait_for_fresh_trial(storage_url, "kill", proc)
-        victim = seen[-1]
+        seen, victim = wait_for_training(storage_url, "kill", range(20), proc)  # of 60
         done_before = {t.number for t in seen if t.state.name == "COMPLETE"}
         os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
         _, err = proc.communicate(timeout=240)
@@ -235,7 +213,7 @@ def test_a_preempted_job_requeues_itself_and_loses_nothing(storage_url: str,
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:
-        victim = wait_for_fresh_trial(storage_url, "pre", proc)[-1]
+        _, victim = wait_for_training(storage_url, "pre", range(20), proc)  # of 60 epochs
         worker_pid = int(victim.user_attrs["worker"].rsplit(":", 1)[1])
         job_pid = int(Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         os.kill(job_pid, signal.SIGUSR2)  # the submitit job process runs the worker
@@ -279,17 +257,20 @@ def test_a_second_ctrl_c_cancels_the_jobs_and_queues_their_trials(storage_url: s
     pytest.importorskip("submitit")
     cmd = search_cmd(storage_url, "cancel", 3, "--launcher", "slurm-local", "--workers", "1",
                      "--set", "trainer.epochs=1500", "--set", "study.pruner=none")  # 1-min trials
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
-        wait_for_fresh_trial(storage_url, "cancel", proc)
+        wait_for_training(storage_url, "cancel", range(500), proc)
         proc.send_signal(signal.SIGINT)
-        time.sleep(1.0)
+        # The second Ctrl-C once the first is handled (two at once would be one signal).
+        wait_for(lambda: "press Ctrl-C again" in log.read_text(), what="the first Ctrl-C's note")
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
+    err = log.read_text()
     assert proc.returncode == 130, err
     assert "cancelled the jobs" in err and "Traceback" not in err
     wait_for(lambda: not [t for t in frozen_trials(storage_url, "cancel")

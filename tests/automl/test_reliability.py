@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,20 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
-FAST = [
-    "--data",
-    "digits",
-    "--epochs",
-    "3",
-    "--set",
-    "search.arch=mlp",
-    "--set",
-    "trainer.num_threads=1",
-    "--set",
-    "study.heartbeat_interval=1",
-    "--set",
-    "study.grace_period=3",
-]
+FAST = ["--data", "digits", "--epochs", "3", "--set", "search.arch=mlp",
+        "--set", "trainer.num_threads=1", "--set", "study.heartbeat_interval=1",
+        "--set", "study.grace_period=3"]
 
 
 def search_cmd(url: str, study: str, trials: int, *extra: str) -> list[str]:
@@ -64,38 +54,59 @@ def run_ok(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def frozen_trials(url: str, study: str) -> list:
     """The study's trials as Optuna stores them; [] while the search has not created it yet."""
-    from automl.errors import StorageError
-
-    try:
-        st = open_storage(url, create=False)
-    except StorageError:
+    st = opened(url, study)
+    if st is None:
         return []
     try:
         return st.frozen_trials(study)
-    except StorageError as exc:
-        if "no study named" not in str(exc):
-            raise
-        return []
     finally:
         st.close()
 
 
-def watch(url: str, study: str):  # noqa: ANN201
-    """A poller of the study's trials over one open handle (None until the study exists); its
-    ``close`` releases the handle."""
+def opened(url: str, study: str):  # noqa: ANN201
+    """A handle on the database of ``study``, or None while the search has not created it."""
     from automl.errors import StorageError
 
     try:
         st = open_storage(url, create=False)
-        st.study_id(study)
     except StorageError:
         return None
+    try:
+        st.study_id(study)
+    except StorageError:
+        st.close()
+        return None
+    return st
 
-    def poll() -> list:
-        return st.frozen_trials(study)
 
-    poll.close = st.close  # type: ignore[attr-defined]
-    return poll
+def wait_for_training(url: str, study: str, epochs: range, proc: subprocess.Popen,
+                      completed: int = 0) -> tuple[list, Any]:
+    """Optuna's trials, and a worker's RUNNING trial, once that one has trained a number of
+    ``epochs`` in the range and ``completed`` trials are COMPLETE. Progress read from the
+    database, not the clock, picks the instant to strike: on a loaded machine the epochs are
+    slower too, so the trial is still training when the test acts. One handle for every poll."""
+    st = None
+    seen: list = []
+
+    def training() -> bool:
+        nonlocal st
+        st = st or opened(url, study)
+        if st is None or proc.poll() is not None:
+            return proc.poll() is not None
+        trials = st.frozen_trials(study)
+        trained = {r.number: len(r.epochs) for r in st.trials(study, with_epochs=True)}
+        now = [t for t in trials if t.state.name == "RUNNING" and "worker" in t.user_attrs
+               and trained.get(t.number, 0) in epochs]
+        seen[:] = [*trials, *now[:1]]
+        return bool(now) and sum(t.state.name == "COMPLETE" for t in trials) >= completed
+
+    try:
+        wait_for(training, timeout=240, what=f"a trial with {epochs} epochs trained")
+    finally:
+        if st is not None:
+            st.close()
+    assert proc.poll() is None, f"the search ended first: {proc.communicate()[1]}"
+    return seen[:-1], seen[-1]
 
 
 def wait_for(pred, timeout: float = 90.0, what: str = "") -> None:  # noqa: ANN001
@@ -119,40 +130,18 @@ def check_final(url: str, study: str, requested: int) -> list:
 
 
 def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
-    # Trials of several seconds each, so the kill lands mid-run rather than after the last trial
-    # (a CI run on a loaded machine missed a one-second window with trials of about a second).
+    # Trials of 100 epochs; the kill lands in a trial's first quarter, after one completed.
     cmd = search_cmd(
         storage_url, "crash", 5, "--set", "trainer.epochs=100", "--set", "study.pruner=none"
     )  # every re-run candidate must complete
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    watcher = None
     try:
-
-        def one_done_one_just_started() -> bool:
-            # A trial that started moments ago is still training when the kill lands (one that
-            # was merely RUNNING could finish between this read and the kill). One handle for
-            # every poll, so a poll costs a query rather than an engine.
-            nonlocal watcher
-            if watcher is None:
-                watcher = watch(storage_url, "crash")
-                if watcher is None:
-                    return False
-            ts = watcher()
-            fresh = datetime.now() - timedelta(seconds=2)
-            return any(t.state.name == "COMPLETE" for t in ts) and any(
-                t.state.name == "RUNNING" and t.datetime_start > fresh for t in ts
-            )
-
-        wait_for(
-            one_done_one_just_started, timeout=180, what="a completed and a just-started trial"
-        )
+        wait_for_training(storage_url, "crash", range(25), proc, completed=1)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the search ended before the kill"
     finally:
         if proc.poll() is None:
             proc.kill()
-        if watcher is not None:
-            watcher.close()  # type: ignore[attr-defined]
     # What the kill left: the trials it cut short are still RUNNING in the database.
     at_kill = frozen_trials(storage_url, "crash")
     before = [t.number for t in at_kill if t.state.name == "COMPLETE"]
@@ -177,33 +166,30 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
 
 
 def test_sigterm_marks_interrupted_and_rerun_continues(storage_url: str, tmp_path: Path) -> None:
-    # 60 epochs of ~40 ms: the SIGTERM, half a second after a trial is seen running, lands
-    # mid-training (not in the trial's closing writes, where it waits for the next trial).
+    # The SIGTERM lands while a trial trains (from its first epoch to its 30th of 60), not in
+    # the trial's closing writes, where it would wait for the next trial.
     cmd = search_cmd(storage_url, "term", 3, "--set", "trainer.epochs=60")
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_for(
-            lambda: any(t.state.name == "RUNNING" for t in frozen_trials(storage_url, "term")),
-            what="a running trial",
-        )
-        time.sleep(0.5)
-        t0 = time.monotonic()
+        wait_for_training(storage_url, "term", range(1, 31), proc)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143, err
-    assert time.monotonic() - t0 < 30
     assert "interrupted" in err and "Traceback" not in err
     trials = frozen_trials(storage_url, "term")
     interrupted = [t for t in trials if t.user_attrs.get("reason") == "interrupted"]
     assert len(interrupted) == 1 and interrupted[0].state.name == "FAIL"
+    # It stopped at once: mid-training, and nothing after it started (its retry waits).
+    assert [t.state.name for t in trials if t.number > interrupted[0].number] == ["WAITING"]
     st = open_storage(storage_url, create=False)
-    assert st.trial("term", interrupted[0].number).reason == "interrupted"
+    record = st.trial("term", interrupted[0].number)
     st.close()
+    assert record.reason == "interrupted" and len(record.epochs) < 60
     run_ok(cmd, tmp_path)
     final = check_final(storage_url, "term", 3)
     # The same candidate ran again to an end (finished, or stopped at a rung by MO-ASHA).
@@ -243,6 +229,18 @@ def test_two_commands_on_two_terminals_share_a_study(storage_url: str, tmp_path:
     assert len(trials) == 6
 
 
+def _started_ago(url: str, trial_id: int, seconds: float) -> None:
+    """Move a trial's start back in Optuna's table (local time, as Optuna writes it): the
+    clock a stale-trial check reads, without waiting for it."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE trials SET datetime_start = :t WHERE trial_id = :i"),
+                     {"t": datetime.now() - timedelta(seconds=seconds), "i": trial_id})
+    engine.dispose()
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used")
 def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     storage_url: str,
@@ -260,7 +258,7 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     orphan = study.ask()  # RUNNING, no heartbeat ever: its process "died" right here
     orphan.suggest_int("x", 0, 10)
     run = start_or_resume(st, "orphan", "fp", requested=1, finished_now=0)
-    time.sleep(2.5)  # past the grace period
+    _started_ago(storage_url, orphan._trial_id, seconds=60)  # well past the grace period
     claimed = _claim(study, st, run, None)
     trials = study.get_trials(deepcopy=False)
     assert trials[orphan.number].state.name == "FAIL"

@@ -27,9 +27,9 @@ def test_middle_trial_answers_the_middle_of_each_range() -> None:
     assert t.suggest_int("m", 1, 100, log=True) == 10
     assert t.suggest_categorical("bs", (128, 16, 64, 32)) == 64  # the middle of the sorted sizes
     assert t.suggest_categorical("opt", ("adamw", "sgd")) == "adamw"
-    assert t.values == {"lr": t.values["lr"], "wd": t.values["wd"], "ls": t.values["ls"],
-                        "x": 0.5, "n": 3, "m": 10, "bs": 64, "opt": "adamw"}
-    assert t.values["lr"] == 0.003  # printed as the user would write it
+    # Stored exactly as the user would write them (3e-3, not 0.0029999999999999996).
+    assert t.values == {"lr": 0.003, "wd": 0.0001, "ls": 0.1, "x": 0.5, "n": 3, "m": 10,
+                        "bs": 64, "opt": "adamw"}
 
 
 def test_middle_hparams_are_a_usual_default() -> None:

@@ -4,9 +4,7 @@ scikit-learn's, the head computing its scores, the trainer calling the initialis
 
 from __future__ import annotations
 
-import math
-import os
-import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,17 +26,39 @@ def spec(shape: tuple[int, ...] = (60,), features: int = 1000, classes: int = 2)
                       per_dilation=per)
 
 
+# (length, features, dilations, features per kernel at each), worked out by hand by MiniRocket's
+# rule (its reference code gives the same): features // 84 per kernel; as many exponents, evenly
+# from 0 to log2((length - 1) / 8); a dilation is int(2 ** exponent), repeats merged and counted.
+# E.g. 150 long, 1000 features: 11 per kernel, 2 ** (k / 10 * log2(149 / 8)) for k = 0..10 is
+# 1, 1.3, 1.8, 2.4, 3.2, 4.3, 5.8, 7.7, 10.4, 13.9, 18.6.
+PLANS = [
+    (9, 84, (1,), (1,)),  # one feature per kernel: one dilation
+    (1000, 84, (1,), (1,)),
+    (9, 1000, (1,), (11,)),  # the 9-tap kernel spans a 9-long series at dilation 1
+    (24, 1000, (1, 2), (7, 4)),  # 2 ** (k / 10 * log2(23 / 8)): 1.0 .. 1.88, then 2.09 .. 2.88
+    (150, 1000, (1, 2, 3, 4, 5, 7, 10, 13, 18), (3, 1, 1, 1, 1, 1, 1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize(("length", "features", "dilations", "per"), PLANS)
+def test_plan_is_minirocket_worked_by_hand(length: int, features: int,
+                                           dilations: tuple[int, ...], per: tuple[int, ...]
+                                           ) -> None:
+    assert rocket_plan(length, features) == (dilations, per)
+
+
 @pytest.mark.parametrize("length", [9, 24, 150, 1000])
 @pytest.mark.parametrize("features", [84, 1000, 10000])
 def test_plan_spreads_features_over_dilations_like_minirocket(length: int, features: int) -> None:
     dilations, per = rocket_plan(length, features)
-    assert sum(per) == features // 84  # every kernel gets its share, nothing lost to rounding
+    assert sum(per) == features // 84 and min(per) >= 1  # every kernel gets its share
     assert dilations[0] == 1 and list(dilations) == sorted(set(dilations))
-    # the widest dilation makes the 9-tap kernel span the series, never more (with one
-    # feature per kernel there is one dilation: 1)
-    assert dilations[-1] == (max(1, (length - 1) // 8) if features >= 2 * 84 else 1)
-    assert len(dilations) <= 32 and min(per) >= 1
-    assert max(per) - min(per) >= 0 and per[0] == max(per)  # small dilations repeat most
+    assert len(dilations) == len(per) <= 32
+    # the widest dilation lets the 9-tap kernel span the series, never more; with more than
+    # one feature per kernel it is the widest that does
+    assert 8 * dilations[-1] <= max(8, length - 1)
+    assert features < 2 * 84 or 8 * (dilations[-1] + 1) > length - 1
+    assert per[0] == max(per)  # small dilations repeat most
 
 
 def test_the_84_kernels_are_every_placement_of_three_twos() -> None:
@@ -111,30 +131,26 @@ def test_the_trainer_trains_its_head_to_separate_signals() -> None:
     assert result.state_dict["stem.fitted"].item() is True
 
 
-def _fit_on_rank(rank: int, port: int, out: dict[int, list[float]]) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=2)
+def _fit_on_rank(rank: int, folder: str) -> None:
+    # A file rendezvous: no port to pick, so none another process can take first.
+    dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank,
+                            world_size=2)
     try:
         torch.manual_seed(0)
         model = build_model(spec()).train()
         torch.manual_seed(100 + rank)  # each rank sees different data
         model(torch.randn(8, 60) * (1 + rank))
-        out[rank] = model.stem.bias0.flatten().tolist()
+        torch.save(model.stem.bias0, f"{folder}/bias{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
 @pytest.mark.distributed
-def test_every_rank_fits_rank_0s_biases() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with mp.Manager() as manager:
-        out = manager.dict()
-        mp.spawn(_fit_on_rank, args=(port, out), nprocs=2, join=True)
-        biases = dict(out)
-    assert biases[0] == biases[1]
-    assert not all(math.isclose(b, 0.0) for b in biases[0])
+def test_every_rank_fits_rank_0s_biases(tmp_path: Path) -> None:
+    mp.spawn(_fit_on_rank, args=(str(tmp_path),), nprocs=2, join=True)
+    biases = [torch.load(tmp_path / f"bias{rank}.pt") for rank in (0, 1)]
+    assert torch.equal(biases[0], biases[1])
+    assert torch.count_nonzero(biases[0]) > 0
 
 
 def test_training_reuses_each_samples_features_and_evaluation_never_does() -> None:
