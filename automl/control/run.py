@@ -1,6 +1,7 @@
 """How :func:`automl.api.search` runs a search, in the order that keeps bad input harmless:
-config, whether a database server answers at all (read only, a second), search spaces, then the
-data and whether any candidate fits it, and only then the database is written; then local
+config, whether a database server answers at all (read only, a second), whether the artifacts
+folder can be written, search spaces, then the data and whether any candidate fits it, and only
+then the database is written (and the artifacts folder made); then local
 worker processes or a launcher's jobs, and the search loop itself
 (:func:`automl.control.controller.run_search`) with or without a progress display.
 """
@@ -22,13 +23,15 @@ Say = Callable[[str], None]
 
 
 def prepare(cfg: StudyConfig) -> tuple[PreparedData, StudyPlan]:
-    """Check the spaces, load the data, plan the study and check that a candidate can fit the
-    data: all before the database is touched, so bad input leaves no study behind."""
+    """Check that the artifacts folder can be written and the spaces, load the data, plan the
+    study and check that a candidate can fit the data: all before the database is touched, so
+    bad input leaves no study behind."""
     from automl.control.controller import check_spaces
     from automl.data import load_data
     from automl.policy.limits import check_reachable
     from automl.policy.plan import make_plan
 
+    check_artifacts(cfg)
     check_spaces(cfg)
     d = cfg.data
     prepared = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
@@ -52,14 +55,41 @@ def reach_server(cfg: StudyConfig) -> None:
     open_storage(url, create=False, readonly=True, schema="as-is").close()
 
 
+def check_artifacts(cfg: StudyConfig) -> None:
+    """Refuse, in one line and before anything trains or the database is written, an artifacts
+    folder the trials could not save their weights under (a file in its place, a path under a
+    file, a read-only file system, no permission): by making it, a folder and a file in it,
+    then removing them (:func:`automl.storage.artifacts.check_writable`)."""
+    from automl.storage.artifacts import artifacts_root, check_writable
+    from automl.storage.urls import StorageUrl, resolve_url
+
+    s = cfg.study
+    url = resolve_url(s.storage)
+    # A SQLite file's folder first (read only): the default artifacts folder is beside it, and
+    # a missing database folder is the problem to name.
+    StorageUrl.parse(url).check_file(exists=False)
+    check_writable(artifacts_root(url, s.artifacts),
+                   "study.artifacts" if s.artifacts else "study.artifacts (default)")
+
+
 def open_for(cfg: StudyConfig) -> Storage:
-    """The study's database, opened (and created) for writing."""
+    """The study's database, opened (and created) for writing, and its artifacts folder made
+    (checked by :func:`check_artifacts`; made now, so that the worker processes, which check it
+    too, never remove a folder they made while a trial saves its weights there)."""
+    from automl.errors import StorageError
     from automl.storage import open_storage
 
     s = cfg.study
-    return open_storage(s.storage, artifacts=s.artifacts,
-                        heartbeat_interval=s.heartbeat_interval or None,
-                        grace_period=s.grace_period)
+    store = open_storage(s.storage, artifacts=s.artifacts,
+                         heartbeat_interval=s.heartbeat_interval or None,
+                         grace_period=s.grace_period)
+    try:
+        store.artifacts_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # changed since the check
+        store.close()
+        raise StorageError(f"study.artifacts: {store.artifacts_root}: not writable "
+                           f"({exc.strerror or exc})") from None
+    return store
 
 
 def objective_cost(cfg: StudyConfig) -> str | None:

@@ -20,6 +20,7 @@ from automl.export import onnx_io
 from automl.export.card import render_card
 from automl.export.errors import BundleError
 from automl.export.graph import unstandardize
+from automl.export.integrity import check_bundle
 from automl.export.measure import accuracy, latency_ms
 from automl.export.spec import (
     CARD,
@@ -71,6 +72,7 @@ def onnx_metadata(spec: dict[str, Any]) -> dict[str, str]:
             "classes": json.dumps(spec["classes"]),
             "input_shape": json.dumps(spec["input_shape"]),
             "preprocessing": json.dumps(spec["preprocessing"]),
+            "arch": json.dumps(spec["arch"]),  # what the graph computes: a load compares it
             "input": "raw float32 (batch, *input_shape); standardization is inside the graph",
             "outputs": json.dumps(list(onnx_io.OUTPUTS))}
 
@@ -120,7 +122,8 @@ def write_bundle(folder: Path, spec: dict[str, Any], state: dict[str, Any],
     spec["files"] = {p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)}
                      for p in sorted(folder.iterdir()) if p.name in KNOWN_FILES}
     write_spec(folder, spec)
-    read_spec(folder)  # the checks every loader makes: refuse to write what none could load
+    # The checks every loader makes: refuse to write what none could load.
+    check_bundle(folder, read_spec(folder))
     (folder / CARD).write_text(render_card(spec))
     return spec
 

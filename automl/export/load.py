@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl.export.errors import BundleError
-from automl.export.spec import WEIGHTS, read_spec
-from automl.export.validate import verify_file
+from automl.export.integrity import open_bundle
+from automl.export.spec import WEIGHTS
 
 if TYPE_CHECKING:
     from torch import nn
@@ -61,9 +61,10 @@ def load_model(bundle: str | Path) -> nn.Module:
     >>> logits = model(torch.zeros(1, *model.spec.input_shape))  # doctest: +SKIP
 
     The model expects preprocessed inputs (see :class:`automl.export.Predictor`, which applies
-    the stored standardization and returns labels and probabilities).
+    the stored standardization and returns labels and probabilities). The whole bundle is
+    checked first (:mod:`automl.export.integrity`): every file against its sha256, the weights
+    against the architecture, the ONNX graphs against the spec.
     """
     folder = Path(bundle)
-    spec = read_spec(folder)
-    verify_file(folder, spec, WEIGHTS)  # the weights spec.json was written for, no others
+    spec = open_bundle(folder)
     return build_from_spec(spec, load_state(folder))

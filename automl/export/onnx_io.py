@@ -124,21 +124,71 @@ def session(path: Path, threads: int | None = None) -> onnxruntime.InferenceSess
         raise BundleError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
 
 
+Port = tuple[str, str, list[Any]]  # (name, type as ONNX Runtime spells it, shape)
+
+
 def check_signature(sess: onnxruntime.InferenceSession, path: Path,
                     input_shape: Sequence[int], num_classes: int) -> None:
     """Refuse a graph whose input or outputs are not the ones spec.json describes, so a
     swapped graph fails once, at load, instead of on every request."""
+    check_ports([(a.name, a.type, list(a.shape)) for a in sess.get_inputs()],
+                [(a.name, a.type, list(a.shape)) for a in sess.get_outputs()],
+                path, input_shape, num_classes)
+
+
+def check_graph(path: Path, input_shape: Sequence[int], num_classes: int) -> dict[str, str]:
+    """:func:`check_signature` without a session: the graph's inputs and outputs read with
+    ``onnx`` (parsed, not run), or through ONNX Runtime where only it is installed (with
+    neither, nothing here could run the graph: it is left to its sha256). Returns the graph's
+    ``metadata_props``."""
+    try:
+        import onnx
+    except ImportError:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return {}
+        sess = session(path)
+        check_signature(sess, path, input_shape, num_classes)
+        return dict(sess.get_modelmeta().custom_metadata_map)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and others
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise BundleError(f"{path}: not an ONNX model ({detail})") from None
+    graph = proto.graph
+    weights = {t.name for t in graph.initializer}
+    check_ports([_port(v) for v in graph.input if v.name not in weights],
+                [_port(v) for v in graph.output], path, input_shape, num_classes)
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def _port(value: Any) -> Port:
+    """An ONNX ``ValueInfoProto`` as ONNX Runtime's session describes it."""
+    import onnx
+
+    tensor = value.type.tensor_type
+    kind = onnx.TensorProto.DataType.Name(tensor.elem_type).lower() if tensor.elem_type else "?"
+    dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+            for d in tensor.shape.dim]
+    return value.name, f"tensor({kind})", dims
+
+
+def check_ports(inputs: Sequence[Port], outputs: Sequence[Port], path: Path,
+                input_shape: Sequence[int], num_classes: int) -> None:
+    """One input ``input`` float32 ``(batch, *input_shape)`` with a free batch axis, and the
+    outputs ``logits`` and ``probabilities`` ``(batch, num_classes)``, else a one-line
+    BundleError naming ``path`` and what differs."""
     want = f"input {INPUT!r} float32 (batch, {', '.join(str(s) for s in input_shape)})"
-    inputs = sess.get_inputs()
-    ok = (len(inputs) == 1 and inputs[0].name == INPUT and inputs[0].type == "tensor(float)"
-          and len(inputs[0].shape) == len(input_shape) + 1
-          and not isinstance(inputs[0].shape[0], int)
-          and list(inputs[0].shape[1:]) == [int(s) for s in input_shape])
+    ok = (len(inputs) == 1 and inputs[0][0] == INPUT and inputs[0][1] == "tensor(float)"
+          and len(inputs[0][2]) == len(input_shape) + 1
+          and not isinstance(inputs[0][2][0], int)
+          and list(inputs[0][2][1:]) == [int(s) for s in input_shape])
     if not ok:
         raise BundleError(f"{path}: graph input is not the {want} spec.json describes")
-    outputs = {o.name: o.shape for o in sess.get_outputs()}
+    shapes = {name: shape for name, _, shape in outputs}
     for name in OUTPUTS:
-        shape = outputs.get(name)
+        shape = shapes.get(name)
         if shape is None or len(shape) != 2 or shape[1] != num_classes:
             raise BundleError(f"{path}: graph output {name!r} is not (batch, {num_classes}) as "
                               "spec.json describes")

@@ -10,7 +10,8 @@ import numpy as np
 
 from automl.export.errors import BundleError
 from automl.export.inputs import as_batch
-from automl.export.spec import ONNX, ONNX_INT8, read_spec
+from automl.export.integrity import open_bundle
+from automl.export.spec import ONNX, ONNX_INT8
 
 BACKENDS = ("torch", "onnx")
 CHUNK = 1024  # samples per forward pass: bounds memory for a large input file
@@ -39,8 +40,10 @@ class Predictor:
     Runtime on the CPU. Both take raw inputs: the torch backend applies the bundle's stored
     standardization first, the ONNX graphs hold it themselves (format 2; for a format-1 bundle
     it is applied before the graph). They agree to 1e-4 in probability (checked at export, and
-    in the tests). Every file is checked against its sha256 in ``spec.json`` before it is
-    loaded, and nothing named in the bundle is imported or run.
+    in the tests). The whole bundle is checked before either loads, whatever the backend
+    (:mod:`automl.export.integrity`): every file against its sha256 in ``spec.json``, the
+    weights against the architecture, the ONNX graphs against the input shape and classes.
+    Nothing named in the bundle is imported or run.
 
     >>> p = Predictor("bundle/", backend="onnx")     # doctest: +SKIP
     >>> p.predict(x).labels                          # doctest: +SKIP
@@ -53,7 +56,7 @@ class Predictor:
         if quantized and backend != "onnx":
             raise BundleError("the INT8 model runs on the onnx backend (use backend='onnx')")
         self.folder = Path(bundle)
-        self.spec = read_spec(self.folder)
+        self.spec = open_bundle(self.folder)
         self.backend = backend
         self.quantized = quantized
         self.threads = threads
@@ -64,10 +67,10 @@ class Predictor:
     def _torch_runner(self) -> Any:
         import torch
 
-        from automl.export.load import load_model
+        from automl.export.load import build_from_spec, load_state
         from trainer.runtime import torch_threads
 
-        model = load_model(self.folder)
+        model = build_from_spec(self.spec, load_state(self.folder))  # checked in __init__
 
         def run(x: np.ndarray) -> np.ndarray:
             with torch_threads(self.threads), torch.inference_mode():
@@ -78,10 +81,9 @@ class Predictor:
 
     def _onnx_runner(self) -> Any:
         from automl.export import onnx_io
-        from automl.export.validate import verify_file
 
-        path = verify_file(self.folder, self.spec, ONNX_INT8 if self.quantized else ONNX)
-        sess = onnx_io.session(path, self.threads)
+        path = self.folder / (ONNX_INT8 if self.quantized else ONNX)  # checked in __init__
+        sess = onnx_io.session(path, self.threads)  # a missing file: "bundle has no ..."
         onnx_io.check_signature(sess, path, self.input_shape, len(self.classes))
         if self.spec["format_version"] < 2:  # a format-1 graph takes standardized inputs
             return lambda x: onnx_io.run(sess, self.standardize(x))[1]

@@ -9,6 +9,8 @@ folder works anywhere. Paths stored by older versions are absolute and are read 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import uuid
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -50,3 +52,68 @@ def resolve(stored: str | None, roots: Iterable[Path]) -> Path | None:
         if candidate.is_file():
             return candidate
     return candidates[0] if candidates else None
+
+
+def artifacts_root(url: str, artifacts: str | Path | None) -> Path:
+    """The artifacts root a :class:`~automl.storage.Storage` of ``url`` uses: ``artifacts``
+    resolved against the working directory, else the default beside a SQLite file."""
+    from automl.storage.urls import default_artifacts
+
+    return Path(artifacts).resolve() if artifacts else default_artifacts(url)
+
+
+def check_writable(root: Path, field: str = "study.artifacts") -> None:
+    """Refuse (one :class:`StorageError` line naming ``field`` and ``root``) an artifacts folder
+    a trial could not save its weights under, before any trial trains: create ``root`` (and
+    its missing parents), a probe folder in it (a trial's folder is one more level down) and a
+    file in that, then remove all this made, so nothing is left behind either way.
+
+    A check, not a guarantee: permissions can change after it (and root passes permission
+    checks that would stop other users)."""
+    from automl.errors import StorageError
+
+    made = _missing(root)
+    probe = root / f".automl-probe-{new_key()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.mkdir()
+        with (probe / "weights").open("wb") as fh:
+            fh.write(b"\0")  # a byte: a full disk refuses it, an empty file may pass
+    except OSError as exc:
+        raise StorageError(f"{field}: {root}: not writable ({_why(root, exc)})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            (probe / "weights").unlink()
+        for folder in (probe, *made):  # deepest first; one another process filled stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def _missing(root: Path) -> list[Path]:
+    """``root`` and those of its parents that do not exist yet, deepest first."""
+    out: list[Path] = []
+    for path in (root, *root.parents):
+        try:
+            if path.exists() or path.is_symlink():
+                break
+        except OSError:  # cannot be searched: mkdir fails there, and made nothing above it
+            break
+        out.append(path)
+    return out
+
+
+def _why(root: Path, exc: OSError) -> str:
+    """Why ``root`` cannot be written, in a few words."""
+    if isinstance(exc, FileExistsError) and Path(str(exc.filename)) == root:
+        return "a file, not a folder" if root.is_file() else "exists and is not a folder"
+    if exc.errno == errno.ENOTDIR:
+        for parent in root.parents:
+            with contextlib.suppress(OSError):
+                if parent.exists() and not parent.is_dir():
+                    return f"{parent} is {'a file' if parent.is_file() else 'no folder'}"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]

@@ -149,7 +149,12 @@ def test_automl_never_loads_model_pt2(tmp_path: Path) -> None:
     for path in package.glob("*.py"):
         assert "torch.export.load(" not in path.read_text(), path
     make_bundle(tmp_path / "b", MLP)
-    (tmp_path / "b" / "model.pt2").write_bytes(b"not a zip: loading this would fail")
+    pt2 = tmp_path / "b" / "model.pt2"
+    pt2.write_bytes(b"not a zip: loading this would fail")
+    # Its checksum recorded, so the bundle is whole: what is shown is that nothing loads it.
+    files = json.loads((tmp_path / "b" / "spec.json").read_text())["files"]
+    files["model.pt2"]["sha256"] = sha256(pt2)
+    edit_spec(tmp_path / "b", files=files)
     x = raw_inputs(MLP, 2)
     for backend in ("torch", "onnx"):
         assert Predictor(tmp_path / "b", backend).predict(x).probabilities.shape == (2, 3)

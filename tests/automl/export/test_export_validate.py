@@ -146,9 +146,11 @@ def test_a_file_without_a_checksum_entry_is_refused(bundle: Path) -> None:
     spec = json.loads((bundle / "spec.json").read_text())
     del spec["files"]["model.onnx"]
     (bundle / "spec.json").write_text(json.dumps(spec))
-    Predictor(bundle, "torch")  # the weights still have their entry
-    with pytest.raises(BundleError, match="lists no checksum for model.onnx"):
-        Predictor(bundle, "onnx")
+    # The bundle is checked as a whole: the torch backend, which never reads the graph,
+    # refuses it too (tests/automl/export/test_export_bundle_whole.py).
+    for backend in ("torch", "onnx"):
+        with pytest.raises(BundleError, match="lists no checksum for model.onnx"):
+            Predictor(bundle, backend)
     edit_spec(bundle, files={})
     with pytest.raises(BundleError, match="lists no checksum for model.safetensors"):
         load_model(bundle)
@@ -183,4 +185,5 @@ def test_a_graph_of_another_shape_is_refused_even_with_its_checksum(bundle: Path
     assert "\n" not in str(info.value)
     with pytest.raises(BundleError, match="graph input"):
         create_app(bundle, backend="onnx")
-    Predictor(bundle, "torch")  # the weights are still the bundle's own
+    with pytest.raises(BundleError, match="graph input"):  # the bundle as a whole is refused
+        Predictor(bundle, "torch")
