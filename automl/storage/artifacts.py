@@ -57,9 +57,9 @@ def resolve(stored: str | None, roots: Iterable[Path]) -> Path | None:
 def artifacts_root(url: str, artifacts: str | Path | None) -> Path:
     """The artifacts root a :class:`~automl.storage.Storage` of ``url`` uses: ``artifacts``
     resolved against the working directory, else the default beside a SQLite file."""
-    from automl.storage.urls import default_artifacts
+    from automl.storage.urls import StorageUrl
 
-    return Path(artifacts).resolve() if artifacts else default_artifacts(url)
+    return StorageUrl.parse(url).artifacts_root(artifacts)
 
 
 def check_writable(root: Path, field: str = "study.artifacts") -> None:

@@ -78,8 +78,7 @@ class Storage(ProjectRows):
         self.readonly = readonly
         self.is_sqlite = self.location.is_sqlite
         self.location.check_file(exists=not create)
-        self.artifacts_root = (Path(artifacts).resolve() if artifacts
-                               else self.location.default_artifacts())
+        self.artifacts_root = self.location.artifacts_root(artifacts)
         self._heartbeat = (heartbeat_interval, grace_period)
         self._engine = self._make_engine()
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)

@@ -104,6 +104,12 @@ class StorageUrl:
         base = self.sqlite_file.parent if self.sqlite_file is not None else Path.cwd()
         return (base / "automl_artifacts").resolve()
 
+    def artifacts_root(self, artifacts: str | Path | None) -> Path:
+        """The artifacts root of a study on this database: ``artifacts`` (``study.artifacts``)
+        resolved against the working directory, else :meth:`default_artifacts`. The one
+        rule: the store saves weights there and the search checks it before any trial."""
+        return Path(artifacts).resolve() if artifacts else self.default_artifacts()
+
 
 def resolve_url(url: str | None) -> str:
     """``--storage`` wins, then ``$AUTOML_STORAGE``, then ``sqlite:///automl.db``."""
