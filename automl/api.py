@@ -225,10 +225,10 @@ def export(study: str, out: str | Path, *, trial: str | int = "best", pareto: bo
     check the bundle on (a stored ``python:`` source runs only when passed here)."""
     from automl.export.bundle import BundleOptions
     from automl.export.exporter import export_study
-    from automl.policy.select import parse_choice
+    from automl.numbers import trial_choice
     from automl.storage import Storage
 
     url = storage.url if isinstance(storage, Storage) else storage
-    choice = parse_choice(trial) if isinstance(trial, str) else trial
+    choice = trial_choice(trial)  # the command line's rule: "٣" and "²" are no trial numbers
     return export_study(url, study, choice, Path(out), pareto=pareto, data_source=data,
                         options=BundleOptions(onnx=onnx, quantize=quantize, pt2=pt2))

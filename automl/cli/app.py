@@ -24,6 +24,7 @@ import typer  # noqa: E402
 from automl.cli.group import command_group  # noqa: E402
 from automl.control.interrupts import Terminated  # noqa: E402  (re-exported: SIGTERM's exception)
 from automl.errors import AutomlError  # noqa: E402
+from automl.numbers import FromSetting  # noqa: E402
 
 if TYPE_CHECKING:
     from automl.api import StudyResult
@@ -44,20 +45,24 @@ def search(
     ] = None,
     study: Annotated[str | None, typer.Option(help="Study name (resumes if it exists).")] = None,
     storage: StorageOpt = None,
-    trials: Annotated[int | None, typer.Option(help="Trials to add in this run.")] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Seconds for the whole search: running candidates stop at the end."),
-    ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Exactly this many epochs per trial (no adaptation).")
-    ] = None,
+    trials: Annotated[int | None, typer.Option(
+        help="Trials to add in this run.", parser=FromSetting("--trials", "study.trials"))] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds for the whole search: running candidates stop at the end.",
+        parser=FromSetting("--timeout", "study.timeout", whole=False))] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Exactly this many epochs per trial (no adaptation).",
+        parser=FromSetting("--epochs", "trainer.epochs"))] = None,
     sampler: Annotated[str | None, typer.Option(help="tpe | nsga2 | random | cmaes")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for sampler, split and training.")] = None,
-    nproc_per_trial: Annotated[int | None, typer.Option(help="Processes per trial (DDP).")] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes sharing the study.")
-    ] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for sampler, split and training.",
+        parser=FromSetting("--seed", "study.seed"))] = None,
+    nproc_per_trial: Annotated[int | None, typer.Option(
+        help="Processes per trial (DDP).",
+        parser=FromSetting("--nproc-per-trial", "trainer.nproc"))] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes sharing the study.",
+        parser=FromSetting("--workers", "study.workers"))] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="key=value override, repeatable.")
     ] = None,
@@ -66,8 +71,12 @@ def search(
     launcher: Annotated[
         str | None, typer.Option(help="Where workers run: local | slurm | slurm-local | ray.")
     ] = None,
-    gpus_per_worker: Annotated[int | None, typer.Option(help="GPUs per launched worker.")] = None,
-    cpus_per_worker: Annotated[int | None, typer.Option(help="CPUs per launched worker.")] = None,
+    gpus_per_worker: Annotated[int | None, typer.Option(
+        help="GPUs per launched worker.",
+        parser=FromSetting("--gpus-per-worker", "cluster.gpus_per_worker"))] = None,
+    cpus_per_worker: Annotated[int | None, typer.Option(
+        help="CPUs per launched worker.",
+        parser=FromSetting("--cpus-per-worker", "cluster.cpus_per_worker"))] = None,
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster to join (default: $RAY_ADDRESS, else local).")
     ] = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from typing import Annotated
 import typer
 
 from automl.errors import AutomlError
+from automl.serve import options as serve_opts
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -46,18 +46,9 @@ def url_for(host: str, port: int) -> str:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Fail with one line now rather than with Streamlit's log after it started."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        # As the server will: connections of a previous run lingering in TIME_WAIT are no
-        # reason to refuse, only a live listener is.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise AutomlError(
-                f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
-            ) from None
+    """Fail with one line now rather than with Streamlit's log after it started (the check
+    ``automl serve`` makes too)."""
+    serve_opts.check_listen(host, port)
 
 
 def check_storage(url: str) -> str | None:
@@ -85,7 +76,8 @@ def register(app: typer.Typer) -> None:
             help="SQLAlchemy URL [default: $AUTOML_STORAGE or sqlite:///automl.db]")] = None,
         host: Annotated[str, typer.Option(
             help="Address to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8501,
+        port: Annotated[int, typer.Option(
+            help="Port to listen on (1..65535).", parser=serve_opts.PORT)] = 8501,
     ) -> None:
         """Open the results dashboard (Streamlit) over a study database. Read only."""
         from automl.storage import mask_url, resolve_url

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from automl.cli.read import JsonOpt, StorageOpt
+from automl.numbers import INT64_MAX, FromSetting, TrialChoice, Whole
+from automl.serve import options as serve_opts
 
 OutOpt = Annotated[Path, typer.Option("--out", help="New (or empty) folder for the bundle.")]
 OnnxOpt = Annotated[bool, typer.Option("--onnx/--no-onnx", help="Also write model.onnx.")]
@@ -67,7 +69,8 @@ def _summary(folder: Path, spec: dict[str, Any]) -> str:
 def export(
     study: Annotated[str, typer.Argument(help="Study name.")],
     out: OutOpt,
-    trial: Annotated[str, typer.Option("--trial", help="best | knee | trial number")] = "best",
+    trial: Annotated[str, typer.Option(
+        "--trial", help="best | knee | trial number", parser=TrialChoice())] = "best",
     pareto: Annotated[bool, typer.Option("--pareto", help="Every Pareto member.")] = False,
     storage: StorageOpt = None,
     onnx: OnnxOpt = True,
@@ -132,15 +135,18 @@ def predict(
 def serve(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
     host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0: all).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (1..65535).")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port (1..65535).", parser=serve_opts.PORT)] = 8000,
     backend: BackendOpt = "torch",
     int8: Int8Opt = False,
     max_batch: Annotated[int, typer.Option(
-        help="Largest batch per request (and per forward pass when micro-batching).")] = 1024,
-    workers: Annotated[int, typer.Option(help="Uvicorn worker processes.")] = 1,
+        help="Largest batch per request (and per forward pass when micro-batching; 1..65536).",
+        parser=serve_opts.MAX_BATCH)] = 1024,
+    workers: Annotated[int, typer.Option(
+        help="Uvicorn worker processes (1..64).", parser=serve_opts.WORKERS)] = 1,
     batch_wait_ms: Annotated[float | None, typer.Option(
-        help="Micro-batching: stack requests arriving within MS into one forward pass "
-             "(0: only those already waiting). Default: off.")] = None,
+        help="Micro-batching: stack requests arriving within MS (0..10000) into one forward "
+             "pass (0: only those already waiting). Default: off.",
+        parser=serve_opts.batch_wait_ms)] = None,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, GET /health /ready /metadata /metrics."""
     from automl.serve.run import serve as run_server
@@ -152,9 +158,12 @@ def serve(
 def retrain(
     out: OutOpt,
     study: Annotated[str | None, typer.Argument(help="Study name (or use --from).")] = None,
-    trial: Annotated[int | None, typer.Option("--trial", help="Trial number.")] = None,
+    trial: Annotated[int | None, typer.Option(
+        "--trial", help="Trial number.", parser=Whole("--trial", 0, INT64_MAX))] = None,
     from_: Annotated[Path | None, typer.Option("--from", help="Bundle to retrain (no DB)")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the trial's).")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Epochs (default: the trial's).",
+        parser=FromSetting("--epochs", "trainer.epochs", label=False))] = None,
     as_searched: Annotated[bool, typer.Option(
         "--as-searched", help="Train exactly as the search did (reproduces the trial).")] = False,
     storage: StorageOpt = None,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from automl.errors import ConfigError
+from automl.numbers import INT64_MAX, Whole
 
 StorageOpt = Annotated[
     str | None,
@@ -42,7 +42,8 @@ def studies(storage: StorageOpt = None, json_: JsonOpt = False) -> None:
 def leaderboard_cmd(
     study: Annotated[str, typer.Argument(help="Study name.")],
     storage: StorageOpt = None,
-    top: Annotated[int | None, typer.Option(help="Show the best K rows.")] = None,
+    top: Annotated[int | None, typer.Option(
+        help="Show the best K rows.", parser=Whole("--top", 1, INT64_MAX))] = None,
     pareto: Annotated[bool, typer.Option("--pareto", help="Only the Pareto front.")] = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -51,8 +52,6 @@ def leaderboard_cmd(
     from automl.cli.render import console, leaderboard_table
     from automl.storage import open_storage
 
-    if top is not None and top < 1:
-        raise ConfigError(f"--top: must be at least 1, got {top}")
     store = open_storage(storage, create=False, readonly=True)  # one handle for both reads
     rows = api.leaderboard(study, store, top=top, pareto=pareto)
     if json_:
@@ -64,7 +63,8 @@ def leaderboard_cmd(
 
 def show(
     study: Annotated[str, typer.Argument(help="Study name.")],
-    trial: Annotated[int, typer.Argument(help="Trial number.")],
+    trial: Annotated[int, typer.Argument(
+        help="Trial number.", parser=Whole("trial", 0, INT64_MAX))],
     storage: StorageOpt = None,
     json_: JsonOpt = False,
 ) -> None:

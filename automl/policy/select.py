@@ -145,7 +145,7 @@ def parse_choice(text: str) -> str | int:
     t = text.strip().lower()
     if t in CHOICES:
         return t
-    if t.isdigit():
+    if t.isascii() and t.isdigit():  # '²'.isdigit() is true, and int('²') fails
         return int(t)
     raise ExportError(f"--trial {text!r}: expected best, knee or a trial number")
 

@@ -107,9 +107,12 @@ def create_app(bundle: str | Path, backend: str = "torch", *, quantized: bool = 
     """The ASGI app serving ``bundle``. Without ``input_shape`` the model is loaded (and warmed
     up) here and a bad bundle raises; with it, loading runs in a thread and ``/ready`` says
     503 until it is done (``/predict`` holds a request up to ``load_wait_s`` for it)."""
+    from automl.serve.limits import BodyLimit
+    from automl.serve.options import check_app_options
+
+    check_app_options(max_batch, batch_wait_ms)  # a batch limit of -1 would refuse every request
     cfg = ServeConfig(str(bundle), backend, quantized, max_batch, batch_wait_ms,
                       tuple(input_shape) if input_shape else None, load_wait_s)
-    from automl.serve.limits import BodyLimit
     from automl.serve.metrics import Metrics, MetricsMiddleware
 
     metrics = Metrics()

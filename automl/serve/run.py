@@ -1,10 +1,10 @@
-"""Starting ``automl serve``: check the options, load the bundle once to name a bad one before
-anything binds, say what is served, then hand over to Uvicorn (one process or ``workers``)."""
+"""Starting ``automl serve``: check the options and the address (:mod:`.options`), load the
+bundle once to name a bad one before anything binds, say what is served, then hand over to
+Uvicorn (one process or ``workers``)."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -13,22 +13,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from automl.export.errors import ExportError
 from automl.serve.app import CONFIG_ENV, MAX_BATCH, ServeConfig
+from automl.serve.options import check_options
 
 ROUTES = "POST /predict, GET /health /ready /metadata /metrics"
-
-
-def check_options(port: int, max_batch: int, workers: int, batch_wait_ms: float | None) -> None:
-    """One-line :class:`ExportError` for an option out of range."""
-    if not 1 <= port <= 65535:
-        raise ExportError(f"--port {port}: expected 1..65535")
-    if max_batch < 1:
-        raise ExportError(f"--max-batch {max_batch}: expected at least 1")
-    if workers < 1:
-        raise ExportError(f"--workers {workers}: expected at least 1")
-    if batch_wait_ms is not None and not (math.isfinite(batch_wait_ms) and batch_wait_ms >= 0):
-        raise ExportError(f"--batch-wait-ms {batch_wait_ms}: expected a finite number >= 0")
 
 
 def startup_message(spec: dict[str, Any], cfg: ServeConfig, host: str, port: int,
@@ -49,7 +37,7 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, backend
           quantized: bool = False, max_batch: int = MAX_BATCH, *,
           batch_wait_ms: float | None = None, workers: int = 1) -> None:
     """Run the server until interrupted (binds to localhost unless told otherwise)."""
-    check_options(port, max_batch, workers, batch_wait_ms)
+    check_options(host, port, max_batch, workers, batch_wait_ms)  # before anything binds
     import uvicorn
 
     from automl.serve.app import load_predictor

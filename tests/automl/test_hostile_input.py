@@ -131,13 +131,13 @@ CASES: list[tuple[str, list[str], str]] = [
     ("show-int64", ["show", "s", str(2**63)], "trial"),
     ("show-neg", ["show", "s", "--", "-1"], "trial"),
     # -- values the command line itself cannot parse --------------------------------------
-    ("parse-top-text", ["leaderboard", "s", "--top", "abc"], "automl leaderboard: Invalid "
-     "value for '--top'"),
-    ("parse-trials-float", [S, "--trials", "1.5"], "Invalid value for '--trials'"),
-    ("parse-timeout-text", [S, "--timeout", "soon"], "Invalid value for '--timeout'"),
-    ("parse-epochs-text", [S, "--epochs", "ten"], "Invalid value for '--epochs'"),
-    ("parse-seed-float", [S, "--seed", "0.5"], "Invalid value for '--seed'"),
-    ("parse-show-text", ["show", "s", "abc"], "automl show: Invalid value for 'trial'"),
+    ("parse-top-text", ["leaderboard", "s", "--top", "abc"], "--top: expected a whole "
+     "number from 1 to"),
+    ("parse-trials-float", [S, "--trials", "1.5"], "--trials (study.trials): expected a whole"),
+    ("parse-timeout-text", [S, "--timeout", "soon"], "--timeout (study.timeout): expected a"),
+    ("parse-epochs-text", [S, "--epochs", "ten"], "--epochs (trainer.epochs): expected a whole"),
+    ("parse-seed-float", [S, "--seed", "0.5"], "--seed (study.seed): expected a whole number"),
+    ("parse-show-text", ["show", "s", "abc"], "trial: expected a whole number from 0 to"),
     ("parse-show-missing", ["show", "s"], "automl show: Missing argument 'trial'"),
     ("parse-unknown-option", [S, "--bogus"], "No such option: --bogus"),
     ("parse-unknown-command", ["serch"], "No such command 'serch'"),
