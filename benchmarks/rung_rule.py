@@ -9,6 +9,7 @@ the order by seed; the old rule is put back for its runs by swapping the pruner 
 ``automl export --trial best`` takes), trials finished, and how many were pruned.
 
     python benchmarks/rung_rule.py [--sets digits_flat,wine,gunpoint] [--seeds 3] [--scale 0.5]
+    python benchmarks/rung_rule.py --trials 12   # a fixed count, no timeout: wall time differs
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def _old_asha(epochs: int, first_rung: int) -> Any:
     return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, epochs // 8))
 
 
-def run_one(name: str, seed: int, rule: str, budget: float, out: Path) -> dict[str, Any]:
+def run_one(name: str, seed: int, rule: str, budget: float | None, out: Path,
+            trials: int = 100_000) -> dict[str, Any]:
     """One search in this process (the caller runs it as a child process)."""
     import automl
     from automl.control import samplers
@@ -50,7 +52,7 @@ def run_one(name: str, seed: int, rule: str, budget: float, out: Path) -> dict[s
     url = f"sqlite:///{db}"
     start = time.monotonic()
     automl.search(data=str(write_npz(name, out)), study=study, storage=url, timeout=budget,
-                  trials=100_000, seed=seed, overrides=['study.objective="val_accuracy"'])
+                  trials=trials, seed=seed, overrides=['study.objective="val_accuracy"'])
     wall = time.monotonic() - start
     recs = automl.trials(study, url)
     chosen = _chosen(recs)
@@ -65,14 +67,19 @@ def main() -> None:
     ap.add_argument("--sets", default=",".join(QUICK))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--scale", type=float, default=0.5, help="times each set's budget_s")
+    ap.add_argument("--trials", type=int, default=0,
+                    help="a fixed number of trials and no timeout (0: the timeout decides)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "rung_rule")
     ap.add_argument("--run-one", nargs=3, metavar=("SET", "SEED", "RULE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.run_one:
         name, seed, rule = args.run_one
-        budget = SUITE[name].budget_s * args.scale
-        print(json.dumps(run_one(name, int(seed), rule, budget, args.out)))
+        if args.trials:
+            print(json.dumps(run_one(name, int(seed), rule, None, args.out, args.trials)))
+        else:
+            budget = SUITE[name].budget_s * args.scale
+            print(json.dumps(run_one(name, int(seed), rule, budget, args.out)))
         return
     rows = []
     for name in args.sets.split(","):
@@ -80,7 +87,7 @@ def main() -> None:
             for rule in (RULES if seed % 2 == 0 else RULES[::-1]):
                 proc = subprocess.run(
                     [sys.executable, __file__, "--run-one", name, str(seed), rule, "--scale",
-                     str(args.scale), "--out", str(args.out)],
+                     str(args.scale), "--trials", str(args.trials), "--out", str(args.out)],
                     capture_output=True, text=True, check=True)
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(rows[-1], flush=True)

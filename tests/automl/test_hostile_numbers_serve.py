@@ -17,7 +17,7 @@ import pytest
 from cli_kit import run_here
 
 import automl.serve.app as serve_app
-from automl.cli import numbers
+from automl import numbers
 from automl.cli.app import app
 from automl.errors import ConfigError
 from automl.serve import options as serve_opts
