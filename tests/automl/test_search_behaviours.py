@@ -241,5 +241,7 @@ def test_study_timeout_from_the_study_file_bounds_the_search(cli: Any) -> None:
     assert not [t for t in trials if t.state in ("RUNNING", "WAITING")]
     slowest_epoch = max(e.seconds for t in trials for e in t.epochs)
     # The budget, plus one epoch of the slowest candidate (the deadline is checked after each
-    # epoch), plus the checks before the first trial and the last writes on a loaded machine.
-    assert wall <= budget + slowest_epoch + 5, (wall, slowest_epoch)
+    # epoch), plus the checks before the first trial and the last writes on a loaded 2-core
+    # machine (the deadline's rule itself is tested exactly under an injected clock in
+    # test_decisions.py; this is the real clock's end-to-end check).
+    assert wall <= budget + slowest_epoch + 8, (wall, slowest_epoch)
