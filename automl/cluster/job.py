@@ -1,9 +1,8 @@
 """What runs inside one launched job (a Slurm array task, a Ray task): a small supervisor around
 the ordinary worker, ``python -m automl search ... --quiet``.
 
-The worker loop itself is unchanged (see :mod:`automl.control.loop`): it claims trials from the
-shared
-database under a lease and stops at the run's exact target. The supervisor only
+The worker loop itself is unchanged (see :mod:`automl.control.loop`): it claims trials from
+the shared database under a lease and stops at the run's exact target. The supervisor only
 
 * restarts a worker process that died (killed, out of memory) up to ``restarts`` times; the
   trial it was running is failed by its stale heartbeat and its candidate re-run by whichever

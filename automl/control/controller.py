@@ -91,9 +91,9 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData,
                plan: StudyPlan | None = None) -> optuna.Study:
     """Create the study, or load it when it exists and was run with compatible settings; its
     pruner is sized by the study's ``plan`` (made from ``cfg`` and ``data`` if not given)."""
-    plan = plan or make_plan(cfg, data.splits)
     from automl.storage.studies import check_resumable, find_study
 
+    plan = plan or make_plan(cfg, data.splits)
     name = cfg.study.name
     prior = find_study(storage, name)
     if prior is not None:

@@ -114,8 +114,7 @@ def _run_one(study: optuna.Study, storage: Storage, claimed: Claimed,
             values = objective(trial)
         except optuna.TrialPruned:
             study.tell(trial, state=TrialState.PRUNED)
-        # Ctrl-C, or SIGTERM (raised where safe: automl.control.interrupts)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (raised where safe: interrupts)
             lifecycle.requeue(storage, study, trial, tid, INTERRUPTED, on_interrupt)
             raise
         except StorageError as exc:  # the database failed, not the candidate: run it again

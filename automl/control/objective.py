@@ -1,8 +1,7 @@
 """One trial: sample architecture + loss + hyperparameters together, answer a repeated candidate
 from its stored result, check cost limits on the meta device, train (stopped early by
-successive halving or the deadline), store. Optuna is touched here, in :mod:`automl.control.loop`
-and
-in :mod:`automl.control.controller` only."""
+successive halving or the deadline), store. Optuna is touched here, in
+:mod:`automl.control.loop` and in :mod:`automl.control.controller` only."""
 
 from __future__ import annotations
 
@@ -36,13 +35,11 @@ class Objective:
 
     def __init__(self, cfg: StudyConfig, data: PreparedData, storage: Storage,
                  reporter: Reporter | None = None, deadline: Deadline | None = None,
-                 *, plan: StudyPlan | None = None, log_cost: bool = False,
+                 *, plan: StudyPlan, log_cost: bool = False,
                  train: TrainFn | None = None) -> None:
-        """``plan``: the study's plan (:func:`automl.policy.plan.make_plan`; made here when not
-        given); ``train``: the training function, :func:`trainer.train` unless given (tests pass
-        one with its contract to run the search's decisions without training)."""
-        from automl.policy.plan import make_plan
-
+        """``plan``: the study's plan (:func:`automl.policy.plan.make_plan`, made once by the
+        controller); ``train``: the training function, :func:`trainer.train` unless given
+        (tests pass one with its contract to run the search's decisions without training)."""
         self.cfg = cfg
         self.data = data
         self.storage = storage
@@ -50,7 +47,7 @@ class Objective:
         self.study_name = cfg.study.name
         self.deadline = deadline or Deadline()
         self.log_cost = log_cost  # tell the sampler log10(cost) (see controller.open_study)
-        self.plan = plan or make_plan(cfg, data.splits)
+        self.plan = plan
         self.train_fn = train
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:

@@ -1,9 +1,8 @@
 """A trial's life in a shared study, as the database sees it: claimed under a lease, kept alive
 by a heartbeat, failed and queued again when its worker dies or is stopped.
 
-The worker loop (:mod:`automl.control.loop`) decides *when* to claim and what counts; the steps
-that
-touch Optuna's storage are here, through Optuna's public API (see
+The worker loop (:mod:`automl.control.loop`) decides *when* to claim and what counts; the
+steps that touch Optuna's storage are here, through Optuna's public API (see
 :mod:`automl.storage.optuna_private` for the one exception).
 """
 

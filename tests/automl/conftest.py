@@ -14,8 +14,8 @@ from cli_kit import run_cli, run_here
 __all__ = ["run_cli", "run_here"]
 
 
-def cli_json(*args: str, cwd: Path) -> Any:
-    return json.loads(run_cli(*args, "--json", cwd=cwd).stdout)
+def cli_json(*args: str, cwd: Path, runner: Any = run_cli) -> Any:
+    return json.loads(runner(*args, "--json", cwd=cwd).stdout)
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def cli_here(tmp_path: Path):  # noqa: ANN201
     def _run(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         return run_here(*args, cwd=tmp_path, **kw)
 
-    _run.json = lambda *args: json.loads(  # type: ignore[attr-defined]
-        run_here(*args, "--json", cwd=tmp_path).stdout)
+    _run.json = lambda *args: cli_json(  # type: ignore[attr-defined]
+        *args, cwd=tmp_path, runner=run_here)
     _run.cwd = tmp_path  # type: ignore[attr-defined]
     return _run
