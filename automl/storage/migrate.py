@@ -62,6 +62,21 @@ def _unstamped(conn: Connection, tables: set[str]) -> str | None:
     return "0001" if tables.issuperset(TABLES_0001) else BEFORE_0001
 
 
+OPTUNA_CHECKED = "optuna_checked"  # automl_meta key: the Optuna version that made its tables
+
+
+def optuna_checked(conn: Connection) -> str | None:
+    """The Optuna version recorded as having created or checked Optuna's tables here."""
+    return conn.execute(text("SELECT value FROM automl_meta WHERE key = :k"),
+                        {"k": OPTUNA_CHECKED}).scalar()
+
+
+def mark_optuna_checked(conn: Connection, version: str) -> None:
+    conn.execute(text("DELETE FROM automl_meta WHERE key = :k"), {"k": OPTUNA_CHECKED})
+    conn.execute(text("INSERT INTO automl_meta (key, value) VALUES (:k, :v)"),
+                 {"k": OPTUNA_CHECKED, "v": version})
+
+
 def is_known(rev: str | None) -> bool:
     return rev is None or rev == BEFORE_0001 or rev in REVISIONS
 

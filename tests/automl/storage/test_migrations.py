@@ -174,7 +174,8 @@ def test_database_at_0001_is_upgraded_in_place(storage_url: str, without_keys: b
     with engine.connect() as c:
         assert c.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == [
             HEAD]
-        assert c.execute(text("SELECT value FROM automl_meta")).scalars().all() == ["1"]
+        assert c.execute(text(
+            "SELECT value FROM automl_meta WHERE key = 'schema_version'")).scalars().all() == ["1"]
         assert c.execute(text("SELECT count(*) FROM automl_runs")).scalar() == 1
     engine.dispose()
     ro = Storage(storage_url, create=False, readonly=True)  # now current: reads work
