@@ -45,11 +45,9 @@ class PreparedData:
 def load_source(source: str) -> RawData:
     """Read a data source; every failure is a one-line DataError naming the file or array."""
     if source == "digits":
-        from sklearn.datasets import load_digits
-
-        d = load_digits()
+        images, target = digits()
         # Images with one channel: the built-in source knows what its data is.
-        return _finish(d.images[:, None].astype(np.float32), d.target, None, None, source)
+        return _finish(images[:, None].astype(np.float32), target, None, None, source)
     if source.startswith("python:"):
         return _from_callable(source)
     path = Path(source)
@@ -61,6 +59,29 @@ def load_source(source: str) -> RawData:
         f"data.source {source!r}: expected 'digits', a .npz or .csv file, "
         "or python:module:function"
     )
+
+
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits: (1797, 8, 8) float images and int labels, read from the file
+    scikit-learn ships, as ``sklearn.datasets.load_digits`` reads it, without importing
+    scikit-learn: its import (a second or more) would be most of a small search's start-up."""
+    import gzip
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0]) / "datasets" / "data" / "digits.csv.gz" if folders else None
+    if path is None or not path.is_file():
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise DataError("data.source 'digits': needs scikit-learn, which ships the "
+                            "digits (pip install scikit-learn)") from None
+        d = load_digits()
+        return d.images, d.target
+    with gzip.open(path) as fh:
+        data = np.loadtxt(fh, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
 
 
 _NPZ_ARRAYS = ("x", "y", "x_test", "y_test")

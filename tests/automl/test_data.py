@@ -103,3 +103,29 @@ def test_too_few_samples_for_split(tmp_path: Path) -> None:
     np.savez(p, x=np.zeros((4, 2)), y=np.array([0, 0, 1, 1]))
     with pytest.raises(DataError, match="too few to split"):
         load_data(str(p), 0.3, 0.3, seed=0)
+
+
+def test_digits_read_from_scikit_learns_file_equal_its_loader() -> None:
+    from sklearn.datasets import load_digits
+
+    from automl.data import digits
+
+    images, target = digits()
+    ref = load_digits()
+    assert images.shape == (1797, 8, 8) and target.shape == (1797,)
+    np.testing.assert_array_equal(images, ref.images)
+    np.testing.assert_array_equal(target, ref.target)
+
+
+def test_a_digits_search_does_not_import_scikit_learn(tmp_path: Path) -> None:
+    # scikit-learn's import is a second or more of every small search's start-up (issue 24);
+    # the digits file needs none of its code. A fresh process, so nothing is imported yet.
+    import subprocess
+    import sys
+
+    code = ("import sys; from automl.data import load_data; d = load_data('digits', 0.15, "
+            "0.15, 0); print(d.splits.x_train.shape, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "False", out.stdout
