@@ -82,7 +82,8 @@ class Fitted:
             peak_memory_mb=self.peak_memory_mb,
             comm_bytes_per_step=comm_bytes_per_step,
             costs=costs,
-            val_loss=best_val_loss(out.history, out.best_epoch),
+            val_loss=best_val_loss([*([out.start] if out.start else []), *out.history],
+                                   out.best_epoch),
         )
 
 
@@ -115,7 +116,8 @@ def fit(
         splits, x_val=shard(splits.x_val), y_val=shard(splits.y_val),
         x_test=shard(splits.x_test), y_test=shard(splits.y_test),
     )  # fmt: skip
-    outcome = train_loop(replica, local, cfg, device, strategy, on_epoch)
+    outcome = train_loop(replica, local, cfg, device, strategy, on_epoch,
+                         score_start=callable(prepare))
     model.load_state_dict(outcome.best_state)
     autocast = autocast_factory(cfg.precision, device)
     hits = count_correct(model, local.x_test, local.y_test, cfg.eval_batch_size, autocast)

@@ -43,6 +43,7 @@ class LoopOutcome:
     stopped_early: bool
     seconds: float
     peak_memory_mb: float | None
+    start: EpochRecord | None = None  # the scored start (epoch 0), when the model had one
 
 
 @dataclass
@@ -64,12 +65,15 @@ def train_loop(
     device: torch.device,
     strategy: Strategy,
     on_epoch: EpochCallback | None = None,
+    score_start: bool = False,
 ) -> LoopOutcome:
     """Run up to ``cfg.epochs`` epochs of training + validation; keep the best weights.
 
     ``data`` holds this process's validation shard; every rank reduces
     ``[loss_sum, samples, hits, val_samples, val_nll]`` with the strategy. ``on_epoch``
     (rank 0's, None elsewhere) gets each reduced record; the ranks follow its stop decision.
+    ``score_start``: the weights before training (a closed-form fit, such as rocket's ridge
+    head) are validated as epoch 0 and kept unless an epoch beats them (a tie keeps them).
     """
     model, optimizer = replica.model, replica.optimizer
     batches = strategy.batches(len(data.y_train), cfg, device)
@@ -79,6 +83,12 @@ def train_loop(
     meter = PeakMemoryMeter(device, resident=_state_tensors(model, replica.loss_fn))
     history: list[EpochRecord] = []
     best_val, best_epoch, best_state = float("-inf"), 0, {}
+    start_record = None
+    if score_start:
+        # SGD from a closed-form head can end below it (rocket's ridge fit, the specialist's
+        # own classifier): that start competes like an epoch, so training never makes it worse.
+        start_record = _validate(replica, data, cfg, strategy, autocast, 0, [0.0, 1.0])
+        best_val, best_state = start_record.val_accuracy, _cpu_state(replica.module)
     stopped_early = False
     start = time.perf_counter()
     step = 0
@@ -105,7 +115,11 @@ def train_loop(
         record = _validate(replica, data, cfg, strategy, autocast, epoch, sums)
         record = dataclasses.replace(record, seconds=time.perf_counter() - epoch_start)
         history.append(record)
-        if record.val_accuracy >= best_val:  # ties go to the later, longer-trained epoch
+        # Ties go to the later, longer-trained epoch, except against a scored start: training
+        # must beat that to replace it.
+        beats = record.val_accuracy > best_val or (
+            record.val_accuracy == best_val and (best_epoch > 0 or start_record is None))
+        if beats:
             best_val, best_epoch = record.val_accuracy, epoch
             best_state = _cpu_state(replica.module)
         # Rank 0 alone asks the caller; every rank follows its answer, so no rank can stop
@@ -114,7 +128,8 @@ def train_loop(
             stopped_early = True
             break
     seconds, peak = time.perf_counter() - start, meter.peak_mb if step else None
-    return LoopOutcome(history, best_epoch, best_val, best_state, stopped_early, seconds, peak)
+    return LoopOutcome(history, best_epoch, best_val, best_state, stopped_early, seconds, peak,
+                       start_record)
 
 
 def _validate(
