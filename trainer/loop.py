@@ -47,6 +47,29 @@ class LoopOutcome:
 
 
 @dataclass
+class _Kept:
+    """The weights training keeps: the best validation epoch, ties going to the later, longer
+    trained one, except against a scored start (epoch 0), which an epoch must beat."""
+
+    val: float = float("-inf")
+    epoch: int = 0
+    state: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    start: EpochRecord | None = None
+
+    def begin(self, start: EpochRecord, module: nn.Module) -> None:
+        """Keep the scored start: SGD from a closed-form head can end below it (rocket's ridge
+        fit, the specialist's own classifier), so training must never make it worse."""
+        self.offer(start, module)
+        self.start = start
+
+    def offer(self, record: EpochRecord, module: nn.Module) -> None:
+        tie_wins = self.epoch > 0 or self.start is None
+        if record.val_accuracy > self.val or (record.val_accuracy == self.val and tie_wins):
+            self.val, self.epoch = record.val_accuracy, record.epoch
+            self.state = _cpu_state(module)
+
+
+@dataclass
 class Replica:
     """What one process trains: ``model`` runs the training forward pass (the DDP wrapper
     under DDP); ``module`` is the plain network whose weights are kept and evaluated
@@ -72,8 +95,7 @@ def train_loop(
     ``data`` holds this process's validation shard; every rank reduces
     ``[loss_sum, samples, hits, val_samples, val_nll]`` with the strategy. ``on_epoch``
     (rank 0's, None elsewhere) gets each reduced record; the ranks follow its stop decision.
-    ``score_start``: the weights before training (a closed-form fit, such as rocket's ridge
-    head) are validated as epoch 0 and kept unless an epoch beats them (a tie keeps them).
+    ``score_start``: the weights before training (a fitted start) compete as epoch 0.
     """
     model, optimizer = replica.model, replica.optimizer
     batches = strategy.batches(len(data.y_train), cfg, device)
@@ -82,16 +104,11 @@ def train_loop(
     scheduler = build_scheduler(optimizer, cfg.epochs * batches.steps_per_epoch)
     meter = PeakMemoryMeter(device, resident=_state_tensors(model, replica.loss_fn))
     history: list[EpochRecord] = []
-    best_val, best_epoch, best_state = float("-inf"), 0, {}
-    start_record = None
+    kept = _Kept()
     if score_start:
-        # SGD from a closed-form head can end below it (rocket's ridge fit, the specialist's
-        # own classifier): that start competes like an epoch, so training never makes it worse.
-        start_record = _validate(replica, data, cfg, strategy, autocast, 0, [0.0, 1.0])
-        best_val, best_state = start_record.val_accuracy, _cpu_state(replica.module)
-    stopped_early = False
-    start = time.perf_counter()
-    step = 0
+        kept.begin(_validate(replica, data, cfg, strategy, autocast, 0, [0.0, 1.0]),
+                   replica.module)
+    stopped_early, start, step = False, time.perf_counter(), 0
     optimizer.zero_grad(set_to_none=True)
     for epoch in range(1, cfg.epochs + 1):
         epoch_start = time.perf_counter()
@@ -111,25 +128,18 @@ def train_loop(
                 )  # fmt: skip
             scheduler.step()
             seen += len(idx)
-        sums = [loss_sum, float(seen)]
-        record = _validate(replica, data, cfg, strategy, autocast, epoch, sums)
+        record = _validate(replica, data, cfg, strategy, autocast, epoch, [loss_sum, seen])
         record = dataclasses.replace(record, seconds=time.perf_counter() - epoch_start)
         history.append(record)
-        # Ties go to the later, longer-trained epoch, except against a scored start: training
-        # must beat that to replace it.
-        beats = record.val_accuracy > best_val or (
-            record.val_accuracy == best_val and (best_epoch > 0 or start_record is None))
-        if beats:
-            best_val, best_epoch = record.val_accuracy, epoch
-            best_state = _cpu_state(replica.module)
+        kept.offer(record, replica.module)
         # Rank 0 alone asks the caller; every rank follows its answer, so no rank can stop
         # (prune) while the others wait in the next all-reduce.
         if strategy.agree(bool(on_epoch(record)) if on_epoch is not None else False):
             stopped_early = True
             break
     seconds, peak = time.perf_counter() - start, meter.peak_mb if step else None
-    return LoopOutcome(history, best_epoch, best_val, best_state, stopped_early, seconds, peak,
-                       start_record)
+    return LoopOutcome(history, kept.epoch, kept.val, kept.state, stopped_early, seconds, peak,
+                       kept.start)
 
 
 def _validate(

@@ -13,10 +13,12 @@ due, so read paths stay fast and never write.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from automl.errors import StorageError
 from automl.storage.schema import SCHEMA_VERSION
@@ -65,16 +67,31 @@ def _unstamped(conn: Connection, tables: set[str]) -> str | None:
 OPTUNA_CHECKED = "optuna_checked"  # automl_meta key: the Optuna version that made its tables
 
 
-def optuna_checked(conn: Connection) -> str | None:
-    """The Optuna version recorded as having created or checked Optuna's tables here."""
-    return conn.execute(text("SELECT value FROM automl_meta WHERE key = :k"),
-                        {"k": OPTUNA_CHECKED}).scalar()
+def optuna_checked(engine: Engine) -> bool:
+    """Whether this database records that the running Optuna created or checked its tables;
+    then opening it skips Optuna's own check (Alembic walking its migration scripts, a tenth
+    of a second per process). Another Optuna version checks again."""
+    import optuna
+
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT value FROM automl_meta WHERE key = :k"),
+                                {"k": OPTUNA_CHECKED}).scalar() == optuna.__version__
+    except SQLAlchemyError:  # no project tables yet
+        return False
 
 
-def mark_optuna_checked(conn: Connection, version: str) -> None:
-    conn.execute(text("DELETE FROM automl_meta WHERE key = :k"), {"k": OPTUNA_CHECKED})
-    conn.execute(text("INSERT INTO automl_meta (key, value) VALUES (:k, :v)"),
-                 {"k": OPTUNA_CHECKED, "v": version})
+def mark_optuna_checked(engine: Engine) -> None:
+    """Record the running Optuna's check (see :func:`optuna_checked`); best effort: a cache."""
+    import optuna
+
+    if optuna_checked(engine):
+        return
+    with contextlib.suppress(SQLAlchemyError):  # a peer's write or a read-only file: fine
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM automl_meta WHERE key = :k"), {"k": OPTUNA_CHECKED})
+            conn.execute(text("INSERT INTO automl_meta (key, value) VALUES (:k, :v)"),
+                         {"k": OPTUNA_CHECKED, "v": optuna.__version__})
 
 
 def is_known(rev: str | None) -> bool:

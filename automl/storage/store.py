@@ -91,8 +91,8 @@ class Storage(ProjectRows):
             self._optuna  # noqa: B018
         # The revision the project's tables were at when opened (None: there were none).
         self.upgraded_from = self._open_schema()
-        if self.schema == "upgrade" and not self._optuna_checked(self._optuna_version()):
-            self._mark_optuna_checked()
+        if self.schema == "upgrade":  # Optuna made or checked its tables just now: say so
+            migrate.mark_optuna_checked(self._engine)
 
     # -- plumbing ---------------------------------------------------------------------------
     def mask(self, text: str) -> str:
@@ -171,12 +171,6 @@ class Storage(ProjectRows):
             raise StorageError(f"storage {self.masked_url}: holds no automl studies")
         return rev
 
-    @staticmethod
-    def _optuna_version() -> str:
-        import optuna
-
-        return str(optuna.__version__)
-
     def schema_revision(self) -> str | None:
         """The revision the project's tables are at now (None: there are none)."""
         with self.connection() as conn:
@@ -189,7 +183,7 @@ class Storage(ProjectRows):
         import optuna
 
         kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs()}
-        checked = self._optuna_checked(optuna.__version__)
+        checked = migrate.optuna_checked(self._engine)
         if self.schema != "upgrade" or checked:
             kwargs["skip_table_creation"] = True
         if checked:  # this Optuna made or checked these tables before: a cached check
@@ -205,25 +199,6 @@ class Storage(ProjectRows):
             # in practice; a command's stderr is for its own one-line messages.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return self._racing_create(lambda: optuna.storages.RDBStorage(url, **kwargs))
-
-    def _optuna_checked(self, version: str) -> bool:
-        """Whether this database records that Optuna ``version`` created or checked its tables
-        (then opening it skips Optuna's schema check: Alembic reading its migration scripts, a
-        tenth of a second per process). Any other version checks again."""
-        try:
-            with self.connection() as conn:
-                return migrate.optuna_checked(conn) == version
-        except StorageError:  # no project tables yet
-            return False
-
-    def _mark_optuna_checked(self) -> None:
-        import optuna
-
-        if self.readonly or "_optuna" not in self.__dict__:
-            return
-        with contextlib.suppress(StorageError):  # a cache: a peer's write or a refusal is fine
-            with self._engine.begin() as conn:
-                migrate.mark_optuna_checked(conn, optuna.__version__)
 
     def close(self) -> None:
         self._engine.dispose()

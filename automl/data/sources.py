@@ -1,13 +1,11 @@
-"""Data sources -> deterministic train / validation / test splits, standardized on train only.
-
-Sources: ``digits`` (scikit-learn's bundled 8x8 digits), ``PATH.npz`` (arrays ``x``, ``y`` and
-optionally ``x_test``, ``y_test``), ``PATH.csv`` (label column ``label`` or the last column), and
-``python:module:function`` returning ``(x, y)`` or ``(x, y, x_test, y_test)``.
+"""Data sources -> :class:`RawData`: ``digits`` (scikit-learn's bundled 8x8 digits), ``PATH.npz``
+(arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``), ``PATH.csv`` (label column ``label``
+or the last column), and ``python:module:function`` returning ``(x, y)`` or
+``(x, y, x_test, y_test)``. Every failure is a one-line :class:`~automl.errors.DataError`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import math
 from dataclasses import dataclass
@@ -18,7 +16,6 @@ import numpy as np
 
 from automl._arrays import check_x, labels_to_index
 from automl.errors import DataError
-from trainer.types import DataSplits
 
 
 @dataclass(frozen=True)
@@ -28,17 +25,6 @@ class RawData:
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     classes: list[str]  # original label of each class index
-    source: str
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """What a search trains on, plus what export needs to reproduce the preprocessing."""
-
-    splits: DataSplits
-    classes: list[str]
-    preprocessing: dict[str, Any]  # {"mean": [...], "std": [...], "axis": "feature"|"channel"}
-    data_hash: str  # sha256 of the raw arrays, so a bundle can say what it was trained on
     source: str
 
 
@@ -228,89 +214,3 @@ def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str) -> RawData:
         if len(xt) != len(yt):
             raise DataError(f"{source}: x_test has {len(xt)} samples but y_test has {len(yt)}")
     return RawData(x, y_idx, xt, yt, [str(c) for c in classes], source)
-
-
-def _stratified_split(
-    y: np.ndarray, fraction: float, rng: np.random.Generator, raw: RawData
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (rest, taken) with ``fraction`` of every class taken (at least one each)."""
-    rest, taken = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        k = max(1, int(round(fraction * len(idx))))
-        if k >= len(idx):
-            raise DataError(
-                f"{raw.source}: class {raw.classes[int(c)]!r} has {len(idx)} samples: too few "
-                f"to split off {fraction:.0%}"
-            )
-        taken.append(idx[:k])
-        rest.append(idx[k:])
-    return np.sort(np.concatenate(rest)), np.sort(np.concatenate(taken))
-
-
-def prepare(
-    raw: RawData, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True
-) -> PreparedData:
-    """Split deterministically from ``seed`` and standardize with train statistics only."""
-    rng = np.random.default_rng(seed)
-    x, y = raw.x, raw.y
-    if raw.x_test is not None:
-        x_test, y_test = raw.x_test, raw.y_test
-    else:
-        if test_fraction <= 0:
-            raise DataError("data.test_fraction: must be > 0 when the source has no x_test")
-        keep, test = _stratified_split(y, test_fraction, rng, raw)
-        x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
-    # Validation fraction is of the whole data set, so 0.15 / 0.15 means 70 / 15 / 15.
-    val_share = val_fraction / max(1e-9, 1.0 - (0 if raw.x_test is not None else test_fraction))
-    train_idx, val_idx = _stratified_split(y, min(val_share, 0.9), rng, raw)
-    x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
-    axis = "feature" if x.ndim == 2 else "channel"
-    reduce = (0,) if axis == "feature" else tuple(i for i in range(x.ndim) if i != 1)
-    with np.errstate(over="ignore", invalid="ignore"):  # refused below, not warned about
-        if standardize:
-            mean = x_train.mean(axis=reduce)
-            std = np.maximum(x_train.std(axis=reduce), 1e-6)
-        else:
-            mean = np.zeros(x.shape[1], np.float32)
-            std = np.ones(x.shape[1], np.float32)
-        stats = {"axis": axis, "mean": mean.tolist(), "std": std.tolist()}
-        splits = DataSplits(
-            x_train=apply_preprocessing(x_train, stats),
-            y_train=y_train.astype(np.int64),
-            x_val=apply_preprocessing(x_val, stats),
-            y_val=y_val.astype(np.int64),
-            x_test=apply_preprocessing(x_test, stats),
-            y_test=np.asarray(y_test, dtype=np.int64),
-            num_classes=len(raw.classes),
-        )
-    if not all(np.isfinite(a).all() for a in (mean, std, splits.x_train, splits.x_val,
-                                               splits.x_test)):
-        raise DataError(f"{raw.source}: x: values too large to standardize in float32; "
-                        "rescale them")
-    return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source)
-
-
-def apply_preprocessing(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
-    """Standardize ``x`` with stored statistics (the same function serves export and predict)."""
-    x = np.asarray(x, dtype=np.float32)
-    mean = np.asarray(stats["mean"], dtype=np.float32)
-    std = np.asarray(stats["std"], dtype=np.float32)
-    if stats["axis"] == "channel":
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        mean, std = mean.reshape(shape), std.reshape(shape)
-    return ((x - mean) / std).astype(np.float32)
-
-
-def data_hash(raw: RawData) -> str:
-    h = hashlib.sha256()
-    for arr in (raw.x, raw.y, raw.x_test, raw.y_test):
-        if arr is not None:
-            h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()
-
-
-def load_data(
-    source: str, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True
-) -> PreparedData:
-    return prepare(load_source(source), val_fraction, test_fraction, seed, standardize)

@@ -1,0 +1,79 @@
+"""A fitted start (``fit_to_data``: rocket's ridge head) is scored as epoch 0 and kept unless a
+trained epoch beats it on validation (issue 21)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_rocket import _Recorder, _signals
+from torch import nn
+
+from search_spaces import LossSpec
+from trainer import DataSplits, TrainConfig, train
+
+
+class _Oracle(nn.Module):
+    """A closed-form start that already separates the signals (a bump left or right), which
+    training with a ruinous learning rate can only make worse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(80, 2)
+
+    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.linear.weight.zero_()
+            self.linear.bias.zero_()
+            self.linear.weight[0, 12:28] = 1.0  # class 0: the bump near t=20
+            self.linear.weight[1, 47:63] = 1.0  # class 1: near t=55
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def test_the_fitted_start_is_kept_when_no_epoch_beats_it() -> None:
+    # Issue 21: rocket's SGD-refined head ended below the ridge fit it started from. The start
+    # is scored as epoch 0: here training learns from swapped labels, so every epoch is worse
+    # on validation than the start, which is kept.
+    (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(60, 1), _signals(200, 2)
+    oracle = _Oracle()
+    oracle.fit_to_data(torch.from_numpy(x), torch.from_numpy(y))
+    with torch.no_grad():
+        start_val = (oracle(torch.from_numpy(xv)).argmax(1).numpy() == yv).mean()
+        start_test = (oracle(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean()
+    assert start_val > 0.9
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=1.0, optimizer="adamw", latency_repeats=0,
+                      device="cpu", seed=0)
+    result = train(None, LossSpec("ce"), DataSplits(x, 1 - y, xv, yv, xt, yt, 2), cfg,
+                   model_factory=lambda _spec: _Oracle())
+    assert max(r.val_accuracy for r in result.history) < start_val  # training did ruin it
+    assert result.best_epoch == 0 and result.val_accuracy == pytest.approx(start_val)
+    assert result.test_accuracy == pytest.approx(start_test)  # the start's weights were kept
+    assert torch.equal(result.state_dict["linear.weight"], oracle.linear.weight)
+
+
+def test_an_epoch_that_beats_the_start_replaces_it() -> None:
+    (x, y), (xv, yv), (xt, yt) = _signals(120, 0), _signals(40, 1), _signals(100, 2)
+    cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, optimizer="adamw", latency_repeats=0,
+                      device="cpu", seed=0)
+    made: list[_Recorder] = []  # starts from zero weights: chance on validation
+
+    def factory(_spec: object) -> nn.Module:
+        made.append(_Recorder())
+        return made[-1]
+
+    result = train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg,
+                   model_factory=factory)
+    assert result.best_epoch >= 1
+    assert result.val_accuracy == result.history[result.best_epoch - 1].val_accuracy
+
+
+def test_a_tie_with_the_start_keeps_the_start() -> None:
+    # "Kept when training does not beat it": an epoch that only equals the start on validation
+    # does not replace it (between trained epochs, ties still go to the later one).
+    (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(60, 1), _signals(100, 2)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.0, latency_repeats=0, device="cpu", seed=0)
+    result = train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg,
+                   model_factory=lambda _spec: _Oracle())  # lr 0: every epoch equals the start
+    assert [r.val_accuracy for r in result.history] == [result.val_accuracy] * 2
+    assert result.best_epoch == 0
