@@ -99,7 +99,7 @@ def measure(repeats: int) -> dict[str, object]:
     py = sys.executable
     times: dict[str, list[float]] = {"imports": [], "imports+optimizer": [], "search": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(repeats):
+        for i in range(repeats):  # 0: the phases alone (a smoke run)
             runs = [("imports", [py, "-c", IMPORTS]),
                     ("imports+optimizer", [py, "-c", OPTIMIZER]),
                     ("search", [py, "-m", "automl", *_search_argv(Path(tmp) / f"s{i}.db")])]
@@ -110,16 +110,18 @@ def measure(repeats: int) -> dict[str, object]:
         out = subprocess.run([py, "-c", _PHASES, *_search_argv(Path(tmp) / "phases.db")],
                              cwd=tmp, check=True, capture_output=True, text=True).stdout
     phases = json.loads(out.split("PHASES", 1)[1])
-    med = {k: statistics.median(v) for k, v in times.items()}
-    return {"machine": cpu_model(), "repeats": repeats, "runs_s": times, "median_s": med,
-            "search_minus_imports_s": med["search"] - med["imports"],
-            "search_minus_imports_optimizer_s": med["search"] - med["imports+optimizer"],
-            "phases_s": phases}
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    result: dict[str, object] = {"machine": cpu_model(), "repeats": repeats, "runs_s": times,
+                                 "median_s": med, "phases_s": phases}
+    if med:
+        result["search_minus_imports_s"] = med["search"] - med["imports"]
+        result["search_minus_imports_optimizer_s"] = med["search"] - med["imports+optimizer"]
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5, help="0: the phase breakdown alone")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     result = measure(args.repeats)
@@ -128,8 +130,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     print(f"{result['machine']}, medians of {args.repeats} fresh processes each, alternating:")
     for name, value in med.items():
         print(f"  {name:<20} {value:6.2f} s")
-    print(f"  search - imports           {result['search_minus_imports_s']:+.2f} s")
-    print(f"  search - imports+optimizer {result['search_minus_imports_optimizer_s']:+.2f} s")
+    if med:
+        print(f"  search - imports           {result['search_minus_imports_s']:+.2f} s")
+        print(f"  search - imports+optimizer "
+              f"{result['search_minus_imports_optimizer_s']:+.2f} s")
     print("one search, timed by phase (imports beyond the three, then its steps):")
     for label, seconds in result["phases_s"]:  # type: ignore[union-attr]
         print(f"  {seconds:6.3f} s  {label}")

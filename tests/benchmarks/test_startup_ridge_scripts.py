@@ -1,0 +1,36 @@
+"""Smoke runs of ``benchmarks/startup.py`` (issue 24) and ``benchmarks/ridge_start.py``
+(issue 21): they run and write what RESULTS.md quotes, with sane values (no figures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from script_run import ok_json, run_script
+
+
+def test_startup_times_the_phases_of_one_search(tmp_path: Path) -> None:
+    # --repeats 0: the phase breakdown alone (the side-by-side timings are the same processes
+    # without the timers: `automl search` and two `python -c` lines).
+    out = tmp_path / "startup.json"
+    result = ok_json(run_script("startup.py", "--repeats", "0", "--json", str(out)), out)
+    assert result["median_s"] == {} and "search_minus_imports_s" not in result
+    phases = dict(result["phases_s"])
+    # The phases the breakdown promises, each timed once the search reached it.
+    for step in ("import torch._dynamo", "data.load_data", "run.open_for",
+                 "objective.Objective._train", "controller.run_search", "total"):
+        assert step in phases and phases[step] >= 0, step
+    train = phases["objective.Objective._train"]
+    assert phases["total"] >= phases["controller.run_search"] > train
+
+
+def test_ridge_start_compares_both_rules_on_one_set(tmp_path: Path) -> None:
+    out = tmp_path / "ridge.json"
+    result = ok_json(run_script("ridge_start.py", "--sets", "wine", "--seeds", "1",
+                                "--epochs", "1", "--json", str(out)), out)
+    (run,) = result["runs"]
+    for rule in ("trained_only", "start_competes"):
+        assert 0.0 <= run[rule]["test"] <= 1.0 and run[rule]["seconds"] > 0
+    assert run["trained_only"]["best_epoch"] >= 1  # the old rule never keeps the start
+    # The new rule keeps the start exactly when no trained epoch beat it on validation.
+    assert run["start_competes"]["val"] >= run["trained_only"]["val"]
+    assert result["summary"]["wine"]["epoch0_kept"] in (0, 1)
