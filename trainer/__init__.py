@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from trainer.distributed import NodeSettings, launch_trial, node_settings
     from trainer.factories import LossFactory, ModelFactory
     from trainer.memory import PeakMemoryMeter
+    from trainer.memory_estimate import (
+        MemoryEstimate,
+        available_memory,
+        estimate_training_memory,
+    )
     from trainer.run import train
 
 # torch-heavy names load on first use, so `from trainer.types import TrainConfig` (the CLI's
@@ -45,6 +50,9 @@ _LAZY = {
     "LossFactory": "trainer.factories",
     "ModelFactory": "trainer.factories",
     "PeakMemoryMeter": "trainer.memory",
+    "MemoryEstimate": "trainer.memory_estimate",
+    "estimate_training_memory": "trainer.memory_estimate",
+    "available_memory": "trainer.memory_estimate",
     "train": "trainer.run",
     "TrainRequest": "trainer.core",
     "launch_trial": "trainer.distributed",
@@ -68,6 +76,7 @@ __all__ = [
     "EpochCallback",
     "EpochRecord",
     "LossFactory",
+    "MemoryEstimate",
     "ModelFactory",
     "NodeSettings",
     "NonFiniteLossError",
@@ -76,8 +85,10 @@ __all__ = [
     "TrainRequest",
     "TrainResult",
     "TrialTimeoutError",
+    "available_memory",
     "count_flops",
     "count_params",
+    "estimate_training_memory",
     "launch_trial",
     "measure_costs",
     "measure_latency_ms",

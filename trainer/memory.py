@@ -8,7 +8,9 @@ so activations saved inside a checkpointed region, and those recomputed during b
 reach an outer hook (measured on 64 conv blocks, sqrt checkpointing: the hooks saw 2.0 MB where
 8.3 MB were alive). So on CPU the meter sits one level lower, as a ``TorchDispatchMode``: it sees
 every ATen op that runs while it is active -- forward, backward, recomputation, optimizer -- and
-follows each newly allocated storage until it is freed.
+follows each newly allocated storage until it is freed. On the ``meta`` device, where tensors have
+sizes but no memory, the same meter counts what a step *would* allocate
+(:mod:`trainer.memory_estimate`).
 """
 
 from __future__ import annotations
@@ -109,7 +111,10 @@ class PeakMemoryMeter:
             storage = tensor.untyped_storage()
         except (RuntimeError, NotImplementedError):  # sparse / nested tensors: no plain storage
             return
-        key = (str(tensor.device), storage.data_ptr())
+        # A meta storage has no address (every data_ptr is 0): it is told apart by its Python
+        # object, which torch keeps, one per storage, for as long as the storage lives.
+        ptr = storage.data_ptr()
+        key = (str(tensor.device), ptr if ptr or tensor.device.type != "meta" else id(storage))
         nbytes = storage.nbytes()
         if nbytes == 0 or key in self._live:
             return

@@ -15,7 +15,7 @@ from automl.control.crossval import TrainFn, score_contender
 from automl.control.dedup import DUPLICATE, candidate_key
 from automl.control.reporting import NullReporter, Reporter
 from automl.policy.budget import Deadline
-from automl.policy.limits import constraint_values, violation
+from automl.policy.limits import constraint_values, trial_memory, violation
 from automl.policy.pruning import ETA, RungEntry, decide
 from automl.policy.ranking import recent_accuracy
 from automl.storage.candidates import CANDIDATE_ATTR
@@ -110,7 +110,7 @@ class Objective:
         repeat = self._answer_repeat(trial, key)
         if repeat is not None:
             return repeat
-        costs = self._costs_before_training(trial, arch)
+        costs = self._costs_before_training(trial, arch, train_cfg)
         result, stopped = self._train(trial, arch, loss, train_cfg, costs)
         if not stopped:
             self._cross_validate(trial, arch, loss, train_cfg, result)
@@ -144,9 +144,11 @@ class Objective:
             trial.set_user_attr("cost", float(copied[self.cfg.study.cost]))
         return values[0] if len(values) == 1 else tuple(values)
 
-    def _costs_before_training(self, trial: optuna.Trial, arch: Any) -> dict[str, Any]:
-        """Static costs on the meta device (milliseconds, no memory), then latency on a freshly
-        built CPU copy; a candidate over a limit is pruned here, before any training."""
+    def _costs_before_training(self, trial: optuna.Trial, arch: Any,
+                               train_cfg: Any) -> dict[str, Any]:
+        """Static costs and training memory on the meta device (milliseconds, no memory), then
+        latency on a freshly built CPU copy; a candidate over a limit, or that cannot fit in
+        memory, is pruned here, before any training."""
         import torch
 
         from search_spaces import build_model
@@ -159,6 +161,13 @@ class Objective:
         self.storage.update_trial(self.study_name, number, **costs)
         reason = violation(limits, costs)
         if reason:
+            self._prune(trial, reason)
+        estimate, reason = trial_memory(limits, arch, train_cfg, self.data.splits)
+        if estimate is not None:
+            trial.set_user_attr("memory_estimate_mb", round(estimate.total / 2**20, 3))
+        if reason:  # the sampler is told of it as of a peak measured in training
+            guess = {**costs, "peak_memory_mb": estimate.step_peak / 2**20}
+            trial.set_user_attr("constraint", constraint_values(limits, guess))
             self._prune(trial, reason)
         with interrupts.interruptible(), torch.random.fork_rng():
             model = build_model(arch)

@@ -24,11 +24,11 @@ Say = Callable[[str], None]
 
 def prepare(cfg: StudyConfig) -> tuple[PreparedData, StudyPlan]:
     """Check that the artifacts folder can be written and the spaces, load the data, plan the
-    study and check that a candidate can fit the data: all before the database is touched, so
-    bad input leaves no study behind."""
+    study and check that a candidate can fit the data, the cost limits and the memory: all
+    before the database is touched, so bad input leaves no study behind."""
     from automl.control.controller import check_spaces
     from automl.data import load_data
-    from automl.policy.limits import check_reachable
+    from automl.policy.limits import check_memory, check_reachable
     from automl.policy.plan import make_plan
 
     check_artifacts(cfg)
@@ -38,6 +38,7 @@ def prepare(cfg: StudyConfig) -> tuple[PreparedData, StudyPlan]:
                          d.standardize)
     plan = make_plan(cfg, prepared.splits)
     check_reachable(cfg, plan.info)
+    check_memory(cfg, plan, prepared.splits)  # some candidate must fit in memory to train
     return prepared, plan
 
 

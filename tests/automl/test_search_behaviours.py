@@ -175,13 +175,18 @@ def test_cost_limits_admit_exactly_the_candidates_under_them(cli: Any) -> None:
         assert over, (key, between, [getattr(t, key) for t in trials])
         assert all(getattr(t, key) <= float(value) for t in complete), key
         for t in over:
-            assert getattr(t, key) > float(value)
-            assert (t.reason or "").startswith(f"over budget: {key} "), t.reason
             assert f"> limits.{limit} " in (t.reason or "")
             assert t.artifact_path is None  # no weights kept for a candidate over a limit
+            if key == "peak_memory_mb" and t.peak_memory_mb is None:
+                # Well over the limit by its estimate (issue 24): pruned before training.
+                assert (t.reason or "").startswith("over budget: estimated peak_memory_mb ")
+                assert not t.epochs and t.train_seconds is None
+                continue
+            assert getattr(t, key) > float(value)
+            assert (t.reason or "").startswith(f"over budget: {key} "), t.reason
             if key != "peak_memory_mb":  # known before training: never trained
                 assert not t.epochs and t.train_seconds is None
-            else:  # peak memory is only known once trained: pruned then
+            else:  # the measured peak is known once trained: pruned then
                 assert t.epochs
 
 
@@ -197,8 +202,10 @@ def test_a_limit_below_every_candidate(cli: Any) -> None:
         assert (t.reason or "").startswith("over budget: latency_ms "), t.reason
         assert "> limits.max_latency_ms 1e-06 ms" in (t.reason or "")
         assert not t.epochs and t.train_seconds is None and t.artifact_path is None
-    # (Peak memory is only known once trained: the limit between candidates in the test above
-    # shows those over it pruned after training, their weights not kept.)
+    # (Peak memory is measured once trained: the limit between candidates in the test above
+    # shows those over it pruned after training, their weights not kept, or before training
+    # when their estimate is well over it; tests/automl/test_memory_checks.py refuses a limit
+    # below every candidate's estimate.)
 
 
 # (d) Resume guards ------------------------------------------------------------------------
