@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 TrainFn = Callable[..., Any]  # trainer.train's signature
 
 
+def default_train() -> TrainFn:
+    """What trains a candidate unless a caller injects another function (tests do)."""
+    from trainer import train
+
+    return train
+
+
 def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k: int,
                    keep_going: Callable[[], bool], to_beat: float | None = None,
                    train: TrainFn | None = None) -> CVScore | None:
@@ -29,9 +36,7 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
     before the last fold finished, since a partial score would not be comparable, or once even
     perfect remaining folds could not bring the mean up to ``to_beat`` (racing, as F-race
     does: a contender that cannot become the best is not worth its remaining folds)."""
-    from trainer import train as trainer_train
-
-    train = train or trainer_train
+    train = train or default_train()
     stopped: list[bool] = []
 
     def on_epoch(rec: EpochRecord) -> bool:

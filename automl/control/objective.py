@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from automl.control import interrupts
-from automl.control.crossval import TrainFn, score_contender
+from automl.control.crossval import TrainFn, default_train, score_contender
 from automl.control.dedup import DUPLICATE, candidate_key
 from automl.control.reporting import NullReporter, Reporter
 from automl.policy.budget import Deadline
@@ -48,7 +48,7 @@ class Objective:
         self.deadline = deadline or Deadline()
         self.log_cost = log_cost  # tell the sampler log10(cost) (see controller.open_study)
         self.plan = plan
-        self.train_fn = train
+        self.train_fn = train or default_train()
 
     def __call__(self, trial: optuna.Trial) -> float | Sequence[float]:
         try:
@@ -186,9 +186,8 @@ class Objective:
                costs: dict[str, Any]) -> tuple[Any, str | None]:
         """Train; returns the result and why it stopped early (None: it ran every epoch)."""
         from trainer import NonFiniteLossError, TrialTimeoutError
-        from trainer import train as trainer_train
 
-        train = self.train_fn or trainer_train
+        train = self.train_fn
         single = self.cfg.study.objective == "val_accuracy"
         stop: list[str] = []
 
