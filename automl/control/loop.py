@@ -1,7 +1,9 @@
-"""The worker loop: claim a trial under a lease, run it with a heartbeat, tell Optuna.
+"""The worker loop: claim a trial under the study's claim lock, run it with a heartbeat, tell
+Optuna.
 
-The loop's policy is here; each step that touches the database (recovering dead trials,
-heartbeats, re-queueing) is :mod:`automl.storage.lifecycle`'s.
+The loop's policy is here (what counts, when to claim, wait or stop); each step that touches the
+database (the claim's few statements, recovering dead trials, heartbeats, re-queueing) is
+:mod:`automl.storage.claims`' or :mod:`automl.storage.lifecycle`'s.
 
 Replaces ``study.optimize`` so that any number of workers (processes or machines) and restarted
 workers stop at exactly the run's target:
@@ -15,7 +17,10 @@ workers stop at exactly the run's target:
 * a worker claims a new trial only while ``finished + running < requested`` (counted over the
   run's own trials); queued candidates are
   taken first; when everything left is running elsewhere it waits, so a peer that dies is
-  noticed (its heartbeat goes stale) and its candidate re-run.
+  noticed (its heartbeat goes stale) and its candidate re-run;
+* the lock is held for a count (one grouped SELECT of the run's trials) and the start of one
+  trial, tagged with the run; the first heartbeat, the sampler and the look for dead trials
+  (one worker of the study a second) are outside it, so hundreds of workers take turns quickly.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +36,9 @@ from automl.control import interrupts
 from automl.errors import StorageError
 from automl.policy.budget import Deadline
 from automl.storage import lifecycle
+from automl.storage.claims import Claims
 from automl.storage.lifecycle import INTERRUPTED, RETRY_ATTR, Claimed
-from automl.storage.runs import Run, finish_run, lease
+from automl.storage.runs import Run, finish_run
 
 if TYPE_CHECKING:
     import optuna
@@ -56,11 +62,14 @@ class Tally:
 
 def counts(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a finished trial counts towards a run's target (see the module docstring)."""
-    state = trial.state.name
+    return counts_as(trial.state.name, trial.user_attrs.get("reason"))
+
+
+def counts_as(state: str, reason: object) -> bool:
+    """:func:`counts` from a trial's state name and its ``reason`` user attribute."""
     if state in ("COMPLETE", "PRUNED"):
         return True
     if state == "FAIL":
-        reason = trial.user_attrs.get("reason")
         return bool(reason) and not str(reason).startswith(INTERRUPTED)
     return False
 
@@ -79,6 +88,20 @@ def tally(trials: Sequence[optuna.trial.FrozenTrial], run_id: int) -> Tally:
     return Tally(finished, running, waiting)
 
 
+def tally_states(states: Iterable[tuple[str, Any, int]]) -> Tally:
+    """:func:`tally` from (state, reason, count) rows: a run's trials and the study's queued
+    ones (:meth:`automl.storage.claims.Turn.states`)."""
+    finished = running = waiting = 0
+    for state, reason, n in states:
+        if state == "WAITING":
+            waiting += n
+        elif state == "RUNNING":
+            running += n
+        elif counts_as(state, reason):
+            finished += n
+    return Tally(finished, running, waiting)
+
+
 def finished_in_study(trials: Sequence[optuna.trial.FrozenTrial]) -> int:
     return sum(1 for t in trials if counts(t))
 
@@ -86,20 +109,21 @@ def finished_in_study(trials: Sequence[optuna.trial.FrozenTrial]) -> int:
 ProgressHook = Callable[[Tally, int], None]
 
 
-def _claim(study: optuna.Study, storage: Storage, run: Run, on_tally: ProgressHook | None
-           ) -> Claimed | str:
+def _claim(claims: Claims, run: Run, on_tally: ProgressHook | None) -> Claimed | str:
     """A new trial to run, or "done", or "wait" (others are finishing the last trials)."""
-    with lease(storage, f"study:{study.study_name}"):
-        lifecycle.recover_dead_trials(storage, study)
-        now = tally(study.get_trials(deepcopy=False), run.id)
-        if on_tally is not None:
-            on_tally(now, run.requested)
-        if now.finished >= run.requested:
-            finish_run(storage, run.id)
-            return "done"
-        if now.finished + now.running >= run.requested:
-            return "wait"
-        return lifecycle.claim(storage, study, {RUN_ATTR: run.id, "worker": WORKER})
+    started = None
+    with claims.locked() as turn:
+        now = tally_states(turn.states())
+        if now.finished + now.running < run.requested:
+            started = turn.start({"worker": WORKER})
+    if on_tally is not None:  # the counts the decision read; the hook runs after the lock
+        on_tally(now, run.requested)
+    if started is not None:
+        return claims.open(started)
+    if now.finished >= run.requested:
+        finish_run(claims.storage, run.id)
+        return "done"
+    return "wait"
 
 
 def _run_one(study: optuna.Study, storage: Storage, claimed: Claimed,
@@ -109,26 +133,27 @@ def _run_one(study: optuna.Study, storage: Storage, claimed: Claimed,
     from optuna.trial import TrialState
 
     trial, tid = claimed.trial, claimed.trial_id
-    with lifecycle.heartbeat(storage, tid):
+    told = None  # what tell() stored, when it was the last write: no read again
+    with lifecycle.heartbeat(storage, tid, beat_now=False):  # the claim beat just now
         try:
             values = objective(trial)
         except optuna.TrialPruned:
-            study.tell(trial, state=TrialState.PRUNED)
+            told = study.tell(trial, state=TrialState.PRUNED)
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (raised where safe: interrupts)
             lifecycle.requeue(storage, study, trial, tid, INTERRUPTED, on_interrupt)
             raise
         except StorageError as exc:  # the database failed, not the candidate: run it again
             tries = int(lifecycle.frozen(storage, tid).user_attrs.get("storage_retries", 0))
             if tries >= STORAGE_RETRIES:
-                study.tell(trial, state=TrialState.FAIL)  # counts: it keeps failing
+                told = study.tell(trial, state=TrialState.FAIL)  # counts: it keeps failing
             else:
                 lifecycle.requeue(storage, study, trial, tid, f"{INTERRUPTED}: {exc}"[:1000],
                                   on_interrupt, {"storage_retries": tries + 1})
         except Exception:  # the objective stored the reason; one bad trial never stops a run
-            study.tell(trial, state=TrialState.FAIL)
+            told = study.tell(trial, state=TrialState.FAIL)
         else:
-            study.tell(trial, values)
-    return lifecycle.frozen(storage, tid)
+            told = study.tell(trial, values)
+    return told if told is not None else lifecycle.frozen(storage, tid)
 
 
 def optimize(
@@ -148,9 +173,10 @@ def optimize(
     deadline = deadline or Deadline()
     ran = 0
     with interrupts.deferring():
+        claims = Claims(storage, study, RUN_ATTR, run.id)
         while deadline.can_start():
             interrupts.checkpoint()  # no trial of this worker is open here
-            claimed = _claim(study, storage, run, on_tally)
+            claimed = _claim(claims, run, on_tally)
             if claimed == "done":
                 break
             if claimed == "wait":

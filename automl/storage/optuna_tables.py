@@ -136,20 +136,61 @@ def study_stats(conn: Connection) -> dict[str, dict[str, Any]]:
     return out
 
 
-def orphan_trial_ids(conn: Connection, study_name: str, started_before: datetime) -> list[int]:
-    """RUNNING trials that never sent a heartbeat and started before ``started_before``: their
-    process died between creating the trial and its first heartbeat, so Optuna's stale-trial
-    check (which needs a heartbeat) would leave them RUNNING forever."""
+def dead_trial_ids(conn: Connection, study_id: int, grace_s: float) -> list[int]:
+    """RUNNING trials whose worker is presumed dead: its last heartbeat is older than
+    ``grace_s`` by the database's clock (Optuna's own stale-trial rule, which writes heartbeats
+    with the database's ``now()``), or it never sent one and started more than ``grace_s`` ago
+    (Optuna's start times are the worker's local time): a process that died between creating
+    the trial and its first heartbeat, which Optuna's check would leave RUNNING forever."""
+    from datetime import timedelta
+
+    from sqlalchemy import and_, func, or_
+
+    grace = timedelta(seconds=grace_s)
+    db_now = conn.execute(select(func.now())).scalar_one()
+    beat_before = db_now.replace(tzinfo=None) - grace  # as Optuna compares them
     q = (
         select(_trials.c.trial_id)
-        .select_from(_trials.join(_studies, _studies.c.study_id == _trials.c.study_id))
+        .select_from(_trials.outerjoin(_heartbeats, _heartbeats.c.trial_id == _trials.c.trial_id))
         .where(
-            _studies.c.study_name == study_name,
+            _trials.c.study_id == study_id,
             _STATE == "RUNNING",
-            _trials.c.datetime_start < started_before,
-            _trials.c.trial_id.not_in(select(_heartbeats.c.trial_id)),
+            or_(and_(_heartbeats.c.heartbeat.is_(None),
+                     _trials.c.datetime_start < datetime.now() - grace),
+                _heartbeats.c.heartbeat < beat_before),
         )
     )
+    return [int(r[0]) for r in conn.execute(q)]
+
+
+def run_states(conn: Connection, study_id: int, key: str, value_json: str
+               ) -> list[tuple[str, Any, int]]:
+    """One grouped SELECT: (state, reason, count) over the study's trials whose user attribute
+    ``key`` is ``value_json`` (a run's trials), plus its WAITING trials whoever queued them.
+    ``reason`` (the user attribute, decoded) is given for FAIL trials only: whether a failed
+    trial counts depends on it (:func:`automl.control.loop.counts`)."""
+    from sqlalchemy import and_, case, exists, func, or_
+
+    tag, reason = _user_attrs.alias("tag"), _user_attrs.alias("reason")
+    tagged = exists().where(tag.c.trial_id == _trials.c.trial_id, tag.c.key == key,
+                            tag.c.value_json == value_json)
+    why = case((_STATE == "FAIL", reason.c.value_json), else_=None)
+    q = (
+        select(_STATE, why, func.count())
+        .select_from(_trials.outerjoin(reason, and_(reason.c.trial_id == _trials.c.trial_id,
+                                                    reason.c.key == "reason")))
+        .where(_trials.c.study_id == study_id, or_(_STATE == "WAITING", tagged))
+        .group_by(_STATE, why)
+    )
+    return [(str(state), None if why is None else json.loads(why), int(n))
+            for state, why, n in conn.execute(q)]
+
+
+def waiting_trial_ids(conn: Connection, study_id: int, limit: int = 8) -> list[int]:
+    """The study's first queued (WAITING) trials, in the order Optuna pops them (by number)."""
+    q = (select(_trials.c.trial_id)
+         .where(_trials.c.study_id == study_id, _STATE == "WAITING")
+         .order_by(_trials.c.number).limit(limit))
     return [int(r[0]) for r in conn.execute(q)]
 
 

@@ -1,5 +1,12 @@
-"""Runs and lease locks: what lets several workers (and a restarted worker) share one study
-and still stop at exactly the requested number of finished trials."""
+"""Runs and locks: what lets several workers (and a restarted worker) share one study and still
+stop at exactly the requested number of finished trials.
+
+Three kinds of lock, all rows of ``automl_locks``: :func:`lease` (a conditional UPDATE with a
+time-to-live: any database, waiters poll), :func:`claim_lock` (the same lease, except on
+PostgreSQL, where waiters queue on the row's lock and are woken by the holder's commit, so many
+workers take turns without polling) and :func:`take_turn` (never waits: at most one caller per
+period, for a periodic job any worker may do).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from automl.errors import StorageError
 from automl.storage.schema import LockRow, RunRow
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from automl.storage.store import Storage
 
 LOCK_TTL_S = 10.0  # a holder that dies frees the lock after this long (held for < 1 s)
@@ -46,10 +55,7 @@ def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float | No
     holder = uuid.uuid4().hex
     wait = seconds(LEASE_WAIT_ENV, LEASE_WAIT_S) if wait is None else wait
     deadline = time.monotonic() + wait
-    with contextlib.suppress(StorageError):  # someone else created the row first: fine
-        with storage.session() as s:
-            if s.get(LockRow, name) is None:
-                s.execute(insert(LockRow).values(name=name, holder=None, expires=0.0))
+    ensure_lock(storage, name)
     delay = LEASE_POLL_S
     while True:
         now = time.time()
@@ -73,6 +79,72 @@ def lease(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float | No
         with storage.session() as s:
             s.execute(update(LockRow).where(LockRow.name == name, LockRow.holder == holder)
                       .values(holder=None, expires=0.0))
+
+
+def ensure_lock(storage: Storage, name: str) -> None:
+    """Create the named lock's row if it does not exist yet (free, never taken)."""
+    with contextlib.suppress(StorageError):  # someone else created the row first: fine
+        with storage.session() as s:
+            if s.get(LockRow, name) is None:
+                s.execute(insert(LockRow).values(name=name, holder=None, expires=0.0))
+
+
+@contextlib.contextmanager
+def claim_lock(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float | None = None
+               ) -> Iterator[Connection]:
+    """Hold the named lock for a few statements; yields a connection for reads under it.
+
+    On PostgreSQL the lock is the row's own (``SELECT ... FOR UPDATE`` in a transaction kept
+    open on the yielded connection): a waiter sleeps in the server's queue and wakes when the
+    holder commits, where :func:`lease`'s waiters poll with growing pauses and, at a few
+    hundred workers, spend most of a turn asleep after it was free. A dead holder's connection
+    closes and frees the lock at once; a stuck one is cut off after ``ttl`` idle in its
+    transaction. Elsewhere (SQLite) it is :func:`lease`."""
+    from automl.storage.engine import seconds
+
+    if storage.location.backend != "postgresql":
+        with lease(storage, name, ttl, wait), storage.connection() as conn:
+            yield conn
+        return
+    wait = seconds(LEASE_WAIT_ENV, LEASE_WAIT_S) if wait is None else wait
+    for attempt in range(2):
+        with storage.connection() as conn, conn.begin():
+            # Transaction-local (set_config's third argument): the pooled connection goes back
+            # with the engine's own settings. The row lock writes the row, so its commit would
+            # wait for a disk flush (a few ms, while holding the lock): nothing in it needs
+            # to survive a crash of the server, which ends every holder anyway.
+            conn.execute(select(
+                func.set_config("lock_timeout", str(max(1, int(wait * 1000))), True),
+                func.set_config("idle_in_transaction_session_timeout",
+                                str(max(1, int(ttl * 1000))), True),
+                func.set_config("synchronous_commit", "off", True)))
+            try:
+                row = conn.execute(select(LockRow.name).where(LockRow.name == name)
+                                   .with_for_update()).first()
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                    raise StorageError(f"could not take lock {name!r} within {wait:.0f} s"
+                                       ) from None
+                raise
+            if row is not None:
+                yield conn
+                return
+        if attempt == 0:
+            ensure_lock(storage, name)  # the first claim of a study: no row to lock yet
+    raise StorageError(f"could not create lock {name!r}")
+
+
+def take_turn(storage: Storage, name: str, every_s: float) -> bool:
+    """Whether the caller is the one to do the named periodic job now: of any number of
+    workers asking, at most one a period of ``every_s`` seconds gets True. Never waits (the
+    row is taken by one conditional UPDATE and not given back: it expires)."""
+    now = time.time()
+    with storage.session() as s:
+        taken = s.execute(  # type: ignore[attr-defined]  # CursorResult.rowcount
+            update(LockRow).where(LockRow.name == name, LockRow.expires <= now)
+            .values(holder=uuid.uuid4().hex, expires=now + every_s)
+        ).rowcount
+    return bool(taken == 1)
 
 
 def start_or_resume(storage: Storage, study: str, fingerprint: str, requested: int,

@@ -251,6 +251,7 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
 
     from automl.control.loop import _claim
     from automl.storage import Storage, lifecycle
+    from automl.storage.claims import Claims
     from automl.storage.runs import start_or_resume
 
     st = Storage(storage_url, heartbeat_interval=1, grace_period=1)
@@ -259,7 +260,7 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
     orphan.suggest_int("x", 0, 10)
     run = start_or_resume(st, "orphan", "fp", requested=1, finished_now=0)
     _started_ago(storage_url, orphan._trial_id, seconds=60)  # well past the grace period
-    claimed = _claim(study, st, run, None)
+    claimed = _claim(Claims(st, study, RUN_ATTR, run.id), run, None)
     trials = study.get_trials(deepcopy=False)
     assert trials[orphan.number].state.name == "FAIL"
     assert not isinstance(claimed, str)
