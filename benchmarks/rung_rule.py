@@ -10,6 +10,7 @@ the order by seed; the old rule is put back for its runs by swapping the pruner 
 
     python benchmarks/rung_rule.py [--sets digits_flat,wine,gunpoint] [--seeds 3] [--scale 0.5]
     python benchmarks/rung_rule.py --trials 12   # a fixed count, no timeout: wall time differs
+    python benchmarks/rung_rule.py --epochs 4    # fixed epochs per trial (no adaptation)
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def _old_asha(epochs: int, first_rung: int) -> Any:
 
 
 def run_one(name: str, seed: int, rule: str, budget: float | None, out: Path,
-            trials: int = 100_000) -> dict[str, Any]:
-    """One search in this process (the caller runs it as a child process)."""
+            trials: int = 100_000, epochs: int | None = None) -> dict[str, Any]:
+    """One search in this process (the caller runs it as a child process); ``epochs``: fixed
+    epochs per trial (None: the defaults, adapted to the set)."""
     import automl
     from automl.control import samplers
 
@@ -52,7 +54,8 @@ def run_one(name: str, seed: int, rule: str, budget: float | None, out: Path,
     url = f"sqlite:///{db}"
     start = time.monotonic()
     automl.search(data=str(write_npz(name, out)), study=study, storage=url, timeout=budget,
-                  trials=trials, seed=seed, overrides=['study.objective="val_accuracy"'])
+                  trials=trials, epochs=epochs, seed=seed,
+                  overrides=['study.objective="val_accuracy"'])
     wall = time.monotonic() - start
     recs = automl.trials(study, url)
     chosen = _chosen(recs)
@@ -69,17 +72,21 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.5, help="times each set's budget_s")
     ap.add_argument("--trials", type=int, default=0,
                     help="a fixed number of trials and no timeout (0: the timeout decides)")
+    ap.add_argument("--epochs", type=int, default=0,
+                    help="fixed epochs per trial, no adaptation (0: the defaults, adapted)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "rung_rule")
     ap.add_argument("--run-one", nargs=3, metavar=("SET", "SEED", "RULE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.run_one:
         name, seed, rule = args.run_one
+        epochs = args.epochs or None
         if args.trials:
-            print(json.dumps(run_one(name, int(seed), rule, None, args.out, args.trials)))
+            print(json.dumps(run_one(name, int(seed), rule, None, args.out, args.trials,
+                                     epochs)))
         else:
             budget = SUITE[name].budget_s * args.scale
-            print(json.dumps(run_one(name, int(seed), rule, budget, args.out)))
+            print(json.dumps(run_one(name, int(seed), rule, budget, args.out, epochs=epochs)))
         return
     rows = []
     for name in args.sets.split(","):
@@ -87,7 +94,8 @@ def main() -> None:
             for rule in (RULES if seed % 2 == 0 else RULES[::-1]):
                 proc = subprocess.run(
                     [sys.executable, __file__, "--run-one", name, str(seed), rule, "--scale",
-                     str(args.scale), "--trials", str(args.trials), "--out", str(args.out)],
+                     str(args.scale), "--trials", str(args.trials), "--epochs", str(args.epochs),
+                     "--out", str(args.out)],
                     capture_output=True, text=True, check=True)
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(rows[-1], flush=True)

@@ -178,13 +178,15 @@ def test_ray_tasks_run_a_search_to_its_exact_count(storage_url: str, tmp_path: P
 @pg_only
 def test_a_worker_killed_mid_trial_loses_nothing(storage_url: str, tmp_path: Path) -> None:
     pytest.importorskip("submitit")
-    # Trials of a few seconds, so the kill lands mid-trial; no pruning: every re-run completes.
+    # Trials of a few seconds, so the kill lands mid-trial (the victim is picked from the
+    # database with half its epochs or more still to train, and killed at once); no pruning:
+    # every re-run completes.
     cmd = search_cmd(storage_url, "kill", 3, "--launcher", "slurm-local", "--workers", "2",
-                     "--set", "trainer.epochs=60", "--set", "study.pruner=none")
+                     "--set", "trainer.epochs=24", "--set", "study.pruner=none")
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:
-        seen, victim = wait_for_training(storage_url, "kill", range(20), proc)  # of 60
+        seen, victim = wait_for_training(storage_url, "kill", range(12), proc)  # of 24
         done_before = {t.number for t in seen if t.state.name == "COMPLETE"}
         os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
         _, err = proc.communicate(timeout=240)
@@ -208,12 +210,13 @@ def test_a_preempted_job_requeues_itself_and_loses_nothing(storage_url: str,
     job's checkpoint (the worker stops, its trial is queued again) and requeues the job, which
     finishes the run alone."""
     pytest.importorskip("submitit")
+    # As above: the signal comes while the trial has half its epochs or more still to train.
     cmd = search_cmd(storage_url, "pre", 3, "--launcher", "slurm-local", "--workers", "1",
-                     "--set", "trainer.epochs=60", "--set", "study.pruner=none")
+                     "--set", "trainer.epochs=24", "--set", "study.pruner=none")
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
     try:
-        _, victim = wait_for_training(storage_url, "pre", range(20), proc)  # of 60 epochs
+        _, victim = wait_for_training(storage_url, "pre", range(12), proc)  # of 24 epochs
         worker_pid = int(victim.user_attrs["worker"].rsplit(":", 1)[1])
         job_pid = int(Path(f"/proc/{worker_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         os.kill(job_pid, signal.SIGUSR2)  # the submitit job process runs the worker

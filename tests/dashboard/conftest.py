@@ -1,23 +1,23 @@
-"""Fixtures for the dashboard tests: a database made by a small real search (through the CLI,
-once per session whatever the number of xdist workers) and one written with the storage API."""
+"""Fixtures for the dashboard tests: a database made by a small real search (the suite's tiny
+study, once per session whatever the number of xdist workers, shared with the export tests)
+and one written with the storage API."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from cli_kit import tiny_study
+from cli_kit import TINY_STUDY, tiny_study
 from dashboard_db import Db, build_mixed
 
-SEARCH_STUDY = "digits-mini"
+SEARCH_STUDY = TINY_STUDY
 
 
 @pytest.fixture(scope="session")
 def search_db(tmp_path_factory: pytest.TempPathFactory) -> Db:
     """A database made by a real tiny search (3 trials of 2 epochs on digits), run once for
-    the whole session, whatever the number of xdist workers."""
-    root = tiny_study(tmp_path_factory, "dashboard_search", SEARCH_STUDY, "--seed", "1",
-                      "--set", "search.arch=mlp")
+    the whole session, whatever the number of xdist workers (:func:`cli_kit.tiny_study`)."""
+    root = tiny_study(tmp_path_factory)
     db = root / "automl.db"
     url = f"sqlite:///{db}"
     return Db(url, db, SEARCH_STUDY)

@@ -151,7 +151,9 @@ def test_trial_page(app_env: pytest.MonkeyPatch, search_db: Db) -> None:
     dot = at.get("graphviz_chart")[0].proto.spec
     assert dot.startswith("digraph") and "classes" in dot
     layers = at.dataframe[0].value
-    assert layers.iloc[-1]["name"] == "head" and layers["params"].sum() == rec.params
+    last = layers.iloc[-1]  # the classifier: the head itself (MLP) or its last layer (CNN)
+    assert last["part"] == "head" and last["name"].split(".")[0] == "head", last.to_dict()
+    assert layers["params"].sum() == rec.params
     codes = [c.value for c in at.code]
     assert rec.loss_formula in codes
     assert (f"automl export {search_db.study} --trial 1 --out exports/{search_db.study}-trial-1"

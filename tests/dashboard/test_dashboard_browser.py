@@ -32,15 +32,25 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def dashboard_url(search_db: Db, tmp_path: Path) -> Iterator[str]:
-    with dashboard_server(search_db.url, tmp_path / "dashboard.log") as base:
-        yield base
+@pytest.fixture(scope="module")
+def dashboard_url(search_db: Db, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One ``automl dashboard`` for the module's browser tests, on a database that holds the
+    real search's study (a copy) and the mixed studies (built into it): one server start."""
+    import sqlite3
 
+    from dashboard_db import build_mixed
 
-@pytest.fixture
-def mixed_url(mixed_db: Db, tmp_path: Path) -> Iterator[str]:
-    with dashboard_server(mixed_db.url, tmp_path / "dashboard.log") as base:
+    assert search_db.path is not None
+    root = tmp_path_factory.mktemp("browser")
+    both = root / "both.db"
+    src, dst = sqlite3.connect(search_db.path), sqlite3.connect(both)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    build_mixed(f"sqlite:///{both}")
+    with dashboard_server(f"sqlite:///{both}", root / "dashboard.log") as base:
         yield base
 
 
@@ -137,14 +147,14 @@ VIEWS = [("History", "history"), ("Importance", None), ("Parallel", "parallel"),
          ("Rungs", "rungs")]
 
 
-def test_every_view_draws_in_chromium(mixed_url: str, tmp_path: Path) -> None:
+def test_every_view_draws_in_chromium(dashboard_url: str, tmp_path: Path) -> None:
     """Each tab of the study page draws its chart in the browser (Importance included: its
     three completed trials are ranked), with no request leaving the machine."""
     from playwright.sync_api import expect, sync_playwright
 
     offline = Offline()
     with sync_playwright() as pw, browser_page(pw, offline) as page:
-        page.goto(f"{mixed_url}/study?study=mixed")
+        page.goto(f"{dashboard_url}/study?study=mixed")
         wait_charts(page, ["pareto", "history"], UI_TIMEOUT_MS)
         for tab, key in VIEWS:
             page.get_by_role("tab", name=tab).click()
@@ -157,7 +167,7 @@ def test_every_view_draws_in_chromium(mixed_url: str, tmp_path: Path) -> None:
                 wait_charts(page, [key], UI_TIMEOUT_MS)
             page.screenshot(path=str(tmp_path / f"{tab}.png"))
         # An unknown study: an error naming it and a way back, never another study's data.
-        page.goto(f"{mixed_url}/study?study=nope")
+        page.goto(f"{dashboard_url}/study?study=nope")
         expect(page.get_by_text("There is no study named “nope”")).to_be_visible(
             timeout=UI_TIMEOUT_MS)
         expect(page.get_by_role("link", name="All studies")).to_be_visible()

@@ -1,5 +1,6 @@
 """``automl retrain``: the bundle's reproduce command rebuilds the same model, and a train +
-validation retrain reports its test accuracy next to the search-time figure."""
+validation retrain reports its test accuracy next to the search-time figure (through the CLI's
+entry point in this process; two torchrun nodes run it as processes)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def test_reproduce_command_rebuilds_the_same_model(lab, tmp_path: Path) -> None:
     assert argv[argv.index("--from") + 1] == str(lab.best)
     assert argv[argv.index("--data") + 1] == "digits"  # a bundle never chooses its data
     argv[argv.index("--out") + 1] = str(tmp_path / "again")  # this run's own folder
-    lab.cli(*argv[1:], "--no-onnx")
+    lab.here(*argv[1:], "--no-onnx")
     again = json.loads((tmp_path / "again" / "spec.json").read_text())
     assert again["metrics"]["test_accuracy"] == lab.best_spec["metrics"]["test_accuracy"]
     assert again["metrics"]["val_accuracy"] == lab.best_spec["metrics"]["val_accuracy"]
@@ -36,8 +37,8 @@ def test_reproduce_command_rebuilds_the_same_model(lab, tmp_path: Path) -> None:
 
 def test_retrain_on_train_plus_validation(lab, tmp_path: Path) -> None:  # noqa: ANN001
     trial = str(lab.best_spec["trial"])
-    out = lab.cli("retrain", "tiny", "--trial", trial, "--epochs", "3", "--out",
-                  str(tmp_path / "r"), "--no-onnx").stdout
+    out = lab.here("retrain", "tiny", "--trial", trial, "--epochs", "3", "--out",
+                   str(tmp_path / "r"), "--no-onnx").stdout
     spec = json.loads((tmp_path / "r" / "spec.json").read_text())
     r = spec["retrain"]
     assert r["mode"] == "train+val" and r["epochs"] == 3 and spec["train_config"]["epochs"] == 3

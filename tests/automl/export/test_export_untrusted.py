@@ -4,12 +4,13 @@ imported or run unless the user names it on the command line."""
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
 from bundle_kit import MLP, edit_spec, make_bundle, raw_inputs
-from conftest import run_cli
+from cli_kit import run_cli, run_here
 
 from automl.export import Predictor, load_model
 from automl.export.errors import ExportError
@@ -82,11 +83,20 @@ def test_loading_predicting_serving_never_import_the_bundles_data_source(
 
 
 @pytest.mark.slow
-def test_a_python_source_stored_in_the_database_runs_only_when_passed(tmp_path: Path) -> None:
+def test_a_python_source_stored_in_the_database_runs_only_when_passed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = probe_dir(tmp_path / "lab")
+    # The commands run in this process, each as `python -m automl` in ``root`` would start:
+    # the probe importable from there (a new process has its working directory on sys.path),
+    # and not imported yet (so an import, not only a call, shows in the log).
+    monkeypatch.syspath_prepend(str(root))
 
     def cli(*args: str, check: bool = True):  # noqa: ANN202
-        return run_cli(*args, cwd=root, check=check)
+        sys.modules.pop("evil_probe", None)
+        try:
+            return run_here(*args, cwd=root, check=check)
+        finally:
+            sys.modules.pop("evil_probe", None)
 
     cli("search", "--data", SOURCE, "--study", "s", "--trials", "1", "--epochs", "1", "--quiet",
         "--set", "search.arch=mlp", "--set", "trainer.latency_repeats=3")
