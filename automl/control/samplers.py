@@ -7,7 +7,9 @@ Optuna itself is imported only when a sampler or pruner is made.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +27,31 @@ class SamplerKind:
     multi_objective: bool = True
 
 
+@contextlib.contextmanager
+def _quiet_constraints() -> Iterator[None]:
+    """Optuna 5.0 deprecates ``constraints_func`` (removal planned for 7.0) in favour of
+    ``Trial.set_constraint``; until the trials record their constraints that way, its warning
+    would print a line with the library's path on every search with limits."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`constraints_func` has been deprecated",
+                                FutureWarning)
+        yield
+
+
 def _tpe(seed: int, constraints: ConstraintsFunc | None) -> Any:
     import optuna
 
-    return optuna.samplers.TPESampler(
-        seed=seed, multivariate=True, group=True, constraints_func=constraints
-    )
+    with _quiet_constraints():
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constraints_func=constraints
+        )
 
 
 def _nsga2(seed: int, constraints: ConstraintsFunc | None) -> Any:
     import optuna
 
-    return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+    with _quiet_constraints():
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
 
 
 def _random(seed: int, constraints: ConstraintsFunc | None) -> Any:
