@@ -76,16 +76,8 @@ def counts_as(state: str, reason: object) -> bool:
 
 def tally(trials: Sequence[optuna.trial.FrozenTrial], run_id: int) -> Tally:
     """Finished (counting) and running trials of one run, and queued candidates of the study."""
-    finished = running = waiting = 0
-    for t in trials:
-        if t.state.name == "WAITING":
-            waiting += 1
-        elif t.user_attrs.get(RUN_ATTR) == run_id:
-            if t.state.name == "RUNNING":
-                running += 1
-            elif counts(t):
-                finished += 1
-    return Tally(finished, running, waiting)
+    return tally_states((t.state.name, t.user_attrs.get("reason"), 1) for t in trials
+                        if t.state.name == "WAITING" or t.user_attrs.get(RUN_ATTR) == run_id)
 
 
 def tally_states(states: Iterable[tuple[str, Any, int]]) -> Tally:

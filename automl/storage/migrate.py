@@ -85,8 +85,6 @@ def mark_optuna_checked(engine: Engine) -> None:
     """Record the running Optuna's check (see :func:`optuna_checked`); best effort: a cache."""
     import optuna
 
-    if optuna_checked(engine):
-        return
     with contextlib.suppress(SQLAlchemyError):  # a peer's write or a read-only file: fine
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM automl_meta WHERE key = :k"), {"k": OPTUNA_CHECKED})

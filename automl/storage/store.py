@@ -91,8 +91,8 @@ class Storage(ProjectRows):
             self._optuna  # noqa: B018
         # The revision the project's tables were at when opened (None: there were none).
         self.upgraded_from = self._open_schema()
-        if self.schema == "upgrade":  # Optuna made or checked its tables just now: say so
-            migrate.mark_optuna_checked(self._engine)
+        if self.schema == "upgrade" and not self._optuna_was_checked:
+            migrate.mark_optuna_checked(self._engine)  # Optuna made or checked them just now
 
     # -- plumbing ---------------------------------------------------------------------------
     def mask(self, text: str) -> str:
@@ -183,7 +183,8 @@ class Storage(ProjectRows):
         import optuna
 
         kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs()}
-        checked = migrate.optuna_checked(self._engine)
+        # Read once: Storage.__init__ records the check after the project's tables exist.
+        checked = self._optuna_was_checked = migrate.optuna_checked(self._engine)
         if self.schema != "upgrade" or checked:
             kwargs["skip_table_creation"] = True
         if checked:  # this Optuna made or checked these tables before: a cached check
