@@ -81,10 +81,13 @@ def automl_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "automl"]
 
 
-def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> dict[str, Any]:
-    """``automl search`` with defaults (plus the ablation's one --set), then its trials as the
-    Python API gives them. The search itself runs as the command a user types, in a process
-    of its own: the budget T then covers its start-up and imports, as it does for a user."""
+def run_automl(name: str, seed: int, budget: float, out: Path, method: str,
+               sets: list[str] | None = None, data: Path | None = None) -> dict[str, Any]:
+    """``automl search`` with defaults (plus the ablation's one --set, or the ``--set``
+    arguments ``sets`` when given) on ``data`` (default: the suite set ``name``), then its
+    trials as the Python API gives them. The search itself runs as the command a user types, in
+    a process of its own: the budget T then covers its start-up and imports, as it does for a
+    user."""
     import automl
 
     study = f"{name}-s{seed}-{method}"
@@ -94,11 +97,14 @@ def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> d
     shutil.rmtree(out / "automl_artifacts" / study, ignore_errors=True)
     url = f"sqlite:///{db}"
     # --trials only lifts the default count of 20: the timeout alone ends the search.
-    cmd = [*automl_cli(), "search", "--data", str(write_npz(name, out)), "--timeout",
+    data = data or write_npz(name, out)
+    cmd = [*automl_cli(), "search", "--data", str(data), "--timeout",
            str(budget), "--study", study, "--storage", url, "--seed", str(seed), "--quiet",
            "--trials", "100000"]
-    if method in ABLATIONS:
-        cmd += ["--set", ABLATIONS[method]]
+    if sets is None:
+        sets = [ABLATIONS[method]] if method in ABLATIONS else []
+    for setting in sets:
+        cmd += ["--set", setting]
     launch = time.time()
     try:
         proc = subprocess.run(cmd, cwd=out, capture_output=True, text=True,
@@ -122,6 +128,7 @@ def run_automl(name: str, seed: int, budget: float, out: Path, method: str) -> d
          "cv_loss": getattr(r, "cv_loss", None), "reason": r.reason,
          "chosen": r.number == chosen,
          "family": (r.arch or {}).get("kind"),
+         "loss_family": r.loss_family, "loss_formula": r.loss_formula,
          # Optuna stores naive local times, which .timestamp() reads as local: same clock.
          "t_start": r.datetime_start.timestamp() - launch if r.datetime_start else None,
          "t": r.datetime_complete.timestamp() - launch if r.datetime_complete else None}

@@ -81,15 +81,9 @@ class Replica:
     optimizer: torch.optim.Optimizer
 
 
-def train_loop(
-    replica: Replica,
-    data: TensorSplits,
-    cfg: TrainConfig,
-    device: torch.device,
-    strategy: Strategy,
-    on_epoch: EpochCallback | None = None,
-    score_start: bool = False,
-) -> LoopOutcome:
+def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: torch.device,
+               strategy: Strategy, on_epoch: EpochCallback | None = None,
+               score_start: bool = False) -> LoopOutcome:
     """Run up to ``cfg.epochs`` epochs of training + validation; keep the best weights.
 
     ``data`` holds this process's validation shard; every rank reduces
@@ -110,9 +104,12 @@ def train_loop(
                    replica.module)
     stopped_early, start, step = False, time.perf_counter(), 0
     optimizer.zero_grad(set_to_none=True)
+    # A loss that changes over training (deferred re-weighting) hears of each epoch.
+    set_epoch = getattr(replica.loss_fn, "set_epoch", lambda epoch, epochs: None)
     for epoch in range(1, cfg.epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
+        set_epoch(epoch, cfg.epochs)  # the candidate's own (adapted) epoch count
         loss_sum, seen = 0.0, 0
         for idx, loss_scale in batches.scaled(epoch):
             step += 1

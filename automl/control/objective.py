@@ -77,6 +77,7 @@ class Objective:
 
     def _run(self, trial: optuna.Trial) -> float | Sequence[float]:
         from search_spaces import (
+            LossRejected,
             arch_to_dict,
             loss_to_dict,
             sample_arch,
@@ -84,11 +85,15 @@ class Objective:
             sample_loss,
         )
 
-        cfg, number = self.cfg, trial.number
-        trial.set_user_attr("val_samples", len(self.data.splits.y_val))
+        cfg, number, splits = self.cfg, trial.number, self.data.splits
+        trial.set_user_attr("val_samples", len(splits.y_val))
+        trial.set_user_attr("class_counts", splits.class_counts())  # the losses' class prior
         # Architecture and loss are proposed together, in the same trial.
         arch = sample_arch(cfg.search.arch, trial, self.plan.info, cfg.search.arch_options)
-        loss = sample_loss(cfg.search.loss, trial, self.plan.info, cfg.search.loss_options)
+        try:
+            loss = sample_loss(cfg.search.loss, trial, self.plan.info, cfg.search.loss_options)
+        except LossRejected as exc:  # a searched loss that cannot learn: never trained
+            self._prune(trial, f"rejected loss: {exc}")
         hp = sample_hparams(cfg.search.hparams, trial, self.plan.hparam_options)
         loss_dict, arch_dict = loss_to_dict(loss), arch_to_dict(arch)
         train_cfg = dataclasses.replace(
@@ -174,7 +179,6 @@ class Objective:
             costs["latency_ms"] = measure_latency_ms(
                 model, tuple(arch.input_shape), repeats=self.cfg.trainer.latency_repeats
             )
-        del model
         trial.set_user_attr("constraint", constraint_values(limits, costs))
         self.storage.update_trial(self.study_name, number, latency_ms=costs["latency_ms"])
         reason = violation(limits, costs)

@@ -99,14 +99,16 @@ def objective_cost(cfg: StudyConfig) -> str | None:
 
 
 def banner(cfg: StudyConfig, store: Storage, data: PreparedData) -> str:
-    """The line a search starts with (Rich markup; names escaped)."""
+    """The line a search starts with (Rich markup; names escaped), then a line for each note
+    of the data split (a class kept out of validation, ...)."""
     from automl.cli.render import safe
 
     s, cost = cfg.study, objective_cost(cfg)
     return (f"study [bold]{safe(s.name)}[/] in {safe(store.masked_url)}: {s.trials} trials"
             f"{f' on {s.workers} workers' if s.workers > 1 else ''}, "
             f"data {safe(cfg.data.source)} {tuple(data.splits.x_train.shape)} train, "
-            f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}")
+            f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}"
+            + "".join(f"\nnote: {safe(note)}" for note in data.notes))
 
 
 def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: float,

@@ -22,21 +22,23 @@ class PreparedData:
     preprocessing: dict[str, Any]  # {"mean": [...], "std": [...], "axis": "feature"|"channel"}
     data_hash: str  # sha256 of the raw arrays, so a bundle can say what it was trained on
     source: str
+    notes: tuple[str, ...] = ()  # what the split did that a user should hear of
 
 
 def _stratified_split(
-    y: np.ndarray, fraction: float, rng: np.random.Generator, raw: RawData
+    y: np.ndarray, fraction: float, raw: RawData, rng: np.random.Generator, part: str,
+    notes: list[str],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (rest, taken) with ``fraction`` of every class taken (at least one each)."""
+    """Indices (rest, taken) with ``fraction`` of every class taken (at least one each), except
+    that a class is never emptied: one with a single sample stays wholly in ``rest`` (the
+    training side) and a note naming it and ``part`` says so."""
     rest, taken = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
-        k = max(1, int(round(fraction * len(idx))))
-        if k >= len(idx):
-            raise DataError(
-                f"{raw.source}: class {raw.classes[int(c)]!r} has {len(idx)} samples: too few "
-                f"to split off {fraction:.0%}"
-            )
+        k = min(max(1, int(round(fraction * len(idx)))), len(idx) - 1)
+        if k == 0:
+            notes.append(f"class {raw.classes[int(c)]!r} has 1 sample left: kept for training, "
+                         f"none in the {part} split")
         taken.append(idx[:k])
         rest.append(idx[k:])
     return np.sort(np.concatenate(rest)), np.sort(np.concatenate(taken))
@@ -46,18 +48,24 @@ def prepare(
     raw: RawData, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True
 ) -> PreparedData:
     """Split deterministically from ``seed`` and standardize with train statistics only."""
-    rng = np.random.default_rng(seed)
+    rng, notes = np.random.default_rng(seed), list[str]()
     x, y = raw.x, raw.y
     if raw.x_test is not None:
         x_test, y_test = raw.x_test, raw.y_test
     else:
         if test_fraction <= 0:
             raise DataError("data.test_fraction: must be > 0 when the source has no x_test")
-        keep, test = _stratified_split(y, test_fraction, rng, raw)
+        keep, test = _stratified_split(y, test_fraction, raw, rng, "test", notes)
+        if not len(test):
+            raise DataError(f"{raw.source}: too few samples to split off a test set "
+                            f"({len(y)} in all)")
         x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
     # Validation fraction is of the whole data set, so 0.15 / 0.15 means 70 / 15 / 15.
     val_share = val_fraction / max(1e-9, 1.0 - (0 if raw.x_test is not None else test_fraction))
-    train_idx, val_idx = _stratified_split(y, min(val_share, 0.9), rng, raw)
+    train_idx, val_idx = _stratified_split(y, min(val_share, 0.9), raw, rng, "validation", notes)
+    if not len(val_idx):
+        raise DataError(f"{raw.source}: too few samples to split off a validation set "
+                        f"({len(y)} left after the test split)")
     x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
     axis = "feature" if x.ndim == 2 else "channel"
     reduce = (0,) if axis == "feature" else tuple(i for i in range(x.ndim) if i != 1)
@@ -82,7 +90,7 @@ def prepare(
                                                splits.x_test)):
         raise DataError(f"{raw.source}: x: values too large to standardize in float32; "
                         "rescale them")
-    return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source)
+    return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source, tuple(notes))
 
 
 def apply_preprocessing(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:

@@ -1,47 +1,35 @@
 """Loss specs: frozen, JSON round-trippable, rendered as a readable formula.
 
-Kinds: ``ce`` (cross-entropy, optional label smoothing), ``focal`` (Lin et al. 2017),
-``poly1`` (Leng et al. 2022: CE + eps * (1 - p_t)) and ``composite`` (a weighted sum of
-primitive terms). Any spec may carry ``class_balanced_beta`` (Cui et al. 2019); a composite
-carries it for all its terms, which therefore carry none themselves.
+Kinds, with p_t the predicted probability of the labelled class:
+
+* ``ce`` (cross-entropy, optional label smoothing), ``focal`` (Lin et al. 2017), ``poly1``
+  (Leng et al. 2022: CE + eps * (1 - p_t)) and ``composite`` (a weighted sum of primitive terms);
+* for noisy labels: ``gce`` (Zhang and Sabuncu 2018: (1 - p_t^q) / q), ``sce`` (Wang et al.
+  2019: alpha * CE + beta * RCE, RCE = -A * (1 - p_t) with A = log 1e-4), ``nce_rce`` (Ma et
+  al. 2020: alpha * CE / sum_k(-log p_k) + beta * RCE) and ``bootstrap`` (Reed et al. 2015,
+  soft: the target is label_weight * label + (1 - label_weight) * the prediction);
+* for long tails (π: the training class frequencies): ``logit_adjust`` (Menon et al. 2021: CE
+  on z + tau * log π), ``balanced_softmax`` (Ren et al. 2020: CE on z + log π, the same loss
+  as logit_adjust with tau = 1, kept under its own name) and ``ldam`` (Cao et al. 2019: CE on
+  z with the labelled logit lowered by m_y ∝ n_y^(-1/4), the largest margin ``margin``);
+* ``symbolic``: a searched expression (``expr.py``) over p_t, log p_t, the margin and π_t,
+  optionally on prior-adjusted logits (``tau``).
+
+Any spec may carry ``class_balanced_beta`` (Cui et al. 2019); a composite carries it for all its
+terms, which therefore carry none themselves. ``reweight_from`` defers that weighting to the
+last part of training (Cao et al.'s deferred re-weighting, DRW): 0.8 weights from the epoch
+after 80 % of the candidate's own epoch count.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from search_spaces._fields import as_choice, as_float, as_tuple, check_keys, set_field
-from search_spaces.registry import Registry
-
-
-@dataclass(frozen=True)
-class LossKind:
-    """One kind of loss: the parameter fields it takes (every other must stay at its default),
-    those a spec must give, and how its formula reads (``body``, without the class-balancing
-    suffix). The builder registers the function computing it in ``build.LOSS_FUNCTIONS``."""
-
-    params: tuple[str, ...]
-    body: Callable[[LossSpec], str]
-    required: tuple[str, ...] = ()
-    primitive: bool = True  # may be a term of a composite
-    is_sum: bool = False  # its formula is a sum, bracketed when a composite weights it
-
-
-# kind -> LossKind, in the order spaces offer them; filled in below the spec classes.
-LOSS_SPEC_KINDS: Registry[LossKind] = Registry("loss kind")
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def _dec(x: float) -> str:
-    """A number that always shows a decimal point, so weights read as weights: ``1.0``."""
-    s = _num(x)
-    return s if any(c in s for c in ".en") else f"{s}.0"
+from search_spaces.loss.expr import Expr
+from search_spaces.loss.kinds import LOSS_KINDS, LOSS_SPEC_KINDS, PRIMITIVE_KINDS, num
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,10 @@ class LossSpec:
     """One loss. Build it with :func:`~search_spaces.loss.build.build_loss`.
 
     ``label_smoothing`` in [0, 1) (ce, focal, poly1); ``gamma`` >= 0 (focal); ``epsilon`` >= -1
-    (poly1); ``terms`` (composite, at least two); ``class_balanced_beta`` in [0, 1) or None.
+    (poly1); ``terms`` (composite, at least two); ``q`` in (0, 1] (gce); ``alpha``, ``beta`` >= 0,
+    not both 0 (sce, nce_rce); ``label_weight`` in [0.5, 1] (bootstrap); ``tau`` in [0, 4]
+    (logit_adjust, symbolic); ``margin`` in (0, 4] (ldam); ``expression`` (symbolic);
+    ``class_balanced_beta`` in [0, 1) or None; ``reweight_from`` in [0, 1) (needs a beta).
     """
 
     kind: str
@@ -83,7 +74,15 @@ class LossSpec:
     gamma: float = 0.0
     epsilon: float = 0.0
     terms: tuple[LossTerm, ...] = ()
+    q: float = 0.7
+    alpha: float = 1.0
+    beta: float = 1.0
+    label_weight: float = 0.95
+    tau: float = 1.0
+    margin: float = 0.5
+    expression: Expr | None = None
     class_balanced_beta: float | None = None
+    reweight_from: float = 0.0
 
     def __post_init__(self) -> None:
         w = "LossSpec"
@@ -95,17 +94,43 @@ class LossSpec:
         set_field(self, "gamma", as_float(w, "gamma", self.gamma, 0.0))
         set_field(self, "epsilon", as_float(w, "epsilon", self.epsilon, -1.0))
         set_field(self, "terms", as_tuple(w, "terms", self.terms, _term, nonempty=False))
+        self._check_new_fields(w)
         if self.class_balanced_beta is not None:
             beta = as_float(
                 w, "class_balanced_beta", self.class_balanced_beta, 0.0, 1.0, hi_open=True
             )
             set_field(self, "class_balanced_beta", beta)
+        reweight = as_float(w, "reweight_from", self.reweight_from, 0.0, 1.0, hi_open=True)
+        if reweight and self.class_balanced_beta is None:
+            raise ValueError(f"{w}.reweight_from: needs class_balanced_beta (what to weight by)")
+        set_field(self, "reweight_from", reweight)
         for field, default in _DEFAULTS.items():
             if field not in params and getattr(self, field) != default:
                 takers = [k for k in LOSS_KINDS if field in LOSS_SPEC_KINDS.get(k).params]
                 raise ValueError(f"{w}.{field}: only {'/'.join(takers)} takes it, not {kind}")
         if "terms" in params and len(self.terms) < 2:
             raise ValueError(f"{w}.terms: a composite needs at least two terms")
+        if "expression" in params and self.expression is None:
+            raise ValueError(f"{w}.expression: a symbolic loss needs an expression")
+
+    def _check_new_fields(self, w: str) -> None:
+        q = as_float(w, "q", self.q, 0.0, 1.0)
+        if q == 0.0:
+            raise ValueError(f"{w}.q: need a value in (0, 1], got 0 (that limit is ce)")
+        set_field(self, "q", q)
+        set_field(self, "alpha", as_float(w, "alpha", self.alpha, 0.0, 100.0))
+        set_field(self, "beta", as_float(w, "beta", self.beta, 0.0, 100.0))
+        if self.alpha == 0.0 and self.beta == 0.0:
+            raise ValueError(f"{w}.alpha, beta: need at least one above 0")
+        set_field(self, "label_weight", as_float(w, "label_weight", self.label_weight, 0.5, 1.0))
+        set_field(self, "tau", as_float(w, "tau", self.tau, 0.0, 4.0))
+        margin = as_float(w, "margin", self.margin, 0.0, 4.0)
+        if margin == 0.0:
+            raise ValueError(f"{w}.margin: need a value in (0, 4], got 0")
+        set_field(self, "margin", margin)
+        if self.expression is not None and not isinstance(self.expression, Expr):
+            raise ValueError(f"{w}.expression: need an Expr, got "
+                             f"{type(self.expression).__name__}")
 
     # Shorthands: LossSpec.composite((1.0, LossSpec.ce(0.1)), (0.5, LossSpec.focal(2.0))).
     @classmethod
@@ -137,7 +162,8 @@ class LossSpec:
         ``CE(ls=0.1) + 0.5·Focal(γ=2) [CB β=0.999]``."""
         text = self._body()
         if self.class_balanced_beta is not None:
-            text += f" [CB β={_num(self.class_balanced_beta)}]"
+            start = f" from {num(100 * self.reweight_from)}%" if self.reweight_from else ""
+            text += f" [CB β={num(self.class_balanced_beta)}{start}]"
         return text
 
     def _body(self) -> str:
@@ -148,8 +174,14 @@ class LossSpec:
         d: dict[str, Any] = {"kind": self.kind}
         for field in LOSS_SPEC_KINDS.get(self.kind).params:
             value = getattr(self, field)
-            d[field] = [t.to_dict() for t in value] if field == "terms" else value
+            if field == "terms":
+                value = [t.to_dict() for t in value]
+            elif field == "expression":
+                value = value.to_dict()
+            d[field] = value
         d["class_balanced_beta"] = self.class_balanced_beta
+        if self.reweight_from:
+            d["reweight_from"] = self.reweight_from
         return d
 
     @classmethod
@@ -159,52 +191,18 @@ class LossSpec:
             known = ", ".join(LOSS_SPEC_KINDS.ordered())
             raise ValueError(f"LossSpec.kind: unknown kind {kind!r}; known: {known}")
         spec_kind = LOSS_SPEC_KINDS.get(kind)
-        allowed = ("kind", "class_balanced_beta", *spec_kind.params)
+        allowed = ("kind", "class_balanced_beta", "reweight_from", *spec_kind.params)
         check_keys("LossSpec", d, allowed, ("kind", *spec_kind.required))
         if "terms" in d:
             d = {**d, "terms": as_tuple("LossSpec", "terms", d["terms"], _term_from_dict)}
+        if "expression" in d:
+            d = {**d, "expression": Expr.from_dict(d["expression"])}
         return cls(**d)
 
 
-def _smoothing(spec: LossSpec) -> str:
-    return f"ls={_num(spec.label_smoothing)}" if spec.label_smoothing else ""
-
-
-def _ce_body(spec: LossSpec) -> str:
-    ls = _smoothing(spec)
-    return f"CE({ls})" if ls else "CE"
-
-
-def _focal_body(spec: LossSpec) -> str:
-    return f"Focal({', '.join(filter(None, [f'γ={_num(spec.gamma)}', _smoothing(spec)]))})"
-
-
-def _poly1_body(spec: LossSpec) -> str:
-    sign = "−" if spec.epsilon < 0 else "+"
-    return f"{_ce_body(spec)} {sign} {_dec(abs(spec.epsilon))}·(1−p_t)"
-
-
-def _composite_body(spec: LossSpec) -> str:
-    parts = []
-    for term in spec.terms:
-        body = term.loss._body()
-        if term.weight != 1.0:
-            body = f"({body})" if LOSS_SPEC_KINDS.get(term.loss.kind).is_sum else body
-            body = f"{_dec(term.weight)}·{body}"
-        parts.append(body)
-    return " + ".join(parts)
-
-
-_REGISTER = LOSS_SPEC_KINDS.register
-_REGISTER("ce")(LossKind(("label_smoothing",), _ce_body))
-_REGISTER("focal")(LossKind(("gamma", "label_smoothing"), _focal_body))
-_REGISTER("poly1")(LossKind(("epsilon", "label_smoothing"), _poly1_body, is_sum=True))
-_REGISTER("composite")(LossKind(("terms",), _composite_body, required=("terms",), primitive=False))
-LOSS_KINDS = LOSS_SPEC_KINDS.ordered()
 # Every parameter field and its default: a kind that does not take one must leave it so.
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(LossSpec)
-             if f.name not in ("kind", "class_balanced_beta")}
-PRIMITIVE_KINDS = tuple(k for k in LOSS_KINDS if LOSS_SPEC_KINDS.get(k).primitive)
+             if f.name not in ("kind", "class_balanced_beta", "reweight_from")}
 
 
 def _term(field: str, t: Any) -> LossTerm:

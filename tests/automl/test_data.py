@@ -100,9 +100,32 @@ def test_missing_unreadable_and_unknown_sources(tmp_path: Path) -> None:
 
 def test_too_few_samples_for_split(tmp_path: Path) -> None:
     p = tmp_path / "tiny.npz"
-    np.savez(p, x=np.zeros((4, 2)), y=np.array([0, 0, 1, 1]))
-    with pytest.raises(DataError, match="too few to split"):
+    np.savez(p, x=np.zeros((2, 2)), y=np.array([0, 1]))
+    with pytest.raises(DataError, match="too few samples to split off a test set"):
         load_data(str(p), 0.3, 0.3, seed=0)
+
+
+def test_a_class_with_one_or_two_samples_still_splits_and_is_never_emptied(
+        tmp_path: Path) -> None:
+    """A class too small to give the test and validation splits a sample each stays in
+    training (a note says so) instead of refusing the data; the others split as usual."""
+    y = np.array([0] * 30 + [1] * 30 + [2] * 2 + [3])
+    x = np.random.default_rng(0).normal(size=(len(y), 3)).astype(np.float32)
+    p = tmp_path / "rare.npz"
+    np.savez(p, x=x, y=y)
+    data = load_data(str(p), 0.2, 0.2, seed=0)
+    s = data.splits
+    train = np.bincount(s.y_train, minlength=4)
+    assert train[2] == 1 and train[3] == 1  # every class keeps a training sample
+    assert np.bincount(s.y_test, minlength=4)[2:].tolist() == [1, 0]
+    assert np.bincount(s.y_val, minlength=4)[2:].tolist() == [0, 0]
+    assert len(s.y_train) + len(s.y_val) + len(s.y_test) == len(y)
+    assert {0, 1} <= set(s.y_val.tolist()) and {0, 1} <= set(s.y_test.tolist())
+    assert data.notes == (
+        "class '3' has 1 sample left: kept for training, none in the test split",
+        "class '2' has 1 sample left: kept for training, none in the validation split",
+        "class '3' has 1 sample left: kept for training, none in the validation split",
+    )
 
 
 def test_digits_read_from_scikit_learns_file_equal_its_loader() -> None:

@@ -175,7 +175,7 @@ CASES: list[tuple[str, list[str], str]] = [
         ("y_test_new_label.npz", ": y_test: label 5 does not occur"),
         ("x_test_empty.npz", ": x_test: has no samples"),
         ("x_test_complex.npz", ": x_test: features must be real numbers"),
-        ("too_few_per_class.npz", ": class '0' has"),
+        ("too_few_per_class.npz", ": too few samples to split off a validation set"),
         ("pickled_x.npz", ": array 'x' holds pickled Python objects"),
         ("pickled_y.npz", ": array 'y' holds pickled Python objects"),
         ("junk.npz", ": cannot read .npz file"),
@@ -200,7 +200,7 @@ CASES: list[tuple[str, list[str], str]] = [
         ("one_class.csv", ": y has a single class"),
         ("huge_field.csv", ": cannot read CSV file"),
         ("overflow_column.csv", ": x: values beyond the float32 range"),
-        ("few_rows.csv", ": class 'x' has 1 samples: too few to split"),
+        ("few_rows.csv", ": too few samples to split off a test set (2 in all)"),
         ("absent.csv", ": data file not found"),
     ]],
     # -- python:module:function loaders ---------------------------------------------------

@@ -28,7 +28,7 @@ INFO = InputInfo((1, 8, 8), 10)
 
 def test_builtin_spaces_are_registered_on_import() -> None:
     assert ARCH_SPACES.names() == ["auto", "cnn1d", "cnn2d", "mlp", "rocket"]
-    assert LOSS_SPACES.names() == ["ce", "fixed_ce", "searched"]
+    assert LOSS_SPACES.names() == ["ce", "fixed_ce", "searched", "symbolic"]
     assert search_spaces.HPARAM_SPACES.names() == ["default"]
 
 

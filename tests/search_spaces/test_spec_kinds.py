@@ -9,6 +9,7 @@ import torch
 from search_spaces import LossSpec, MLPSpec, build_loss, build_model, count_layers
 from search_spaces.arch.net import ARCH_BUILDERS
 from search_spaces.arch.specs import ARCH_KINDS, arch_from_dict
+from search_spaces.loss import Expr
 from search_spaces.loss.build import LOSS_FUNCTIONS
 from search_spaces.loss.specs import LOSS_KINDS, LOSS_SPEC_KINDS, PRIMITIVE_KINDS, loss_from_dict
 from search_spaces.registry import RegistryError
@@ -20,8 +21,10 @@ def test_every_arch_kind_has_a_builder_and_only_those() -> None:
 
 def test_every_loss_kind_has_a_function_and_only_those() -> None:
     assert LOSS_SPEC_KINDS.ordered() == LOSS_FUNCTIONS.ordered() == LOSS_KINDS
-    assert LOSS_KINDS == ("ce", "focal", "poly1", "composite")  # the spaces' default order
-    assert PRIMITIVE_KINDS == ("ce", "focal", "poly1")
+    assert LOSS_KINDS == ("ce", "focal", "poly1", "composite", "gce", "sce", "nce_rce",
+                          "bootstrap", "logit_adjust", "balanced_softmax", "ldam", "symbolic")
+    assert PRIMITIVE_KINDS == ("ce", "focal", "poly1", "gce", "sce", "nce_rce", "bootstrap",
+                               "logit_adjust", "balanced_softmax", "ldam")
 
 
 def test_a_kind_is_registered_once() -> None:
@@ -34,7 +37,7 @@ def test_unknown_kinds_list_the_known_ones() -> None:
         arch_from_dict({"kind": "rnn"})
     with pytest.raises(ValueError, match="unknown kind"):
         arch_from_dict({"kind": ["mlp"]})
-    with pytest.raises(ValueError, match="unknown kind 'l2'; known: ce, focal, poly1, composite"):
+    with pytest.raises(ValueError, match="unknown kind 'l2'; known: ce, focal, poly1, compos"):
         loss_from_dict({"kind": "l2"})
 
 
@@ -50,7 +53,12 @@ def test_builders_refuse_what_is_not_a_spec() -> None:
 @pytest.mark.parametrize("kind", LOSS_KINDS)
 def test_every_loss_kind_renders_and_computes(kind: str) -> None:
     spec = {"ce": LossSpec.ce(0.1), "focal": LossSpec.focal(2.0), "poly1": LossSpec.poly1(-0.5),
-            "composite": LossSpec.composite((1.0, LossSpec.ce()), (0.5, LossSpec.poly1(1.0)))}
+            "composite": LossSpec.composite((1.0, LossSpec.ce()), (0.5, LossSpec.poly1(1.0))),
+            "gce": LossSpec("gce", q=0.5), "sce": LossSpec("sce", alpha=0.1),
+            "nce_rce": LossSpec("nce_rce"), "bootstrap": LossSpec("bootstrap"),
+            "logit_adjust": LossSpec("logit_adjust", tau=1.5),
+            "balanced_softmax": LossSpec("balanced_softmax"), "ldam": LossSpec("ldam"),
+            "symbolic": LossSpec("symbolic", expression=Expr.of("neg", Expr.leaf("logp")))}
     loss = build_loss(spec[kind])
     value = loss(torch.randn(5, 3), torch.tensor([0, 1, 2, 0, 1]))
     assert torch.isfinite(value) and spec[kind].formula
