@@ -20,6 +20,7 @@ from automl.cluster.settings import ClusterSection
 from automl.control.samplers import PRUNERS, SAMPLERS
 from automl.errors import ConfigError
 from automl.names import study_name_problem
+from trainer.metrics import METRICS
 from trainer.settings import COUNT_MAX, SECONDS_MAX, SEED_MAX, Ref, setting
 from trainer.types import TrainConfig
 
@@ -70,6 +71,9 @@ class StudySection:
     objective: str = setting("pareto", choices=OBJECTIVES, help="pareto: max val_accuracy, "
                              "min cost; val_accuracy: single objective")
     cost: str = setting(DEFAULT_COST, choices=COSTS, help="the cost a Pareto search minimizes")
+    metric: str = setting("accuracy", choices=METRICS, help="the validation figure that ranks, "
+                          "prunes and selects, and the test figure: balanced_accuracy or "
+                          "macro_f1 for imbalanced classes")
     pruner: str = setting("asha", choices=PRUNERS, help="asha: Pareto-aware successive "
                           "halving in a Pareto study, Optuna's ASHA in a single-objective one; "
                           "hyperband, median: single-objective only")
@@ -108,6 +112,9 @@ class SearchSection:
     cheap_start: str = setting("auto", choices=CHEAP_STARTS, help="a new Pareto search first "
                                "trains the cheapest candidate of each family (automl/"
                                "control/cheap_start.py); auto: when it has a timeout")
+    loss_probes: bool = setting(True, help="once 3 trials completed, train the best again "
+                                "with a noise-robust and a long-tail loss (automl/control/"
+                                "loss_probes.py)")
     arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")
     loss_options: dict[str, Any] = setting(factory=dict, help="options of the loss space")
     hparam_options: dict[str, Any] = setting(factory=dict, help="options of the hparam space")
@@ -156,7 +163,9 @@ def from_dict(data: Mapping[str, Any]) -> StudyConfig:
     cfg = StudyConfig(**{name: build(cls, data.get(name, {}), name)
                          for name, cls in SECTIONS.items()})
     _check_consistency(cfg)
-    return cfg
+    # The trainer measures in the study's metric: one setting, study.metric, decides both.
+    return dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer,
+                                                                metric=cfg.study.metric))
 
 
 def _check_consistency(cfg: StudyConfig) -> None:
@@ -175,6 +184,9 @@ def _check_consistency(cfg: StudyConfig) -> None:
     if cfg.trainer.latency_repeats < 1:  # 0 is the trainer's "skip it"; a search times all
         raise ConfigError(f"trainer.latency_repeats: {cfg.trainer.latency_repeats} is out of "
                           "range; a search times every candidate, so it must be >= 1")
+    if cfg.trainer.metric not in ("accuracy", cfg.study.metric):
+        raise ConfigError(f"trainer.metric: a search measures in study.metric; set that to "
+                          f"{cfg.trainer.metric!r} instead")
     if cfg.trainer.precision == "fp16" and cfg.trainer.device == "cpu":
         raise ConfigError("trainer.precision: 'fp16' needs CUDA; use 'bf16' on the CPU")
     hb = cfg.study.heartbeat_interval

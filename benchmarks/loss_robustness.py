@@ -96,21 +96,27 @@ def run_path(out: Path, name: str, variant: str, seed: int, method: str) -> Path
     return out / "runs" / f"{name}__{variant}__seed{seed}__{method}.json"
 
 
+def metric_for(variant: str, long_tail_metric: str) -> str:
+    """The study.metric every method of ``variant`` searches with (the same for all)."""
+    return long_tail_metric if VARIANTS[variant][0] == "lt" else "accuracy"
+
+
 def run_one(name: str, variant: str, seed: int, budget: float, out: Path,
-            method: str) -> dict[str, Any]:
+            method: str, metric: str = "accuracy") -> dict[str, Any]:
     data = write_variant_npz(name, variant, out)
-    res = run_automl(f"{name}-{variant}", seed, budget, out, method, sets=METHODS[method],
-                     data=data)
+    sets = [*METHODS[method], *([f'study.metric="{metric}"'] if metric != "accuracy" else [])]
+    res = run_automl(f"{name}-{variant}", seed, budget, out, method, sets=sets, data=data)
     return {"set": name, "variant": variant, "seed": seed, "method": method, "budget_s": budget,
-            **res}
+            "metric": metric, **res}
 
 
-def load_run(path: Path, budget: float) -> dict[str, Any] | None:
-    """A saved result for this T, else None."""
+def load_run(path: Path, budget: float, metric: str = "accuracy") -> dict[str, Any] | None:
+    """A saved result for this T and metric, else None."""
     if not path.exists():
         return None
     run: dict[str, Any] = json.loads(path.read_text())
-    return run if run.get("budget_s") == budget else None
+    same = run.get("budget_s") == budget and run.get("metric", "accuracy") == metric
+    return run if same else None
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -134,6 +140,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--budget-scale", type=float,
                     help="multiply every T (default 1; --quick: 0.5)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/out/loss_robustness")
+    ap.add_argument("--long-tail-metric", default="balanced_accuracy",
+                    choices=("accuracy", "balanced_accuracy", "macro_f1"),
+                    help="study.metric of every method on the lt* variants (default "
+                         "balanced_accuracy, as the README advises for imbalanced classes; on "
+                         "their balanced test sets it equals accuracy)")
     ap.add_argument("--report-only", action="store_true",
                     help="run nothing: the report from the results in --out")
     args = ap.parse_args(argv)
@@ -162,7 +173,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     budgets = {n: SUITE[n].budget_s * args.budget_scale for n in args.sets}
     keys = [(n, v, s, m) for n in args.sets for v in args.variants for s in seeds
             for m in args.methods]
-    runs = {k: r for k in keys if (r := load_run(run_path(out, *k), budgets[k[0]])) is not None}
+    lt = args.long_tail_metric
+
+    def saved(k: tuple[str, str, int, str]) -> dict[str, Any] | None:
+        return load_run(run_path(out, *k), budgets[k[0]], metric_for(k[1], lt))
+
+    runs = {k: r for k in keys if (r := saved(k)) is not None}
     todo = [] if args.report_only else [k for k in keys if runs.get(k, {"error": 1}).get("error")]
     print(f"machine: {cpu_model()}\nsets: {', '.join(args.sets)}\nvariants: "
           f"{', '.join(args.variants)}\nmethods: {', '.join(args.methods)}\nseeds: {seeds}\n"
@@ -171,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{sum(budgets[k[0]] for k in todo) / 3600:.2f} h)", flush=True)
     for key in todo:
         name, variant, seed, method = key
-        res = run_one(name, variant, seed, budgets[name], out, method)
+        res = run_one(name, variant, seed, budgets[name], out, method, metric_for(variant, lt))
         run_path(out, *key).write_text(json.dumps(res, indent=1))
         runs[key] = res
         t = chosen_trial(res)
@@ -184,8 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for variant in args.variants:
             for seed in seeds:
                 for m in METHODS:
-                    if m not in args.methods and (run := load_run(
-                            run_path(out, name, variant, seed, m), budgets[name])):
+                    if m not in args.methods and (run := saved((name, variant, seed, m))):
                         runs[(name, variant, seed, m)] = run
     methods = [m for m in METHODS if m in args.methods or any(k[3] == m for k in runs)]
     summary = summarize(runs, args.sets, args.variants, methods, seeds)
@@ -200,6 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary.update(machine=cpu_model(), budget_scale=args.budget_scale, budgets_s=budgets,
                    seeds=seeds, sets=args.sets, variants=args.variants, methods=methods,
                    method_settings={m: METHODS[m] for m in methods}, data=data,
+                   long_tail_metric=lt,
                    min_per_class=MIN_PER_CLASS)
     write_json(out / "summary.json", summary)
     print(f"\nwrote {out / 'summary.json'}")

@@ -176,3 +176,9 @@ def log_scaled(values: pd.Series) -> bool:
     if v.empty or (v <= 0).any():
         return False
     return math.log10(float(v.max()) / float(v.min())) >= 2
+
+
+def per_class_frame(per_class: dict[str, Any]) -> pd.DataFrame:
+    """One row per class: its name and the test accuracy on its samples (None: no sample)."""
+    return pd.DataFrame({"class": [str(k) for k in per_class],
+                         "test accuracy": [_number(v) for v in per_class.values()]})

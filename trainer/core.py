@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.data import TensorSplits, count_correct
+from trainer.data import TensorSplits, evaluate
 from trainer.factories import (
     LossFactory,
     ModelFactory,
@@ -23,6 +23,7 @@ from trainer.factories import (
     set_checkpointing,
 )
 from trainer.loop import LoopOutcome, Replica, train_loop
+from trainer.metrics import Tallies
 from trainer.optim import autocast_factory, seed_everything
 from trainer.strategy import Strategy
 from trainer.types import Costs, EpochCallback, TrainConfig, TrainResult, best_val_loss
@@ -64,8 +65,9 @@ class Fitted:
 
     model: nn.Module
     outcome: LoopOutcome
-    test_accuracy: float
+    test_accuracy: float  # in cfg.metric
     peak_memory_mb: float | None  # the largest rank's peak: what each device must hold
+    test_per_class: list[float | None] | None = None  # accuracy on each class's test samples
 
     def result(
         self, costs: Costs | None = None, comm_bytes_per_step: float | None = None
@@ -74,6 +76,7 @@ class Fitted:
         return TrainResult(
             val_accuracy=out.best_val,
             test_accuracy=self.test_accuracy,
+            test_per_class=self.test_per_class,
             history=out.history,
             train_seconds=out.seconds,
             best_epoch=out.best_epoch,
@@ -108,9 +111,8 @@ def fit(
         torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * strategy.rank)
     loss_fn = (request.loss_factory or default_loss_factory)(request.loss_spec, class_counts)
     loss_fn.to(device)
-    replica = Replica(
-        strategy.wrap(model, cfg, device), model, loss_fn, strategy.optimizer(cfg, model)
-    )
+    replica = Replica(strategy.wrap(model, cfg, device), model, loss_fn,
+                      strategy.optimizer(cfg, model), len(class_counts))
     shard = strategy.shard
     local = replace(
         splits, x_val=shard(splits.x_val), y_val=shard(splits.y_val),
@@ -120,13 +122,15 @@ def fit(
                          score_start=callable(prepare))
     model.load_state_dict(outcome.best_state)
     autocast = autocast_factory(cfg.precision, device)
-    hits = count_correct(model, local.x_test, local.y_test, cfg.eval_batch_size, autocast)
-    hits_total, test_n = strategy.reduce([float(hits), float(len(local.y_test))])
+    tallies, _ = evaluate(model, local.x_test, local.y_test, cfg.eval_batch_size, autocast,
+                          len(class_counts))
+    test = Tallies.from_flat(strategy.reduce(tallies.flat()))
     local_peak = outcome.peak_memory_mb
     (peak,) = strategy.reduce([-1.0 if local_peak is None else local_peak], op="max")
     return Fitted(
         model=model,
         outcome=outcome,
-        test_accuracy=hits_total / test_n if test_n else float("nan"),
+        test_accuracy=test.score(cfg.metric),
+        test_per_class=test.per_class_accuracy(),
         peak_memory_mb=None if peak < 0 else peak,
     )

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainer.metrics import Tallies
 from trainer.types import DataSplits
 
 
@@ -107,23 +108,27 @@ def evaluate(
     y: torch.Tensor,
     batch_size: int,
     autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
-) -> tuple[int, float]:
-    """Top-1 hits and summed cross-entropy (NLL) in eval mode: sums, unlike means, add up
-    across ranks. The NLL is plain cross-entropy whatever loss was trained, so it compares
-    trials; it breaks ties between trials of equal validation accuracy."""
+    num_classes: int | None = None,
+) -> tuple[Tallies, float]:
+    """Per-class tallies of the top-1 predictions and the summed cross-entropy (NLL), in eval
+    mode: sums, unlike means, add up across ranks (give ``num_classes`` so that every rank's
+    tallies have one length, an empty shard's too). The NLL is plain cross-entropy whatever
+    loss was trained; it is reported, never used to choose between trials."""
     was_training = model.training
     model.eval()
-    correct, nll = 0, 0.0
+    preds, nll, classes = [], 0.0, num_classes or 0
     try:
         for start in range(0, len(y), batch_size):
             with autocast():
                 logits = model(x[start : start + batch_size])
             target = y[start : start + batch_size]
-            correct += int((logits.argmax(dim=1) == target).sum())
+            preds.append(logits.argmax(dim=1).cpu())
+            classes = classes or logits.shape[1]
             nll += float(F.cross_entropy(logits.float(), target, reduction="sum"))
     finally:
         model.train(was_training)
-    return correct, nll
+    pred = torch.cat(preds).numpy() if preds else np.zeros(0, np.int64)
+    return Tallies.of(pred, y.cpu().numpy(), classes), nll
 
 
 def count_correct(
@@ -134,4 +139,4 @@ def count_correct(
     autocast: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> int:
     """Number of top-1 hits in eval mode: counts, unlike fractions, add up across ranks."""
-    return evaluate(model, x, y, batch_size, autocast)[0]
+    return evaluate(model, x, y, batch_size, autocast)[0].hits

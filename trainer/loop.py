@@ -21,6 +21,7 @@ from trainer.augment import augment
 from trainer.data import TensorSplits, evaluate
 from trainer.errors import TrialTimeoutError
 from trainer.memory import PeakMemoryMeter
+from trainer.metrics import Tallies
 from trainer.optim import autocast_factory, build_scheduler, make_grad_scaler
 from trainer.step import optimizer_step
 from trainer.strategy import Strategy
@@ -79,6 +80,7 @@ class Replica:
     module: nn.Module
     loss_fn: nn.Module
     optimizer: torch.optim.Optimizer
+    num_classes: int  # the tallies' length on every rank, whatever its shard holds
 
 
 def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: torch.device,
@@ -149,13 +151,16 @@ def _validate(
     train_sums: list[float],
 ) -> EpochRecord:
     """The epoch's record (``seconds`` left 0) from ``[loss_sum, samples]`` of its training and
-    this rank's validation shard, both reduced over the ranks."""
+    this rank's validation shard, both reduced over the ranks; its validation figure is
+    ``cfg.metric`` (accuracy unless told otherwise)."""
     strategy.before_eval()
-    hits, nll = evaluate(replica.module, data.x_val, data.y_val, cfg.eval_batch_size, autocast)
-    loss_total, samples, hits_total, val_n, nll_total = strategy.reduce(
-        [*train_sums, float(hits), float(len(data.y_val)), nll]
-    )
-    return EpochRecord(epoch, loss_total / samples, hits_total / val_n, 0.0, nll_total / val_n)
+    tallies, nll = evaluate(replica.module, data.x_val, data.y_val, cfg.eval_batch_size,
+                            autocast, replica.num_classes)
+    loss_total, samples, nll_total, *counts = strategy.reduce([*train_sums, nll,
+                                                               *tallies.flat()])
+    whole = Tallies.from_flat(counts)
+    return EpochRecord(epoch, loss_total / samples, whole.score(cfg.metric), 0.0,
+                       nll_total / whole.samples)
 
 
 def _state_tensors(*modules: nn.Module) -> list[torch.Tensor]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.metrics import METRICS
 from trainer.settings import COUNT_MAX, SECONDS_MAX, Ref, setting
 
 
@@ -96,13 +97,15 @@ class TrainConfig:
     trial_timeout: float | None = setting(
         None, lo=0, hi=SECONDS_MAX, lo_open=True,
         help="wall-clock seconds for one trial's training; none: no limit")
+    metric: str = setting("accuracy", choices=METRICS, help="the validation and test figure "
+                          "(a search sets it from study.metric)")
 
 
 @dataclass(frozen=True)
 class EpochRecord:
     epoch: int  # 1-based
     train_loss: float
-    val_accuracy: float
+    val_accuracy: float  # the validation figure in TrainConfig.metric (accuracy by default)
     seconds: float
     val_loss: float | None = None  # mean cross-entropy on the validation split
 
@@ -127,8 +130,9 @@ class Costs:
 
 @dataclass
 class TrainResult:
-    val_accuracy: float  # best validation accuracy over epochs (weights of that epoch are kept)
-    test_accuracy: float  # accuracy of the kept weights on the test split (never used to select)
+    # Both in TrainConfig.metric (accuracy by default; balanced accuracy or macro F1 if asked):
+    val_accuracy: float  # best validation figure over epochs (weights of that epoch are kept)
+    test_accuracy: float  # the kept weights' on the test split (never used to select)
     history: list[EpochRecord]
     train_seconds: float
     best_epoch: int
@@ -138,3 +142,4 @@ class TrainResult:
     comm_bytes_per_step: float | None = None
     costs: Costs | None = None
     val_loss: float | None = None  # validation cross-entropy at the kept (best) epoch
+    test_per_class: list[float | None] | None = None  # per class test accuracy (None: absent)

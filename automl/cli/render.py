@@ -111,12 +111,14 @@ def trial_panel(rec: TrialRecord) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    for key in ("state", "reason", "val_accuracy", "test_accuracy", "params", "flops",
-                "latency_ms", "peak_memory_mb", "comm_bytes_per_step", "train_seconds",
-                "best_epoch", "loss_formula", "artifact_path"):
+    for key in ("state", "reason", "metric", "val_accuracy", "test_accuracy", "params",
+                "flops", "latency_ms", "peak_memory_mb", "comm_bytes_per_step",
+                "train_seconds", "best_epoch", "loss_formula", "artifact_path"):
         value = getattr(rec, key)
         if value is not None:
             head.add_row(key, safe(value))
+    if isinstance(rec.test_per_class, dict) and rec.test_per_class:
+        head.add_row("test accuracy per class", safe(per_class_text(rec.test_per_class)))
     curves = Table(title="epochs")
     for col in ("epoch", "train loss", "val acc", "seconds"):
         curves.add_column(col, justify="right")
@@ -129,3 +131,11 @@ def trial_panel(rec: TrialRecord) -> Group:
         curves,
         Panel(Pretty(specs), title="specs"),
     )
+
+
+def per_class_text(per_class: dict[str, Any], most: int = 30) -> str:
+    """``a 0.95 · b 0.8 · c -`` (the first ``most`` classes, then how many more)."""
+    items = list(per_class.items())
+    shown = " · ".join(f"{name} {_num(acc, '.3f') if isinstance(acc, float) else '-'}"
+                       for name, acc in items[:most])
+    return shown + (f" · … {len(items) - most} more" if len(items) > most else "")

@@ -211,6 +211,7 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
             deadline: Deadline, train: TrainFn | None) -> SearchOutcome:
     from automl.control.cheap_start import queue_cheap_start
     from automl.control.loop import WORKER, finished_in_study, optimize
+    from automl.control.loss_probes import LossProbes
     from automl.storage.runs import lease, start_or_resume
 
     with lease(storage, f"study:{cfg.study.name}"):
@@ -231,8 +232,9 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
         else:
             queue_cheap_start(study, cfg, plan, run.requested)
     on_tally = getattr(reporter, "run_progress", None)
+    probes = LossProbes(cfg)  # queues the loss probes once the first trials completed
     ran = optimize(
-        study, objective, storage, run, deadline=deadline, callbacks=callbacks or [],
+        study, objective, storage, run, deadline=deadline, callbacks=[probes, *(callbacks or [])],
         on_tally=on_tally, on_interrupt=objective.interrupted,
     )
     states: dict[str, int] = {}

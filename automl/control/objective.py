@@ -40,9 +40,7 @@ class Objective:
         """``plan``: the study's plan (:func:`automl.policy.plan.make_plan`, made once by the
         controller); ``train``: the training function, :func:`trainer.train` unless given
         (tests pass one with its contract to run the search's decisions without training)."""
-        self.cfg = cfg
-        self.data = data
-        self.storage = storage
+        self.cfg, self.data, self.storage = cfg, data, storage
         self.reporter = reporter or NullReporter()
         self.study_name = cfg.study.name
         self.deadline = deadline or Deadline()
@@ -284,7 +282,8 @@ class Objective:
             train_seconds=result.train_seconds, reason=stopped,
             best_epoch=result.best_epoch, artifact_path=f"{rel}/{path.name}", **costs,
         )
-        trial.set_user_attr("test_accuracy", result.test_accuracy)
+        trial.set_user_attr("test_accuracy", result.test_accuracy)  # in study.metric
+        trial.set_user_attr("test_per_class", self.data.by_class(result.test_per_class))
         if stopped is None:
             trial.set_user_attr(CANDIDATE_ATTR, key)
         if self.cfg.study.objective == "val_accuracy":

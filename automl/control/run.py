@@ -104,10 +104,11 @@ def banner(cfg: StudyConfig, store: Storage, data: PreparedData) -> str:
     from automl.cli.render import safe
 
     s, cost = cfg.study, objective_cost(cfg)
+    val = "val_accuracy" if s.metric == "accuracy" else f"val {s.metric}"
     return (f"study [bold]{safe(s.name)}[/] in {safe(store.masked_url)}: {s.trials} trials"
             f"{f' on {s.workers} workers' if s.workers > 1 else ''}, "
             f"data {safe(cfg.data.source)} {tuple(data.splits.x_train.shape)} train, "
-            f"objective {'val_accuracy vs ' + cost if cost else 'val_accuracy'}"
+            f"objective {val + ' vs ' + cost if cost else val}"
             + "".join(f"\nnote: {safe(note)}" for note in data.notes))
 
 

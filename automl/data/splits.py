@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,10 @@ class PreparedData:
     data_hash: str  # sha256 of the raw arrays, so a bundle can say what it was trained on
     source: str
     notes: tuple[str, ...] = ()  # what the split did that a user should hear of
+
+    def by_class(self, values: Sequence[Any] | None) -> dict[str, Any] | None:
+        """``values`` (one per class, in class order) keyed by class name."""
+        return None if values is None else dict(zip(self.classes, values, strict=True))
 
 
 def _stratified_split(

@@ -36,6 +36,7 @@ def render_card(spec: dict[str, Any]) -> str:
     """Markdown for people: what the model is, how good and costly, how to use and rebuild it."""
     m, c, d = spec.get("metrics", {}), spec.get("costs", {}), spec.get("data", {})
     v = spec.get("versions", {})
+    name = str(m.get("metric") or "accuracy").replace("_", " ")
     retrain = spec.get("retrain")
     origin = (f"retrained ({retrain['mode']}, {retrain['epochs']} epochs) from trial "
               if retrain else f"trial {spec['trial']} ({spec.get('selected_by')}) of ")
@@ -56,8 +57,8 @@ def render_card(spec: dict[str, Any]) -> str:
         "",
         "| metric | value |",
         "| --- | --- |",
-        f"| validation accuracy | {_pct(m.get('val_accuracy'))} |",
-        f"| test accuracy | {_pct(m.get('test_accuracy'))} |",
+        f"| validation {name} | {_pct(m.get('val_accuracy'))} |",
+        f"| test {name} | {_pct(m.get('test_accuracy'))} |",
         f"| parameters | {_num(c.get('params'))} |",
         f"| FLOPs per sample | {_num(c.get('flops'))} |",
         f"| CPU latency, batch 1 (ms) | {_num(c.get('latency_ms'))} |",

@@ -141,6 +141,8 @@ def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, da
         "val_accuracy": result.val_accuracy if as_searched else None,
         "test_accuracy": result.test_accuracy,
         "best_epoch": result.best_epoch,
+        "metric": cfg.metric,
+        "test_per_class": data.by_class(result.test_per_class),
     }
     costs = result.costs
     spec["costs"] = {**spec.get("costs", {}), "train_seconds": result.train_seconds,

@@ -28,7 +28,7 @@ CV_FOLDS = 5
 class CVScore:
     accuracy: float  # mean held-out accuracy over the folds
     std: float
-    loss: float  # mean held-out cross-entropy: breaks ties in accuracy, which are common
+    loss: float  # mean held-out cross-entropy: reported, never used to choose (see select)
     folds: int
     samples: int  # train + validation samples the folds were cut from
 

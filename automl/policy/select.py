@@ -8,16 +8,14 @@ FLOPs; test accuracy never takes part in a choice):
   split can tell apart; ties are common, digits saturates validation at 1.0). A tie goes to the
   higher recent validation accuracy (``val_recent``: the mean over the candidate's last 3
   epochs, :func:`automl.policy.ranking.recent_accuracy`; a candidate that held the accuracy rather
-  than touched it once), then to the lower validation loss (plain cross-entropy on the
-  validation split, whatever loss was trained), then to the higher accuracy, the lower cost and
-  the lower trial number (the leaderboard's own order among equals,
-  :func:`automl.policy.ranking.order_key`), so the choice is deterministic. On small data,
-  where contenders were also cross-validated (:mod:`automl.policy.crossval`), the rule runs on
-  their cross-validated accuracy and loss (a mean over folds is already steady; ``val_recent``
-  is not consulted). Why recent accuracy before loss: on the three digits runs of
-  benchmarks/RESULTS.md record 3, the lowest loss among dozens of candidates at 1.0 picked
-  98.1 % test where the steadiest picked 99.2 % (the loss rewards confident networks, not
-  accurate ones).
+  than touched it once), then to the higher accuracy, the lower cost and the lower trial number
+  (the leaderboard's own order among equals, :func:`automl.policy.ranking.order_key`), so the
+  choice is deterministic. On small data, where contenders were also cross-validated
+  (:mod:`automl.policy.crossval`), the rule runs on their cross-validated accuracy (a mean over
+  folds is already steady; ``val_recent`` is not consulted). No figure that depends on the loss
+  trained decides: a validation loss says how confident a network is, so label smoothing,
+  focal and the noise-robust losses would lose every tie to plain cross-entropy by construction
+  (until issue 22 the validation loss came second; it decided digits and GunPoint).
 * ``knee``: :func:`automl.policy.ranking.knee` over the Pareto front of (validation accuracy,
   cost): with accuracy and log10(cost) each scaled to [0, 1] over the front, the member
   farthest above the straight line from the cheapest member to the most accurate one, i.e.
@@ -43,14 +41,6 @@ def _cost(rec: TrialRecord, cost: str) -> float:
     return float("inf") if value is None else value  # an unpriced trial never wins a tie
 
 
-def _finite(value: float | None) -> float:
-    return float("inf") if value is None or value != value else value  # None or NaN last
-
-
-def _loss(rec: TrialRecord) -> float:
-    return _finite(rec.val_loss)
-
-
 def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
     done = [r for r in records if r.state == "COMPLETE" and r.val_accuracy is not None]
     if not done:
@@ -65,34 +55,32 @@ def _complete(records: Sequence[TrialRecord], study: str) -> list[TrialRecord]:
 def best_trial(records: Sequence[TrialRecord], cost: str = DEFAULT_COST, study: str = "?"
                ) -> TrialRecord:
     """Highest cross-validated accuracy where measured, else highest validation accuracy, with
-    accuracies within one validation sample of the best counted as tied; ties to the lower
-    (cross-)validation loss, then the higher accuracy, lower ``cost`` and trial number."""
+    accuracies within one validation sample of the best counted as tied; ties to the steadier
+    recent accuracy (not cross-validated), then the higher accuracy, lower ``cost`` and trial
+    number. Never the loss: it would favour the confident networks plain CE trains."""
     done = _complete(records, study)
     validated = [r for r in done if r.cv_accuracy is not None]
     if validated:
         return _pick(validated, lambda r: float(r.cv_accuracy or 0.0),
-                     lambda r: _finite(r.cv_loss), max(r.cv_samples or 0 for r in validated),
-                     cost, steady=lambda r: 0.0)
-    return _pick(done, lambda r: float(r.val_accuracy or 0.0), _loss,
+                     max(r.cv_samples or 0 for r in validated), cost, steady=lambda r: 0.0)
+    return _pick(done, lambda r: float(r.val_accuracy or 0.0),
                  max(r.val_samples or 0 for r in done), cost, steady=_recent)
 
 
 def _recent(rec: TrialRecord) -> float:
-    # Trials stored before val_recent existed (and repeats) all count as -1: the loss decides.
+    # Trials stored before val_recent existed (and repeats) all count as -1: the next rule decides.
     return -1.0 if rec.val_recent is None else float(rec.val_recent)
 
 
-def _pick(pool: Sequence[TrialRecord], acc: Callable[[TrialRecord], float],
-          loss: Callable[[TrialRecord], float], samples: int, cost: str,
-          steady: Callable[[TrialRecord], float]) -> TrialRecord:
+def _pick(pool: Sequence[TrialRecord], acc: Callable[[TrialRecord], float], samples: int,
+          cost: str, steady: Callable[[TrialRecord], float]) -> TrialRecord:
     # One sample of the validation data is below what it can tell apart: accuracies that
-    # close are a tie, decided by the steadier accuracy, then the loss on the same samples.
+    # close are a tie, decided by the steadier accuracy.
     top = max(acc(r) for r in pool)
     tol = 1.0 / samples if samples else 0.0
     tied = [r for r in pool if acc(r) >= top - tol - 1e-12]
     # The last rules (accuracy, cost, number) are the leaderboard's own order_key.
-    return min(tied, key=lambda r: (-steady(r), loss(r), *order_key(acc(r), r.cost(cost),
-                                                                     r.number)))
+    return min(tied, key=lambda r: (-steady(r), *order_key(acc(r), r.cost(cost), r.number)))
 
 
 def _front(done: Sequence[TrialRecord], cost: str) -> list[TrialRecord]:

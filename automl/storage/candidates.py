@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from automl.config import cost_known_among
 from automl.storage.schema import EpochRow, TrialRow
@@ -17,26 +17,26 @@ CANDIDATE_ATTR = "candidate"  # Optuna user attribute: the content hash of a fin
 RUNG_COSTS = ("params", "flops", "latency_ms")  # known before training
 
 
-# Validation accuracy with ties broken by validation loss, as one number: accuracies differ by at
-# least 1/n_val >= 1e-6, far more than LOSS_TIE_BREAK times any loss (capped at 100).
-LOSS_TIE_BREAK = 1e-9
+# Best validation accuracy with ties broken by the mean accuracy over the epochs so far, as one
+# number: accuracies differ by at least 1/n_val >= 1e-6, far more than TIE_BREAK times a mean.
+TIE_BREAK = 1e-9
 
 
 def rung_entries(storage: Storage, study: str, epoch: int, cost: str
                  ) -> list[tuple[int, float, float, str | None]]:
     """``(trial number, best quality up to epoch, cost, family)`` of every trial of the study that
-    reached ``epoch``, whichever worker or machine ran it. Quality is validation accuracy,
-    ties broken by lower validation loss (on a small validation split many candidates tie at
-    the same accuracy, and cost alone would then decide). ``cost`` is a column known before
-    training (peak memory is not: FLOPs stand in for it)."""
+    reached ``epoch``, whichever worker or machine ran it. Quality is the best validation
+    accuracy, ties broken by the mean validation accuracy up to ``epoch`` (on a small validation
+    split many candidates tie, and cost alone would then decide; the candidate that got there
+    sooner and held it wins). Not the validation loss: it would favour the confident networks
+    plain cross-entropy trains over smoothed or noise-robust losses. ``cost`` is a column known
+    before training (peak memory is not: FLOPs stand in for it)."""
     column = getattr(TrialRow, cost_known_among(cost, RUNG_COSTS))
     reached = select(EpochRow.trial_id).where(EpochRow.epoch == epoch)
-    raw = func.coalesce(EpochRow.val_loss, 100.0)
-    loss = case((raw > 100.0, 100.0), else_=raw)  # portable LEAST(raw, 100)
-    quality = EpochRow.val_accuracy - LOSS_TIE_BREAK * loss
+    quality = func.max(EpochRow.val_accuracy) + TIE_BREAK * func.avg(EpochRow.val_accuracy)
     family = TrialRow.arch["kind"].as_string()
     q = (
-        select(TrialRow.number, func.max(quality), column, family)
+        select(TrialRow.number, quality, column, family)
         .join(EpochRow, EpochRow.trial_id == TrialRow.id)
         .where(TrialRow.study_name == study, EpochRow.epoch <= epoch,
                TrialRow.id.in_(reached), column.is_not(None))

@@ -54,10 +54,19 @@ class TrialRecord:
     cv_samples: int | None = None
     # mean validation accuracy of the last RECENT_EPOCHS epochs trained (breaks holdout ties)
     val_recent: float | None = None
+    # test accuracy of each class by name (None: no test sample of it), and the training
+    # split's samples per class (the losses' class prior)
+    test_per_class: dict[str, float | None] | None = None
+    class_counts: list[int] | None = None
     params_searched: dict[str, Any] = field(default_factory=dict)
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None
     epochs: tuple[EpochPoint, ...] = ()
+
+    @property
+    def metric(self) -> str:
+        """What val_accuracy and test_accuracy measure (``study.metric``)."""
+        return str((self.train_config or {}).get("metric", "accuracy"))
 
     @property
     def validation(self) -> str:

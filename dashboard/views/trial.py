@@ -51,8 +51,10 @@ def body(url: str, study: str, number: int) -> None:
                  query_params={"study": study})
     cols = st.columns(5)
     cols[0].metric("state", rec.state.lower())
-    cols[1].metric("val acc", human("val_accuracy", rec.val_accuracy))
-    cols[2].metric("test acc", human("test_accuracy", rec.test_accuracy))
+    short = {"accuracy": "acc", "balanced_accuracy": "bal. acc", "macro_f1": "macro F1"}
+    name = short.get(rec.metric, rec.metric)
+    cols[1].metric(f"val {name}", human("val_accuracy", rec.val_accuracy))
+    cols[2].metric(f"test {name}", human("test_accuracy", rec.test_accuracy))
     cols[3].metric("best epoch", human("best_epoch", rec.best_epoch))
     cols[4].metric("params", human("params", rec.params))
     if rec.reason:
@@ -61,6 +63,9 @@ def body(url: str, study: str, number: int) -> None:
     architecture(rec)
     st.subheader("Loss")
     st.code(rec.loss_formula or "-", language=None)
+    if isinstance(rec.test_per_class, dict) and rec.test_per_class:
+        st.subheader("Test accuracy per class")
+        st.dataframe(frames.per_class_frame(rec.test_per_class), hide_index=True)
     left, right = st.columns(2)
     with left:
         st.subheader("Costs")

@@ -12,6 +12,7 @@ import optuna
 import pytest
 
 from automl import api
+from automl.control.loss_probes import PROBE_AFTER
 
 
 @pytest.fixture()
@@ -50,3 +51,78 @@ def test_rejected_symbolic_losses_are_pruned_untrained_and_the_rest_train(
     assert len(counts) == 1
     (train_counts,) = counts
     assert len(train_counts) == 4 and train_counts[3] == 1 and train_counts[2] >= 1
+
+
+def test_the_study_metric_ranks_and_tests_with_per_class_accuracy(
+        tmp_path: Path, rare_classes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from automl.cli.render import trial_panel
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'metric.db'}"
+    api.search(data=str(rare_classes), study="bal", storage=url, trials=2, epochs=2, top=None,
+               overrides=["search.arch=mlp", 'search.loss="fixed_ce"',
+                          'study.metric="balanced_accuracy"'])
+    done = [r for r in api.trials("bal", url) if r.state == "COMPLETE"]
+    assert done
+    for r in done:
+        assert r.metric == "balanced_accuracy"
+        per_class = r.test_per_class
+        assert isinstance(per_class, dict) and list(per_class) == ["0", "1", "2", "3"]
+        assert per_class["3"] is None  # its one sample stayed in training: none in the test
+        present = [v for v in per_class.values() if v is not None]
+        assert r.test_accuracy == pytest.approx(sum(present) / len(present))
+        console = Console(record=True, width=200)
+        console.print(trial_panel(r))
+        text = console.export_text()
+        assert "balanced_accuracy" in text and "test accuracy per class" in text
+        assert "3 -" in text
+
+
+def test_the_trainer_metric_follows_the_study_metric() -> None:
+    from automl import config
+    from automl.errors import ConfigError
+
+    assert config.from_dict({"study": {"metric": "macro_f1"}}).trainer.metric == "macro_f1"
+    assert config.from_dict({}).trainer.metric == "accuracy"
+    with pytest.raises(ConfigError, match="trainer.metric: a search measures in study.metric"):
+        config.from_dict({"trainer": {"metric": "macro_f1"}})
+    with pytest.raises(ConfigError, match="study.metric: 'auc' is not allowed; choose one of: ac"):
+        config.from_dict({"study": {"metric": "auc"}})
+
+
+def test_the_best_candidate_is_probed_with_a_robust_and_a_long_tail_loss(
+        tmp_path: Path, rare_classes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    api.search(data=str(rare_classes), study="p", storage=url, trials=6, epochs=1, top=None,
+               overrides=["search.arch=mlp", "study.objective=val_accuracy"])
+    study = optuna.load_study(study_name="p", storage=url)
+    copied = study.user_attrs["loss_probes"]
+    trials = study.get_trials()
+    probes = [t for t in trials if t.user_attrs.get("start") == "loss probe"]
+    assert [t.params["loss_family"] for t in probes] == ["gce", "logit_adjust"]
+    assert all(t.number > PROBE_AFTER - 1 for t in probes)  # queued after 3 completed
+    best = trials[copied]
+    first = [t for t in trials[:PROBE_AFTER] if t.state.name == "COMPLETE"]
+    assert best.values[0] == max(t.values[0] for t in first)
+    arch = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
+    for t in probes:
+        assert {k: v for k, v in t.params.items() if not k.startswith("loss_")} == arch
+    records = {r.number: r for r in api.trials("p", url)}
+    assert {records[t.number].loss_formula for t in probes} == {"GCE(q=0.7)", "CE(z + 1·log π)"}
+
+
+@pytest.mark.parametrize("overrides", [
+    ['search.loss="fixed_ce"'],  # a named space is the user's choice
+    ['search.loss_options={families=["ce", "focal"]}'],  # no probe family allowed
+    ["search.loss_probes=false"],
+])
+def test_no_probes_where_the_user_said_otherwise(overrides: list[str]) -> None:
+    from automl import config
+    from automl.control.loss_probes import probe_families
+
+    cfg = config.from_dict({})
+    assert probe_families(cfg) == ["gce", "logit_adjust"]
+    assert probe_families(api.load_config(None, overrides)) == []

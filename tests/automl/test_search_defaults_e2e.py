@@ -106,20 +106,22 @@ def test_pareto_pruning_with_two_workers_counts_exactly(cli) -> None:  # noqa: A
 
 def test_rung_standings_read_every_trial_that_reached_the_rung(tmp_path) -> None:  # noqa: ANN001
     # What a rung decision compares, straight from the database: every trial that reached the
-    # epoch, whoever wrote it, with its best accuracy up to that epoch (loss breaking ties).
+    # epoch, whoever wrote it, with its best accuracy up to that epoch (the mean accuracy so far
+    # breaking ties, never the loss).
     from automl.storage.candidates import rung_entries
 
     store = open_storage(f"sqlite:///{tmp_path / 'r.db'}")
     epochs = {0: [0.5, 0.8, 0.7], 1: [0.6, 0.8], 2: [0.9], 3: [0.4, 0.6, 0.9]}
+    # Trial 0's losses are the lowest: they must not matter.
     for n, accs in epochs.items():
         store.update_trial("s", n, flops=1000.0 * (n + 1),
                            arch={"kind": "mlp" if n % 2 else "cnn1d"})
         for e, acc in enumerate(accs, start=1):
-            store.add_epoch("s", n, e, 1.0, acc, 0.1, val_loss=1.0 / (n + 1))
+            store.add_epoch("s", n, e, 1.0, acc, 0.1, val_loss=0.01 if n == 0 else 1.0)
     rows = {n: (acc, cost, kind) for n, acc, cost, kind in rung_entries(store, "s", 2, "flops")}
     assert set(rows) == {0, 1, 3}  # trial 2 never reached epoch 2
     assert rows[0][0] == pytest.approx(0.8) and rows[1][0] == pytest.approx(0.8)
-    assert rows[1][0] > rows[0][0]  # equal accuracy: the lower validation loss ranks higher
+    assert rows[1][0] > rows[0][0]  # equal best: the higher mean so far (0.7 > 0.65) ranks higher
     assert rows[3][0] == pytest.approx(0.6)  # epoch 3's 0.9 is past the rung
     assert (rows[0][1], rows[0][2], rows[1][2]) == (1000.0, "cnn1d", "mlp")
     store.close()

@@ -44,53 +44,57 @@ def test_best_among_equals_is_the_leaderboard_s_first_row() -> None:
 def test_accuracies_within_one_validation_sample_are_a_tie() -> None:
     from dataclasses import replace
 
-    def r(number: int, val: float, loss: float, **kw: object) -> TrialRecord:
-        return replace(rec(number, val, 100), val_loss=loss, val_samples=200, **kw)
+    def r(number: int, val: float, flops: float, **kw: object) -> TrialRecord:
+        return replace(rec(number, val, flops), val_samples=200, **kw)
 
-    # 1.0 and 0.995 differ by one of 200 samples: tied, the lower loss wins; 0.99 is two
-    # samples behind and loses whatever its loss.
-    records = [r(0, 1.0, 0.16), r(1, 0.995, 0.05), r(2, 0.99, 0.01)]
+    # 1.0 and 0.995 differ by one of 200 samples: tied, so the steadier wins; 0.99 is two
+    # samples behind and loses however steady; equally steady, the higher accuracy wins.
+    records = [r(0, 1.0, 300, val_recent=0.98), r(1, 0.995, 100, val_recent=0.99),
+               r(2, 0.99, 10, val_recent=1.0)]
     assert best_trial(records, "flops").number == 1
+    assert best_trial([replace(x, val_recent=0.99) for x in records], "flops").number == 0
     # Without the split's size, only exact ties count (as before it was recorded).
     assert best_trial([replace(x, val_samples=None) for x in records], "flops").number == 0
     # Cross-validated contenders are compared on their own figures, by the same rule.
-    cv = [r(0, 1.0, 0.1, cv_accuracy=0.96, cv_loss=0.3, cv_samples=50),
-          r(1, 0.9, 0.1, cv_accuracy=0.98, cv_loss=0.4, cv_samples=50),
-          r(2, 1.0, 0.1, cv_accuracy=0.98, cv_loss=0.2, cv_samples=50), r(3, 1.0, 0.0)]
-    assert best_trial(cv, "flops").number == 2
+    cv = [r(0, 1.0, 100, cv_accuracy=0.96, cv_samples=50),
+          r(1, 0.9, 100, cv_accuracy=0.98, cv_samples=50),
+          r(2, 1.0, 100, cv_accuracy=0.98, cv_samples=50), r(3, 1.0, 1)]
+    assert best_trial(cv, "flops").number == 1  # 0.98 = 0.98: the lower number
 
 
-def test_best_breaks_accuracy_ties_by_validation_loss_first() -> None:
+def test_the_loss_never_breaks_a_tie() -> None:
+    """A smoothed network and an unsmoothed one with the same predictions have the same
+    accuracies; the unsmoothed one's lower validation loss (it is more confident) must not
+    decide, nor the cross-validated loss: the cost and then the number do."""
     from dataclasses import replace
 
-    records = [replace(rec(0, 1.0, 100), val_loss=0.30), replace(rec(1, 1.0, 900), val_loss=0.02),
-               replace(rec(2, 0.99, 10), val_loss=0.01)]
-    # Equal accuracy: the lower validation loss wins even at 9x the cost; a lower loss never
-    # beats a higher accuracy.
-    assert best_trial(records, "flops").number == 1
+    smoothed = replace(rec(0, 1.0, 100), val_loss=0.30, val_recent=0.99, val_samples=200)
+    plain = replace(rec(1, 1.0, 900), val_loss=0.02, val_recent=0.99, val_samples=200)
+    assert best_trial([plain, smoothed], "flops").number == 0
+    assert best_trial([replace(smoothed, flops=900), plain], "flops").number == 0  # number
+    cv = [replace(smoothed, cv_accuracy=0.98, cv_loss=0.4, cv_samples=50),
+          replace(plain, cv_accuracy=0.98, cv_loss=0.1, cv_samples=50)]
+    assert best_trial(cv, "flops").number == 0
+    # A higher accuracy still wins over a tie group whatever the cost.
+    better = replace(rec(2, 1.0, 10_000), val_recent=1.0, val_samples=200, val_loss=0.5)
+    assert best_trial([plain, smoothed, better], "flops").number == 2
 
 
-def test_a_tie_goes_to_the_steadier_accuracy_before_the_loss() -> None:
+def test_a_tie_goes_to_the_steadier_accuracy() -> None:
     from dataclasses import replace
 
-    def r(number: int, val: float, loss: float, recent: float | None, **kw: object
-          ) -> TrialRecord:
-        return replace(rec(number, val, 100), val_loss=loss, val_samples=200,
-                       val_recent=recent, **kw)
+    def r(number: int, val: float, recent: float | None, **kw: object) -> TrialRecord:
+        return replace(rec(number, val, 100), val_samples=200, val_recent=recent, **kw)
 
-    # All three reached 1.0; trial 0 held it over its last epochs, 1 touched it once with a
-    # confident (low-loss) network; 2 is one sample behind but steadiest: still tied.
-    records = [r(0, 1.0, 0.20, 0.998), r(1, 1.0, 0.01, 0.97), r(2, 0.995, 0.30, 0.999)]
+    # All three reached 1.0; trial 0 held it over its last epochs, 1 touched it once;
+    # 2 is one sample behind but steadiest: still tied, and it wins.
+    records = [r(0, 1.0, 0.998), r(1, 1.0, 0.97), r(2, 0.995, 0.999)]
     assert best_trial(records, "flops").number == 2
     assert best_trial(records[:2], "flops").number == 0
     # Beyond the tie the recent figure does not count: two samples behind loses.
-    assert best_trial([r(0, 1.0, 0.2, 0.9), r(1, 0.99, 0.1, 1.0)], "flops").number == 0
-    # Trials stored without it (older studies, repeats) fall back to the loss.
-    assert best_trial([replace(x, val_recent=None) for x in records], "flops").number == 1
-    # Cross-validated contenders are already an average over folds: their loss decides.
-    cv = [r(0, 1.0, 0.1, 0.2, cv_accuracy=0.98, cv_loss=0.3, cv_samples=50),
-          r(1, 1.0, 0.1, 1.0, cv_accuracy=0.98, cv_loss=0.4, cv_samples=50)]
-    assert best_trial(cv, "flops").number == 0
+    assert best_trial([r(0, 1.0, 0.9), r(1, 0.99, 1.0)], "flops").number == 0
+    # Trials stored without it (older studies, repeats): the higher accuracy, then the cost.
+    assert best_trial([replace(x, val_recent=None) for x in records], "flops").number == 0
 
 
 def test_recent_accuracy_is_the_mean_of_the_last_epochs() -> None:

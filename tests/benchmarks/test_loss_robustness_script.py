@@ -164,3 +164,17 @@ def test_smoke_run_writes_a_result_and_a_report_and_reuses_it(tmp_path: Path) ->
     again = run_script("loss_robustness.py", *args, timeout=60)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "wine sym40 seed 0 fixed_ce:" not in again.stdout and "0 to run" in again.stdout
+
+
+def test_long_tail_variants_search_with_the_long_tail_metric(tmp_path: Path) -> None:
+    from benchmarks.loss_robustness import load_run, metric_for
+
+    assert metric_for("lt50", "balanced_accuracy") == "balanced_accuracy"
+    assert metric_for("sym40", "balanced_accuracy") == "accuracy"
+    assert metric_for("clean", "macro_f1") == "accuracy"
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"budget_s": 30.0, "metric": "balanced_accuracy"}))
+    assert load_run(path, 30.0, "balanced_accuracy") is not None
+    assert load_run(path, 30.0, "accuracy") is None  # another metric: run again
+    path.write_text(json.dumps({"budget_s": 30.0}))  # saved before the metric was recorded
+    assert load_run(path, 30.0) is not None

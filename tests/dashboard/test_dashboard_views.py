@@ -130,10 +130,15 @@ def test_trial_page_imports_no_torch(mixed_db: Db) -> None:
 def test_trial_page_formats_numbers_for_people(app_env: pytest.MonkeyPatch,
                                                mixed_db: Db) -> None:
     at = open_page(app_env, mixed_db.url, "trial", study="mixed", trial="1")
-    assert {m.label: m.value for m in at.metric}["val acc"] == "0.9500"
+    # Trial 1 measured in balanced accuracy: the labels say so.
+    assert {m.label: m.value for m in at.metric}["val bal. acc"] == "0.9500"
+    per_class = next(d.value for d in at.dataframe if "class" in d.value.columns)
+    assert per_class["class"].tolist() == ["cat", "dog", "eel"]
+    assert per_class["test accuracy"].tolist()[:2] == [0.96, 0.94]
+    assert per_class["test accuracy"].isna().tolist()[2]  # no test sample of it
     page = text_of(at)
     assert "900k" in page  # FLOPs 9e5, not 900,000 or 9e+05
-    parts = set(at.dataframe[0].value["part"])
+    parts = set(next(d.value for d in at.dataframe if "part" in d.value.columns)["part"])
     assert "stage 1 transition" in parts
     assert "stage 1 transition" in at.get("graphviz_chart")[0].proto.spec
 

@@ -1,0 +1,79 @@
+"""A measured chance for the losses made for noisy labels and long tails.
+
+The loss is sampled with the architecture, and on a short budget a search trains few
+candidates: the cheap start's are all plain cross-entropy (the loss space's first choice), and
+the sampler's first proposals spread over a dozen loss families, so a loss that would pay on
+the data may never meet a good architecture. So once ``PROBE_AFTER`` trials have completed,
+the best candidate so far (highest validation figure) is queued again, unchanged but for its
+loss, with each probe: generalized cross-entropy with q = 0.7 (Zhang and Sabuncu's default
+for noisy labels) and logit adjustment with τ = 1 (Menon et al.'s default for long tails; the
+same loss as balanced softmax). The probes are trained, pruned and ranked like any other
+trial, and the sampler learns from them: the measured results decide whether either family
+pays on this data, not a statistic of the labels. On a clean, balanced set a probe costs one
+candidate's training (logit adjustment on balanced classes is plain cross-entropy).
+
+Only the ``searched`` loss space has probes (a named space is the user's choice), only for the
+families its options allow, and only with ``search.loss_probes`` on (the default). The study's
+user attribute ``loss_probes`` records the trial the probes copied, so that a study queues
+them once; two workers that race may both queue them, and the second copy of a candidate is
+then answered from the first one's stored result (:mod:`automl.control.dedup`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from automl.control.cheap_start import START_ATTR  # "loss probe" here, "cheapest" there
+
+if TYPE_CHECKING:
+    import optuna
+
+    from automl.config import StudyConfig
+
+PROBE_AFTER = 3  # completed trials before the probes copy the best of them
+ATTR = "loss_probes"  # study user attribute: the trial number the probes copied
+# family -> the trial parameters of its probe (a value on the searched space's grid)
+PROBES: dict[str, dict[str, Any]] = {
+    "gce": {"loss_family": "gce", "loss_q": 0.7, "loss_cb": False},
+    "logit_adjust": {"loss_family": "logit_adjust", "loss_tau": 1.0, "loss_cb": False},
+}
+
+
+def probe_families(cfg: StudyConfig) -> list[str]:
+    """The probes a search of ``cfg`` queues: none unless it searches the ``searched`` space
+    with ``search.loss_probes``; those families its options allow."""
+    if cfg.search.loss != "searched" or not cfg.search.loss_probes:
+        return []
+    from search_spaces import SearchedLossOptions, make_options
+
+    options = make_options(SearchedLossOptions, cfg.search.loss_options, "search.loss_options")
+    return [f for f in PROBES if f in options.families]
+
+
+class LossProbes:
+    """A trial callback (``optimize``'s ``callbacks``) that queues the probes once."""
+
+    def __init__(self, cfg: StudyConfig) -> None:
+        self.families = probe_families(cfg)
+        self.done = not self.families
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        import optuna
+
+        if self.done or trial.state != optuna.trial.TrialState.COMPLETE:
+            return
+        if study.user_attrs.get(ATTR) is not None:
+            self.done = True
+            return
+        complete = [t for t in study.get_trials(deepcopy=False,
+                                                states=(optuna.trial.TrialState.COMPLETE,))
+                    if t.values]
+        if len(complete) < PROBE_AFTER:
+            return
+        best = max(complete, key=lambda t: (t.values[0], -t.number))
+        base = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
+        study.set_user_attr(ATTR, best.number)
+        for family in self.families:
+            study.enqueue_trial({**base, **PROBES[family]},
+                                user_attrs={START_ATTR: "loss probe"})
+        self.done = True
