@@ -178,7 +178,10 @@ def log_scaled(values: pd.Series) -> bool:
     return math.log10(float(v.max()) / float(v.min())) >= 2
 
 
-def per_class_frame(per_class: dict[str, Any]) -> pd.DataFrame:
-    """One row per class: its name and the test accuracy on its samples (None: no sample)."""
-    return pd.DataFrame({"class": [str(k) for k in per_class],
-                         "test accuracy": [_number(v) for v in per_class.values()]})
+def per_class_frame(per_class: dict[str, Any], most: int = 1000) -> pd.DataFrame:
+    """One row per class (the first ``most``): its name and the test accuracy on its samples
+    (None: no sample, or a stored value that is not a number)."""
+    items = list(per_class.items())[:most]
+    return pd.DataFrame({"class": [str(k)[:80] for k, _ in items],
+                         "test accuracy": [v if isinstance(v, float) and v == v else None
+                                           for _, v in items]}, dtype=object)

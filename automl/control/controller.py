@@ -99,7 +99,8 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData,
     if prior is not None:
         check_resumable(prior, storage.masked_url, directions=cfg.directions,
                         objective=cfg.study.objective, cost=cfg.study.cost,
-                        data_hash=data.data_hash, adopt=cfg.study.adopt)
+                        data_hash=data.data_hash, adopt=cfg.study.adopt,
+                        metric=cfg.study.metric)
     stored: dict[str, Any] = prior.config if prior is not None else {}
     n_prior = prior.n_trials if prior is not None else 0
     # The project's row first: a study row is what marks an Optuna study as ours, so a crash

@@ -7,23 +7,26 @@ the data may never meet a good architecture. So once ``PROBE_AFTER`` trials have
 the best candidate so far (highest validation figure) is queued again, unchanged but for its
 loss, with each probe: generalized cross-entropy with q = 0.7 (Zhang and Sabuncu's default
 for noisy labels) and logit adjustment with τ = 1 (Menon et al.'s default for long tails; the
-same loss as balanced softmax). The probes are trained, pruned and ranked like any other
-trial, and the sampler learns from them: the measured results decide whether either family
-pays on this data, not a statistic of the labels. On a clean, balanced set a probe costs one
-candidate's training (logit adjustment on balanced classes is plain cross-entropy).
+same loss as balanced softmax). A probe is trained in full: no rung or pruner cuts it (these
+losses learn more slowly in the first epochs, and a chance cut at the first rung is no
+chance; the deadline still stops it). It is ranked like any other trial and the sampler learns
+from it: the measured results decide whether either family pays on this data, not a
+statistic of the labels. On a clean, balanced set a probe costs one candidate's training
+(logit adjustment on balanced classes is plain cross-entropy).
 
 Only the ``searched`` loss space has probes (a named space is the user's choice), only for the
-families its options allow, and only with ``search.loss_probes`` on (the default). The study's
-user attribute ``loss_probes`` records the trial the probes copied, so that a study queues
-them once; two workers that race may both queue them, and the second copy of a candidate is
-then answered from the first one's stored result (:mod:`automl.control.dedup`).
+families and values its options allow, and only with ``search.loss_probes`` on (the default).
+The study's user attribute ``loss_probes`` records the trial the probes copied, so that a study
+queues them once; two workers that finish trials in the same instant may both queue them
+(the check and the mark are not under the claim lock), and a second copy is then answered
+from the first one's stored result once that has completed (:mod:`automl.control.dedup`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from automl.control.cheap_start import START_ATTR  # "loss probe" here, "cheapest" there
+from automl.control.cheap_start import START_ATTR  # PROBE here, "cheapest" there
 
 if TYPE_CHECKING:
     import optuna
@@ -32,30 +35,39 @@ if TYPE_CHECKING:
 
 PROBE_AFTER = 3  # completed trials before the probes copy the best of them
 ATTR = "loss_probes"  # study user attribute: the trial number the probes copied
-# family -> the trial parameters of its probe (a value on the searched space's grid)
-PROBES: dict[str, dict[str, Any]] = {
-    "gce": {"loss_family": "gce", "loss_q": 0.7, "loss_cb": False},
-    "logit_adjust": {"loss_family": "logit_adjust", "loss_tau": 1.0, "loss_cb": False},
+PROBE = "loss probe"  # a probe's START_ATTR
+# family -> (the options' range field, the trial parameter, its probe value)
+PROBES: dict[str, tuple[str, str, float]] = {
+    "gce": ("q_range", "loss_q", 0.7),
+    "logit_adjust": ("tau_range", "loss_tau", 1.0),
 }
 
 
-def probe_families(cfg: StudyConfig) -> list[str]:
-    """The probes a search of ``cfg`` queues: none unless it searches the ``searched`` space
-    with ``search.loss_probes``; those families its options allow."""
+def probe_params(cfg: StudyConfig) -> list[dict[str, Any]]:
+    """The trial parameters of the probes a search of ``cfg`` queues: none unless it searches
+    the ``searched`` space with ``search.loss_probes``; only for the families its options allow
+    and whose probe value lies in the options' range; unweighted where the options allow it
+    (else ``loss_cb`` is left to the sampler)."""
     if cfg.search.loss != "searched" or not cfg.search.loss_probes:
         return []
     from search_spaces import SearchedLossOptions, make_options
 
-    options = make_options(SearchedLossOptions, cfg.search.loss_options, "search.loss_options")
-    return [f for f in PROBES if f in options.families]
+    o = make_options(SearchedLossOptions, cfg.search.loss_options, "search.loss_options")
+    out = []
+    for family, (field, name, value) in PROBES.items():
+        low, high = getattr(o, field)
+        if family in o.families and low <= value <= high:
+            out.append({"loss_family": family, name: value,
+                        **({"loss_cb": False} if False in o.class_balanced else {})})
+    return out
 
 
 class LossProbes:
     """A trial callback (``optimize``'s ``callbacks``) that queues the probes once."""
 
     def __init__(self, cfg: StudyConfig) -> None:
-        self.families = probe_families(cfg)
-        self.done = not self.families
+        self.probes = probe_params(cfg)
+        self.done = not self.probes
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
@@ -73,7 +85,6 @@ class LossProbes:
         best = max(complete, key=lambda t: (t.values[0], -t.number))
         base = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
         study.set_user_attr(ATTR, best.number)
-        for family in self.families:
-            study.enqueue_trial({**base, **PROBES[family]},
-                                user_attrs={START_ATTR: "loss probe"})
+        for probe in self.probes:
+            study.enqueue_trial({**base, **probe}, user_attrs={START_ATTR: PROBE})
         self.done = True

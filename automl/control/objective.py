@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from automl.control import interrupts
 from automl.control.crossval import TrainFn, default_train, score_contender
 from automl.control.dedup import DUPLICATE, candidate_key
+from automl.control.loss_probes import PROBE, START_ATTR
 from automl.control.reporting import NullReporter, Reporter
+from automl.control.rungs import rung_verdict
 from automl.policy.budget import Deadline
 from automl.policy.limits import constraint_values, trial_memory, violation
-from automl.policy.pruning import ETA, RungEntry, decide
 from automl.policy.ranking import recent_accuracy
 from automl.storage.candidates import CANDIDATE_ATTR
 
@@ -192,6 +193,8 @@ class Objective:
         train = self.train_fn
         single = self.cfg.study.objective == "val_accuracy"
         stop: list[str] = []
+        # A loss probe is a family's measured chance: trained in full, never cut at a rung.
+        prunable = trial.user_attrs.get(START_ATTR) != PROBE
 
         def on_epoch(rec: EpochRecord) -> bool:
             with interrupts.held():  # a signal waits for this epoch's writes
@@ -204,10 +207,11 @@ class Objective:
             self.deadline.epoch_done(rec.seconds)
             if single:
                 trial.report(rec.val_accuracy, rec.epoch)
-                if trial.should_prune():
+                if prunable and trial.should_prune():
                     stop.append(f"pruned by {self.cfg.study.pruner} at epoch {rec.epoch}")
-            elif rec.epoch in self.plan.rungs and rec.epoch < train_cfg.epochs:
-                reason = self._rung_verdict(trial.number, rec.epoch, costs)
+            elif prunable and rec.epoch in self.plan.rungs and rec.epoch < train_cfg.epochs:
+                reason = rung_verdict(self.storage, self.study_name, trial.number, rec.epoch,
+                                      self.cfg.study.cost, self.plan.rungs)
                 if reason:
                     stop.append(reason)
             if not stop and self.deadline.passed() and rec.epoch < train_cfg.epochs:
@@ -226,18 +230,6 @@ class Objective:
         if stop and not stop[0].startswith("deadline"):
             self._prune(trial, stop[0])
         return result, (stop[0] if stop else None)
-
-    def _rung_verdict(self, number: int, epoch: int, costs: dict[str, Any]) -> str | None:
-        """None if the candidate continues past this rung, else why it stops (MO-ASHA)."""
-        from automl.storage.candidates import rung_entries
-
-        rows = rung_entries(self.storage, self.study_name, epoch, self.cfg.study.cost)
-        entries = [RungEntry(n, acc, cost, kind) for n, acc, cost, kind in rows]
-        if all(e.number != number for e in entries):
-            return None  # its row has no cost yet: nothing to compare on
-        verdict = decide(number, entries, ETA)
-        rung = self.plan.rungs.index(epoch) + 1
-        return None if verdict.promote else verdict.reason(rung, epoch, ETA)
 
     def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
                         result: Any) -> None:

@@ -66,7 +66,20 @@ def render_card(spec: dict[str, Any]) -> str:
     if retrain:
         search = _pct(retrain.get("search_test_accuracy"))
         lines.append(f"| test accuracy at search time | {search} |")
-    return "\n".join(lines + _quantization_lines(spec) + _usage_lines(spec))
+    return "\n".join(lines + _per_class_lines(m.get("test_per_class"))
+                     + _quantization_lines(spec) + _usage_lines(spec))
+
+
+def _per_class_lines(per_class: Any, most: int = 50) -> list[str]:
+    """Test accuracy of each class (the first ``most``), from ``metrics.test_per_class``."""
+    if not isinstance(per_class, dict) or not per_class:
+        return []
+    items = list(per_class.items())
+    lines = ["", "Test accuracy per class:", "", "| class | test accuracy |", "| --- | --- |"]
+    lines += [f"| {str(k)[:80].replace('|', '/')} | "
+              f"{_pct(v) if isinstance(v, float) else '- (no test sample)'} |"
+              for k, v in items[:most]]
+    return lines + ([f"| ... {len(items) - most} more | |"] if len(items) > most else [])
 
 
 def _quantization_lines(spec: dict[str, Any]) -> list[str]:

@@ -66,7 +66,8 @@ class TrialRecord:
     @property
     def metric(self) -> str:
         """What val_accuracy and test_accuracy measure (``study.metric``)."""
-        return str((self.train_config or {}).get("metric", "accuracy"))
+        stored = self.train_config.get("metric") if isinstance(self.train_config, dict) else None
+        return stored if stored in ("accuracy", "balanced_accuracy", "macro_f1") else "accuracy"
 
     @property
     def validation(self) -> str:

@@ -34,7 +34,7 @@ def find_study(storage: Storage, name: str) -> PriorStudy | None:
 
 
 def check_resumable(prior: PriorStudy, where: str, *, directions: list[str], objective: str,
-                    cost: str, data_hash: str, adopt: bool) -> None:
+                    cost: str, data_hash: str, adopt: bool, metric: str = "accuracy") -> None:
     """Raise a one-line :class:`ConfigError` unless a search with these settings may add
     trials to ``prior`` (``where``: the masked storage URL, for the message)."""
     name = prior.name
@@ -51,6 +51,11 @@ def check_resumable(prior: PriorStudy, where: str, *, directions: list[str], obj
     prev_cost = prior.config.get("study", {}).get("cost")
     if objective == "pareto" and prev_cost and prev_cost != cost:
         raise ConfigError(f"study.cost: study {name!r} minimizes {prev_cost!r}, not {cost!r}")
+    stored = prior.config.get("study")
+    prev_metric = stored.get("metric", "accuracy") if isinstance(stored, dict) else metric
+    if prev_metric != metric:  # one objective may not mix two metrics
+        raise ConfigError(f"study.metric: study {name!r} ranks by {prev_metric!r}, not "
+                          f"{metric!r} (use another study.name)")
     prev_hash = prior.config.get("_data_hash")
     if prev_hash and prev_hash != data_hash:
         raise ConfigError(

@@ -109,9 +109,10 @@ def _nce_rce(spec: LossSpec, x: LossInputs) -> torch.Tensor:
 
 
 def _bootstrap(spec: LossSpec, x: LossInputs) -> torch.Tensor:
-    # Soft bootstrapping: the target mixes the label with the (detached) prediction.
+    # Soft bootstrapping: the target mixes the label with the prediction q, gradient through
+    # both (with q detached the second term's gradient q - q would vanish): b·CE + (1-b)·H(q).
     b = spec.label_weight
-    return b * -x.logp_t - (1.0 - b) * (x.logp.detach().exp() * x.logp).sum(dim=1)
+    return b * -x.logp_t - (1.0 - b) * (x.logp.exp() * x.logp).sum(dim=1)
 
 
 def _logit_adjust(spec: LossSpec, x: LossInputs) -> torch.Tensor:

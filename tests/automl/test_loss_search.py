@@ -114,15 +114,58 @@ def test_the_best_candidate_is_probed_with_a_robust_and_a_long_tail_loss(
     assert {records[t.number].loss_formula for t in probes} == {"GCE(q=0.7)", "CE(z + 1·log π)"}
 
 
-@pytest.mark.parametrize("overrides", [
-    ['search.loss="fixed_ce"'],  # a named space is the user's choice
-    ['search.loss_options={families=["ce", "focal"]}'],  # no probe family allowed
-    ["search.loss_probes=false"],
+@pytest.mark.parametrize(("overrides", "families"), [
+    ([], ["gce", "logit_adjust"]),
+    (['search.loss="fixed_ce"'], []),  # a named space is the user's choice
+    (['search.loss_options={families=["ce", "focal"]}'], []),  # no probe family allowed
+    (["search.loss_probes=false"], []),
+    (["search.loss_options={q_range=[0.1, 0.5]}"], ["logit_adjust"]),  # q = 0.7 not allowed
 ])
-def test_no_probes_where_the_user_said_otherwise(overrides: list[str]) -> None:
-    from automl import config
-    from automl.control.loss_probes import probe_families
+def test_probes_only_where_the_options_allow_them(overrides: list[str],
+                                                  families: list[str]) -> None:
+    from automl.control.loss_probes import probe_params
 
-    cfg = config.from_dict({})
-    assert probe_families(cfg) == ["gce", "logit_adjust"]
-    assert probe_families(api.load_config(None, overrides)) == []
+    probes = probe_params(api.load_config(None, overrides))
+    assert [p["loss_family"] for p in probes] == families
+    assert all(p["loss_cb"] is False for p in probes)
+    weighted = probe_params(api.load_config(None, ["search.loss_options={class_balanced=[true]}"]))
+    assert weighted and all("loss_cb" not in p for p in weighted)  # left to the sampler
+
+
+def test_the_model_card_lists_per_class_accuracy_and_names_the_metric() -> None:
+    from automl.export.card import render_card
+
+    spec = {"study": "s", "trial": 3, "selected_by": "best", "created_at": "now",
+            "versions": {}, "arch": {"kind": "mlp", "hidden": [8]}, "loss_formula": "CE",
+            "input_shape": [4], "preprocessing": {"axis": "feature"},
+            "classes": ["cat", "dog|x", "eel"], "data": {}, "costs": {},
+            "metrics": {"val_accuracy": 0.9, "test_accuracy": 0.85,
+                        "metric": "balanced_accuracy",
+                        "test_per_class": {"cat": 0.9, "dog|x": 0.8, "eel": None}}}
+    card = render_card(spec)
+    assert "| validation balanced accuracy | 90.00% |" in card
+    assert "| test balanced accuracy | 85.00% |" in card
+    assert "| dog/x | 80.00% |" in card  # a "|" in a class name cannot break the table
+    assert "| eel | - (no test sample) |" in card
+    hostile = {**spec, "metrics": {**spec["metrics"], "test_per_class": "not a table"}}
+    assert "Test accuracy per class" not in render_card(hostile)
+
+
+def test_a_study_keeps_its_metric_and_old_records_read_as_accuracy(
+        tmp_path: Path, rare_classes: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from automl.errors import ConfigError
+    from automl.storage.records import TrialRecord
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'keep.db'}"
+    common = dict(data=str(rare_classes), study="k", storage=url, epochs=1, top=None)
+    api.search(trials=1, overrides=["search.arch=mlp"], **common)
+    with pytest.raises(ConfigError, match="study.metric: study 'k' ranks by 'accuracy', not "
+                                          "'macro_f1'"):
+        api.search(trials=1, overrides=["search.arch=mlp", 'study.metric="macro_f1"'], **common)
+    rec = TrialRecord(study="s", number=0, state="COMPLETE", values=None)
+    assert rec.metric == "accuracy"  # stored before the metric was recorded
+    for hostile in ("a string", {"metric": "auc"}, {"metric": ["x"]}):
+        assert replace(rec, train_config=hostile).metric == "accuracy"  # type: ignore[arg-type]

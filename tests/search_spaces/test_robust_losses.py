@@ -55,16 +55,19 @@ def test_nce_rce_normalises_ce_by_the_sum_over_every_label() -> None:
     assert _loss(LossSpec("nce_rce", alpha=2.0, beta=0.5)) == pytest.approx(expect, rel=1e-5)
 
 
-def test_soft_bootstrap_mixes_the_label_with_the_detached_prediction() -> None:
+def test_soft_bootstrap_mixes_the_label_with_the_prediction() -> None:
+    """Reed et al.'s soft bootstrapping, -sum((b·y + (1-b)·q)·log q), with the gradient through
+    the prediction q too: b·CE + (1-b)·entropy(q), not b·CE (what a detached q would give)."""
     z = LOGITS.clone().requires_grad_()
     loss = build_loss(LossSpec("bootstrap", label_weight=0.8))(z, TARGET)
     prob = z.softmax(1)
-    target = 0.8 * F.one_hot(TARGET, 5) + 0.2 * prob.detach()
-    expect = -(target * prob.log()).sum(1).mean()
+    expect = -((0.8 * F.one_hot(TARGET, 5) + 0.2 * prob) * prob.log()).sum(1).mean()
     assert float(loss.detach()) == pytest.approx(float(expect.detach()), rel=1e-5)
     (g1,) = torch.autograd.grad(loss, z)
     (g2,) = torch.autograd.grad(expect, z)
-    assert torch.allclose(g1, g2, atol=1e-6)  # no gradient through the prediction target
+    assert torch.allclose(g1, g2, atol=1e-6)
+    (ce,) = torch.autograd.grad(0.8 * F.cross_entropy(z, TARGET), z)
+    assert not torch.allclose(g1, ce, atol=1e-4)  # the entropy term pulls too
 
 
 def test_logit_adjustment_and_balanced_softmax_shift_logits_by_the_log_prior() -> None:
