@@ -233,7 +233,7 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
         else:
             queue_cheap_start(study, cfg, plan, run.requested)
     on_tally = getattr(reporter, "run_progress", None)
-    probes = LossProbes(cfg)  # queues the loss probes once the first trials completed
+    probes = LossProbes(cfg, run, deadline)  # queued once the first trials completed
     ran = optimize(
         study, objective, storage, run, deadline=deadline, callbacks=[probes, *(callbacks or [])],
         on_tally=on_tally, on_interrupt=objective.interrupted,

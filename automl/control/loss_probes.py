@@ -14,7 +14,10 @@ from it: the measured results decide whether either family pays on this data, no
 statistic of the labels. On a clean, balanced set a probe costs one candidate's training
 (logit adjustment on balanced classes is plain cross-entropy).
 
-Only the ``searched`` loss space has probes (a named space is the user's choice), only for the
+Probes are queued only where they would run: while the run has that many trials left to start
+(beside the candidates already queued) and the time left would train them, each as long as
+the trial they copy took; otherwise a later completion looks again. Only the ``searched`` loss
+space has probes (a named space is the user's choice), only for the
 families and values its options allow, and only with ``search.loss_probes`` on (the default).
 The study's user attribute ``loss_probes`` records the trial the probes copied, so that a study
 queues them once; two workers that finish trials in the same instant may both queue them
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     import optuna
 
     from automl.config import StudyConfig
+    from automl.policy.budget import Deadline
+    from automl.storage.runs import Run
 
 PROBE_AFTER = 3  # completed trials before the probes copy the best of them
 ATTR = "loss_probes"  # study user attribute: the trial number the probes copied
@@ -65,9 +70,27 @@ def probe_params(cfg: StudyConfig) -> list[dict[str, Any]]:
 class LossProbes:
     """A trial callback (``optimize``'s ``callbacks``) that queues the probes once."""
 
-    def __init__(self, cfg: StudyConfig) -> None:
+    def __init__(self, cfg: StudyConfig, run: Run | None = None,
+                 deadline: Deadline | None = None) -> None:
+        """``run``: the run whose trials the probes join (queued only while it has room for
+        them beside its queued trials); ``deadline``: queued only while the time left would
+        train them, each as long as the trial they copy took."""
         self.probes = probe_params(cfg)
         self.done = not self.probes
+        self.run, self.deadline = run, deadline
+
+    def _room(self, study: optuna.Study, best: optuna.trial.FrozenTrial) -> bool:
+        from automl.control.loop import tally
+
+        if self.run is not None:
+            now = tally(study.get_trials(deepcopy=False), self.run.id)
+            left = self.run.requested - now.finished - now.running - now.waiting
+            if left < len(self.probes):
+                return False
+        if self.deadline is not None and best.datetime_start and best.datetime_complete:
+            took = (best.datetime_complete - best.datetime_start).total_seconds()
+            return self.deadline.remaining() >= len(self.probes) * took
+        return True
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
@@ -83,6 +106,8 @@ class LossProbes:
         if len(complete) < PROBE_AFTER:
             return
         best = max(complete, key=lambda t: (t.values[0], -t.number))
+        if not self._room(study, best):
+            return  # a later trial may still find room (a run with more trials left)
         base = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
         study.set_user_attr(ATTR, best.number)
         for probe in self.probes:

@@ -140,9 +140,12 @@ def test_the_deadline_holds_under_an_injected_clock(digits_npz: str, tmp_path: P
         return kit.fake_train(arch, loss, data, cfg, on_epoch, clock=clock.advance,
                               epoch_seconds=1.0)
 
+    # No loss probes: their two candidates can end the search just before T, and this test
+    # wants one cut at T (the probes' own deadline is tested in test_loss_search.py).
     cfg = load(None, {"study.name": "deadline", "study.storage": f"sqlite:///{tmp_path}/d.db",
                       "data.source": digits_npz, "study.trials": 200, "study.timeout": timeout,
-                      "trainer.epochs": 9, "trainer.latency_repeats": 1})
+                      "trainer.epochs": 9, "trainer.latency_repeats": 1,
+                      "search.loss_probes": False})
     start = clock()
     trials = _search(cfg, tmp_path, train=train, started=start, clock=clock)
     finished = [r for r in trials if r.state in ("COMPLETE", "PRUNED")]
