@@ -79,11 +79,12 @@ class LossProbes:
         self.done = not self.probes
         self.run, self.deadline = run, deadline
 
-    def _room(self, study: optuna.Study, best: optuna.trial.FrozenTrial) -> bool:
+    def _room(self, trials: list[optuna.trial.FrozenTrial],
+              best: optuna.trial.FrozenTrial) -> bool:
         from automl.control.loop import tally
 
         if self.run is not None:
-            now = tally(study.get_trials(deepcopy=False), self.run.id)
+            now = tally(trials, self.run.id)
             left = self.run.requested - now.finished - now.running - now.waiting
             if left < len(self.probes):
                 return False
@@ -100,13 +101,12 @@ class LossProbes:
         if study.user_attrs.get(ATTR) is not None:
             self.done = True
             return
-        complete = [t for t in study.get_trials(deepcopy=False,
-                                                states=(optuna.trial.TrialState.COMPLETE,))
-                    if t.values]
+        trials = study.get_trials(deepcopy=False)  # read once: the best and the run's room
+        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values]
         if len(complete) < PROBE_AFTER:
             return
         best = max(complete, key=lambda t: (t.values[0], -t.number))
-        if not self._room(study, best):
+        if not self._room(trials, best):
             return  # a later trial may still find room (a run with more trials left)
         base = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
         study.set_user_attr(ATTR, best.number)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from trainer.metrics import METRICS
+
 
 @dataclass(frozen=True)
 class EpochPoint:
@@ -67,7 +69,7 @@ class TrialRecord:
     def metric(self) -> str:
         """What val_accuracy and test_accuracy measure (``study.metric``)."""
         stored = self.train_config.get("metric") if isinstance(self.train_config, dict) else None
-        return stored if stored in ("accuracy", "balanced_accuracy", "macro_f1") else "accuracy"
+        return stored if stored in METRICS else "accuracy"
 
     @property
     def validation(self) -> str:

@@ -6,6 +6,7 @@ off, so bf16 logits and saturated predictions give finite losses and gradients.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,8 +50,9 @@ class LossInputs:
     target: torch.Tensor
     log_prior: torch.Tensor
 
-    @property
+    @functools.cached_property
     def logp_t(self) -> torch.Tensor:
+        """log p of each sample's labelled class ``(N,)``, gathered once per batch."""
         return self.logp.gather(1, self.target.unsqueeze(1)).squeeze(1)
 
     def adjusted(self, shift: torch.Tensor) -> LossInputs:
@@ -192,7 +194,8 @@ class SpecLoss(nn.Module):
         ``reweight_from * epochs`` epochs (0.8 of 10: epochs 9 and 10)."""
         self.weighting = epoch > math.floor(self.spec.reweight_from * epochs)
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def per_sample(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The unweighted loss of each sample ``(N,)``, in float32 with autocast off."""
         if logits.dim() != 2 or targets.shape != logits.shape[:1]:
             raise ValueError(
                 f"loss: need logits (N, C) and targets (N,), got {tuple(logits.shape)} "
@@ -207,9 +210,13 @@ class SpecLoss(nn.Module):
             z = logits.float()
             prior = self.log_prior if self.log_prior is not None else log_prior(None, classes)
             x = LossInputs(z, torch.log_softmax(z, dim=1), targets.long(), prior.to(z.device))
-            losses = per_sample_loss(self.spec, x)
+            return per_sample_loss(self.spec, x)
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        losses = self.per_sample(logits, targets)
+        with torch.autocast(device_type=logits.device.type, enabled=False):
             if self.class_weights is not None and self.weighting:
-                losses = losses * self.class_weights.to(losses.device)[x.target]
+                losses = losses * self.class_weights.to(losses.device)[targets.long()]
             return losses.mean()
 
     def extra_repr(self) -> str:

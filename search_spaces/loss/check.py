@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import torch
 
-from search_spaces.loss.build import LossInputs, log_prior, per_sample_loss
+from search_spaces.loss.build import build_loss
 from search_spaces.loss.specs import LossSpec
 
 
 class LossRejected(ValueError):
     """A searched loss failed the rejection check: prune the trial, do not train it."""
-
-
-def _per_sample(spec: LossSpec, logits: torch.Tensor, target: torch.Tensor,
-                counts: list[int]) -> torch.Tensor:
-    x = LossInputs(logits, torch.log_softmax(logits, dim=1), target, log_prior(counts, 5))
-    return per_sample_loss(spec, x)
 
 
 def rejection(spec: LossSpec) -> str | None:
@@ -31,7 +25,7 @@ def rejection(spec: LossSpec) -> str | None:
     skewed = [50, 20, 10, 5, 1]  # a long-tailed prior, so prior-aware terms are exercised
     logits = (3.0 * torch.randn(64, 5, generator=gen)).requires_grad_()
     target = torch.randint(0, 5, (64,), generator=gen)
-    values = _per_sample(spec, logits, target, skewed)
+    values = build_loss(spec, skewed).per_sample(logits, target)
     if not values.requires_grad:
         return "the loss does not depend on the prediction"
     (grad,) = torch.autograd.grad(values.sum(), logits)
@@ -46,7 +40,7 @@ def rejection(spec: LossSpec) -> str | None:
     sweep = torch.zeros(81, 5)
     sweep[:, 0] = torch.linspace(-8.0, 8.0, 81)  # p_t from about 1e-4 to 0.9987
     with torch.no_grad():
-        curve = _per_sample(spec, sweep, torch.zeros(81, dtype=torch.long), [1] * 5)
+        curve = build_loss(spec, [1] * 5).per_sample(sweep, torch.zeros(81, dtype=torch.long))
     if not torch.isfinite(curve).all():
         return "non-finite loss along p_t"
     scale = max(1.0, float(curve.abs().max()))
