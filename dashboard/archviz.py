@@ -29,7 +29,7 @@ def arch_dot(spec: Mapping[str, Any] | None) -> str:
     the strided or widening convolution, in a box of its own), the classifier head."""
     spec = spec or {}
     try:
-        nodes = _nodes(spec)
+        nodes = _table_nodes(spec) if spec.get("kind") == "table" else _nodes(spec)
     except (KeyError, TypeError, ValueError):
         nodes = _nodes_from_dict(spec)
     if len(nodes) > MAX_NODES:
@@ -48,6 +48,18 @@ def arch_dot(spec: Mapping[str, Any] | None) -> str:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape))
+
+
+def _table_nodes(spec: Mapping[str, Any]) -> list[str]:
+    """A coded table: its columns, the encoder, then the body's diagram after its input."""
+    cols = spec["columns"]
+    cats = sum(1 for c in cols if c["kind"] == "categorical")
+    how = ("one-hot" if spec["encoding"] == "onehot"
+           else f"embeddings (width ≤ {spec['embed_dim']})")
+    width = _shape(tuple(spec["body"]["input_shape"]))
+    return [f"table row\n{len(cols)} columns ({cats} categorical)",
+            f"encoder: {how}, missing values imputed and flagged\n{width}",
+            *_nodes(spec["body"])[1:]]
 
 
 def _nodes(spec: Mapping[str, Any]) -> list[str]:

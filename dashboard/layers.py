@@ -76,7 +76,32 @@ def parts(spec: Mapping[str, Any]) -> list[Part]:
         return _conv_parts(spec, 1 if kind == "cnn1d" else 2)
     if kind == "rocket":
         return _rocket_parts(spec)
+    if kind == "table":
+        return _table_parts(spec)
     raise ValueError(f"unknown architecture kind {kind!r}")
+
+
+def _table_parts(spec: Mapping[str, Any]) -> list[Part]:
+    """The body's parts, its stem preceded by the encoder: the network's stem is
+    ``Sequential(encoder, body stem)``, so the encoder is ``stem.0`` and the body's stem
+    layers move under ``stem.1``."""
+    body = spec["body"]
+    width = math.prod(int(s) for s in body["input_shape"])
+    dim = int(spec["embed_dim"])
+    # One-hot: the encoder is one weightless layer; embeddings: one Embedding per category.
+    encoder = [{"name": "stem.0", "type": "TableEncoder", "output_shape": (width,), "params": 0}]
+    if spec.get("encoding") != "onehot":
+        slots = [int(c["levels"]) + 1 for c in spec["columns"] if c["kind"] == "categorical"]
+        encoder = [{"name": f"stem.0.tables.{k}", "type": "Embedding",
+                    "output_shape": (min(dim, n),), "params": n * min(dim, n)}
+                   for k, n in enumerate(slots)]
+    out = parts(body)
+    stem = out[0]
+    for row in stem.layers:
+        row["name"] = "stem.1" + row["name"][len("stem"):]
+    out[0] = Part("stem", f"table encoder, {stem.label}", "Sequential", stem.shape,
+                  [*encoder, *stem.layers])
+    return out
 
 
 def _mlp_parts(spec: Mapping[str, Any]) -> list[Part]:

@@ -14,6 +14,7 @@ from search_spaces.arch import (
     ArchSpec,
     AutoOptions,
     BlockSpec,
+    ColumnSpec,
     ConvNetSpec,
     ConvOptions,
     MLPOptions,
@@ -22,6 +23,7 @@ from search_spaces.arch import (
     RocketSpec,
     SearchNet,
     StageSpec,
+    TableSpec,
     arch_from_dict,
     arch_to_dict,
     auto_families,
@@ -29,6 +31,7 @@ from search_spaces.arch import (
     count_layers,
     deep_resnet_spec,
     describe,
+    table_arch,
 )
 from search_spaces.base import ARCH_SPACES, HPARAM_SPACES, LOSS_SPACES, InputInfo, TrialLike
 from search_spaces.hparams import HParamOptions, HParamSpec
@@ -63,7 +66,10 @@ def sample_arch(
     available ones, an unknown or bad option is reported as ``{where}.{option}``.
     """
     space = ARCH_SPACES.get(name)
-    return space(trial, info, make_options(ARCH_SPACES.options_type(name), options, where))
+    opts = make_options(ARCH_SPACES.options_type(name), options, where)
+    if info.columns is not None:  # a coded table: the encoding first, then the body
+        return table_arch(trial, info, lambda t, i: space(t, i, opts))
+    return space(trial, info, opts)
 
 
 def sample_loss(
@@ -92,6 +98,8 @@ def sample_hparams(
 
 
 __all__ = [
+    "ColumnSpec",
+    "TableSpec",
     "AutoOptions",
     "auto_families",
     "ARCH_SPACES",

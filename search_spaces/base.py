@@ -28,6 +28,7 @@ class InputInfo:
     num_classes: int
     n_train: int | None = None
     lag1: float | None = None
+    columns: tuple[Any, ...] | None = None  # a coded table's ColumnSpecs (arch.table_spec)
 
     def __post_init__(self) -> None:
         shape = tuple(int(s) for s in self.shape)
@@ -62,9 +63,13 @@ def lag1_autocorrelation(x: Any, max_samples: int = 2000) -> float:
     return float(r.mean())
 
 
-def input_info(splits: Any) -> InputInfo:
+def input_info(splits: Any, columns: tuple[Any, ...] | None = None) -> InputInfo:
     """The :class:`InputInfo` a search's spaces see for ``splits`` (a ``DataSplits``: its
-    ``input_shape``, ``num_classes`` and training split)."""
+    ``input_shape``, ``num_classes`` and training split); ``columns``: a coded table's
+    ColumnSpecs, whose rows are no signal (lag1 is not measured on codes and NaNs)."""
+    if columns is not None:
+        return InputInfo(splits.input_shape, splits.num_classes, n_train=len(splits.y_train),
+                         lag1=0.0, columns=tuple(columns))
     return InputInfo(splits.input_shape, splits.num_classes, n_train=len(splits.y_train),
                      lag1=lag1_autocorrelation(splits.x_train))
 

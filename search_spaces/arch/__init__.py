@@ -26,8 +26,14 @@ from search_spaces.arch.specs import (
     arch_from_dict,
     arch_to_dict,
 )
+from search_spaces.arch.table import TableEncoder, table_arch
+from search_spaces.arch.table_spec import ColumnSpec, TableSpec
 
 __all__ = [
+    "ColumnSpec",
+    "TableEncoder",
+    "TableSpec",
+    "table_arch",
     "ACTIVATIONS",
     "ARCH_BUILDERS",
     "ARCH_KINDS",

@@ -23,6 +23,7 @@ from search_spaces._fields import (
     set_field,
     to_jsonable,
 )
+from search_spaces.arch.table_spec import TableSpec
 from search_spaces.registry import Registry
 
 OPS = ("conv3", "conv5", "dwsep", "mbconv", "skip")
@@ -241,7 +242,7 @@ class RocketSpec:
         return cls(**d)
 
 
-ArchSpec = MLPSpec | ConvNetSpec | RocketSpec
+ArchSpec = MLPSpec | ConvNetSpec | RocketSpec | TableSpec
 
 
 def arch_to_dict(spec: ArchSpec) -> dict[str, Any]:
@@ -251,12 +252,12 @@ def arch_to_dict(spec: ArchSpec) -> dict[str, Any]:
 
 # kind -> spec class: what arch_from_dict rebuilds. The builder registers each kind's network in
 # net.ARCH_BUILDERS; a contract test checks every kind has one.
-ARCH_KINDS: Registry[type[MLPSpec] | type[ConvNetSpec] | type[RocketSpec]] = Registry(
-    "architecture spec kind")
+ARCH_KINDS: Registry[type[ArchSpec]] = Registry("architecture spec kind")
 ARCH_KINDS.register("mlp")(MLPSpec)
 for _kind in CONV_KINDS:
     ARCH_KINDS.register(_kind)(ConvNetSpec)
 ARCH_KINDS.register("rocket")(RocketSpec)
+ARCH_KINDS.register("table")(TableSpec)
 
 
 def arch_from_dict(d: Any) -> ArchSpec:
@@ -267,4 +268,9 @@ def arch_from_dict(d: Any) -> ArchSpec:
     if not isinstance(kind, str) or kind not in ARCH_KINDS:
         known = ", ".join(ARCH_KINDS.ordered())
         raise ValueError(f"arch spec.kind: unknown kind {kind!r}; known: {known}")
+    if kind == "table":  # the one nested kind: its body is rebuilt here, where every kind is known
+        body = d.get("body")
+        if isinstance(body, dict) and body.get("kind") == "table":
+            raise ValueError("arch spec.body: a table's body cannot be another table")
+        return TableSpec.from_dict({**d, "body": arch_from_dict(body)})
     return ARCH_KINDS.get(kind).from_dict(d)

@@ -154,6 +154,14 @@ def test_a_rocket_diagram_names_its_transform_and_head() -> None:
     assert "dropout 0.1" in dot and "head: Linear → 4 classes" in dot
 
 
+def test_a_table_diagram_shows_the_encoder_before_the_body() -> None:
+    table = next(s for s in SPECS if s["kind"] == "table" and s["encoding"] == "onehot")
+    dot = archviz.arch_dot(table)
+    assert "table row\\n3 columns (2 categorical)" in dot
+    assert "encoder: one-hot, missing values imputed and flagged\\n11" in dot
+    assert "hidden 0: Linear 32" in dot and "unknown architecture" not in dot
+
+
 SPECS = [
     MLP, CNN, {**MLP, "norm": "none", "activation": "gelu", "hidden": []},
     {**CNN, "norm": "none", "kind": "cnn1d", "input_shape": [3, 17], "activation": "silu"},
@@ -169,6 +177,14 @@ SPECS = [
      "per_dilation": [3, 2, 2], "norm": "batch", "dropout": 0.1},
     {"kind": "rocket", "input_shape": [24], "num_classes": 2, "dilations": [1],
      "per_dilation": [5], "norm": "none", "dropout": 0.0},
+    # Coded tables: the encoder (its embeddings, or one weightless one-hot layer), then a body.
+    *[{"kind": "table", "encoding": enc, "embed_dim": 4, "columns": [
+        {"kind": "numeric", "levels": 0, "missing": True},
+        {"kind": "categorical", "levels": 5, "missing": False},
+        {"kind": "categorical", "levels": 2, "missing": False}],
+       "body": {**body, "input_shape": [width]}}
+      for enc, width in (("embed", 2 + 4 + 3), ("onehot", 2 + 6 + 3))
+      for body in (MLP, {**CNN, "kind": "cnn1d", "input_shape": [9]})],
 ]
 
 

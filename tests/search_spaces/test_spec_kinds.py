@@ -16,7 +16,8 @@ from search_spaces.registry import RegistryError
 
 
 def test_every_arch_kind_has_a_builder_and_only_those() -> None:
-    assert ARCH_KINDS.ordered() == ARCH_BUILDERS.ordered() == ("mlp", "cnn1d", "cnn2d", "rocket")
+    assert ARCH_KINDS.ordered() == ARCH_BUILDERS.ordered() == (
+        "mlp", "cnn1d", "cnn2d", "rocket", "table")
 
 
 def test_every_loss_kind_has_a_function_and_only_those() -> None:
@@ -33,7 +34,8 @@ def test_a_kind_is_registered_once() -> None:
 
 
 def test_unknown_kinds_list_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown kind 'rnn'; known: mlp, cnn1d, cnn2d, rocket"):
+    with pytest.raises(ValueError,
+                       match="unknown kind 'rnn'; known: mlp, cnn1d, cnn2d, rocket, table"):
         arch_from_dict({"kind": "rnn"})
     with pytest.raises(ValueError, match="unknown kind"):
         arch_from_dict({"kind": ["mlp"]})

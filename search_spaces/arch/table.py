@@ -1,0 +1,145 @@
+"""Tables with categorical columns or missing values: the encoder that is the first layer of
+the network (so every export takes raw coded rows), its builder, and the space wrapper that
+searches the encoding beside the body's architecture.
+
+The row format is :mod:`search_spaces.arch.table_spec`'s. The encoder is plain tensor ops
+(IsNaN, Where, Gather, Concat), so ONNX, ``torch.export`` and the INT8 path carry it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet, build_model, count_layers
+from search_spaces.arch.table_spec import TableSpec
+from search_spaces.base import InputInfo, TrialLike
+
+# Searched by default: both encodings (which is better depends on the data: measured per
+# search, not ruled), and the embedding width for categorical columns with many levels.
+ENCODINGS = ("embed", "onehot")
+EMBED_DIMS = (4, 8, 16)
+BINS = (0, 8, 32)  # numeric columns: as they are, or piecewise-linear over quantile bins
+
+
+class TableEncoder(nn.Module):
+    """``(N, columns)`` coded rows -> ``(N, encoded_width)`` floats, in column order: a numeric
+    value with NaN replaced by 0 (the training mean after standardization), then its missing
+    indicator if it has one; a categorical code as its embedding (or one-hot) row, every code
+    outside ``0 .. levels-1`` (NaN, -1, a fraction) at the unknown slot ``levels``."""
+
+    tables: nn.ModuleList  # the embeddings (not with one-hot: the encoder is then one layer)
+    edges: torch.Tensor  # (numeric columns, bins + 1) bin edges, when it bins
+
+    def __init__(self, spec: TableSpec) -> None:
+        super().__init__()
+        self.columns = spec.columns
+        self.onehot = spec.encoding == "onehot"
+        self.bins = spec.bins
+        if self.bins:  # each numeric column's bin edges: evenly spread until fit() sets them
+            numeric = sum(1 for c in spec.columns if c.kind == "numeric")
+            edges = torch.linspace(-2.0, 2.0, self.bins + 1).repeat(numeric, 1)
+            self.register_buffer("edges", edges)
+        # One lookup per categorical column, in column order: a learned embedding, or a fixed
+        # identity (a buffer, not a parameter: one-hot learns nothing and costs no weights).
+        categorical = [c for c in spec.columns if c.kind == "categorical"]
+        if self.onehot:
+            for k, c in enumerate(categorical):  # + 1: the unknown slot
+                self.register_buffer(f"eye{k}", torch.eye(c.levels + 1))
+        else:
+            self.tables = nn.ModuleList(
+                nn.Embedding(c.levels + 1, c.width(spec.encoding, spec.embed_dim))
+                for c in categorical)
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> None:
+        """Bin edges at the quantiles of each numeric column's present training values (the
+        same rows on every rank give the same edges)."""
+        if not self.bins:
+            return
+        levels = torch.linspace(0.0, 1.0, self.bins + 1, device=x.device)
+        numeric = [i for i, c in enumerate(self.columns) if c.kind == "numeric"]
+        for j, i in enumerate(numeric):
+            v = x[:, i].float()
+            v = v[~torch.isnan(v)]
+            if len(v):
+                self.edges[j] = torch.quantile(v, levels).to(self.edges)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts: list[torch.Tensor] = []
+        k = j = 0
+        for i, c in enumerate(self.columns):
+            v = x[:, i]
+            if c.kind == "numeric":
+                missing = torch.isnan(v)
+                value = torch.where(missing, torch.zeros_like(v), v)[:, None]
+                if self.bins:  # component t: how far into bin t the value is, in [0, 1]
+                    lo, hi = self.edges[j, :-1], self.edges[j, 1:]
+                    value = ((value - lo) / (hi - lo).clamp_min(1e-6)).clamp(0.0, 1.0)
+                parts.append(value.to(x.dtype))
+                if c.missing:
+                    parts.append(missing.to(x.dtype)[:, None])
+                j += 1
+                continue
+            known = (v >= 0) & (v < c.levels)  # False for NaN
+            code = torch.where(known, torch.floor(v), torch.full_like(v, float(c.levels))).long()
+            if self.onehot:
+                found = F.embedding(code, getattr(self, f"eye{k}"))
+            else:
+                found = self.tables[k](code)
+            parts.append(found.to(x.dtype))
+            k += 1
+        return torch.cat(parts, dim=1)
+
+
+def _table(spec: TableSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
+    body = build_model(spec.body)
+    return nn.Sequential(TableEncoder(spec), body.stem), list(body.blocks), body.head
+
+
+def _table_layers(spec: TableSpec) -> int:
+    return count_layers(spec.body)
+
+
+def _fit_table(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> None:
+    """The body's data-dependent start (rocket's biases and ridge head) on the encoded rows,
+    through a view that shares the body's modules."""
+    assert isinstance(net.spec, TableSpec) and isinstance(net.stem, nn.Sequential)
+    encoder, stem = net.stem[0], net.stem[1]
+    assert isinstance(encoder, TableEncoder)
+    encoder.fit(x)
+    SearchNet(stem, list(net.blocks), net.head, spec=net.spec.body).fit_to_data(encoder(x), y)
+
+
+ARCH_BUILDERS.register("table")(ArchBuilder(_table, _table_layers, _fit_table))
+
+
+def table_arch(trial: TrialLike, info: InputInfo,
+               body_space: Callable[[TrialLike, InputInfo], Any]) -> TableSpec:
+    """Sample the encoding (``table_encoding``, and ``table_embed_dim`` when it embeds and a
+    column has more levels than the smallest width; ``table_bins`` when there are numeric
+    columns), then the body for the encoded width."""
+    assert info.columns is not None
+    columns = info.columns
+    encoding = trial.suggest_categorical("table_encoding", ENCODINGS)
+    most = max((c.levels + 1 for c in columns if c.kind == "categorical"), default=0)
+    embed_dim = EMBED_DIMS[0]
+    if encoding == "embed" and most > EMBED_DIMS[0]:
+        embed_dim = trial.suggest_categorical("table_embed_dim", EMBED_DIMS)
+    bins = 0
+    if any(c.kind == "numeric" for c in columns):
+        bins = trial.suggest_categorical("table_bins", BINS)
+    width = sum(c.width(encoding, embed_dim, bins) for c in columns)
+    # The body is sampled for the table's columns, then takes the encoded width: its space's
+    # bounds (scaled to the input) must not change with the encoding, or the same parameter
+    # would have other choices in other trials; the encoded row is never shorter, so what fits
+    # the columns fits it. A table's row is no signal (lag1 0), whatever order its codes take.
+    body = body_space(trial, replace(info, columns=None, lag1=0.0))
+    body = replace(body, input_shape=(width,))
+    return TableSpec(columns=columns, encoding=encoding, embed_dim=embed_dim, bins=bins,
+                     body=body)
