@@ -89,11 +89,23 @@ class StudySection:
 
 @dataclass(frozen=True)
 class DataSection:
-    source: str = setting("digits", help="digits, PATH.npz, PATH.csv or python:module:function")
+    source: str = setting("digits", help="digits, PATH.npz, PATH.csv, PATH.parquet or "
+                          "python:module:function")
     val_fraction: float = setting(0.15, lo=0.01, hi=0.9, help="share held out for validation")
     test_fraction: float = setting(0.15, lo=0.0, hi=0.9, help="share held out for the test; "
                                    "ignored when the source has x_test / y_test")
     standardize: bool = setting(True, help="scale features to zero mean, unit variance")
+    label: str | None = setting(None, help="a table's label column; none: 'label', else the "
+                                "last column")
+    categorical: tuple[str, ...] = setting((), help="table columns read as categories (integer "
+                                           "codes, or text that looks like free text)")
+    ignore: tuple[str, ...] = setting((), help="table columns left out (ids, free text)")
+
+    def table(self) -> Any:
+        """The table reader's options (automl.data.table.TableOptions)."""
+        from automl.data.table import TableOptions
+
+        return TableOptions(self.label, tuple(self.categorical), tuple(self.ignore))
 
 
 @dataclass(frozen=True)
@@ -278,7 +290,7 @@ def load(
         data = merge(data, keys, value)
     cfg = from_dict(data)
     source = cfg.data.source
-    if source.endswith((".npz", ".csv")) and not Path(source).is_absolute():
+    if source.endswith((".npz", ".csv", ".parquet")) and not Path(source).is_absolute():
         # Stored absolute, so export / retrain / resume work from any working directory.
         cfg = dataclasses.replace(
             cfg, data=dataclasses.replace(cfg.data, source=str(Path(source).resolve()))

@@ -104,7 +104,9 @@ def export(
 
 def predict(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
-    inputs: Annotated[Path, typer.Argument(help="INPUT.npz (array x) or INPUT.csv.")],
+    inputs: Annotated[Path, typer.Argument(
+        help="INPUT.npz (array x), INPUT.csv, or for a table model INPUT.csv / .parquet with "
+             "the training table's columns (picked by name).")],
     backend: BackendOpt = "torch",
     int8: Int8Opt = False,
     json_: JsonOpt = False,
@@ -114,7 +116,7 @@ def predict(
     from automl.export.predictor import Predictor
 
     predictor = Predictor(bundle, backend, quantized=int8)  # a bad bundle is named first
-    x, y = read_inputs(inputs)
+    x, y = read_inputs(inputs, predictor.table)
     out = predictor.predict(x)
     result = out.to_dict()
     if y is not None and len(y) == len(out.labels):

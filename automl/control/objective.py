@@ -110,7 +110,9 @@ class Objective:
             loss_family=loss_dict.get("kind"), hparams=hp.to_dict(),
             train_config=dataclasses.asdict(train_cfg), preprocessing=self.data.preprocessing,
         )
-        self.reporter.trial_started(number, f"{arch.kind} · {loss.formula}")
+        body = getattr(arch, "body", None)  # a table's encoder reads for this network
+        kind = arch.kind if body is None else f"table/{body.kind}"
+        self.reporter.trial_started(number, f"{kind} · {loss.formula}")
         repeat = self._answer_repeat(trial, key)
         if repeat is not None:
             return repeat

@@ -35,8 +35,8 @@ def prepare(cfg: StudyConfig) -> tuple[PreparedData, StudyPlan]:
     check_spaces(cfg)
     d = cfg.data
     prepared = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
-                         d.standardize)
-    plan = make_plan(cfg, prepared.splits)
+                         d.standardize, d.table())
+    plan = make_plan(cfg, prepared.splits, prepared.column_specs())
     check_reachable(cfg, plan.info)
     check_memory(cfg, plan, prepared.splits)  # some candidate must fit in memory to train
     return prepared, plan

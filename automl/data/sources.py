@@ -1,13 +1,13 @@
 """Data sources -> :class:`RawData`: ``digits`` (scikit-learn's bundled 8x8 digits), ``PATH.npz``
-(arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``), ``PATH.csv`` (label column ``label``
-or the last column), and ``python:module:function`` returning ``(x, y)`` or
-``(x, y, x_test, y_test)``. Every failure is a one-line :class:`~automl.errors.DataError`.
+(arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``), ``PATH.csv`` or ``PATH.parquet`` (a
+table with a header: :mod:`automl.data.table`), and ``python:module:function`` returning
+``(x, y)`` or ``(x, y, x_test, y_test)``. Every failure is a one-line
+:class:`~automl.errors.DataError`.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from automl._arrays import check_x, labels_to_index
+from automl.data.table import TABLE_SUFFIXES, TableOptions, read_table
 from automl.errors import DataError
 
 
@@ -26,9 +27,13 @@ class RawData:
     y_test: np.ndarray | None
     classes: list[str]  # original label of each class index
     source: str
+    # A coded table's schema (automl.data.table): x holds codes and NaNs, which the model's
+    # table encoder reads; None for every other source.
+    columns: list[dict[str, Any]] | None = None
+    label: str | None = None  # a table's label column
 
 
-def load_source(source: str) -> RawData:
+def load_source(source: str, table: TableOptions | None = None) -> RawData:
     """Read a data source; every failure is a one-line DataError naming the file or array."""
     if source == "digits":
         images, target = digits()
@@ -39,10 +44,10 @@ def load_source(source: str) -> RawData:
     path = Path(source)
     if path.suffix == ".npz":
         return _from_npz(path, source)
-    if path.suffix == ".csv":
-        return _from_csv(path, source)
+    if path.suffix in TABLE_SUFFIXES:
+        return _from_table(path, source, table)
     raise DataError(
-        f"data.source {source!r}: expected 'digits', a .npz or .csv file, "
+        f"data.source {source!r}: expected 'digits', a .npz, .csv or .parquet file, "
         "or python:module:function"
     )
 
@@ -102,47 +107,16 @@ def _from_npz(path: Path, source: str) -> RawData:
     return _finish(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"), source)
 
 
-def _from_csv(path: Path, source: str) -> RawData:
-    if not path.is_file():
-        raise DataError(f"{path}: data file not found")
-    import csv
-
-    try:
-        # utf-8-sig: a spreadsheet's byte-order mark must not become part of the first header.
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [row for row in csv.reader(fh) if row]  # blank lines are not samples
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read CSV file ({exc})") from None
-    if len(rows) < 2:
-        raise DataError(f"{path}: expected a header row and data rows")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    label_col = header.index("label") if "label" in header else len(header) - 1
-    feats, labels = [], []
-    for lineno, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path}:{lineno}: expected {len(header)} columns, got {len(row)}")
-        label = row[label_col].strip()
-        if not label or _is_nan_or_inf(label):
-            raise DataError(f"{path}:{lineno}: missing label ({label!r}) in column "
-                            f"{header[label_col]!r}")
-        labels.append(label)
-        try:
-            values = [float(v) for i, v in enumerate(row) if i != label_col]
-        except ValueError:
-            raise DataError(f"{path}:{lineno}: non-numeric feature value") from None
-        if not all(math.isfinite(v) for v in values):
-            raise DataError(f"{path}:{lineno}: feature value is NaN or inf")
-        feats.append(values)
-    if not feats[0]:
-        raise DataError(f"{path}: no feature columns besides the label {header[label_col]!r}")
-    return _finish(np.asarray(feats), _csv_labels(labels), None, None, source)
-
-
-def _is_nan_or_inf(text: str) -> bool:
-    try:
-        return not math.isfinite(float(text))
-    except ValueError:
-        return False
+def _from_table(path: Path, source: str, options: TableOptions | None) -> RawData:
+    table = read_table(path, options)
+    labels = _csv_labels(table.labels)
+    if not table.coded:  # numbers only, none missing: the plain vector path, as before
+        return _finish(table.x, labels, None, None, source)
+    y_idx, classes = labels_to_index(labels, f"{source}: y", None)
+    if len(classes) < 2:
+        raise DataError(f"{source}: y has a single class ({classes[0]!r}); need at least 2")
+    return RawData(table.x, y_idx, None, None, [str(c) for c in classes], source,
+                   columns=table.columns, label=table.label)
 
 
 def _csv_labels(labels: list[str]) -> np.ndarray:

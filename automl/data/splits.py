@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from automl.data.sources import RawData, load_source
+from automl.data.table import TableOptions, train_levels
 from automl.errors import DataError
 from trainer.types import DataSplits
 
@@ -24,6 +25,18 @@ class PreparedData:
     data_hash: str  # sha256 of the raw arrays, so a bundle can say what it was trained on
     source: str
     notes: tuple[str, ...] = ()  # what the split did that a user should hear of
+    # A coded table's schema (automl.data.table), levels cut to the training split's; None for
+    # every other source.
+    columns: list[dict[str, Any]] | None = None
+
+    def column_specs(self) -> tuple[Any, ...] | None:
+        """The network's view of a coded table's columns (None for other data)."""
+        if self.columns is None:
+            return None
+        from automl.data.table import column_specs
+
+        s = self.splits
+        return column_specs(self.columns, np.concatenate([s.x_train, s.x_val, s.x_test]))
 
     def by_class(self, values: Sequence[Any] | None) -> dict[str, Any] | None:
         """``values`` (one per class, in class order) keyed by class name."""
@@ -72,16 +85,24 @@ def prepare(
         raise DataError(f"{raw.source}: too few samples to split off a validation set "
                         f"({len(y)} left after the test split)")
     x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+    columns = raw.columns
+    if columns is not None:  # copies: the split's fancy indexing copied the raw rows
+        x_test = np.array(x_test, dtype=np.float32)
+        columns = train_levels(columns, x_train, x_val, x_test)
     axis = "feature" if x.ndim == 2 else "channel"
     reduce = (0,) if axis == "feature" else tuple(i for i in range(x.ndim) if i != 1)
     with np.errstate(over="ignore", invalid="ignore"):  # refused below, not warned about
-        if standardize:
+        if columns is not None:
+            mean, std = _table_stats(columns, x_train, standardize)
+        elif standardize:
             mean = x_train.mean(axis=reduce)
             std = np.maximum(x_train.std(axis=reduce), 1e-6)
         else:
             mean = np.zeros(x.shape[1], np.float32)
             std = np.ones(x.shape[1], np.float32)
-        stats = {"axis": axis, "mean": mean.tolist(), "std": std.tolist()}
+        stats: dict[str, Any] = {"axis": axis, "mean": mean.tolist(), "std": std.tolist()}
+        if columns is not None:  # how raw rows become the coded ones the network reads
+            stats["table"] = {"columns": columns, "label": raw.label or ""}
         splits = DataSplits(
             x_train=apply_preprocessing(x_train, stats),
             y_train=y_train.astype(np.int64),
@@ -91,11 +112,28 @@ def prepare(
             y_test=np.asarray(y_test, dtype=np.int64),
             num_classes=len(raw.classes),
         )
-    if not all(np.isfinite(a).all() for a in (mean, std, splits.x_train, splits.x_val,
-                                               splits.x_test)):
+    # A coded table's NaNs are its missing values, read by the model's encoder.
+    finite = np.isfinite if columns is None else (lambda a: ~np.isinf(a))
+    if not all(finite(a).all() for a in (mean, std, splits.x_train, splits.x_val,
+                                         splits.x_test)):
         raise DataError(f"{raw.source}: x: values too large to standardize in float32; "
                         "rescale them")
-    return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source, tuple(notes))
+    return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source, tuple(notes),
+                        columns)
+
+
+def _table_stats(columns: list[dict[str, Any]], x_train: np.ndarray, standardize: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: a numeric column's mean and std over the training split's present values
+    (the model imputes a missing one at the mean), a categorical column's 0 and 1 (its codes
+    pass through unchanged)."""
+    mean = np.zeros(len(columns), np.float32)
+    std = np.ones(len(columns), np.float32)
+    for j, c in enumerate(columns):
+        present = x_train[:, j][~np.isnan(x_train[:, j])]
+        if c["kind"] == "numeric" and standardize and len(present):
+            mean[j], std[j] = present.mean(), max(float(present.std()), 1e-6)
+    return mean, std
 
 
 def apply_preprocessing(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
@@ -118,6 +156,7 @@ def data_hash(raw: RawData) -> str:
 
 
 def load_data(
-    source: str, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True
+    source: str, val_fraction: float, test_fraction: float, seed: int, standardize: bool = True,
+    table: TableOptions | None = None,
 ) -> PreparedData:
-    return prepare(load_source(source), val_fraction, test_fraction, seed, standardize)
+    return prepare(load_source(source, table), val_fraction, test_fraction, seed, standardize)

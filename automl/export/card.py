@@ -18,6 +18,13 @@ def _num(x: Any) -> str:
 
 
 def _arch_line(arch: dict[str, Any]) -> str:
+    if arch.get("kind") == "table" and isinstance(arch.get("body"), dict):
+        cols = arch.get("columns") or []
+        cats = sum(1 for c in cols if isinstance(c, dict) and c.get("kind") == "categorical")
+        how = ("one-hot" if arch.get("encoding") == "onehot"
+               else f"embeddings of width {arch.get('embed_dim')}")
+        return (f"table encoder ({len(cols)} columns, {cats} categorical as {how}; missing "
+                f"values imputed and flagged), then {_arch_line(arch['body'])}")
     if arch.get("kind") == "mlp":
         return (f"MLP, hidden {arch.get('hidden')}, {arch.get('activation')}, "
                 f"norm {arch.get('norm')}")
@@ -48,8 +55,7 @@ def render_card(spec: dict[str, Any]) -> str:
         "",
         f"- **Architecture**: {_arch_line(spec['arch'])}",
         f"- **Loss**: `{spec.get('loss_formula')}`",
-        f"- **Input**: float32 `(N, {', '.join(str(s) for s in spec['input_shape'])})`, "
-        f"standardized per {spec['preprocessing'].get('axis')} with the statistics in spec.json",
+        _input_line(spec),
         f"- **Classes** ({len(spec['classes'])}): {', '.join(spec['classes'][:20])}"
         + (" ..." if len(spec["classes"]) > 20 else ""),
         f"- **Data**: `{d.get('source')}` (sha256 {str(d.get('sha256'))[:12]}...), split seed "
@@ -67,7 +73,34 @@ def render_card(spec: dict[str, Any]) -> str:
         search = _pct(retrain.get("search_test_accuracy"))
         lines.append(f"| test accuracy at search time | {search} |")
     return "\n".join(lines + _per_class_lines(m.get("test_per_class"))
-                     + _quantization_lines(spec) + _usage_lines(spec))
+                     + _quantization_lines(spec) + _column_lines(spec) + _usage_lines(spec))
+
+
+def _input_line(spec: dict[str, Any]) -> str:
+    table = spec["preprocessing"].get("table")
+    if table:
+        return (f"- **Input**: table rows with the {len(table['columns'])} columns below, "
+                f"picked by name (label `{table['label']}` and other columns ignored); missing "
+                "values and levels never seen in training are accepted")
+    return (f"- **Input**: float32 `(N, {', '.join(str(s) for s in spec['input_shape'])})`, "
+            f"standardized per {spec['preprocessing'].get('axis')} with the statistics in "
+            "spec.json")
+
+
+def _column_lines(spec: dict[str, Any], most: int = 8) -> list[str]:
+    """A table model's column schema: kinds and (the first ``most``) levels."""
+    table = spec["preprocessing"].get("table")
+    if not table:
+        return []
+    lines = ["", "Input columns (the ONNX graph takes each categorical value as its index in "
+             "the levels, -1 if unknown, and NaN for a missing value):", "",
+             "| column | kind | levels |", "| --- | --- | --- |"]
+    for c in table["columns"]:
+        levels = ", ".join(str(v)[:30].replace("|", "/") for v in c["levels"][:most])
+        more = f" ... ({len(c['levels'])} in all)" if len(c["levels"]) > most else ""
+        lines.append(f"| {str(c['name'])[:60].replace('|', '/')} | {c['kind']} | "
+                     f"{levels}{more} |")
+    return lines
 
 
 def _per_class_lines(per_class: Any, most: int = 50) -> list[str]:

@@ -20,12 +20,16 @@ def expected(input_shape: Sequence[int]) -> str:
     return f"a batch of samples of shape [{shape}] (or {flat} numbers each)"
 
 
-def as_batch(x: Any, input_shape: Sequence[int]) -> np.ndarray:
+def as_batch(x: Any, input_shape: Sequence[int], table: dict[str, Any] | None = None
+             ) -> np.ndarray:
     """``x`` as a float32 ``(N, *input_shape)`` array.
 
     Accepted: ``(N, *input_shape)``, flat ``(N, prod(input_shape))`` rows, and ``(N, H, W)``
-    images for a one-channel ``(1, H, W)`` model (the data loader's rule).
+    images for a one-channel ``(1, H, W)`` model (the data loader's rule). For a table model
+    (``table``: the bundle's schema), raw rows: see :func:`table_batch`.
     """
+    if table is not None:
+        return table_batch(x, table)
     shape = tuple(int(s) for s in input_shape)
     want = expected(shape)
     try:
@@ -53,13 +57,62 @@ def as_batch(x: Any, input_shape: Sequence[int]) -> np.ndarray:
     return arr
 
 
-def read_inputs(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+def table_batch(x: Any, table: dict[str, Any]) -> np.ndarray:
+    """Raw table rows as the coded float32 ``(N, columns)`` batch a table model reads:
+    a pandas DataFrame or a list of ``{column: value}`` objects (columns picked by name; others,
+    the label included, ignored), a list of rows holding the columns' values in the schema's
+    order (text and numbers alike), or an already coded numeric array (the ONNX graph's input:
+    level codes, NaN for a missing value). A level never seen in training goes to the model's
+    unknown slot; a missing column or text in a numeric one is a one-line InputError."""
+    import pandas as pd
+
+    from automl.data.table import encode
+
+    columns = table["columns"]
+    names = [c["name"] for c in columns]
+    want = f"rows with the columns {', '.join(names)}"
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iuf":
+        if x.ndim != 2 or x.shape[1] != len(names) or not len(x):
+            raise InputError(f"coded rows must have shape (N, {len(names)}); expected {want}")
+        if np.isinf(x).any():
+            raise InputError("inputs contain infinite values")
+        return x.astype(np.float32)
+    if isinstance(x, pd.DataFrame):
+        frame = x
+    elif isinstance(x, list | tuple) and x and all(isinstance(r, dict) for r in x):
+        frame = pd.DataFrame.from_records(list(x))
+    elif isinstance(x, list | tuple) and x and all(
+            isinstance(r, list | tuple) and len(r) == len(names) for r in x):
+        frame = pd.DataFrame([list(r) for r in x], columns=names, dtype=object)
+    else:
+        raise InputError(f"expected {want} (objects keyed by column name, or lists of "
+                         f"{len(names)} values)")
+    if not len(frame):
+        raise InputError(f"empty batch; expected {want}")
+    if any(isinstance(v, dict | list) for v in frame.to_numpy().ravel().tolist()):
+        raise InputError(f"a row value is a list or object; expected {want}")
+    return encode(frame, columns, "inputs", InputError)
+
+
+def read_inputs(path: str | Path, table: dict[str, Any] | None = None
+                ) -> tuple[Any, np.ndarray | None]:
     """Features (and labels, when present) from ``INPUT.npz`` or ``INPUT.csv``.
 
     ``.npz``: array ``x`` (or the file's only array), optional ``y``; read without pickle.
     ``.csv``: numbers, an optional header row; a column named ``label`` is taken as labels.
+    For a table model (``table``: the bundle's schema) a ``.csv`` or ``.parquet`` table with a
+    header, its columns picked by name; the label column, when present, gives the labels.
     """
     path = Path(path)
+    if table is not None and path.suffix in (".csv", ".parquet"):
+        from automl.data.table import cell_text, encode, read_frame
+
+        frame = read_frame(path, InputError)
+        label = table.get("label")
+        y = None
+        if label and label in frame.columns:
+            y = np.asarray([cell_text(v) for v in frame[label].tolist()])
+        return encode(frame, table["columns"], path, InputError), y
     if not path.is_file():
         raise InputError(f"{path}: input file not found")
     if path.suffix == ".npz":

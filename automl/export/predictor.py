@@ -61,6 +61,8 @@ class Predictor:
         self.quantized = quantized
         self.threads = threads
         self.input_shape = tuple(int(s) for s in self.spec["input_shape"])
+        # A table model's schema: raw rows are coded by column name (automl.data.table).
+        self.table: dict[str, Any] | None = self.spec["preprocessing"].get("table")
         self.classes = [str(c) for c in self.spec["classes"]]
         self._run = self._torch_runner() if backend == "torch" else self._onnx_runner()
 
@@ -97,11 +99,11 @@ class Predictor:
 
     def preprocess(self, x: Any) -> np.ndarray:
         """Raw inputs -> the standardized float32 batch the bare network takes."""
-        return self.standardize(as_batch(x, self.input_shape))
+        return self.standardize(as_batch(x, self.input_shape, self.table))
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities, ``(N, len(classes))`` float32."""
-        batch = as_batch(x, self.input_shape)
+        batch = as_batch(x, self.input_shape, self.table)
         out = [self._run(np.ascontiguousarray(batch[i : i + CHUNK]))
                for i in range(0, len(batch), CHUNK)]
         return np.concatenate(out).astype(np.float32)

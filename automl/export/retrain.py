@@ -105,6 +105,9 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
     except (TypeError, ValueError, KeyError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ExportError(f"retrain: bad train_config, arch or loss ({detail})") from None
+    if getattr(arch, "columns", None) != data.column_specs():
+        raise ExportError("retrain: the data's columns (kinds, levels, missing values) are not "
+                          "the ones the architecture was searched for; retrain on that table")
     splits = data.splits if as_searched else _train_plus_val(data.splits)
     try:
         result = train(arch, loss, splits, cfg)

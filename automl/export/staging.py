@@ -56,7 +56,8 @@ def data_config(spec_or_config: dict[str, Any]) -> dict[str, Any]:
     d = spec_or_config.get("data", {})
     return {"source": d.get("source", "digits"), "val_fraction": d.get("val_fraction", 0.15),
             "test_fraction": d.get("test_fraction", 0.15),
-            "standardize": d.get("standardize", True),
+            "standardize": d.get("standardize", True), "label": d.get("label"),
+            "categorical": d.get("categorical") or [], "ignore": d.get("ignore") or [],
             "split_seed": int(spec_or_config.get("study", {}).get("seed", 0)),
             "sha256": spec_or_config.get("_data_hash")}
 
@@ -81,6 +82,19 @@ def choose_source(d: dict[str, Any], given: str | None, *, from_bundle: bool,
     return d, []
 
 
+def table_options(d: dict[str, Any]) -> Any:
+    """A table's reading options (label, categorical and ignored columns) as stored with the
+    study or the bundle: names only, nothing else is taken from them."""
+    from automl.data.table import TableOptions
+
+    label, cats, ignore = d.get("label"), d.get("categorical") or [], d.get("ignore") or []
+    names = [label] if label is not None else []
+    if not all(isinstance(v, list) for v in (cats, ignore)) or not all(
+            isinstance(n, str) for n in (*names, *cats, *ignore)):
+        raise DataError("data.label, data.categorical and data.ignore must be column names")
+    return TableOptions(label, tuple(cats), tuple(ignore))
+
+
 def reload_data(d: dict[str, Any], *, required: bool) -> tuple[PreparedData | None, list[str]]:
     """Re-create the study's splits from its data source; warn when the data changed since.
 
@@ -91,7 +105,7 @@ def reload_data(d: dict[str, Any], *, required: bool) -> tuple[PreparedData | No
 
     try:
         data = load_data(d["source"], d["val_fraction"], d["test_fraction"], d["split_seed"],
-                         d["standardize"])
+                         d["standardize"], table_options(d))
     except DataError as exc:
         if required:
             raise

@@ -51,6 +51,7 @@ def validate_spec(spec: Any, where: str, format_name: str, newest: int) -> dict[
     arch = _arch(spec.get("arch"), shape, bad)
     _classes(spec.get("classes"), arch.num_classes, bad)
     _preprocessing(spec.get("preprocessing"), shape, bad)
+    _table(spec["preprocessing"].get("table"), arch, bad)
     if "loss" in spec:
         _loss(spec["loss"], bad)
     _files(spec.get("files"), bad)
@@ -100,8 +101,10 @@ def _preprocessing(pre: Any, shape: tuple[int, ...], bad: Any) -> None:
     # The data loader's rule: a flat sample is standardized per feature, any other per entry
     # of its first axis; either way one mean and one std per entry of that axis.
     axis = "feature" if len(shape) == 1 else "channel"
-    if not isinstance(pre, dict) or set(pre) != {"axis", "mean", "std"}:
-        raise bad("preprocessing", 'must be {"axis": ..., "mean": [...], "std": [...]}')
+    if not isinstance(pre, dict) or not {"axis", "mean", "std"} <= set(pre) <= {
+            "axis", "mean", "std", "table"}:
+        raise bad("preprocessing", 'must be {"axis": ..., "mean": [...], "std": [...]} and '
+                                   'for a table "table": {...}')
     if pre["axis"] != axis:
         raise bad("preprocessing", f"axis must be {axis!r} for input_shape {list(shape)}, "
                                    f"got {pre['axis']!r}"[:300])
@@ -114,6 +117,36 @@ def _preprocessing(pre: Any, shape: tuple[int, ...], bad: Any) -> None:
             raise bad("preprocessing", f"{key} must hold finite numbers")
     if not all(v > 0 for v in pre["std"]):
         raise bad("preprocessing", "std must be > 0")
+
+
+def _table(table: Any, arch: Any, bad: Any) -> None:
+    """A coded table's schema: one entry per column of the input, each numeric or categorical
+    with its level names, matching the network's encoder column for column."""
+    if table is None:
+        if arch.kind == "table":
+            raise bad("preprocessing", "a table network needs the table's schema (\"table\")")
+        return
+    if not isinstance(table, dict) or set(table) != {"columns", "label"}:
+        raise bad("preprocessing", 'table must be {"columns": [...], "label": "..."}')
+    columns, label = table["columns"], table["label"]
+    if arch.kind != "table" or not isinstance(columns, list) or len(columns) != len(
+            arch.columns):
+        raise bad("preprocessing", "table.columns must match the table network's columns")
+    if not isinstance(label, str):
+        raise bad("preprocessing", "table.label must be a column name")
+    names = set()
+    for i, (c, want) in enumerate(zip(columns, arch.columns, strict=True)):
+        ok = (isinstance(c, dict) and set(c) == {"name", "kind", "levels"}
+              and isinstance(c["name"], str) and c["name"] and c["name"] not in names
+              and c["kind"] == want.kind and isinstance(c["levels"], list)
+              and all(isinstance(v, str) for v in c["levels"])
+              and len(set(c["levels"])) == len(c["levels"])
+              and (len(c["levels"]) == want.levels if want.kind == "categorical" and c["levels"]
+                   else want.kind == "categorical" or not c["levels"]))
+        if not ok:
+            raise bad("preprocessing", f"table.columns[{i}] must be a distinct named "
+                                       f"{want.kind} column matching the network's")
+        names.add(c["name"])
 
 
 def _loss(loss: Any, bad: Any) -> None:

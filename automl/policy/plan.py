@@ -39,8 +39,10 @@ class StudyPlan:
     n_val: int
 
 
-def make_plan(cfg: StudyConfig, splits: Any) -> StudyPlan:
-    """The plan of a study of ``cfg`` over ``splits`` (a ``trainer.DataSplits``)."""
+def make_plan(cfg: StudyConfig, splits: Any, columns: tuple[Any, ...] | None = None
+              ) -> StudyPlan:
+    """The plan of a study of ``cfg`` over ``splits`` (a ``trainer.DataSplits``); ``columns``:
+    a coded table's ColumnSpecs (``PreparedData.column_specs``)."""
     from search_spaces.base import input_info
 
     n_train, n_val = len(splits.y_train), len(splits.y_val)
@@ -53,6 +55,6 @@ def make_plan(cfg: StudyConfig, splits: Any) -> StudyPlan:
     rungs = tuple(rung_epochs(epochs, ETA, first)) if mo_asha else ()
     labels = np.concatenate([splits.y_train, splits.y_val])
     folds = cv_folds(n_train + n_val, labels) if cfg.search.cross_validate else 0
-    return StudyPlan(info=input_info(splits), hparam_options=options, epochs=epochs,
+    return StudyPlan(info=input_info(splits, columns), hparam_options=options, epochs=epochs,
                      steps_per_epoch=steps, first_rung=first, rungs=rungs, cv_folds=folds,
                      n_train=n_train, n_val=n_val)

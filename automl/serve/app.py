@@ -52,11 +52,24 @@ class ServeConfig:
     batch_wait_ms: float | None = None  # None: no micro-batching
     input_shape: tuple[int, ...] | None = None  # known: the model loads in the background
     load_wait_s: float = 30.0  # how long /predict holds a request while the model loads
+    row_bytes: int | None = None  # a table model's largest JSON row (table_row_bytes)
 
 
-def max_body_bytes(input_shape: tuple[int, ...], max_batch: int) -> int:
-    """The largest request body a batch of ``max_batch`` samples can need, as JSON."""
-    return max_batch * math.prod(input_shape) * BYTES_PER_NUMBER + 65536
+def max_body_bytes(input_shape: tuple[int, ...], max_batch: int, row_bytes: int | None = None
+                   ) -> int:
+    """The largest request body a batch of ``max_batch`` samples can need, as JSON (bytes:
+    ``row_bytes`` per row for a table model, whose rows carry names and text)."""
+    per_row = row_bytes or math.prod(input_shape) * BYTES_PER_NUMBER
+    return max_batch * per_row + 65536
+
+
+def table_row_bytes(table: dict[str, Any] | None) -> int | None:
+    """A generous JSON size of one table row keyed by column name: each name, quoted, and
+    its value (a number, or the column's longest level; 64 bytes of slack for a new one)."""
+    if table is None:
+        return None
+    return sum(len(json.dumps(c["name"])) + 4 + max(BYTES_PER_NUMBER, 64 + max(
+        (len(json.dumps(v)) for v in c["levels"]), default=0)) for c in table["columns"])
 
 
 def load_predictor(cfg: ServeConfig) -> Any:
@@ -117,9 +130,11 @@ def create_app(bundle: str | Path, backend: str = "torch", *, quantized: bool = 
 
     metrics = Metrics()
     model = Model(cfg, metrics.batch.observe)
+    row_bytes = cfg.row_bytes
     if input_shape is None:
         model.load(raise_errors=True)  # a bad bundle: the Predictor's own one-line error
         input_shape = model.predictor.input_shape
+        row_bytes = table_row_bytes(model.predictor.table)
     else:
         threading.Thread(target=model.load, name="automl-load", daemon=True).start()
     assert input_shape is not None
@@ -128,7 +143,7 @@ def create_app(bundle: str | Path, backend: str = "torch", *, quantized: bool = 
         from automl.serve.batching import ExpectRequests
 
         app = ExpectRequests(app, lambda: model.batcher)
-    limited = BodyLimit(app, max_body_bytes(tuple(input_shape), max_batch), max_batch)
+    limited = BodyLimit(app, max_body_bytes(tuple(input_shape), max_batch, row_bytes), max_batch)
     return MetricsMiddleware(limited, metrics)
 
 
@@ -220,7 +235,7 @@ def add_predict_route(app: Any, cfg: ServeConfig, model: Model, metrics: Any,
             return JSONResponse(status_code=413, content={
                 "detail": f"batch of {n} samples is over the limit of {cfg.max_batch}; split it"})
         try:
-            x = as_batch(body.inputs, shape)
+            x = as_batch(body.inputs, shape, model.predictor.table)
         except InputError as exc:
             return JSONResponse(status_code=422, content={"detail": str(exc)})
         if model.batcher is not None:

@@ -40,11 +40,12 @@ def serve(bundle: str | Path, host: str = "127.0.0.1", port: int = 8000, backend
     check_options(host, port, max_batch, workers, batch_wait_ms)  # before anything binds
     import uvicorn
 
-    from automl.serve.app import load_predictor
+    from automl.serve.app import load_predictor, table_row_bytes
 
     cfg = ServeConfig(str(Path(bundle).resolve()), backend, quantized, max_batch, batch_wait_ms)
     probe = load_predictor(cfg)  # a bad bundle is named here, once, before a worker starts
-    cfg = ServeConfig(**{**asdict(cfg), "input_shape": tuple(probe.input_shape)})
+    cfg = ServeConfig(**{**asdict(cfg), "input_shape": tuple(probe.input_shape),
+                         "row_bytes": table_row_bytes(probe.table)})
     sys.stderr.write(startup_message(probe.spec, cfg, host, port, workers) + "\n")
     del probe
     os.environ[CONFIG_ENV] = json.dumps(asdict(cfg))

@@ -34,7 +34,9 @@ def rung_entries(storage: Storage, study: str, epoch: int, cost: str
     column = getattr(TrialRow, cost_known_among(cost, RUNG_COSTS))
     reached = select(EpochRow.trial_id).where(EpochRow.epoch == epoch)
     quality = func.max(EpochRow.val_accuracy) + TIE_BREAK * func.avg(EpochRow.val_accuracy)
-    family = TrialRow.arch["kind"].as_string()
+    # A coded table's family is its body's (mlp, cnn1d, ...): the encoder is not a family.
+    family = func.coalesce(TrialRow.arch["body"]["kind"].as_string(),
+                           TrialRow.arch["kind"].as_string())
     q = (
         select(TrialRow.number, quality, column, family)
         .join(EpochRow, EpochRow.trial_id == TrialRow.id)

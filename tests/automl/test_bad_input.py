@@ -120,11 +120,11 @@ def test_data_shapes_and_labels(tmp_path: Path) -> None:
         assert expected in str(err.value) and name in str(err.value), name
     bad_csv = tmp_path / "ragged.csv"
     bad_csv.write_text("a,b,label\n1,2,x\n3,y\n")
-    with pytest.raises(DataError, match=r"ragged.csv:3: expected 3 columns, got 2"):
+    with pytest.raises(DataError, match=r"ragged.csv:3: missing label in column 'label'"):
         load_source(str(bad_csv))
     text_csv = tmp_path / "text.csv"
-    text_csv.write_text("a,label\nhello,1\n")
-    with pytest.raises(DataError, match=r"text.csv:2: non-numeric feature value"):
+    text_csv.write_text("a,label\n1.5,1\nhello,2\n2.5,1\n")
+    with pytest.raises(DataError, match=r"text.csv:3: column 'a': 'hello' is not a number"):
         load_source(str(text_csv))
 
 
