@@ -12,7 +12,14 @@ VAL_FRACTION = 0.15
 
 def hand_loop(name: str, seed: int, budget: float, t0: float, epochs: int,
               asha: bool) -> dict[str, Any]:
-    """What a user writes by hand: Optuna TPE over small nets, a fixed number of Adam epochs."""
+    """The loop on the suite's set ``name``."""
+    return loop_on_arrays(SUITE[name].kind, SUITE[name].load(), seed, budget, t0, epochs, asha)
+
+
+def loop_on_arrays(kind: str, arrays: Any, seed: int, budget: float, t0: float, epochs: int,
+                   asha: bool) -> dict[str, Any]:
+    """What a user writes by hand: Optuna TPE over small nets, a fixed number of Adam epochs,
+    on ``arrays`` = ``(x, y, x_test, y_test)`` of ``kind`` (tabular, sequence or image)."""
     # long: the plain Optuna + PyTorch loop a user would write by hand, the anchor the search is
     # compared with; kept as one readable function on purpose.
     import optuna
@@ -25,8 +32,7 @@ def hand_loop(name: str, seed: int, budget: float, t0: float, epochs: int,
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    kind = SUITE[name].kind
-    x, y, x_test, y_test = SUITE[name].load()
+    x, y, x_test, y_test = arrays
     x, x_val, y, y_val = train_test_split(x, y, test_size=VAL_FRACTION, stratify=y,
                                           random_state=seed)
     mean, std = x.mean(0), x.std(0) + 1e-6
