@@ -80,7 +80,7 @@ def run_automl(train: Path, test: Any, budget: float, seed: int, work: Path) -> 
                     str(seed), "--quiet"], check=True, cwd=work)
     wall = time.monotonic() - t0
     subprocess.run([sys.executable, "-m", "automl", "export", "t", "--storage", db,
-                    "--out", str(work / "best"), "--json"], check=True, cwd=work,
+                    "--out", str(work / "best"), "--no-onnx", "--json"], check=True, cwd=work,
                    stdout=subprocess.DEVNULL)
     spec = json.loads((work / "best" / "spec.json").read_text())
     labels = Predictor(work / "best").predict(test).labels
