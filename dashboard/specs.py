@@ -28,6 +28,10 @@ def arch_summary(arch: Mapping[str, Any] | None) -> str:
     if not arch:
         return "-"
     kind = str(arch.get("kind", "?"))
+    if kind == "table" and isinstance(arch.get("body"), dict):  # the encoder, then the body
+        enc = "1hot" if arch.get("encoding") == "onehot" else f"emb{arch.get('embed_dim')}"
+        bins = f" ple{arch.get('bins')}" if arch.get("bins") else ""
+        return f"table({enc}{bins}) {arch_summary(arch['body'])}"
     if "stages" in arch:
         stages = arch.get("stages") or []
         n_blocks = sum(len(s.get("blocks", [])) for s in stages)

@@ -81,6 +81,10 @@ def _arch_summary(arch: dict[str, Any] | None) -> str:
     if not arch:
         return "-"
     kind = arch.get("kind", "?")
+    if kind == "table" and isinstance(arch.get("body"), dict):  # the encoder, then the body
+        enc = "1hot" if arch.get("encoding") == "onehot" else f"emb{arch.get('embed_dim')}"
+        bins = f" ple{arch.get('bins')}" if arch.get("bins") else ""
+        return f"table({enc}{bins}) {_arch_summary(arch['body'])}"
     if "stages" in arch:
         blocks = [b.get("op", "?") for s in arch["stages"] for b in s.get("blocks", [])]
         widths = "/".join(str(s.get("width")) for s in arch["stages"])

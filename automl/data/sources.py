@@ -8,7 +8,7 @@ table with a header: :mod:`automl.data.table`), and ``python:module:function`` r
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ class RawData:
     y_test: np.ndarray | None
     classes: list[str]  # original label of each class index
     source: str
-    # A coded table's schema (automl.data.table): x holds codes and NaNs, which the model's
-    # table encoder reads; None for every other source.
+    # A table's schema (automl.data.table): x holds its columns as coded rows (codes and NaNs
+    # when a column is categorical or a value missing: the model's encoder reads them); None
+    # for every other source.
     columns: list[dict[str, Any]] | None = None
     label: str | None = None  # a table's label column
 
@@ -110,8 +111,9 @@ def _from_npz(path: Path, source: str) -> RawData:
 def _from_table(path: Path, source: str, options: TableOptions | None) -> RawData:
     table = read_table(path, options)
     labels = _csv_labels(table.labels)
-    if not table.coded:  # numbers only, none missing: the plain vector path, as before
-        return _finish(table.x, labels, None, None, source)
+    if not table.coded:  # numbers only, none missing: the plain vector path, with its schema
+        raw = _finish(table.x, labels, None, None, source)
+        return replace(raw, columns=table.columns, label=table.label)
     y_idx, classes = labels_to_index(labels, f"{source}: y", None)
     if len(classes) < 2:
         raise DataError(f"{source}: y has a single class ({classes[0]!r}); need at least 2")

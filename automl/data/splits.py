@@ -25,8 +25,9 @@ class PreparedData:
     data_hash: str  # sha256 of the raw arrays, so a bundle can say what it was trained on
     source: str
     notes: tuple[str, ...] = ()  # what the split did that a user should hear of
-    # A coded table's schema (automl.data.table), levels cut to the training split's; None for
-    # every other source.
+    # A coded table's schema (automl.data.table), levels cut to the training split's: the
+    # network reads it through a table encoder; None for every other source (a table of plain
+    # numbers keeps its schema in preprocessing["table"] only, for prediction by column name).
     columns: list[dict[str, Any]] | None = None
 
     def column_specs(self) -> tuple[Any, ...] | None:
@@ -86,22 +87,21 @@ def prepare(
                         f"({len(y)} left after the test split)")
     x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
     columns = raw.columns
-    if columns is not None:  # copies: the split's fancy indexing copied the raw rows
+    coded = columns is not None and (
+        any(c["kind"] == "categorical" for c in columns) or bool(np.isnan(raw.x).any()))
+    if coded:  # copies: the split's fancy indexing copied the raw rows
+        assert columns is not None
         x_test = np.array(x_test, dtype=np.float32)
         columns = train_levels(columns, x_train, x_val, x_test)
     axis = "feature" if x.ndim == 2 else "channel"
-    reduce = (0,) if axis == "feature" else tuple(i for i in range(x.ndim) if i != 1)
     with np.errstate(over="ignore", invalid="ignore"):  # refused below, not warned about
-        if columns is not None:
+        if coded:
+            assert columns is not None
             mean, std = _table_stats(columns, x_train, standardize)
-        elif standardize:
-            mean = x_train.mean(axis=reduce)
-            std = np.maximum(x_train.std(axis=reduce), 1e-6)
         else:
-            mean = np.zeros(x.shape[1], np.float32)
-            std = np.ones(x.shape[1], np.float32)
+            mean, std = _stats(x_train, axis, standardize)
         stats: dict[str, Any] = {"axis": axis, "mean": mean.tolist(), "std": std.tolist()}
-        if columns is not None:  # how raw rows become the coded ones the network reads
+        if columns is not None:  # how a table's raw rows become the ones the network reads
             stats["table"] = {"columns": columns, "label": raw.label or ""}
         splits = DataSplits(
             x_train=apply_preprocessing(x_train, stats),
@@ -113,13 +113,22 @@ def prepare(
             num_classes=len(raw.classes),
         )
     # A coded table's NaNs are its missing values, read by the model's encoder.
-    finite = np.isfinite if columns is None else (lambda a: ~np.isinf(a))
+    finite = (lambda a: ~np.isinf(a)) if coded else np.isfinite
     if not all(finite(a).all() for a in (mean, std, splits.x_train, splits.x_val,
                                          splits.x_test)):
         raise DataError(f"{raw.source}: x: values too large to standardize in float32; "
                         "rescale them")
     return PreparedData(splits, raw.classes, stats, data_hash(raw), raw.source, tuple(notes),
-                        columns)
+                        columns if coded else None)
+
+
+def _stats(x_train: np.ndarray, axis: str, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std per feature (flat samples) or per channel (any other), over the training
+    split; 0 and 1 without standardization."""
+    if not standardize:
+        return np.zeros(x_train.shape[1], np.float32), np.ones(x_train.shape[1], np.float32)
+    reduce = (0,) if axis == "feature" else tuple(i for i in range(x_train.ndim) if i != 1)
+    return x_train.mean(axis=reduce), np.maximum(x_train.std(axis=reduce), 1e-6)
 
 
 def _table_stats(columns: list[dict[str, Any]], x_train: np.ndarray, standardize: bool

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.export.errors import BundleError
+from automl.export.errors import BundleError, InputError
 from automl.export.inputs import as_batch
 from automl.export.integrity import open_bundle
 from automl.export.spec import ONNX, ONNX_INT8
@@ -61,8 +61,10 @@ class Predictor:
         self.quantized = quantized
         self.threads = threads
         self.input_shape = tuple(int(s) for s in self.spec["input_shape"])
-        # A table model's schema: raw rows are coded by column name (automl.data.table).
+        # A table model's schema: raw rows are coded by column name (automl.data.table); only
+        # a network with a table encoder reads a missing value.
         self.table: dict[str, Any] | None = self.spec["preprocessing"].get("table")
+        self.reads_missing = self.spec["arch"].get("kind") == "table"
         self.classes = [str(c) for c in self.spec["classes"]]
         self._run = self._torch_runner() if backend == "torch" else self._onnx_runner()
 
@@ -99,11 +101,20 @@ class Predictor:
 
     def preprocess(self, x: Any) -> np.ndarray:
         """Raw inputs -> the standardized float32 batch the bare network takes."""
-        return self.standardize(as_batch(x, self.input_shape, self.table))
+        return self.standardize(self.batch(x))
+
+    def batch(self, x: Any) -> np.ndarray:
+        """Raw inputs (or a table's raw rows) as the float32 batch the model takes."""
+        batch = as_batch(x, self.input_shape, self.table)
+        if self.table is not None and not self.reads_missing and np.isnan(batch).any():
+            column = self.table["columns"][int(np.argwhere(np.isnan(batch))[0][1])]["name"]
+            raise InputError(f"missing value in column {column!r}: this model was trained on "
+                             "a table without missing values")
+        return batch
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities, ``(N, len(classes))`` float32."""
-        batch = as_batch(x, self.input_shape, self.table)
+        batch = self.batch(x)
         out = [self._run(np.ascontiguousarray(batch[i : i + CHUNK]))
                for i in range(0, len(batch), CHUNK)]
         return np.concatenate(out).astype(np.float32)

@@ -120,8 +120,10 @@ def _preprocessing(pre: Any, shape: tuple[int, ...], bad: Any) -> None:
 
 
 def _table(table: Any, arch: Any, bad: Any) -> None:
-    """A coded table's schema: one entry per column of the input, each numeric or categorical
-    with its level names, matching the network's encoder column for column."""
+    """A table's schema: one entry per column of the input, each numeric or categorical with
+    its level names, matching the network's encoder (or plain input) column for column."""
+    from search_spaces import ColumnSpec
+
     if table is None:
         if arch.kind == "table":
             raise bad("preprocessing", "a table network needs the table's schema (\"table\")")
@@ -129,13 +131,15 @@ def _table(table: Any, arch: Any, bad: Any) -> None:
     if not isinstance(table, dict) or set(table) != {"columns", "label"}:
         raise bad("preprocessing", 'table must be {"columns": [...], "label": "..."}')
     columns, label = table["columns"], table["label"]
-    if arch.kind != "table" or not isinstance(columns, list) or len(columns) != len(
-            arch.columns):
-        raise bad("preprocessing", "table.columns must match the table network's columns")
+    # A table of plain numbers feeds a plain network: one numeric column per input feature.
+    wanted = arch.columns if arch.kind == "table" else [
+        ColumnSpec("numeric")] * (arch.input_shape[0] if len(arch.input_shape) == 1 else -1)
+    if not isinstance(columns, list) or len(columns) != len(wanted):
+        raise bad("preprocessing", "table.columns must match the network's input columns")
     if not isinstance(label, str):
         raise bad("preprocessing", "table.label must be a column name")
     names = set()
-    for i, (c, want) in enumerate(zip(columns, arch.columns, strict=True)):
+    for i, (c, want) in enumerate(zip(columns, wanted, strict=True)):
         ok = (isinstance(c, dict) and set(c) == {"name", "kind", "levels"}
               and isinstance(c["name"], str) and c["name"] and c["name"] not in names
               and c["kind"] == want.kind and isinstance(c["levels"], list)

@@ -201,17 +201,16 @@ def build_routes(cfg: ServeConfig, model: Model, metrics: Any, shape: tuple[int,
         body, ctype = metrics.render()
         return Response(body, media_type=ctype)
 
-    add_predict_route(app, cfg, model, metrics, shape, not_ready)
+    add_predict_route(app, cfg, model, metrics, not_ready)
     return app
 
 
 def add_predict_route(app: Any, cfg: ServeConfig, model: Model, metrics: Any,
-                      shape: tuple[int, ...], not_ready: Any) -> None:
+                      not_ready: Any) -> None:
     """``POST /predict``: wait out start-up, refuse what is over the limits, then predict on the
     batcher or the one inference thread."""
     from fastapi.responses import JSONResponse
 
-    from automl.export.inputs import as_batch
     from automl.serve.batching import TICKET
 
     def direct(x: Any) -> Any:
@@ -235,7 +234,7 @@ def add_predict_route(app: Any, cfg: ServeConfig, model: Model, metrics: Any,
             return JSONResponse(status_code=413, content={
                 "detail": f"batch of {n} samples is over the limit of {cfg.max_batch}; split it"})
         try:
-            x = as_batch(body.inputs, shape, model.predictor.table)
+            x = model.predictor.batch(body.inputs)
         except InputError as exc:
             return JSONResponse(status_code=422, content={"detail": str(exc)})
         if model.batcher is not None:

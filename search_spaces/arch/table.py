@@ -121,25 +121,25 @@ ARCH_BUILDERS.register("table")(ArchBuilder(_table, _table_layers, _fit_table))
 
 def table_arch(trial: TrialLike, info: InputInfo,
                body_space: Callable[[TrialLike, InputInfo], Any]) -> TableSpec:
-    """Sample the encoding (``table_encoding``, and ``table_embed_dim`` when it embeds and a
-    column has more levels than the smallest width; ``table_bins`` when there are numeric
-    columns), then the body for the encoded width."""
+    """Sample the body, then the encoding: ``table_encoding``, ``table_embed_dim`` when it
+    embeds and a column has more levels than the smallest width, and ``table_bins`` when the
+    body is an MLP and there are numeric columns (a conv reading the row as a signal would only
+    see it lengthened: its bodies keep each value as it is)."""
     assert info.columns is not None
     columns = info.columns
+    # The body is sampled for the table's columns, then takes the encoded width: its space's
+    # bounds (scaled to the input) must not change with the encoding, or the same parameter
+    # would have other choices in other trials; the encoded row is never shorter, so what fits
+    # the columns fits it. A table's row is no signal (lag1 0), whatever order its codes take.
+    body = body_space(trial, replace(info, columns=None, lag1=0.0))
     encoding = trial.suggest_categorical("table_encoding", ENCODINGS)
     most = max((c.levels + 1 for c in columns if c.kind == "categorical"), default=0)
     embed_dim = EMBED_DIMS[0]
     if encoding == "embed" and most > EMBED_DIMS[0]:
         embed_dim = trial.suggest_categorical("table_embed_dim", EMBED_DIMS)
     bins = 0
-    if any(c.kind == "numeric" for c in columns):
+    if body.kind == "mlp" and any(c.kind == "numeric" for c in columns):
         bins = trial.suggest_categorical("table_bins", BINS)
     width = sum(c.width(encoding, embed_dim, bins) for c in columns)
-    # The body is sampled for the table's columns, then takes the encoded width: its space's
-    # bounds (scaled to the input) must not change with the encoding, or the same parameter
-    # would have other choices in other trials; the encoded row is never shorter, so what fits
-    # the columns fits it. A table's row is no signal (lag1 0), whatever order its codes take.
-    body = body_space(trial, replace(info, columns=None, lag1=0.0))
-    body = replace(body, input_shape=(width,))
     return TableSpec(columns=columns, encoding=encoding, embed_dim=embed_dim, bins=bins,
-                     body=body)
+                     body=replace(body, input_shape=(width,)))

@@ -134,6 +134,7 @@ def test_the_space_keeps_each_parameters_domain_whatever_the_encoding() -> None:
         net.fit_to_data(ROWS.repeat(8, 1), torch.tensor([0, 1, 2, 0]).repeat(8))
         assert torch.isfinite(net(ROWS)).all()
         seen.add((spec.encoding, spec.body.kind))
+        assert spec.bins == 0 or spec.body.kind == "mlp"  # bins lengthen a conv's signal
         study.tell(trial, 0.5)
     # Each name was asked with one domain in every trial.
     domains: dict[str, object] = {}
@@ -142,3 +143,21 @@ def test_the_space_keeps_each_parameters_domain_whatever_the_encoding() -> None:
             assert domains.setdefault(name, dist) == dist, name
     assert {e for e, _ in seen} == {"embed", "onehot"}
     assert "rocket" not in {k for _, k in seen}  # a table's row is no signal
+
+
+def test_rocket_reads_the_encoded_row_when_named() -> None:
+    """Not offered on a table by default, rocket still reads the encoded row when named: its
+    biases and ridge head are fitted on encoded rows (values as they are: no bins)."""
+    info = InputInfo((4,), 3, n_train=400, lag1=0.0, columns=COLUMNS)
+    trial = optuna.trial.FixedTrial({"table_encoding": "onehot",
+                                     "rocket.n_features": 1000, "rocket.norm": "none",
+                                     "rocket.dropout": 0.0})
+    spec = sample_arch("auto", trial, info, {"families": ["rocket"]})
+    assert isinstance(spec, TableSpec) and spec.body.kind == "rocket" and spec.bins == 0
+    assert spec.body.input_shape == (spec.encoded_width,)
+    net = build_model(spec)
+    x = ROWS.repeat(10, 1) + torch.randn(40, 4) * 0.1
+    x[:, [1, 3]] = ROWS[:, [1, 3]].repeat(10, 1)  # codes stay codes
+    y = torch.tensor([0, 1, 2, 1]).repeat(10)
+    net.fit_to_data(x, y)
+    assert (net(x).argmax(1) == y).float().mean() > 0.9  # the ridge head fits the rows

@@ -81,10 +81,22 @@ def test_a_missing_label_names_its_line(tmp_path: Path) -> None:
         load_source(str(write(tmp_path, frame)))
 
 
-def test_numbers_only_tables_keep_the_plain_path(tmp_path: Path) -> None:
+def test_numbers_only_tables_keep_the_plain_path_and_their_schema(tmp_path: Path) -> None:
+    """No text, nothing missing: the network reads the numbers as before (no encoder), and the
+    schema rides along for prediction by column name."""
     frame = churn_like(60)[["rowid", "total_minutes", "service_calls", "churn"]].dropna()
-    raw = load_source(str(write(tmp_path, frame)))
-    assert raw.columns is None and raw.x.shape == (len(frame), 3)
+    path = write(tmp_path, frame)
+    raw = load_source(str(path))
+    assert raw.x.shape == (len(frame), 3) and raw.label == "churn"
+    assert [c["kind"] for c in raw.columns or []] == ["numeric"] * 3
+    data = load_data(str(path), 0.2, 0.2, seed=0)
+    assert data.columns is None and data.column_specs() is None
+    assert [c["name"] for c in data.preprocessing["table"]["columns"]] == [
+        "rowid", "total_minutes", "service_calls"]
+    x = data.splits.x_train * np.asarray(data.preprocessing["std"]) + np.asarray(
+        data.preprocessing["mean"])
+    np.testing.assert_allclose(np.asarray(data.preprocessing["mean"]), x.mean(axis=0),
+                               rtol=1e-5, atol=1e-4)
 
 
 def test_the_split_keeps_the_training_levels_and_standardizes_present_values(
