@@ -88,13 +88,17 @@ def _table_parts(spec: Mapping[str, Any]) -> list[Part]:
     body = spec["body"]
     width = math.prod(int(s) for s in body["input_shape"])
     dim = int(spec["embed_dim"])
-    # One-hot: the encoder is one weightless layer; embeddings: one Embedding per category.
-    encoder = [{"name": "stem.0", "type": "TableEncoder", "output_shape": (width,), "params": 0}]
-    if spec.get("encoding") != "onehot":
-        slots = [int(c["levels"]) + 1 for c in spec["columns"] if c["kind"] == "categorical"]
-        encoder = [{"name": f"stem.0.tables.{k}", "type": "Embedding",
-                    "output_shape": (min(dim, n),), "params": n * min(dim, n)}
-                   for k, n in enumerate(slots)]
+    # An Embedding per embedded column (under one-hot, those with more than ONEHOT_MAX_LEVELS
+    # levels); with none, the encoder is one weightless layer.
+    onehot = spec.get("encoding") == "onehot"
+    slots = [int(c["levels"]) + 1 for c in spec["columns"] if c["kind"] == "categorical"
+             and not (onehot and int(c["levels"]) <= ONEHOT_MAX_LEVELS)]
+    encoder = [{"name": f"stem.0.tables.{k}", "type": "Embedding",
+                "output_shape": (min(dim, n),), "params": n * min(dim, n)}
+               for k, n in enumerate(slots)]
+    if not slots:
+        encoder = [{"name": "stem.0", "type": "TableEncoder", "output_shape": (width,),
+                    "params": 0}]
     out = parts(body)
     stem = out[0]
     for row in stem.layers:
@@ -122,6 +126,7 @@ def _mlp_parts(spec: Mapping[str, Any]) -> list[Part]:
 
 
 ROCKET_KERNELS = 84  # search_spaces.arch.specs.ROCKET_KERNELS (a test builds both and compares)
+ONEHOT_MAX_LEVELS = 64  # search_spaces.arch.table_spec's (the same test)
 
 
 def _rocket_parts(spec: Mapping[str, Any]) -> list[Part]:

@@ -33,28 +33,30 @@ class TableEncoder(nn.Module):
     indicator if it has one; a categorical code as its embedding (or one-hot) row, every code
     outside ``0 .. levels-1`` (NaN, -1, a fraction) at the unknown slot ``levels``."""
 
-    tables: nn.ModuleList  # the embeddings (not with one-hot: the encoder is then one layer)
+    tables: nn.ModuleList  # the embedded columns' embeddings, when a column embeds
     edges: torch.Tensor  # (numeric columns, bins + 1) bin edges, when it bins
 
     def __init__(self, spec: TableSpec) -> None:
         super().__init__()
         self.columns = spec.columns
-        self.onehot = spec.encoding == "onehot"
+        self.encoding = spec.encoding
         self.bins = spec.bins
         if self.bins:  # each numeric column's bin edges: evenly spread until fit() sets them
             numeric = sum(1 for c in spec.columns if c.kind == "numeric")
             edges = torch.linspace(-2.0, 2.0, self.bins + 1).repeat(numeric, 1)
             self.register_buffer("edges", edges)
-        # One lookup per categorical column, in column order: a learned embedding, or a fixed
-        # identity (a buffer, not a parameter: one-hot learns nothing and costs no weights).
+        # Per categorical column, in column order: a fixed identity for a one-hot column (a
+        # buffer, not a parameter: one-hot learns nothing), else a learned embedding. With no
+        # embedding the encoder is one weightless layer.
         categorical = [c for c in spec.columns if c.kind == "categorical"]
-        if self.onehot:
-            for k, c in enumerate(categorical):  # + 1: the unknown slot
+        for k, c in enumerate(categorical):
+            if c.onehot(spec.encoding):  # + 1: the unknown slot
                 self.register_buffer(f"eye{k}", torch.eye(c.levels + 1))
-        else:
+        embedded = [c for c in categorical if not c.onehot(spec.encoding)]
+        if embedded:
             self.tables = nn.ModuleList(
                 nn.Embedding(c.levels + 1, c.width(spec.encoding, spec.embed_dim))
-                for c in categorical)
+                for c in embedded)
 
     @torch.no_grad()
     def fit(self, x: torch.Tensor) -> None:
@@ -72,7 +74,7 @@ class TableEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         parts: list[torch.Tensor] = []
-        k = j = 0
+        k = j = e = 0  # categorical, numeric and embedded columns so far
         for i, c in enumerate(self.columns):
             v = x[:, i]
             if c.kind == "numeric":
@@ -88,10 +90,11 @@ class TableEncoder(nn.Module):
                 continue
             known = (v >= 0) & (v < c.levels)  # False for NaN
             code = torch.where(known, torch.floor(v), torch.full_like(v, float(c.levels))).long()
-            if self.onehot:
+            if c.onehot(self.encoding):
                 found = F.embedding(code, getattr(self, f"eye{k}"))
             else:
-                found = self.tables[k](code)
+                found = self.tables[e](code)
+                e += 1
             parts.append(found.to(x.dtype))
             k += 1
         return torch.cat(parts, dim=1)
@@ -121,8 +124,8 @@ ARCH_BUILDERS.register("table")(ArchBuilder(_table, _table_layers, _fit_table))
 
 def table_arch(trial: TrialLike, info: InputInfo,
                body_space: Callable[[TrialLike, InputInfo], Any]) -> TableSpec:
-    """Sample the body, then the encoding: ``table_encoding``, ``table_embed_dim`` when it
-    embeds and a column has more levels than the smallest width, and ``table_bins`` when the
+    """Sample the body, then the encoding: ``table_encoding``, ``table_embed_dim`` when a
+    column embeds with more levels than the smallest width, and ``table_bins`` when the
     body is an MLP and there are numeric columns (a conv reading the row as a signal would only
     see it lengthened: its bodies keep each value as it is)."""
     assert info.columns is not None
@@ -133,9 +136,11 @@ def table_arch(trial: TrialLike, info: InputInfo,
     # the columns fits it. A table's row is no signal (lag1 0), whatever order its codes take.
     body = body_space(trial, replace(info, columns=None, lag1=0.0))
     encoding = trial.suggest_categorical("table_encoding", ENCODINGS)
-    most = max((c.levels + 1 for c in columns if c.kind == "categorical"), default=0)
+    # The width is asked only when some column embeds wider than the smallest choice.
+    most = max((c.levels + 1 for c in columns
+                if c.kind == "categorical" and not c.onehot(encoding)), default=0)
     embed_dim = EMBED_DIMS[0]
-    if encoding == "embed" and most > EMBED_DIMS[0]:
+    if most > EMBED_DIMS[0]:
         embed_dim = trial.suggest_categorical("table_embed_dim", EMBED_DIMS)
     bins = 0
     if body.kind == "mlp" and any(c.kind == "numeric" for c in columns):

@@ -30,6 +30,9 @@ from search_spaces._fields import (
 
 COLUMN_KINDS = ("numeric", "categorical")
 TABLE_ENCODINGS = ("embed", "onehot")
+# One-hot is for few levels: a column with more is embedded even under "onehot" (its width and
+# the encoder's lookup grow with the levels, and with their square).
+ONEHOT_MAX_LEVELS = 64
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,12 @@ class ColumnSpec:
         if self.kind == "numeric":
             return max(1, bins) + int(self.missing)
         slots = self.levels + 1  # the unknown slot
-        return slots if encoding == "onehot" else min(embed_dim, slots)
+        return slots if self.onehot(encoding) else min(embed_dim, slots)
+
+    def onehot(self, encoding: str) -> bool:
+        """Whether the column is one-hot under ``encoding`` (few levels), not embedded."""
+        return (self.kind == "categorical" and encoding == "onehot"
+                and self.levels <= ONEHOT_MAX_LEVELS)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -85,7 +93,8 @@ class TableSpec:
     that :class:`~search_spaces.arch.table.TableEncoder` encodes: numeric values with missing
     ones imputed (the training mean, 0 after standardization) and flagged, as they are or
     piecewise-linear over ``bins`` quantile bins, and each categorical column as a learned
-    ``embed_dim``-wide embedding (at most levels + 1 wide) or one-hot."""
+    ``embed_dim``-wide embedding (at most levels + 1 wide) or, under ``onehot``, one-hot when
+    it has at most ``ONEHOT_MAX_LEVELS`` levels."""
 
     kind: str = "table"
     columns: tuple[ColumnSpec, ...]

@@ -185,6 +185,12 @@ SPECS = [
        "body": {**body, "input_shape": [width]}}
       for enc, width in (("embed", 2 + 4 + 3), ("onehot", 2 + 6 + 3))
       for body in (MLP, {**CNN, "kind": "cnn1d", "input_shape": [9]})],
+    # One-hot with a column of many levels: that one is embedded.
+    {"kind": "table", "encoding": "onehot", "embed_dim": 8, "bins": 4, "columns": [
+        {"kind": "numeric", "levels": 0, "missing": False},
+        {"kind": "categorical", "levels": 70, "missing": False},
+        {"kind": "categorical", "levels": 3, "missing": False}],
+     "body": {**MLP, "input_shape": [4 + 8 + 4]}},
 ]
 
 

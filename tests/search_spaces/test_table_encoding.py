@@ -161,3 +161,22 @@ def test_rocket_reads_the_encoded_row_when_named() -> None:
     y = torch.tensor([0, 1, 2, 1]).repeat(10)
     net.fit_to_data(x, y)
     assert (net(x).argmax(1) == y).float().mean() > 0.9  # the ridge head fits the rows
+
+
+def test_one_hot_is_for_few_levels() -> None:
+    """Under one-hot, a column with more than ONEHOT_MAX_LEVELS levels is embedded: its width
+    and lookup would grow with the levels (and their square)."""
+    from search_spaces.arch.table_spec import ONEHOT_MAX_LEVELS
+
+    cols = (ColumnSpec("categorical", levels=ONEHOT_MAX_LEVELS),
+            ColumnSpec("categorical", levels=ONEHOT_MAX_LEVELS + 1))
+    assert [c.width("onehot", 8) for c in cols] == [ONEHOT_MAX_LEVELS + 1, 8]
+    spec = TableSpec(columns=cols, encoding="onehot", embed_dim=8, body=MLPSpec(
+        input_shape=(ONEHOT_MAX_LEVELS + 9,), num_classes=2, hidden=()))
+    enc = TableEncoder(spec)
+    assert [m.num_embeddings for m in enc.tables] == [ONEHOT_MAX_LEVELS + 2]
+    out = enc(torch.tensor([[3.0, 5.0], [NAN, 1e9]]))
+    torch.testing.assert_close(out[0, :ONEHOT_MAX_LEVELS + 1],
+                               torch.eye(ONEHOT_MAX_LEVELS + 1)[3])
+    torch.testing.assert_close(out[1, ONEHOT_MAX_LEVELS + 1:],
+                               enc.tables[0].weight[ONEHOT_MAX_LEVELS + 1])  # unknown slot

@@ -200,3 +200,17 @@ def test_a_table_of_numbers_predicts_by_column_name(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="missing value in column 'total_minutes': this model "
                                          "was trained on a table without missing values"):
         p.predict(rows)
+
+
+def test_the_body_limit_counts_a_tables_rows_in_bytes(bundle: Path) -> None:
+    """The server's limit is bytes: a table row keyed by name, with its longest level in every
+    categorical column and long numbers, fits the per-row allowance a batch is sized by."""
+    from automl.serve.app import max_body_bytes, table_row_bytes
+
+    table = json.loads((bundle / "spec.json").read_text())["preprocessing"]["table"]
+    row = {c["name"]: max(c["levels"], key=len) if c["kind"] == "categorical"
+           else -1.2345678901234567e-05 for c in table["columns"]}
+    per_row = table_row_bytes(table)
+    assert per_row is not None and len(json.dumps(row)) + 2 <= per_row
+    assert max_body_bytes((6,), 16, per_row) == 16 * per_row + 65536
+    assert table_row_bytes(None) is None  # other models: numbers per sample, as before
