@@ -130,13 +130,15 @@ def check_final(url: str, study: str, requested: int) -> list:
 
 
 def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Path) -> None:
-    # Trials of 100 epochs; the kill lands in a trial's first quarter, after one completed.
+    # Trials of 60 epochs; the kill lands in a trial's first half, after one completed: one
+    # trial completed before it, one killed, and the re-run's retry and one new trial after it
+    # (3 trials: each does its part; more would only add training).
     cmd = search_cmd(
-        storage_url, "crash", 5, "--set", "trainer.epochs=100", "--set", "study.pruner=none"
+        storage_url, "crash", 3, "--set", "trainer.epochs=60", "--set", "study.pruner=none"
     )  # every re-run candidate must complete
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wait_for_training(storage_url, "crash", range(25), proc, completed=1)
+        wait_for_training(storage_url, "crash", range(30), proc, completed=1)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the search ended before the kill"
     finally:
@@ -149,7 +151,7 @@ def test_kill9_then_same_command_resumes_exactly(storage_url: str, tmp_path: Pat
     assert before and killed, [(t.number, t.state.name) for t in at_kill]
     again = run_ok(cmd, tmp_path)
     assert "resumed" in again.stdout
-    trials = check_final(storage_url, "crash", 5)
+    trials = check_final(storage_url, "crash", 3)
     by_number = {t.number: t for t in trials}
     assert all(by_number[n].state.name == "COMPLETE" for n in before)  # nothing completed lost
     st = open_storage(storage_url, create=False)
@@ -274,13 +276,16 @@ def test_trial_orphaned_before_its_first_heartbeat_is_failed_and_requeued(
 def test_chaos_sigint_sigterm_quick(tmp_path: Path) -> None:
     """5 SIGINT/SIGTERM at random instants over rounds of a small study on SQLite (the full
     run, 200 signals on SQLite and PostgreSQL, is ``benchmarks/chaos.py --signals 100``; 5
-    instead of ``--quick``'s 10 keeps the suite's longest test near a minute)."""
+    instead of ``--quick``'s 10 keeps it under a minute). Rounds of 16 trials, not 8: a run
+    restarted after a signal then has trials left to be signalled in (a resumed run, its
+    retry queued, is signalled again) instead of finishing its round unsignalled, so the same
+    5 signals take fewer process starts, each of which costs seconds of imports."""
     import json
 
     out = tmp_path / "chaos.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "chaos.py"), "--quick", "--signals", "5",
-         "--json", str(out)],
+         "--round-trials", "16", "--json", str(out)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -86,17 +86,17 @@ def _open_at_barrier(url: str, barrier) -> str:  # noqa: ANN001
 def test_workers_opening_a_fresh_database_together_all_succeed(tmp_path: Path) -> None:
     """Workers that start at once race to create both the project's and Optuna's tables; the
     loser of a race sees "already exists" and must simply check again (a CI run lost a search
-    this way)."""
+    this way). Three races, each on a fresh database, by the same four processes: started
+    once (spawning a process costs more than the race), each waits at the round's barrier."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    for round_ in range(3):
-        url = f"sqlite:///{tmp_path}/race{round_}.db"
-        with ctx.Manager() as manager:
-            barrier = manager.Barrier(4)
-            with ctx.Pool(4) as pool:
-                outcomes = pool.starmap(_open_at_barrier, [(url, barrier)] * 4)
-        assert outcomes == ["ok"] * 4, outcomes
+    with ctx.Manager() as manager, ctx.Pool(4) as pool:
+        for round_ in range(3):
+            url = f"sqlite:///{tmp_path}/race{round_}.db"
+            barrier = manager.Barrier(4)  # four tasks meet here: one on each process
+            outcomes = pool.starmap(_open_at_barrier, [(url, barrier)] * 4, chunksize=1)
+            assert outcomes == ["ok"] * 4, outcomes
 
 
 def test_a_create_step_that_raced_is_tried_again_and_a_real_error_is_not(tmp_path: Path) -> None:
