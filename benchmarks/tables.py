@@ -99,7 +99,7 @@ def run_hgb(train: Any, test: Any, seed: int) -> dict[str, Any]:
     def features(frame: Any) -> Any:
         x = frame.iloc[:, :-1].copy()
         for c in x.columns:
-            if not np.issubdtype(x[c].dtype, np.number):
+            if not __import__("pandas").api.types.is_numeric_dtype(x[c]):
                 x[c] = x[c].astype(str).where(x[c].notna()).astype("category")
         return x
 
