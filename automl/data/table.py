@@ -120,12 +120,13 @@ def _line(path: Path, row: int) -> str:
 
 
 def cell_text(v: Any) -> str:
-    """A cell as a level or label name: whole floats as integers (a column of integers with a
-    missing value reads as floats), booleans as True / False, text stripped."""
+    """A cell as a level or label name: whole floats as integers (a Parquet column of integers
+    with a missing value holds floats; JSON may send 415.0), booleans (Parquet, JSON) as True /
+    False, text (every CSV cell) stripped and otherwise as written."""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, bool | np.bool_):
-        return str(bool(v))  # as pandas reads true / True / TRUE
+        return str(bool(v))
     return str(v).strip()
 
 
