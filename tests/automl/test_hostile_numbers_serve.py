@@ -81,8 +81,8 @@ def server_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What ``automl serve`` got to: loading the bundle, starting Uvicorn (both stubbed)."""
     calls: list[str] = []
 
-    class Probe:
-        input_shape, spec = (4,), {"study": "s", "trial": 1}
+    class Probe:  # what serve reads of the Predictor before the workers start
+        input_shape, spec, table = (4,), {"study": "s", "trial": 1}, None
 
     def load(cfg: Any) -> Probe:
         calls.append("load")
