@@ -8,6 +8,7 @@ file's ``(name, options table)`` to a spec.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from search_spaces.arch import (
@@ -65,11 +66,27 @@ def sample_arch(
     ``options`` is the study file's table for that space; an unknown space name lists the
     available ones, an unknown or bad option is reported as ``{where}.{option}``.
     """
+    return arch_sampler(name, options, where=where)(trial, info)
+
+
+def arch_sampler(
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    where: str = "search.arch_options",
+) -> Callable[[TrialLike, InputInfo], ArchSpec]:
+    """``sample(trial, info) -> spec`` for the space registered as ``name``, its options checked
+    once (as :func:`sample_arch` checks them): for a caller that samples many times. A coded
+    table's input (``info.columns``) gets the table encoding around the space's body."""
     space = ARCH_SPACES.get(name)
     opts = make_options(ARCH_SPACES.options_type(name), options, where)
-    if info.columns is not None:  # a coded table: the encoding first, then the body
-        return table_arch(trial, info, lambda t, i: space(t, i, opts))
-    return space(trial, info, opts)
+
+    def sample(trial: TrialLike, info: InputInfo) -> ArchSpec:
+        if info.columns is not None:  # a coded table: the body, then its encoding
+            return table_arch(trial, info, lambda t, i: space(t, i, opts))
+        return space(trial, info, opts)
+
+    return sample
 
 
 def sample_loss(
@@ -98,6 +115,7 @@ def sample_hparams(
 
 
 __all__ = [
+    "arch_sampler",
     "ColumnSpec",
     "TableSpec",
     "AutoOptions",

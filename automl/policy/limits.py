@@ -106,12 +106,12 @@ def constraint_values(limits: LimitsSection, costs: dict[str, Any]) -> list[floa
 def arch_sampler(cfg: StudyConfig, info: Any) -> Any:
     """``sample(trial) -> spec``: the study's architecture space for ``info``, its options
     checked (a bad option raises as :func:`search_spaces.make_options` does)."""
-    from search_spaces import ARCH_SPACES, make_options, sample_arch
+    from search_spaces import arch_sampler as space_sampler
 
-    name, options = cfg.search.arch, cfg.search.arch_options
-    make_options(ARCH_SPACES.options_type(name), options, "search.arch_options")  # fail now
-    # Through sample_arch, as the trials sample: a coded table's encoding included.
-    return lambda trial: sample_arch(name, trial, info, options)
+    # The space as the trials sample it (a coded table's encoding included), options checked
+    # once: the cheap start probes it dozens of times.
+    sample = space_sampler(cfg.search.arch, cfg.search.arch_options)
+    return lambda trial: sample(trial, info)
 
 
 class StaticCosts:

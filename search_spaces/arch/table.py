@@ -110,13 +110,16 @@ def _table_layers(spec: TableSpec) -> int:
 
 
 def _fit_table(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> None:
-    """The body's data-dependent start (rocket's biases and ridge head) on the encoded rows,
-    through a view that shares the body's modules."""
+    """The encoder's bin edges, then the body's data-dependent start, if its kind has one
+    (rocket's biases and ridge head), on the encoded rows through a view that shares the
+    body's modules. A body without one costs no pass over the training rows."""
     assert isinstance(net.spec, TableSpec) and isinstance(net.stem, nn.Sequential)
     encoder, stem = net.stem[0], net.stem[1]
     assert isinstance(encoder, TableEncoder)
     encoder.fit(x)
-    SearchNet(stem, list(net.blocks), net.head, spec=net.spec.body).fit_to_data(encoder(x), y)
+    fit_body = ARCH_BUILDERS.get(net.spec.body.kind).fit_to_data
+    if fit_body is not None:
+        fit_body(SearchNet(stem, list(net.blocks), net.head, spec=net.spec.body), encoder(x), y)
 
 
 ARCH_BUILDERS.register("table")(ArchBuilder(_table, _table_layers, _fit_table))
