@@ -31,8 +31,9 @@ def _as_array(value: Any, name: str, what: str) -> np.ndarray:
         raise DataError(f"{name}: {what} must be an array ({type(exc).__name__})") from None
 
 
-def check_x(x: Any, name: str) -> np.ndarray:
-    """``x`` as float32 of shape (N, D), (N, C, L), (N, H, W) or (N, C, H, W); real and finite."""
+def check_x(x: Any, name: str, missing_ok: bool = False) -> np.ndarray:
+    """``x`` as float32 of shape (N, D), (N, C, L), (N, H, W) or (N, C, H, W); real and finite
+    (``missing_ok``: NaN allowed, as a coded table's missing values; inf never)."""
     arr = _as_array(x, name, "features")
     if arr.dtype.kind not in "biuf":
         got = _KIND_NAMES.get(arr.dtype.kind, str(arr.dtype))
@@ -46,11 +47,12 @@ def check_x(x: Any, name: str) -> np.ndarray:
         raise DataError(f"{name}: has no samples (shape {arr.shape})")
     if 0 in arr.shape[1:]:
         raise DataError(f"{name}: samples have no features (shape {arr.shape})")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+    finite = (lambda a: ~np.isinf(a)) if missing_ok else np.isfinite
+    if arr.dtype.kind == "f" and not np.all(finite(arr)):
         raise DataError(f"{name}: contains NaN or inf values")
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32)
-    if not np.all(np.isfinite(out)):
+    if not np.all(finite(out)):
         raise DataError(f"{name}: values beyond the float32 range (about 3.4e38)")
     # (N, A, B) stays as it is: A channels of length B or an A x B image; the search decides.
     return out

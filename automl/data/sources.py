@@ -110,15 +110,9 @@ def _from_npz(path: Path, source: str) -> RawData:
 
 def _from_table(path: Path, source: str, options: TableOptions | None) -> RawData:
     table = read_table(path, options)
-    labels = _csv_labels(table.labels)
-    if not table.coded:  # numbers only, none missing: the plain vector path, with its schema
-        raw = _finish(table.x, labels, None, None, source)
-        return replace(raw, columns=table.columns, label=table.label)
-    y_idx, classes = labels_to_index(labels, f"{source}: y", None)
-    if len(classes) < 2:
-        raise DataError(f"{source}: y has a single class ({classes[0]!r}); need at least 2")
-    return RawData(table.x, y_idx, None, None, [str(c) for c in classes], source,
-                   columns=table.columns, label=table.label)
+    # A missing value is a NaN in the coded rows, for the model's table encoder to read.
+    raw = _finish(table.x, _csv_labels(table.labels), None, None, source, missing_ok=True)
+    return replace(raw, columns=table.columns, label=table.label)
 
 
 def _csv_labels(labels: list[str]) -> np.ndarray:
@@ -172,8 +166,9 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str) -> RawData:
-    x = check_x(x, f"{source}: x")
+def _finish(x: Any, y: Any, x_test: Any, y_test: Any, source: str,
+            missing_ok: bool = False) -> RawData:
+    x = check_x(x, f"{source}: x", missing_ok)
     y_idx, classes = labels_to_index(y, f"{source}: y", None)
     if len(x) != len(y_idx):
         raise DataError(f"{source}: x has {len(x)} samples but y has {len(y_idx)}")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from automl.data.sources import RawData, load_source
-from automl.data.table import TableOptions, train_levels
+from automl.data.table import TableOptions, needs_encoder, train_levels
 from automl.errors import DataError
 from trainer.types import DataSplits
 
@@ -87,8 +87,7 @@ def prepare(
                         f"({len(y)} left after the test split)")
     x_train, y_train, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
     columns = raw.columns
-    coded = columns is not None and (
-        any(c["kind"] == "categorical" for c in columns) or bool(np.isnan(raw.x).any()))
+    coded = columns is not None and needs_encoder(columns, raw.x)
     if coded:  # copies: the split's fancy indexing copied the raw rows
         assert columns is not None
         x_test = np.array(x_test, dtype=np.float32)
@@ -139,8 +138,10 @@ def _table_stats(columns: list[dict[str, Any]], x_train: np.ndarray, standardize
     mean = np.zeros(len(columns), np.float32)
     std = np.ones(len(columns), np.float32)
     for j, c in enumerate(columns):
+        if c["kind"] != "numeric" or not standardize:
+            continue
         present = x_train[:, j][~np.isnan(x_train[:, j])]
-        if c["kind"] == "numeric" and standardize and len(present):
+        if len(present):
             mean[j], std[j] = present.mean(), max(float(present.std()), 1e-6)
     return mean, std
 

@@ -43,11 +43,11 @@ class Table:
     columns: list[dict[str, Any]]  # the schema of x's columns
     label: str  # the label column's name
 
-    @property
-    def coded(self) -> bool:
-        """Needs the model's table encoder: a categorical column or a missing value."""
-        return any(c["kind"] == "categorical" for c in self.columns) or bool(
-            np.isnan(self.x).any())
+
+def needs_encoder(columns: list[dict[str, Any]], x: np.ndarray) -> bool:
+    """Whether a table's coded rows ``x`` need the model's table encoder: a categorical column
+    or a missing value. Otherwise they are plain numbers for a plain network."""
+    return any(c["kind"] == "categorical" for c in columns) or bool(np.isnan(x).any())
 
 
 def read_frame(path: Path, what: type[Exception] = DataError) -> Any:
@@ -115,7 +115,8 @@ def _labels(values: Any, path: Path, name: str) -> list[str]:
 
 
 def _line(path: Path, row: int) -> str:
-    """Where row ``row`` is: its line in a CSV (header is line 1), its row in Parquet."""
+    """Where row ``row`` is: its line in a CSV (header is line 1), else (Parquet, rows sent to
+    a model) its row."""
     return str(row + 2) if path.suffix == ".csv" else f"row {row}"
 
 
@@ -177,13 +178,13 @@ def encode(frame: Any, columns: list[dict[str, Any]], path: Path | str,
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
                 shown = str(values.iloc[row])[:40]
-                at = _line(Path(path), row) if str(path).endswith(".csv") else f"row {row}"
+                at = _line(Path(path), row)
                 raise what(f"{path}:{at}: column {c['name']!r}: {shown!r} is not a number")
             with np.errstate(over="ignore"):
                 col = nums.to_numpy(dtype=np.float64).astype(np.float32)
             if np.isinf(col).any():
                 row = int(np.flatnonzero(np.isinf(col))[0])
-                at = _line(Path(path), row) if str(path).endswith(".csv") else f"row {row}"
+                at = _line(Path(path), row)
                 raise what(f"{path}:{at}: column {c['name']!r}: value infinite or beyond the "
                            "float32 range (about 3.4e38)")
             out[:, j] = col

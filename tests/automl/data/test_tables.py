@@ -11,7 +11,7 @@ import pytest
 from table_kit import churn_like, write
 
 from automl.data import load_data, load_source
-from automl.data.table import TableOptions, read_table
+from automl.data.table import TableOptions, needs_encoder, read_table
 from automl.errors import DataError
 
 
@@ -20,7 +20,7 @@ def test_column_kinds_follow_the_values_and_the_options(tmp_path: Path) -> None:
     path = write(tmp_path, frame)
     t = read_table(path)
     kinds = {c["name"]: c["kind"] for c in t.columns}
-    assert t.label == "churn" and t.coded
+    assert t.label == "churn" and needs_encoder(t.columns, t.x)
     assert kinds == {"rowid": "numeric", "state": "categorical", "area_code": "numeric",
                      "international_plan": "categorical", "total_minutes": "numeric",
                      "service_calls": "numeric", "vip": "categorical"}
