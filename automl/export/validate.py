@@ -138,19 +138,29 @@ def _table(table: Any, arch: Any, bad: Any) -> None:
         raise bad("preprocessing", "table.columns must match the network's input columns")
     if not isinstance(label, str):
         raise bad("preprocessing", "table.label must be a column name")
-    names = set()
+    names: set[str] = set()
     for i, (c, want) in enumerate(zip(columns, wanted, strict=True)):
-        ok = (isinstance(c, dict) and set(c) == {"name", "kind", "levels"}
-              and isinstance(c["name"], str) and c["name"] and c["name"] not in names
-              and c["kind"] == want.kind and isinstance(c["levels"], list)
-              and all(isinstance(v, str) for v in c["levels"])
-              and len(set(c["levels"])) == len(c["levels"])
-              and (len(c["levels"]) == want.levels if want.kind == "categorical" and c["levels"]
-                   else want.kind == "categorical" or not c["levels"]))
-        if not ok:
+        if not _column_matches(c, want, names):
             raise bad("preprocessing", f"table.columns[{i}] must be a distinct named "
                                        f"{want.kind} column matching the network's")
         names.add(c["name"])
+
+
+def _column_matches(c: Any, want: Any, names: set[str]) -> bool:
+    """``c`` is ``{"name", "kind", "levels"}`` with a new name, ``want``'s kind and distinct
+    level names: none for a numeric column; for a categorical one ``want.levels`` of them, or
+    none (training held no value of it)."""
+    if not (isinstance(c, dict) and set(c) == {"name", "kind", "levels"}):
+        return False
+    name, levels = c["name"], c["levels"]
+    if not (isinstance(name, str) and name and name not in names and c["kind"] == want.kind):
+        return False
+    if not (isinstance(levels, list) and all(isinstance(v, str) for v in levels)
+            and len(set(levels)) == len(levels)):
+        return False
+    if want.kind == "numeric":
+        return not levels
+    return not levels or len(levels) == want.levels
 
 
 def _loss(loss: Any, bad: Any) -> None:
