@@ -134,7 +134,7 @@ def _table(table: Any, arch: Any, bad: Any) -> None:
     # A table of plain numbers feeds a plain network: one numeric column per input feature.
     wanted = arch.columns if arch.kind == "table" else [
         ColumnSpec("numeric")] * (arch.input_shape[0] if len(arch.input_shape) == 1 else -1)
-    if not isinstance(columns, list) or len(columns) != len(wanted):
+    if not isinstance(columns, list) or not columns or len(columns) != len(wanted):
         raise bad("preprocessing", "table.columns must match the network's input columns")
     if not isinstance(label, str):
         raise bad("preprocessing", "table.label must be a column name")

@@ -69,6 +69,11 @@ BAD_FIELDS: list[tuple[str, Any, str]] = [
     ("preprocessing", {"axis": "channel", "mean": [0.0], "std": [0.0]}, "std must be > 0"),
     ("preprocessing", {"axis": "channel", "mean": [0.0], "std": [-1.0]}, "std must be > 0"),
     ("preprocessing", {"axis": "channel", "mean": [True], "std": [1.0]}, "finite"),
+    # A table's schema belongs to a network that reads table rows; an empty one to none.
+    ("preprocessing", {"axis": "channel", "mean": [0.0], "std": [1.0],
+                       "table": {"columns": [], "label": ""}}, "table.columns must match"),
+    ("preprocessing", {"axis": "channel", "mean": [0.0], "std": [1.0], "table": {"columns": [
+        {"name": "a", "kind": "numeric", "levels": []}], "label": ""}}, "must match"),
     ("arch", [], "must be an object"),
     ("arch", {"kind": "python:os:system"}, "not a valid architecture spec"),
     ("arch", {"kind": "mlp", "input_shape": [1, 8, 8], "num_classes": 3, "hidden": "x"},
