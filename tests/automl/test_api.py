@@ -13,22 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from readme_kit import README, python_block
 
 import automl
 from automl import api, config
 from automl.cluster.argv import search_argv, toml_literal
 from automl.errors import AutomlError, ConfigError, DataError, StorageError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
 
 def readme_example() -> str:
     """The first Python block of the README's "Python API" section."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("## Python API"):]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "README: the Python API section has no python code block"
-    return match.group(1)
+    return python_block("## Python API")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_kit import run_here
+from readme_kit import README, python_block
 from table_kit import churn_like
 
 from automl import api
 from automl.export.errors import InputError
 from automl.export.predictor import Predictor
-
-README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +65,7 @@ def test_backends_agree_on_raw_rows_and_the_spec_carries_the_schema(bundle: Path
 
 def readme_client() -> str:
     """The README's plain ONNX Runtime client for table models."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("A plain ONNX Runtime client needs nothing else"):]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "README: no client code block after the table section's client sentence"
-    return match.group(1)
+    return python_block("A plain ONNX Runtime client needs nothing else")
 
 
 def test_a_plain_onnx_runtime_client_reads_the_vocabulary_from_the_graph(
