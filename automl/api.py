@@ -55,6 +55,8 @@ class StudyResult:
     cost: str | None  # what the study minimizes beside accuracy (None: accuracy alone)
     leaderboard: list[dict[str, Any]] = field(default_factory=list)  # best rows first
     best: TrialRecord | None = None  # what `export --trial best` takes; None: none completed
+    # each architecture family's standing in the race (automl/policy/families.py)
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def pareto(self) -> list[dict[str, Any]]:
@@ -136,13 +138,14 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
                                     plan=plan)
         cost = searching.objective_cost(cfg)
         rows: list[dict[str, Any]] = []
-        best = None
+        best, families = None, {}
         if top != 0:
-            rows, best = searching.report(store.trials(cfg.study.name), cost_or_default(cost),
-                                          cfg.study.name, top)
+            records = store.trials(cfg.study.name, with_epochs=True)
+            rows, best = searching.report(records, cost_or_default(cost), cfg.study.name, top)
+            families = searching.family_race(records, cost_or_default(cost), cost is not None)
         return StudyResult(outcome.study, outcome.storage_url, outcome.trials_run,
                            cfg.study.trials, dict(outcome.states), outcome.resumed, cost,
-                           rows, best)
+                           rows, best, families)
     finally:
         store.close()
 

@@ -124,6 +124,8 @@ class SearchSection:
     cheap_start: str = setting("auto", choices=CHEAP_STARTS, help="a new Pareto search first "
                                "trains the cheapest candidate of each family (automl/"
                                "control/cheap_start.py); auto: when it has a timeout")
+    family_start: bool = setting(True, help="first train each family's strong default")
+    family_race: bool = setting(True, help="stop proposing a family that trails beyond noise")
     loss_probes: bool = setting(True, help="once 3 trials completed, train the best again "
                                 "with a noise-robust and a long-tail loss (automl/control/"
                                 "loss_probes.py)")

@@ -130,6 +130,20 @@ def _aeon_file(folder: str, stem: str, squeeze: bool) -> Callable[[], Arrays]:
     return load
 
 
+def _alternating(load: Callable[[], Arrays]) -> Callable[[], Arrays]:
+    """A set's series with the sign flipped at every other step, as a signal riding a carrier
+    (an AC power trace): still a signal, but its lag-1 autocorrelation turns negative, which
+    fooled the rule that once decided from it whether rocket was tried."""
+
+    def load_alt() -> Arrays:
+        x, y, x_test, y_test = load()
+        sign = np.where(np.arange(x.shape[-1]) % 2 == 0, 1.0, -1.0).astype(x.dtype)
+        return x * sign, y, x_test * sign, y_test
+
+    load_alt.__name__ = f"{load.__name__}_alternating"
+    return load_alt
+
+
 SUITE: dict[str, DataSet] = {
     d.name: d
     for d in (
@@ -154,6 +168,13 @@ SUITE: dict[str, DataSet] = {
         DataSet("japanese_vowels", "multichannel", 90,
                 _aeon_file("JapaneseVowels", "JapaneseVowels_eq", False),
                 source="aeon UEA JapaneseVowels (equal-length)", heldout=True),
+        # Added for issue 21 (2026-12-06): a signal whose samples alternate in sign, and a set
+        # with 5 series per class (10 classes, 361 points).
+        DataSet("gunpoint_alt", "sequence", 90, _alternating(_aeon("load_gunpoint", True)),
+                source="aeon UCR GunPoint, sign flipped at every other step"),
+        DataSet("pickup_gesture", "sequence", 60,
+                _aeon_file("PickupGestureWiimoteZ", "PickupGestureWiimoteZ_eq", True),
+                source="aeon UCR PickupGestureWiimoteZ (equal-length)"),
     )
 }
 MAIN = tuple(name for name, ds in SUITE.items() if not ds.heldout)  # what a full run covers

@@ -30,6 +30,7 @@ def _smallest_choice(choices: Sequence[Any]) -> Any:
 class ProbeTrial:
     """A trial (see :class:`~search_spaces.base.TrialLike`) that answers from ``picks``.
 
+    A pick is a value, or a function of the values offered (``max``: the largest choice).
     A parameter not in ``picks`` gets its smallest value: the low end of a range, the least
     number of a numeric choice, the first of any other choice. ``domains`` records every
     parameter asked, with the values worth trying; ``values``, what each was answered.
@@ -45,6 +46,8 @@ class ProbeTrial:
     def _answer(self, name: str, domain: tuple[Any, ...], default: Any) -> Any:
         self.domains[name] = domain
         value = self.picks.get(name, default)
+        if callable(value):  # a rule over the values offered, e.g. ``max``
+            value = value(domain)
         value = value if any(value is d or value == d for d in domain) else default
         self.values[name] = value
         return value

@@ -123,7 +123,22 @@ def _show(result: StudyResult, *, quiet: bool, json_: bool) -> None:
         con.print(leaderboard_table(result.leaderboard, title=f"{result.study}: top 10"))
         if result.best is not None:
             con.print(_best_line(result.study, result.best), highlight=False)
+        for line in _family_lines(result.families):
+            con.print(line, highlight=False)
     con.print(_summary_line(result), highlight=False)
+
+
+def _family_lines(families: dict[str, dict[str, Any]]) -> list[str]:
+    """Which families are still in the race, and why each other one left it."""
+    if len(families) < 2:
+        return []
+    racing = [f for f, s in families.items() if not s["dropped"]]
+    lines = [f"families in the race: {', '.join(racing)}"]
+    lines += [f"family {f} out of the race: {s['dropped']}"
+              for f, s in families.items() if s["dropped"]]
+    from automl.cli.render import safe
+
+    return [safe(line) for line in lines]
 
 
 def _best_line(study: str, best: TrialRecord) -> str:

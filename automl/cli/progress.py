@@ -42,6 +42,7 @@ class RichReporter:
             transient=False,
         )
         self.task = self.progress.add_task("search", total=total or None, best="-", now="")
+        self.out: set[str] = set()  # families already announced as out of the race
         self._started = time.perf_counter()
 
     def __enter__(self) -> RichReporter:
@@ -79,5 +80,17 @@ class RichReporter:
             colour = "yellow" if state == "PRUNED" else "red"
             line = f"[{colour}]#{trial.number} {state.lower()}[/] {reason}"
         self.console.print(line, highlight=False)
+        self._race(study)
         best = f"{self.best:.4f}" if self.best is not None else "-"
         self.progress.update(self.task, best=best, now="")
+
+    def _race(self, study: optuna.Study) -> None:
+        """A line when a family leaves the race (automl/policy/families.py), with why."""
+        from automl.control.steering import race
+
+        table = race(study.get_trials(deepcopy=False), pareto=len(study.directions) > 1)
+        for family, standing in table.items():
+            if standing.dropped and family not in self.out:
+                self.out.add(family)
+                self.console.print(f"[magenta]family {family} out of the race[/]: "
+                                   f"{standing.dropped}", highlight=False)

@@ -1,27 +1,31 @@
-"""A cost-frugal start: a new Pareto search first trains the cheapest candidate of each family.
+"""The first candidates of a new search: each family's strong default, and the cheapest.
 
-A search for accuracy against cost has two ends to cover. Random start-up proposals land in
-the middle of the cost range, and the sampler finds the cheap end only after many candidates
-(on the benchmark's tables, after 30-75 % of the budget). The cheapest candidates are also the
-quickest to train, so trying them first costs seconds and gives the front its cheap end and
-the sampler a baseline at once (FLAML's cost-frugal search starts from the low-cost point for
-the same reason).
+**Strong start** (``search.family_start``, on by default). Every family the architecture space
+offers gets a measured chance before the sampler shares out the budget, and that chance is the
+family's *strong default* (``search_spaces.arch.auto.STRONG_PICKS``): MiniRocket-sized rocket
+with its ridge head, a two-layer MLP of about 256 with batch norm, the middle of a convnet's
+space. They are queued in the order ``start_order`` gives (sequence families first for samples
+that look like signals): a statistic of the inputs orders them, never removes one. Which
+families then keep getting candidates is measured (``automl/policy/families.py``).
 
-By default (``search.cheap_start = "auto"``) only a search with a timeout starts cheap: there
-the budget is time, and the front's cheap end came late. A search for a number of trials has
-no such race. On the 40-trial demo (digits, 4 seeds) the cheap start bought no accuracy
-(98.80 vs 98.88 % mean test) and took 1.4x the time, because the sampler then tried more CNNs.
-``always`` and ``never`` override this.
+**Cheap start** (``search.cheap_start``). A search for accuracy against cost has two ends to
+cover. Random start-up proposals land in the middle of the cost range, and the sampler finds
+the cheap end only after many candidates (on the benchmark's tables, after 30-75 % of the
+budget). The cheapest candidates are also the quickest to train, so trying them first costs
+seconds and gives the front its cheap end and the sampler a baseline at once (FLAML's
+cost-frugal search starts from the low-cost point for the same reason). By default (``auto``)
+only a Pareto search with a timeout starts cheap: there the budget is time, and the front's
+cheap end came late. On the 40-trial demo (digits, 4 seeds) the cheap start bought no accuracy
+(98.80 vs 98.88 % mean test) and took 1.4x the time. ``always`` and ``never`` override this.
+For each family, :func:`search_spaces.probe.cheapest` finds the candidate of least cost on the
+meta device.
 
-For each family the architecture space offers (the ``family`` parameter of ``auto``; a space
-without it has one), :func:`search_spaces.probe.cheapest` finds the candidate of least cost on
-the meta device. Its loss is the loss space's first choices (plain cross-entropy in
-``searched``) and its hyperparameters are the middle of their ranges
-(:class:`~search_spaces.probe.MiddleTrial`: AdamW at a learning rate of 3e-3, the middle batch
-size). Those within ``limits.max_params`` and ``limits.max_flops`` are queued in the study
-(``Study.enqueue_trial``) before its first trial, in order of cost, with the user attribute
-``start = "cheapest"``. The queued candidates are then trained, pruned and ranked like any
-other.
+Both kinds train with the loss space's first choices (plain cross-entropy in ``searched``) and
+the middle of each hyperparameter range (:class:`~search_spaces.probe.MiddleTrial`: AdamW at a
+learning rate of 3e-3, the middle batch size). Those within ``limits.max_params`` and
+``limits.max_flops`` are queued (``Study.enqueue_trial``) before the first trial, the cheapest
+first (seconds each), then the strong ones, with the user attribute ``start`` = ``"cheapest"``
+or ``"strong"``. They are then trained, pruned and ranked like any other candidate.
 """
 
 from __future__ import annotations
@@ -72,6 +76,40 @@ def cheap_start_params(cfg: StudyConfig, info: Any, hparam_options: dict[str, An
     return [{**c.params, **loss_trial.values, **hp_trial.values} for c in found]
 
 
+def strong_start_params(cfg: StudyConfig, info: Any, hparam_options: dict[str, Any]
+                        ) -> list[dict[str, Any]]:
+    """The parameters of each family's strong default candidate, in ``start_order``."""
+    from automl.policy.limits import StaticCosts, arch_sampler, violation
+    from search_spaces import sample_hparams, sample_loss
+    from search_spaces.arch.auto import start_order, strong_picks
+    from search_spaces.probe import MiddleTrial, ProbeTrial
+
+    sample, costs = arch_sampler(cfg, info), StaticCosts()
+    first = ProbeTrial()
+    sample(first)
+    # The families offered: the ``family`` choice, or the one prefix of an ``auto`` space
+    # left with a single family (its parameters are still asked as ``mlp.n_layers``).
+    offered = first.domains.get(FAMILY) or tuple(dict.fromkeys(
+        k.split(".")[0] for k in first.domains if "." in k))
+    loss_trial, hp_trial = ProbeTrial(), MiddleTrial()
+    sample_loss(cfg.search.loss, loss_trial, info, cfg.search.loss_options)
+    sample_hparams(cfg.search.hparams, hp_trial, hparam_options)
+    picks = ([{FAMILY: f, **{f"{f}.{k}": v for k, v in strong_picks(f).items()}}
+              for f in start_order(info, offered)] if offered
+             else [strong_picks(cfg.search.arch)])
+    out = []
+    for pick in picks:
+        trial = MiddleTrial(pick)
+        try:
+            spec = sample(trial)
+        except Exception:  # noqa: BLE001 - a family that cannot be built is left to the trials
+            continue
+        if violation(cfg.limits, {"params": costs.of("params")(spec),
+                                  "flops": costs.of("flops")(spec)}) is None:
+            out.append({**trial.values, **loss_trial.values, **hp_trial.values})
+    return out
+
+
 def wanted(cfg: StudyConfig) -> bool:
     """Whether a new study of ``cfg`` starts cheap: a Pareto search, with a timeout unless
     ``search.cheap_start`` is ``always`` (or never, when it is ``never``)."""
@@ -81,13 +119,20 @@ def wanted(cfg: StudyConfig) -> bool:
     return mode == "always" or cfg.study.timeout is not None
 
 
-def queue_cheap_start(study: optuna.Study, cfg: StudyConfig, plan: StudyPlan, most: int
-                      ) -> int:
-    """Queue at most ``most`` cheapest candidates in ``study`` when it has no trial yet and
-    :func:`wanted` says so; returns how many were queued."""
-    if not wanted(cfg) or most < 1 or study.get_trials(deepcopy=False):
+def queue_starts(study: optuna.Study, cfg: StudyConfig, plan: StudyPlan, most: int) -> int:
+    """Queue at most ``most`` first candidates in ``study`` when it has no trial yet: the
+    cheapest of each family when :func:`wanted` says so, then each family's strong default
+    (unless ``search.family_start`` is off); returns how many were queued."""
+    if most < 1 or study.get_trials(deepcopy=False):
         return 0
-    params = cheap_start_params(cfg, plan.info, plan.hparam_options)[:most]
-    for p in params:
-        study.enqueue_trial(p, user_attrs={START_ATTR: "cheapest"})
-    return len(params)
+    queue: list[tuple[dict[str, Any], str]] = []
+    if wanted(cfg):
+        queue += [(p, "cheapest") for p in
+                  cheap_start_params(cfg, plan.info, plan.hparam_options)]
+    if cfg.search.family_start:
+        queue += [(p, "strong") for p in
+                  strong_start_params(cfg, plan.info, plan.hparam_options)
+                  if all(p != q for q, _ in queue)]
+    for params, kind in queue[:most]:
+        study.enqueue_trial(params, user_attrs={START_ATTR: kind})
+    return min(len(queue), most)

@@ -67,6 +67,14 @@ def _constraints_for(cfg: StudyConfig) -> Any:
     return _constraints if any(v is not None for v in vars(cfg.limits).values()) else None
 
 
+def _sampler(cfg: StudyConfig, seed: int) -> optuna.samplers.BaseSampler:
+    """The study's sampler, steered by the family race unless ``search.family_race`` is off."""
+    from automl.control.steering import steered
+
+    return steered(make_sampler(cfg.study.sampler, seed, _constraints_for(cfg)),
+                   pareto=len(cfg.directions) > 1, seed=seed, on=cfg.search.family_race)
+
+
 def check_spaces(cfg: StudyConfig) -> None:
     """Fail before the first trial on an unknown space or option, not once per trial."""
     from search_spaces import ARCH_SPACES, HPARAM_SPACES, LOSS_SPACES, RegistryError, make_options
@@ -112,11 +120,10 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData,
     config["_classes"] = data.classes
     config["study"]["storage"] = storage.masked_url
     storage.save_study(name, cfg.study.objective, cfg.study.cost, config, environment())
-    constraints = _constraints_for(cfg)
     study = storage.create_study(
         name,
         directions=cfg.directions,  # validated strings
-        sampler=make_sampler(cfg.study.sampler, cfg.study.seed + n_prior, constraints),
+        sampler=_sampler(cfg, cfg.study.seed + n_prior),
         pruner=make_pruner(cfg.study.pruner, cfg.study.objective, plan.epochs, plan.first_rung),
         load_if_exists=True,
     )
@@ -210,7 +217,7 @@ def run_search(
 def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyPlan,
             asked: str, reporter: Reporter | None, callbacks: list[TrialCallback] | None,
             deadline: Deadline, train: TrainFn | None) -> SearchOutcome:
-    from automl.control.cheap_start import queue_cheap_start
+    from automl.control.cheap_start import queue_starts
     from automl.control.loop import WORKER, finished_in_study, optimize
     from automl.control.loss_probes import LossProbes
     from automl.storage.runs import lease, start_or_resume
@@ -228,10 +235,9 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
             # this worker's own keeps concurrent workers from proposing the same candidates.
             salt = int(hashlib.sha256(WORKER.encode()).hexdigest()[:6], 16)
             n_now = len(study.get_trials(deepcopy=False))
-            study.sampler = make_sampler(cfg.study.sampler, cfg.study.seed + n_now + salt,
-                                         _constraints_for(cfg))
+            study.sampler = _sampler(cfg, cfg.study.seed + n_now + salt)
         else:
-            queue_cheap_start(study, cfg, plan, run.requested)
+            queue_starts(study, cfg, plan, run.requested)
     on_tally = getattr(reporter, "run_progress", None)
     probes = LossProbes(cfg, run, deadline)  # queued once the first trials completed
     ran = optimize(

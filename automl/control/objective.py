@@ -230,6 +230,7 @@ class Objective:
         except TrialTimeoutError as exc:
             self._prune(trial, f"trial timeout: {exc}")
         if stop and not stop[0].startswith("deadline"):
+            trial.set_user_attr("val_best", result.val_accuracy)  # evidence for the family race
             self._prune(trial, stop[0])
         return result, (stop[0] if stop else None)
 

@@ -164,3 +164,12 @@ def report(records: Sequence[Any], cost: str, study: str, top: int | None
     except ExportError:
         best = None
     return leaderboard(records, cost=cost, top=top), best
+
+
+def family_race(records: Sequence[Any], cost: str, pareto: bool) -> dict[str, dict[str, Any]]:
+    """Each family's standing in the race (``automl/policy/families.py``), as plain dicts."""
+    from dataclasses import asdict
+
+    from automl.policy.families import race_of_records
+
+    return {f: asdict(s) for f, s in race_of_records(records, cost, pareto=pareto).items()}

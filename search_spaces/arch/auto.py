@@ -36,11 +36,11 @@ _BY_NDIM = {1: ("mlp", "cnn1d", "rocket"), 2: ("cnn1d", "cnn2d", "mlp", "rocket"
             3: ("cnn2d", "mlp")}
 
 
-# ``rocket`` convolves along the last axis as along time: offered by default only when the
-# samples look ordered there. Mean lag-1 autocorrelation of the standardized training samples,
-# measured on the benchmark suite: GunPoint 0.98, ItalyPowerDemand 0.69, BasicMotions 0.53;
-# digits flattened to 64 values 0.26, breast cancer 0.15, wine -0.06 (table columns and a
-# flattened image's row breaks); white noise 0.
+# Mean lag-1 autocorrelation of the standardized training samples at which they look like
+# signals (GunPoint 0.98, ItalyPowerDemand 0.69, BasicMotions 0.53; flattened digits 0.26, breast
+# cancer 0.15, wine -0.06). It only orders the first candidates (:func:`start_order`): no
+# statistic of the inputs removes a family, since real data breaks any such rule (an AC power
+# trace alternates in sign at each step, lag-1 -0.2, and is still a signal).
 SIGNAL_LAG1 = 0.4
 
 
@@ -57,13 +57,41 @@ def auto_families(info: InputInfo) -> tuple[str, ...]:
 
 
 def default_families(info: InputInfo) -> tuple[str, ...]:
-    """What ``auto`` searches when ``families`` is not given: every family that fits, except
-    ``rocket`` for samples that do not look like signals (``info.lag1`` < ``SIGNAL_LAG1``; an
-    unknown ``lag1`` counts as a signal)."""
-    fits = auto_families(info)
-    if info.lag1 is not None and info.lag1 < SIGNAL_LAG1:
-        return tuple(f for f in fits if f != "rocket")
-    return fits
+    """What ``auto`` searches when ``families`` is not given: every family that fits. Which of
+    them earn the budget is measured during the search (``automl/policy/families.py``)."""
+    return auto_families(info)
+
+
+def start_order(info: InputInfo, families: Sequence[str]) -> tuple[str, ...]:
+    """``families`` in the order their first candidates are tried: the sequence families first
+    when the samples look ordered along their last axis (``info.lag1`` >= ``SIGNAL_LAG1``), the
+    others first otherwise. An order only: every family is tried."""
+    signal = ("rocket", "cnn1d")
+    first = info.lag1 is None or info.lag1 >= SIGNAL_LAG1
+    return tuple(sorted(families, key=lambda f: (f in signal) != first))
+
+
+def _near(target: int) -> Any:
+    return lambda choices: min(choices, key=lambda c: (abs(c - target), c))
+
+
+# Each family's strong default: what a practitioner of its field trains first, as picks of its
+# own parameters (a value, or a rule over the values the options offer). What is not named is
+# the middle of its range (search_spaces.probe.MiddleTrial). rocket: MiniRocket's size (about
+# 10,000 features) with its ridge head, which the trainer scores as epoch 0; mlp: two layers of
+# about 256 with batch norm (the usual tabular baseline); the convnets: the middle of their space,
+# halving the input after the first stage.
+STRONG_PICKS: dict[str, dict[str, Any]] = {
+    "rocket": {"n_features": max, "norm": "none", "dropout": 0.0},
+    "mlp": {"n_layers": 2, "l0_width": _near(256), "l1_width": _near(256), "activation": "relu",
+            "norm": "batch"},
+    **{conv: {f"s{i}_down": True for i in range(1, 4)} for conv in ("cnn1d", "cnn2d")},
+}
+
+
+def strong_picks(family: str) -> dict[str, Any]:
+    """The picks of ``family``'s strong default candidate (see :data:`STRONG_PICKS`)."""
+    return dict(STRONG_PICKS.get(family, {}))
 
 
 def auto_family(info: InputInfo) -> str:
@@ -74,7 +102,7 @@ def auto_family(info: InputInfo) -> str:
 @dataclass(frozen=True)
 class AutoOptions:
     """``families``: the families to search, of those that fit the data (default: every one
-    that fits, ``rocket`` only for signal-like samples: :func:`default_families`)."""
+    that fits: :func:`default_families`)."""
 
     families: tuple[str, ...] | None = None
 

@@ -234,10 +234,10 @@ ARCH_BUILDERS.register("rocket")(ArchBuilder(_rocket, lambda spec: 1, _fit_rocke
 
 @dataclass(frozen=True)
 class RocketOptions:
-    """Bounds of the ``rocket`` space: transform sizes (about; MiniRocket uses 10,000, which
-    costs twice the time of 5,000 here for no gain on small sets)."""
+    """Bounds of the ``rocket`` space: transform sizes (about). 10,000 is MiniRocket's own
+    size and the family's strong default (``search_spaces.arch.auto.STRONG_PICKS``)."""
 
-    features: tuple[int, ...] = (1000, 2500, 5000)
+    features: tuple[int, ...] = (1000, 2500, 5000, 10000)
     norms: tuple[str, ...] = NORMS
     dropout_max: float = 0.3
 

@@ -108,9 +108,12 @@ def case_config(name: str, data: str, storage: str) -> Any:
 
     # Recorded before issue 22 (tests/automl/test_loss_search.py has what it added): no loss
     # probes, and the loss families the searched space had then, so the sampler sees the
-    # same choices.
+    # same choices; and before issue 21 (tests/automl/test_family_race.py): no strong start,
+    # no family race, and the families auto then offered flattened digits (no rocket).
     flags = {"study.name": name, "study.storage": storage, "data.source": data,
              "study.seed": 0, "trainer.latency_repeats": 1, "search.loss_probes": False,
+             "search.family_start": False, "search.family_race": False,
+             "search.arch_options": {"families": ["mlp", "cnn1d"]},
              "search.loss_options": {"families": ["ce", "focal", "poly1", "composite"]},
              **CASES[name]}
     return load(None, flags)

@@ -12,7 +12,7 @@ import pytest
 
 from automl import api
 from automl.config import from_dict
-from automl.control.cheap_start import START_ATTR, cheap_start_params, queue_cheap_start
+from automl.control.cheap_start import START_ATTR, cheap_start_params, queue_starts
 from search_spaces import InputInfo, sample_arch, sample_hparams, sample_loss
 from trainer import static_cost
 
@@ -51,46 +51,48 @@ def test_a_space_without_families_gets_its_one_cheapest() -> None:
 
 
 TIMED = {"study": {"timeout": 60}}
+NO_STRONG = {"family_start": False}
 
 
 @pytest.mark.parametrize(("settings", "most", "queued"), [
-    (TIMED, 10, 2),
-    (TIMED, 1, 1),  # never more than the run will try
-    ({}, 10, 0),  # auto: only a search against the clock
-    ({"search": {"cheap_start": "always"}}, 10, 2),
-    ({**TIMED, "search": {"cheap_start": "never"}}, 10, 0),
+    ({**TIMED, "search": NO_STRONG}, 10, 2),
+    ({**TIMED, "search": NO_STRONG}, 1, 1),  # never more than the run will try
+    ({"search": NO_STRONG}, 10, 0),  # auto: only a search against the clock
+    ({"search": {"cheap_start": "always", **NO_STRONG}}, 10, 2),
+    ({**TIMED, "search": {"cheap_start": "never", **NO_STRONG}}, 10, 0),
     ({"study": {"objective": "val_accuracy", "timeout": 60},
-      "search": {"cheap_start": "always"}}, 10, 0),  # no cost axis to cover
+      "search": {"cheap_start": "always", **NO_STRONG}}, 10, 0),  # no cost axis to cover
 ])
-def test_queued_only_in_a_new_pareto_study(settings: dict, most: int, queued: int) -> None:
+def test_cheapest_queued_only_in_a_new_pareto_study(settings: dict, most: int, queued: int
+                                                    ) -> None:
     cfg = from_dict(settings)
     # What the cheap start reads of a study's plan; an image: cnn2d and mlp
     plan = SimpleNamespace(info=InputInfo((1, 8, 8), 10, n_train=1000), hparam_options=BATCHES)
     study = optuna.create_study(directions=cfg.directions)
-    assert queue_cheap_start(study, cfg, plan, most) == queued  # type: ignore[arg-type]
+    assert queue_starts(study, cfg, plan, most) == queued  # type: ignore[arg-type]
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert len(waiting) == queued
     assert all(t.user_attrs[START_ATTR] == "cheapest" for t in waiting)
-    assert queue_cheap_start(study, cfg, plan, most) == 0  # type: ignore[arg-type] # not twice
+    assert queue_starts(study, cfg, plan, most) == 0  # type: ignore[arg-type] # not twice
     assert len(study.get_trials()) == queued
 
 
 @pytest.mark.slow
 def test_a_new_search_trains_the_cheap_start_first_and_a_rerun_does_not(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(160, 24)).astype(np.float32)  # table-like rows: mlp and cnn1d
+    x = rng.normal(size=(160, 24)).astype(np.float32)  # 1-D rows: mlp, cnn1d and rocket
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
     data = tmp_path / "rows.npz"
     np.savez(data, x=x, y=y)
     url = f"sqlite:///{tmp_path / 'cs.db'}"
     kw = dict(data=str(data), study="cs", storage=url, epochs=2, top=0, timeout=120,
-              overrides=["trainer.num_threads=1"])
+              overrides=["trainer.num_threads=1", "search.family_start=false"])
     api.search(trials=4, **kw)
     trials = optuna.load_study(study_name="cs", storage=url).get_trials()
     assert len(trials) == 4 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
     first = [t for t in trials if t.user_attrs.get(START_ATTR) == "cheapest"]
-    assert [t.number for t in first] == [0, 1]
-    assert {t.params["family"] for t in first} == {"mlp", "cnn1d"}
+    assert [t.number for t in first] == [0, 1, 2]
+    assert {t.params["family"] for t in first} == {"mlp", "cnn1d", "rocket"}
     assert all(t.params["loss_family"] == "ce" and t.params["lr"] == 0.003 for t in first)
     records = {r.number: r for r in api.trials("cs", url)}
     for t in first:  # each is the cheapest of its family among the trials run
@@ -99,7 +101,7 @@ def test_a_new_search_trains_the_cheap_start_first_and_a_rerun_does_not(tmp_path
     api.search(trials=6, **kw)  # the same command, a higher goal: no second cheap start
     trials = optuna.load_study(study_name="cs", storage=url).get_trials()
     assert len(trials) == 6
-    assert sum(t.user_attrs.get(START_ATTR) == "cheapest" for t in trials) == 2
+    assert sum(t.user_attrs.get(START_ATTR) == "cheapest" for t in trials) == 3
 
 
 def test_a_cheapest_candidate_over_a_limit_is_not_queued() -> None:

@@ -33,6 +33,8 @@ AEON_SETS = {
     "arrow_head": (36, 175, (251,), 3),
     "osu_leaf": (200, 242, (427,), 6),
     "japanese_vowels": (270, 370, (12, 25), 9),
+    "gunpoint_alt": (50, 150, (150,), 2),
+    "pickup_gesture": (50, 50, (361,), 10),
 }
 
 
@@ -83,6 +85,17 @@ def test_aeon_loaders_keep_the_official_split(
     assert len(np.unique(y)) == len(np.unique(y_test)) == classes
 
 
+def test_the_alternating_set_is_gunpoint_riding_a_carrier() -> None:
+    pytest.importorskip("aeon")
+    from search_spaces.base import lag1_autocorrelation
+
+    plain, alt = SUITE["gunpoint"].load(), SUITE["gunpoint_alt"].load()
+    assert np.array_equal(np.abs(alt[0]), np.abs(plain[0]))
+    assert np.array_equal(alt[0][:, 1::2], -plain[0][:, 1::2]) and np.array_equal(alt[1], plain[1])
+    # What fooled the old rule: a signal whose lag-1 autocorrelation is strongly negative.
+    assert lag1_autocorrelation(plain[0]) > 0.9 and lag1_autocorrelation(alt[0]) < -0.5
+
+
 def test_aeon_loader_without_aeon_says_make_bench_deps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aeon", None)  # makes `import aeon` raise ImportError
     monkeypatch.setitem(sys.modules, "aeon.datasets", None)
@@ -99,7 +112,7 @@ def test_suite_entries_are_complete() -> None:
     assert SUITE["italy_power"].reference["ResNet"] == 96.3
     # A full run covers the sets the defaults were judged on; the held-out ones only on demand.
     assert set(MAIN) == {"digits", "digits_flat", "breast_cancer", "wine", "gunpoint",
-                         "italy_power", "basic_motions"}
+                         "italy_power", "basic_motions", "gunpoint_alt", "pickup_gesture"}
     assert all(SUITE[n].heldout for n in set(SUITE) - set(MAIN))
 
 

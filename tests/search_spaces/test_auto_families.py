@@ -98,21 +98,27 @@ def test_lag1_autocorrelation_tells_signals_from_table_columns() -> None:
     assert lag1_autocorrelation(np.ones((5, 10))) == 0.0
 
 
-def test_rocket_is_searched_by_default_only_for_signal_like_samples() -> None:
-    from search_spaces.arch.auto import SIGNAL_LAG1, default_families
+def test_no_statistic_of_the_inputs_removes_a_family_it_only_orders_the_first() -> None:
+    from search_spaces.arch.auto import default_families, start_order
 
+    # An AC power trace alternates in sign at each step (lag-1 -0.2): still a signal, and
+    # rocket is the family that reads it best. Nothing decided from lag-1 may take it away.
+    alternating = InputInfo((300,), 10, n_train=100, lag1=-0.2)
     table = InputInfo((30,), 2, n_train=400, lag1=0.15)
     signal = InputInfo((30,), 2, n_train=400, lag1=0.9)
-    assert default_families(table) == ("mlp", "cnn1d")
-    assert default_families(signal) == ("mlp", "cnn1d", "rocket")
-    assert default_families(InputInfo((30,), 2)) == auto_families(InputInfo((30,), 2))  # unknown
-    assert "rocket" in default_families(InputInfo((6, 100), 4, lag1=SIGNAL_LAG1))
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for info in (alternating, table, signal, InputInfo((30,), 2)):
+        assert set(default_families(info)) == {"mlp", "cnn1d", "rocket"}
     kinds = set()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(40):
-        kinds.add(sample_arch("auto", study.ask(), table).kind)
-    assert kinds == {"mlp", "cnn1d"}
-    # Naming the families is the user's choice: rocket then runs on any data that fits it.
+        kinds.add(sample_arch("auto", study.ask(), alternating).kind)
+    assert kinds == {"mlp", "cnn1d", "rocket"}
+    families = default_families(table)
+    assert start_order(table, families) == ("mlp", "cnn1d", "rocket")
+    assert start_order(signal, families) == ("cnn1d", "rocket", "mlp")
+    assert start_order(InputInfo((30,), 2), families) == ("cnn1d", "rocket", "mlp")  # unknown
+    assert sorted(start_order(alternating, families)) == sorted(families)
+    # Naming the families is still the user's choice.
     trial = optuna.trial.FixedTrial({"family": "rocket", "rocket.n_features": 1000,
                                      "rocket.norm": "none", "rocket.dropout": 0.0})
     spec = sample_arch("auto", trial, table, {"families": ["mlp", "rocket"]})
