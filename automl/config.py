@@ -51,7 +51,6 @@ def cost_known_among(cost: str | None, known: tuple[str, ...]) -> str:
     return cost if cost in known else DEFAULT_COST
 
 
-# When a new Pareto search starts with the cheapest candidate of each family (cheap_start.py).
 CHEAP_STARTS = {"auto": "with a timeout", "always": "always", "never": "never"}
 
 
@@ -126,6 +125,7 @@ class SearchSection:
                                "control/cheap_start.py); auto: when it has a timeout")
     family_start: bool = setting(True, help="first train each family's strong default")
     family_race: bool = setting(True, help="stop proposing a family that trails beyond noise")
+    refit: bool = setting(True, help="refit the best on train + validation (control/refit.py)")
     loss_probes: bool = setting(True, help="once 3 trials completed, train the best again "
                                 "with a noise-robust and a long-tail loss (automl/control/"
                                 "loss_probes.py)")

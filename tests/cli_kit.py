@@ -109,9 +109,12 @@ def once(root: Path, make: Any) -> None:
 # The suite's one tiny study (its folder and name), read by the export and dashboard tests
 # alike: built once per session, whoever asks first.
 TINY_FOLDER, TINY_STUDY = "tiny_study", "tiny"
+# No refit: the export tests read `best` as the searched trial's own weights (the refit's
+# export has its tests in tests/automl/test_refit.py).
 TINY_SEARCH = ("search", "--data", "digits", "--study", TINY_STUDY, "--trials", "3",
                "--epochs", "2", "--quiet", "--set", "search.arch=cnn2d",
-               "--set", "trainer.num_threads=1", "--set", "trainer.latency_repeats=3")
+               "--set", "trainer.num_threads=1", "--set", "trainer.latency_repeats=3",
+               "--set", "search.refit=false")
 
 
 def tiny_study(factory: Any) -> Path:

@@ -8,6 +8,7 @@ worker processes or a launcher's jobs, and the search loop itself
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,13 @@ def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: fl
     launch = launcher(cfg.cluster.launcher)
     outcome: SearchOutcome = launch(cfg, store, data, list(argv), started_wall=started_wall,
                                     say=say, study_plan=plan, here=here)
+    if cfg.search.refit and not os.environ.get("AUTOML_WORKER"):  # the launching process
+        from automl.control.refit import refit_best
+        from automl.policy.budget import Deadline
+
+        line = refit_best(cfg, store, data, Deadline.starting(cfg.study.timeout, started))
+        if line and say is not None:
+            say(line)
     return outcome
 
 

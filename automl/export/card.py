@@ -45,8 +45,10 @@ def render_card(spec: dict[str, Any]) -> str:
     v = spec.get("versions", {})
     name = str(m.get("metric") or "accuracy").replace("_", " ")
     retrain = spec.get("retrain")
-    origin = (f"retrained ({retrain['mode']}, {retrain['epochs']} epochs) from trial "
-              if retrain else f"trial {spec['trial']} ({spec.get('selected_by')}) of ")
+    by = "refit by the search" if (retrain or {}).get("by") == "search" else "retrained"
+    origin = (f"{by} ({retrain['mode']}, {retrain['epochs']} epochs) from trial "
+              f"{spec['trial']} of " if retrain
+              else f"trial {spec['trial']} ({spec.get('selected_by')}) of ")
     lines = [
         f"# Model card: {spec.get('study')} / trial {spec.get('trial')}",
         "",

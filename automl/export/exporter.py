@@ -12,9 +12,10 @@ from typing import Any
 from automl.config import cost_or_default
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
-from automl.export.spec import build_spec
+from automl.export.spec import build_spec, with_refit
 from automl.export.staging import choose_source, data_config, reload_data, staged
 from automl.policy.select import best_trial, knee_trial, select
+from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
 from automl.storage.records import TrialRecord
 
 NOTES = {
@@ -76,11 +77,19 @@ def reproduce(folder: Path, spec: dict[str, Any], storage_url: str | None = None
     return result
 
 
-def _weights(rec: Any) -> dict[str, Any]:
+def _refit_of(config: dict[str, Any], choice: str | int, pareto: bool) -> dict[str, Any] | None:
+    """The search's refit (``automl/control/refit.py``) when ``best`` is exported."""
+    refit = config.get(REFIT_KEY)
+    return refit if choice == "best" and not pareto and isinstance(refit, dict) else None
+
+
+def _weights(rec: Any, refit: dict[str, Any] | None = None) -> dict[str, Any]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(rec.artifact_path) if rec.artifact_path else None
+    if path is not None and refit is not None:
+        path = path.with_name(REFIT_FILE)
     if path is None or not path.is_file():
         where = f" ({path} is missing)" if path else ""
         raise ExportError(f"trial {rec.number} of study {rec.study!r} has no weights file{where}")
@@ -104,8 +113,10 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
     url, records, config = read_study(storage, study)
     cost = cost_or_default(config.get("study", {}).get("cost"))
     chosen = select(records, choice, cost=cost, pareto=pareto, study=study)
+    refit = _refit_of(config, choice, pareto)
+    refit = refit if refit is not None and refit.get("trial") == chosen[0].number else None
     with staged(out) as tmp:  # checks --out first: a taken folder fails before any work
-        states = {rec.number: _weights(rec) for rec in chosen}
+        states = {rec.number: _weights(rec, refit) for rec in chosen}
         d, warnings = choose_source(data_config(config), data_source, from_bundle=False,
                                     required=False)
         data, more = reload_data(d, required=False) if d is not None else (None, [])
@@ -115,8 +126,11 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
         for rec in chosen:
             sub = f"trial_{rec.number:05d}" if pareto else ""
             spec = build_spec(rec, config, selected_by=by)
+            if refit is not None:
+                spec = with_refit(spec, refit)
             spec["storage"] = storage_for_command(url)
-            spec["reproduce"] = reproduce(out / sub if sub else out, spec, url)
+            spec["reproduce"] = reproduce(out / sub if sub else out, spec, url,
+                                          as_searched=refit is None)
             spec = write_bundle(tmp / sub if sub else tmp, spec, states[rec.number], data,
                                 options)
             bundles.append((out / sub if sub else out, spec))

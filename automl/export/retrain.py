@@ -34,12 +34,28 @@ class RetrainReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _train_plus_val(splits: Any) -> Any:
+def train_plus_val(splits: Any) -> Any:
+    """``splits`` whose training part holds the validation samples too (the validation split
+    stays, for the trainer's per-epoch figure, which is then no longer held out)."""
     return dataclasses.replace(
         splits,
         x_train=np.concatenate([splits.x_train, splits.x_val]),
         y_train=np.concatenate([splits.y_train, splits.y_val]),
     )
+
+
+def train_config(stored: dict[str, Any] | None, **changes: Any) -> Any:
+    """A ``TrainConfig`` from a trial's stored ``train_config`` (unknown keys left out), with
+    ``changes``; raises ExportError in one line when the stored values are not valid."""
+    from trainer import TrainConfig
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    kept = {k: v for k, v in (stored or {}).items() if k in known}
+    try:
+        return TrainConfig(**{**kept, **changes})
+    except (TypeError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ExportError(f"retrain: bad train_config ({detail})") from None
 
 
 def base_spec_from_db(storage: str | None, study: str, trial: int) -> tuple[dict[str, Any], str]:
@@ -91,16 +107,14 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
          from_bundle: bool) -> tuple[tuple[Any, dict[str, Any], Any, Any], list[str], Any]:
     """Re-load the data, rebuild config, arch and loss, and train (as this process's rank)."""
     from search_spaces import arch_from_dict, loss_from_dict
-    from trainer import TrainConfig, train
+    from trainer import train
 
     d, _ = choose_source(data_config(base), data_source, from_bundle=from_bundle, required=True)
     assert d is not None
     data, warnings = reload_data(d, required=True)
     assert data is not None
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    stored = {k: v for k, v in (base.get("train_config") or {}).items() if k in known}
+    cfg = train_config(base.get("train_config"), **({"epochs": epochs} if epochs else {}))
     try:
-        cfg = TrainConfig(**{**stored, **({"epochs": epochs} if epochs else {})})
         arch, loss = arch_from_dict(base["arch"]), loss_from_dict(base["loss"])
     except (TypeError, ValueError, KeyError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -108,7 +122,7 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
     if getattr(arch, "columns", None) != data.column_specs():
         raise ExportError("retrain: the data's columns (kinds, levels, missing values) are not "
                           "the ones the architecture was searched for; retrain on that table")
-    splits = data.splits if as_searched else _train_plus_val(data.splits)
+    splits = data.splits if as_searched else train_plus_val(data.splits)
     try:
         result = train(arch, loss, splits, cfg)
     except ValueError as exc:

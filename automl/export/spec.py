@@ -126,3 +126,23 @@ def read_spec(folder: str | Path) -> dict[str, Any]:
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise BundleError(f"{path}: cannot read ({detail})") from None
     return validate_spec(spec, str(path), FORMAT, FORMAT_VERSION)
+
+
+def with_refit(spec: dict[str, Any], refit: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` (of a searched trial) describing the search's refit of it on train + validation
+    data instead (``automl/control/refit.py``), as a retrain's spec does: no held-out validation
+    figure is left, the test figure is the refit's, the searched one is kept beside it."""
+    stored = dict(spec.get("train_config") or {})
+    spec = {**spec, "train_config": {**stored, "epochs": refit.get("epochs")}}
+    spec["retrain"] = {
+        "mode": "train+val", "by": "search", "epochs": refit.get("epochs"),
+        "train_samples": refit.get("train_samples"), "best_epoch": refit.get("best_epoch"),
+        "search_test_accuracy": spec["metrics"].get("test_accuracy"),
+        "search_val_accuracy": spec["metrics"].get("val_accuracy"),
+        "search_epochs": stored.get("epochs"), "ranks": stored.get("nproc", 1),
+    }
+    spec["metrics"] = {**spec["metrics"], "val_accuracy": None,
+                       "test_accuracy": refit.get("test_accuracy"),
+                       "best_epoch": refit.get("best_epoch"),
+                       "test_per_class": refit.get("test_per_class")}
+    return spec

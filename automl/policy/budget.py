@@ -70,14 +70,16 @@ class Deadline:
     """A wall-clock budget shared by the search loop and the objective (monotonic seconds).
 
     ``end`` is None without a timeout. Epoch times reported with :meth:`epoch_done` feed the
-    estimate :meth:`epochs_for` caps candidates with. ``clock`` reads the time (tests inject
-    one; the search uses ``time.monotonic``).
+    estimate :meth:`epochs_for` caps candidates with. ``reserve`` seconds before ``end`` are
+    kept for the refit that follows the search: the trials see them as already gone.
+    ``clock`` reads the time (tests inject one; the search uses ``time.monotonic``).
     """
 
     end: float | None = None
     timeout: float | None = None
     epoch_seconds: list[float] = field(default_factory=list)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    reserve: float = 0.0  # seconds kept back at the end for the refit (automl/control/refit.py)
 
     @classmethod
     def starting(cls, timeout: float | None, started: float | None = None,
@@ -86,6 +88,11 @@ class Deadline:
         return cls(None if timeout is None else start + timeout, timeout, clock=clock)
 
     def remaining(self) -> float:
+        """Seconds left for the search's trials (the refit's reserve kept back)."""
+        return self.left() - self.reserve
+
+    def left(self) -> float:
+        """Seconds left before the timeout, the reserve included."""
         return math.inf if self.end is None else self.end - self.clock()
 
     def passed(self) -> bool:

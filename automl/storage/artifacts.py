@@ -15,6 +15,10 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+# The search's refit of its best trial (automl/control/refit.py): weights beside the trial's
+# model.safetensors, and the study config key that describes it (read by export).
+REFIT_FILE = "refit.safetensors"
+REFIT_KEY = "_refit"
 SLUG_LENGTH = 40
 KEY_LENGTH = 16  # hex digits of a uuid4: 64 random bits
 

@@ -38,6 +38,15 @@ class ProjectRows:
             else:
                 row.objective, row.cost, row.config, row.environment = objective, cost, config, env
 
+    def set_study_value(self, name: str, key: str, value: Any) -> None:
+        """Set one key of the study's stored config (what a search learned after it ended,
+        e.g. ``_refit``); the config is rewritten whole, as a JSON column is."""
+        with self.session() as s:
+            row = s.scalar(select(StudyRow).where(StudyRow.name == name))
+            if row is None:
+                raise self.missing_study(name)
+            row.config = {**dict(row.config), key: value}
+
     def update_trial(self, study: str, number: int, **fields: Any) -> None:
         """Create or update the project's row for a trial (only the given columns change)."""
         with self.session() as s:

@@ -19,6 +19,10 @@ def test_tables_runs_automl_and_hgb_on_the_raw_csv(tmp_path: Path) -> None:
     assert row["set"] == "penguins" and row["rows"] == 344 and row["columns"] == 7
     for method in ("automl", "hgb"):
         assert 0.3 <= row[method]["test_accuracy"] <= 1.0  # 3 species: above chance
-    # The search took its budget (and not much more) and chose a table network.
-    assert 20 <= row["automl"]["wall_s"] < 90 and row["automl"]["arch"].startswith("table/")
+    # The search took its budget (and not much more: at most a quarter of it is kept back for
+    # the refit, which may take less) and chose a table network.
+    from automl.control.refit import RESERVE_SHARE
+
+    assert 20 * (1 - RESERVE_SHARE) <= row["automl"]["wall_s"] < 90
+    assert row["automl"]["arch"].startswith("table/")
     assert result["means"]["hgb"]["penguins"] == row["hgb"]["test_accuracy"]

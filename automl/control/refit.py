@@ -1,0 +1,137 @@
+"""Refit the chosen model on training + validation data, inside the time budget.
+
+Choosing a candidate needs a validation split; the model that ships does not. When the search
+ends, the trial ``automl export --trial best`` takes is trained again from scratch on training
+and validation data together, with the trial's own learning-rate schedule, stopped after as
+many epochs as its selected weights had trained (at least one), as AutoGluon's ``refit_full``
+does. On small data that is a quarter more data for the
+model that ships (rocket's biases and ridge head are fitted on all of it). The test split takes
+no part, so the refit's test figure stands beside the searched one. ``search.refit = false``
+turns it off.
+
+Time. With a timeout, every process of the search keeps back what the refit of the best
+candidate so far would take (:class:`RefitReserve`: its training seconds scaled to train +
+validation samples and to the epochs refit, with room to spare, at most :data:`RESERVE_SHARE` of
+the timeout): the trials see that time as already gone (``Deadline.reserve``). The refit runs
+only when the time left covers its estimate, and stops at the timeout; otherwise the search
+says why, and ``best`` exports the searched weights.
+
+What is stored: the weights as ``refit.safetensors`` beside the trial's ``model.safetensors``,
+and the study config's key ``_refit`` (trial, epochs, samples, test figure), which export reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
+
+if TYPE_CHECKING:
+    import optuna
+
+    from automl.config import StudyConfig
+    from automl.data import PreparedData
+    from automl.policy.budget import Deadline
+    from automl.storage import Storage
+
+RESERVE_SHARE = 0.25  # the most of a timeout kept back for the refit
+OVERHEAD_S = 1.0  # building, fitting a start, evaluating: on top of the epochs
+# The reserve is the estimate with room to spare: the search's last reads and the refit's own
+# start come out of it too, and an estimate from one trial's timing is rough.
+RESERVE_FACTOR, RESERVE_PAD_S = 1.5, 1.0
+
+
+def refit_epochs(rec: Any) -> int:
+    """The epochs a refit of ``rec`` trains: those its selected weights had (at least 1)."""
+    return max(1, int(rec.best_epoch or 0))
+
+
+def estimate(rec: Any, n_train: int, n_val: int) -> float:
+    """Seconds a refit of ``rec`` (a ``TrialRecord``) should take."""
+    trained = max(1, int((rec.train_config or {}).get("epochs") or 1))
+    per_epoch = float(rec.train_seconds or 0.0) / trained
+    return OVERHEAD_S + per_epoch * refit_epochs(rec) * (n_train + n_val) / max(1, n_train)
+
+
+class RefitReserve:
+    """A trial callback: after each completed trial, keep back the refit of the best so far."""
+
+    def __init__(self, cfg: StudyConfig, storage: Storage, deadline: Deadline,
+                 n_train: int, n_val: int) -> None:
+        self.on = cfg.search.refit and deadline.timeout is not None
+        self.cfg, self.storage, self.deadline = cfg, storage, deadline
+        self.n_train, self.n_val = n_train, n_val
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if not self.on or trial.state.name != "COMPLETE":
+            return
+        done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
+                and t.values]
+        best = max(done, key=lambda t: (t.values[0], -t.number))
+        rec = self.storage.trial(self.cfg.study.name, best.number)
+        cap = RESERVE_SHARE * float(self.deadline.timeout or 0.0)
+        need = estimate(rec, self.n_train, self.n_val)
+        self.deadline.reserve = min(RESERVE_FACTOR * need + RESERVE_PAD_S, cap)
+
+
+def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline: Deadline,
+               train: Callable[..., Any] | None = None) -> str | None:
+    """Refit the study's ``best`` trial (see the module docstring); returns a line for people
+    (None: there was nothing to refit)."""
+    from safetensors.torch import save_file
+
+    from automl.config import cost_or_default
+    from automl.export.errors import ExportError
+    from automl.export.retrain import train_config, train_plus_val
+    from automl.policy.select import best_trial
+    from search_spaces import arch_from_dict, loss_from_dict
+
+    name = cfg.study.name
+    try:
+        rec = best_trial(storage.trials(name), cost_or_default(cfg.study.cost), name)
+    except ExportError:
+        return None  # no completed trial
+    if not rec.artifact_path or rec.arch is None:
+        return None
+    splits = data.splits
+    need, left = estimate(rec, len(splits.y_train), len(splits.y_val)), deadline.left()
+    if need > left:
+        return (f"refit skipped: trial {rec.number} would need about {need:.0f} s on train + "
+                f"validation, {max(left, 0.0):.0f} s left; best exports its searched weights")
+    epochs = refit_epochs(rec)
+    # The searched run's own schedule (its learning rate decays over all its epochs), stopped
+    # at the epoch its weights were selected from: the same trajectory on more data.
+    run_cfg = train_config(rec.train_config, latency_repeats=0)
+    stop: list[int] = []
+
+    def on_epoch(record: Any) -> bool:
+        if deadline.left() <= 0 and record.epoch < epochs:
+            stop.append(record.epoch)
+        return bool(stop) or record.epoch >= epochs
+
+    both = train_plus_val(splits)
+    train = train or _default_train()
+    result = train(arch_from_dict(rec.arch), loss_from_dict(rec.loss), both, run_cfg,
+                   on_epoch=on_epoch)
+    if stop:
+        return (f"refit stopped at the timeout after epoch {stop[0]} of {epochs}; best exports "
+                f"trial {rec.number}'s searched weights")
+    path = Path(rec.artifact_path).with_name(REFIT_FILE)
+    save_file({k: v.contiguous() for k, v in result.state_dict.items()}, str(path))
+    storage.set_study_value(name, REFIT_KEY, {
+        "trial": rec.number, "epochs": epochs, "train_samples": int(len(both.y_train)),
+        "seconds": round(float(result.train_seconds), 3),
+        "test_accuracy": result.test_accuracy, "best_epoch": result.best_epoch,
+        "test_per_class": data.by_class(result.test_per_class)})
+    searched = "-" if rec.test_accuracy is None else f"{rec.test_accuracy:.4f}"
+    return (f"refit trial {rec.number} on train + validation ({len(both.y_train)} samples, "
+            f"{epochs} epochs, {result.train_seconds:.1f} s): test {result.test_accuracy:.4f} "
+            f"(searched weights {searched}); best exports the refit")
+
+
+def _default_train() -> Callable[..., Any]:
+    from automl.control.crossval import default_train
+
+    return default_train()

@@ -1,0 +1,165 @@
+"""The refit of the chosen model on training + validation data (issue 21 point 4,
+automl/control/refit.py): what it trains, the time it keeps back, when it is skipped, and that
+``automl export --trial best`` ships it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import decision_kit as kit
+import numpy as np
+import pytest
+
+from automl.config import load
+from automl.control.controller import run_search
+from automl.control.refit import (
+    OVERHEAD_S,
+    RESERVE_FACTOR,
+    RESERVE_PAD_S,
+    RESERVE_SHARE,
+    RefitReserve,
+    estimate,
+    refit_best,
+)
+from automl.data import load_data
+from automl.policy.budget import Deadline
+from automl.policy.select import best_trial
+from automl.storage import open_storage
+from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
+
+
+def test_the_reserve_is_kept_back_from_the_trials_only() -> None:
+    now = [100.0]
+    d = Deadline.starting(60.0, clock=lambda: now[0])
+    d.reserve = 10.0
+    assert d.left() == 60.0 and d.remaining() == 50.0
+    now[0] += 52.0
+    assert d.passed() and not d.can_start() and d.left() == pytest.approx(8.0)
+    assert Deadline().left() == float("inf") and not Deadline().passed()
+
+
+def test_the_estimate_scales_the_trials_epochs_to_train_plus_validation() -> None:
+    from types import SimpleNamespace
+
+    rec = SimpleNamespace(train_seconds=20.0, best_epoch=5, train_config={"epochs": 10})
+    # 2 s per epoch, 5 epochs, 400 + 100 samples instead of 400.
+    assert estimate(rec, 400, 100) == pytest.approx(OVERHEAD_S + 2.0 * 5 * 1.25)
+    ridge = SimpleNamespace(train_seconds=20.0, best_epoch=0, train_config={"epochs": 10})
+    assert estimate(ridge, 400, 100) == pytest.approx(OVERHEAD_S + 2.0 * 1 * 1.25)  # >= 1 epoch
+
+
+@pytest.fixture
+def searched(tmp_path: Path) -> dict[str, Any]:
+    data = kit.small_digits(tmp_path / "d.npz", n=300)
+    url = f"sqlite:///{tmp_path}/r.db"
+    cfg = load(None, {"study.name": "r", "study.storage": url, "data.source": data,
+                      "study.seed": 0, "study.trials": 6, "trainer.epochs": 4,
+                      "trainer.latency_repeats": 1, "search.adapt_epochs": False,
+                      "search.cross_validate": False})
+    d = cfg.data
+    prepared = load_data(d.source, d.val_fraction, d.test_fraction, 0, d.standardize)
+    store = open_storage(url, artifacts=str(tmp_path / "art"))
+    run_search(cfg, store, prepared, train=kit.fake_train)
+    yield {"cfg": cfg, "store": store, "data": prepared}
+    store.close()
+
+
+def test_the_refit_trains_best_on_train_plus_validation_for_its_epochs(
+        searched: dict[str, Any]) -> None:
+    cfg, store, data = searched["cfg"], searched["store"], searched["data"]
+    seen: list[Any] = []
+
+    trained: list[int] = []
+
+    def train(arch: Any, loss: Any, splits: Any, run_cfg: Any, **kw: Any) -> Any:
+        seen.append((arch, splits, run_cfg))
+        result = kit.fake_train(arch, loss, splits, run_cfg, **kw)
+        trained.append(len(result.history))
+        return result
+
+    line = refit_best(cfg, store, data, Deadline(), train=train)
+    best = best_trial(store.trials("r"), "flops", "r")
+    (arch, splits, run_cfg), = seen
+    n = len(data.splits.y_train) + len(data.splits.y_val)
+    assert len(splits.y_train) == n and len(splits.y_test) == len(data.splits.y_test)
+    # The trial's schedule (all its epochs), stopped at the epoch its weights came from.
+    assert run_cfg.epochs == best.train_config["epochs"]
+    assert run_cfg.seed == best.train_config["seed"]
+    assert stored_epochs(store) == max(1, best.best_epoch) == trained[0]
+    from search_spaces import arch_to_dict
+
+    assert arch_to_dict(arch) == best.arch
+    stored = store.study_config("r")[REFIT_KEY]
+    assert stored["trial"] == best.number and stored["train_samples"] == n
+    assert Path(best.artifact_path).with_name(REFIT_FILE).is_file()
+    assert line is not None and f"refit trial {best.number}" in line
+
+
+def stored_epochs(store: Any) -> int:
+    return int(store.study_config("r")[REFIT_KEY]["epochs"])
+
+
+def test_no_time_for_the_refit_means_no_refit(searched: dict[str, Any]) -> None:
+    cfg, store, data = searched["cfg"], searched["store"], searched["data"]
+    now = [0.0]
+    tight = Deadline.starting(10.0, clock=lambda: now[0])
+    now[0] = 10.0 - OVERHEAD_S / 2  # less than any refit takes
+
+    def never(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the refit must not start")
+
+    line = refit_best(cfg, store, data, tight, train=never)
+    assert line is not None and line.startswith("refit skipped")
+    assert REFIT_KEY not in store.study_config("r")
+
+
+def test_the_reserve_follows_the_best_trial_and_is_capped(searched: dict[str, Any]) -> None:
+    import optuna
+
+    cfg, store = searched["cfg"], searched["store"]
+    study = optuna.load_study(study_name="r", storage=cfg.study.storage)
+    done = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    top = max(done, key=lambda t: (t.values[0], -t.number))
+    for timeout, n_train in ((1e6, 100), (0.004, 100)):
+        d = Deadline.starting(timeout)
+        RefitReserve(cfg, store, d, n_train, 50)(study, done[-1])
+        want = estimate(store.trial("r", top.number), n_train, 50)
+        room = RESERVE_FACTOR * want + RESERVE_PAD_S  # the search's last reads come out of it
+        assert d.reserve == pytest.approx(min(room, RESERVE_SHARE * timeout))
+    off = Deadline()  # no timeout: nothing to keep back
+    RefitReserve(cfg, store, off, 100, 50)(study, done[-1])
+    assert off.reserve == 0.0
+
+
+@pytest.mark.slow
+def test_best_exports_the_refit_and_a_numbered_trial_its_searched_weights(
+        tmp_path: Path) -> None:
+    from sklearn.datasets import load_wine
+
+    from automl import api
+
+    w = load_wine()
+    np.savez(tmp_path / "wine.npz", x=w.data.astype(np.float32), y=w.target)
+    url = f"sqlite:///{tmp_path}/w.db"
+    api.search(data=str(tmp_path / "wine.npz"), study="w", storage=url, trials=4, epochs=3,
+               top=0, overrides=["search.arch=mlp", "trainer.num_threads=1"])
+    store = open_storage(url)
+    try:
+        refit = store.study_config("w")[REFIT_KEY]
+    finally:
+        store.close()
+    api.export("w", tmp_path / "best", storage=url, onnx=False, pt2=False)
+    spec = json.loads((tmp_path / "best" / "spec.json").read_text())
+    assert spec["trial"] == refit["trial"] and spec["retrain"]["by"] == "search"
+    assert spec["retrain"]["train_samples"] == refit["train_samples"]
+    # The bundle re-scores its weights on the test split: they are the refit's, not the trial's.
+    assert spec["verification"]["torch_test_accuracy"] == pytest.approx(refit["test_accuracy"])
+    assert spec["metrics"]["test_accuracy"] == pytest.approx(refit["test_accuracy"])
+    assert spec["metrics"]["val_accuracy"] is None  # validation was trained on
+    api.export("w", tmp_path / "n", trial=refit["trial"], storage=url, onnx=False, pt2=False)
+    plain = json.loads((tmp_path / "n" / "spec.json").read_text())
+    assert "retrain" not in plain
+    assert plain["verification"]["torch_test_accuracy"] == pytest.approx(
+        plain["metrics"]["test_accuracy"])
