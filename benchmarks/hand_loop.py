@@ -33,8 +33,11 @@ def loop_on_arrays(kind: str, arrays: Any, seed: int, budget: float, t0: float, 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     x, y, x_test, y_test = arrays
-    x, x_val, y, y_val = train_test_split(x, y, test_size=VAL_FRACTION, stratify=y,
-                                          random_state=seed)
+    # A stratified split needs a validation sample of every class: a user with few samples per
+    # class (and scikit-learn's error) raises the fraction to that.
+    n_classes = len(set(y.tolist()))
+    x, x_val, y, y_val = train_test_split(x, y, test_size=max(VAL_FRACTION, n_classes / len(y)),
+                                          stratify=y, random_state=seed)
     mean, std = x.mean(0), x.std(0) + 1e-6
 
     def tensor(a: Any) -> torch.Tensor:

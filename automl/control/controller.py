@@ -217,11 +217,13 @@ def run_search(
 def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyPlan,
             asked: str, reporter: Reporter | None, callbacks: list[TrialCallback] | None,
             deadline: Deadline, train: TrainFn | None) -> SearchOutcome:
-    from automl.control.cheap_start import queue_starts
+    from automl.control.cheap_start import StrongStarts, queue_starts
     from automl.control.loop import WORKER, finished_in_study, optimize
     from automl.control.loss_probes import LossProbes
+    from automl.control.refit import RefitReserve
     from automl.storage.runs import lease, start_or_resume
 
+    later: list[dict[str, Any]] = []  # strong starts queued one at a time (a timeout)
     with lease(storage, f"study:{cfg.study.name}"):
         study = open_study(cfg, storage, data, plan)
         log_cost = storage.study_config(cfg.study.name).get(COST_SCALE) == "log10"
@@ -237,11 +239,14 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
             n_now = len(study.get_trials(deepcopy=False))
             study.sampler = _sampler(cfg, cfg.study.seed + n_now + salt)
         else:
-            queue_starts(study, cfg, plan, run.requested)
+            later = queue_starts(study, cfg, plan, run.requested)
     on_tally = getattr(reporter, "run_progress", None)
     probes = LossProbes(cfg, run, deadline)  # queued once the first trials completed
+    reserve = RefitReserve(cfg, storage, deadline, plan.n_train, plan.n_val)
+    strong = StrongStarts(later, run, deadline)  # with a timeout: one at a time
     ran = optimize(
-        study, objective, storage, run, deadline=deadline, callbacks=[probes, *(callbacks or [])],
+        study, objective, storage, run, deadline=deadline,
+        callbacks=[strong, probes, reserve, *(callbacks or [])],
         on_tally=on_tally, on_interrupt=objective.interrupted,
     )
     states: dict[str, int] = {}

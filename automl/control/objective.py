@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from automl.control import interrupts
+from automl.control.cheap_start import START_ATTR, STRONG
 from automl.control.crossval import TrainFn, default_train, score_contender
 from automl.control.dedup import DUPLICATE, candidate_key
-from automl.control.loss_probes import PROBE, START_ATTR
+from automl.control.loss_probes import PROBE
 from automl.control.reporting import NullReporter, Reporter
 from automl.control.rungs import rung_verdict
 from automl.policy.budget import Deadline
@@ -195,8 +196,9 @@ class Objective:
         train = self.train_fn
         single = self.cfg.study.objective == "val_accuracy"
         stop: list[str] = []
-        # A loss probe is a family's measured chance: trained in full, never cut at a rung.
-        prunable = trial.user_attrs.get(START_ATTR) != PROBE
+        # A loss probe, and a family's strong start, is a measured chance: trained in full,
+        # never cut at a rung (the deadline still stops it).
+        prunable = trial.user_attrs.get(START_ATTR) not in (PROBE, STRONG)
 
         def on_epoch(rec: EpochRecord) -> bool:
             with interrupts.held():  # a signal waits for this epoch's writes

@@ -136,7 +136,7 @@ def table_arch(trial: TrialLike, info: InputInfo,
     # The body is sampled for the table's columns, then takes the encoded width: its space's
     # bounds (scaled to the input) must not change with the encoding, or the same parameter
     # would have other choices in other trials; the encoded row is never shorter, so what fits
-    # the columns fits it. A table's row is no signal (lag1 0), whatever order its codes take.
+    # the columns fits it. A row is no ordered signal (lag1 0): that orders the strong starts.
     body = body_space(trial, replace(info, columns=None, lag1=0.0))
     encoding = trial.suggest_categorical("table_encoding", ENCODINGS)
     # The width is asked only when some column embeds wider than the smallest choice.

@@ -69,12 +69,12 @@ def test_cheapest_queued_only_in_a_new_pareto_study(settings: dict, most: int, q
     # What the cheap start reads of a study's plan; an image: cnn2d and mlp
     plan = SimpleNamespace(info=InputInfo((1, 8, 8), 10, n_train=1000), hparam_options=BATCHES)
     study = optuna.create_study(directions=cfg.directions)
-    assert queue_starts(study, cfg, plan, most) == queued  # type: ignore[arg-type]
+    assert queue_starts(study, cfg, plan, most) == []  # type: ignore[arg-type]
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert len(waiting) == queued
     assert all(t.user_attrs[START_ATTR] == "cheapest" for t in waiting)
-    assert queue_starts(study, cfg, plan, most) == 0  # type: ignore[arg-type] # not twice
-    assert len(study.get_trials()) == queued
+    queue_starts(study, cfg, plan, most)  # type: ignore[arg-type]
+    assert len(study.get_trials()) == queued  # not twice
 
 
 @pytest.mark.slow

@@ -141,11 +141,14 @@ def test_the_deadline_holds_under_an_injected_clock(digits_npz: str, tmp_path: P
                               epoch_seconds=1.0)
 
     # No loss probes: their two candidates can end the search just before T, and this test
-    # wants one cut at T (the probes' own deadline is tested in test_loss_search.py).
+    # wants one cut at T (the probes' own deadline is tested in test_loss_search.py). No strong
+    # starts either: trained in full, they fill these 40 s (tests/automl/test_family_race.py);
+    # and no refit, whose reserve moves the trials' T earlier (tests/automl/test_refit.py).
     cfg = load(None, {"study.name": "deadline", "study.storage": f"sqlite:///{tmp_path}/d.db",
                       "data.source": digits_npz, "study.trials": 200, "study.timeout": timeout,
                       "trainer.epochs": 9, "trainer.latency_repeats": 1,
-                      "search.loss_probes": False})
+                      "search.loss_probes": False, "search.family_start": False,
+                      "search.refit": False})
     start = clock()
     trials = _search(cfg, tmp_path, train=train, started=start, clock=clock)
     finished = [r for r in trials if r.state in ("COMPLETE", "PRUNED")]

@@ -95,13 +95,15 @@ def test_every_family_gets_its_strong_default_whatever_the_data_looks_like() -> 
     from automl.control.cheap_start import queue_starts
 
     plan = SimpleNamespace(info=info, hparam_options=BATCHES)
-    for settings, kinds in (({}, ["strong"] * 3),
-                            ({"search": {"family_start": False}}, []),
-                            ({"study": {"timeout": 30}}, ["cheapest"] * 3 + ["strong"] * 3)):
+    # With a timeout the strong starts come later, one at a time (StrongStarts).
+    for settings, kinds, later in (({}, ["strong"] * 3, 0),
+                                   ({"search": {"family_start": False}}, [], 0),
+                                   ({"study": {"timeout": 30}}, ["cheapest"] * 3, 3)):
         cfg = from_dict(settings)
         study = optuna.create_study(directions=cfg.directions)
-        queue_starts(study, cfg, plan, 100)  # type: ignore[arg-type]
+        rest = queue_starts(study, cfg, plan, 100)  # type: ignore[arg-type]
         assert [t.user_attrs[START_ATTR] for t in study.get_trials()] == kinds, settings
+        assert len(rest) == later and all(p["family"] for p in rest)
 
 
 def _worse_cnn1d(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None,
@@ -120,27 +122,34 @@ def _worse_cnn1d(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None
                                "history": [third(r) for r in result.history]})
 
 
-def test_a_search_drops_a_family_that_trails_and_says_why(tmp_path: Path) -> None:
+def _searched(tmp_path: Path, name: str, train: Any, flags: dict[str, Any], **kw: Any
+              ) -> tuple[str, list[Any]]:
+    """A search of the first 360 digits with the stand-in ``train``: its URL and its records
+    (with epochs). ``flags``: settings beside the name, storage, data and seed."""
     from automl.config import load
     from automl.control.controller import run_search
     from automl.data import load_data
     from automl.storage import open_storage
 
     data = kit.small_digits(tmp_path / "d.npz")
-    url = f"sqlite:///{tmp_path}/race.db"
-    cfg = load(None, {"study.name": "race", "study.storage": url, "data.source": data,
-                      "study.seed": 0, "study.trials": 24, "trainer.epochs": 4,
-                      "study.objective": "val_accuracy", "trainer.latency_repeats": 1,
+    url = f"sqlite:///{tmp_path}/{name}.db"
+    cfg = load(None, {"study.name": name, "study.storage": url, "data.source": data,
+                      "study.seed": 0, "trainer.latency_repeats": 1,
                       "search.loss_probes": False, "search.adapt_epochs": False,
-                      "search.cross_validate": False})
+                      "search.cross_validate": False, **flags})
     d = cfg.data
     prepared = load_data(d.source, d.val_fraction, d.test_fraction, 0, d.standardize)
     store = open_storage(url, artifacts=str(tmp_path / "art"))
     try:
-        run_search(cfg, store, prepared, train=_worse_cnn1d)
-        records = store.trials("race", with_epochs=True)
+        run_search(cfg, store, prepared, train=train, **kw)
+        return url, store.trials(name, with_epochs=True)
     finally:
         store.close()
+
+
+def test_a_search_drops_a_family_that_trails_and_says_why(tmp_path: Path) -> None:
+    url, records = _searched(tmp_path, "race", _worse_cnn1d, {
+        "study.trials": 24, "trainer.epochs": 4, "study.objective": "val_accuracy"})
     trials = optuna.load_study(study_name="race", storage=url).get_trials()
     strong = [t for t in trials if t.user_attrs.get(START_ATTR) == "strong"]
     assert [t.number for t in strong] == [0, 1, 2]  # every family first, at its strong default
@@ -158,3 +167,39 @@ def test_a_search_drops_a_family_that_trails_and_says_why(tmp_path: Path) -> Non
     assert lines[0] == "families in the race: mlp, rocket"
     assert lines[1].startswith("family cnn1d out of the race: best 0.")
     assert float(lines[1].split("best ")[1].split()[0]) < 0.33
+
+
+def test_a_strong_start_is_trained_in_full_where_rungs_cut_others(tmp_path: Path) -> None:
+    url, found = _searched(tmp_path, "full", _worse_cnn1d, {
+        "study.trials": 16, "trainer.epochs": 9, "search.cheap_start": "always"})
+    records = {r.number: r for r in found}
+    trials = optuna.load_study(study_name="full", storage=url).get_trials()
+    kinds = {t.number: t.user_attrs.get(START_ATTR) for t in trials}
+    assert sorted(kinds.values(), key=str).count("strong") == 3
+    assert any(r.state == "PRUNED" and "rung" in (r.reason or "") for r in records.values())
+    for number, kind in kinds.items():
+        if kind == "strong":  # the worse cnn1d's too: every epoch trained, never cut
+            assert records[number].state == "COMPLETE", records[number].reason
+            assert len(records[number].epochs) == 9
+
+
+def test_with_a_timeout_the_strong_starts_are_queued_one_at_a_time(tmp_path: Path) -> None:
+    now = [0.0]
+
+    def train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None, **kw: Any
+              ) -> Any:
+        return kit.fake_train(arch, loss, data, cfg, on_epoch, epoch_seconds=1.0,
+                              clock=lambda s: now.__setitem__(0, now[0] + s))
+
+    url, _ = _searched(tmp_path, "t", train, {
+        "study.trials": 10, "study.timeout": 10_000.0, "trainer.epochs": 4},
+        started=0.0, clock=lambda: now[0])
+    trials = sorted(optuna.load_study(study_name="t", storage=url).get_trials(),
+                    key=lambda t: t.number)
+    kinds = [t.user_attrs.get(START_ATTR) for t in trials]
+    assert kinds[:3] == ["cheapest"] * 3 and kinds[3:6] == ["strong"] * 3
+    assert {t.params["family"] for t in trials[3:6]} == {"mlp", "cnn1d", "rocket"}
+    # Each strong start was queued after the trial before it finished: never two waiting.
+    for before, strong in zip(trials[2:5], trials[3:6], strict=True):
+        assert strong.datetime_start >= before.datetime_complete
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)

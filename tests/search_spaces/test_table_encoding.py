@@ -142,11 +142,12 @@ def test_the_space_keeps_each_parameters_domain_whatever_the_encoding() -> None:
         for name, dist in t.distributions.items():
             assert domains.setdefault(name, dist) == dist, name
     assert {e for e, _ in seen} == {"embed", "onehot"}
-    assert "rocket" not in {k for _, k in seen}  # a table's row is no signal
+    # Every family that reads a row is offered (issue 21): which one wins is measured.
+    assert {k for _, k in seen} == {"mlp", "cnn1d", "rocket"}
 
 
 def test_rocket_reads_the_encoded_row_when_named() -> None:
-    """Not offered on a table by default, rocket still reads the encoded row when named: its
+    """Rocket reads the encoded row like any family that takes it: its
     biases and ridge head are fitted on encoded rows (values as they are: no bins)."""
     info = InputInfo((4,), 3, n_train=400, lag1=0.0, columns=COLUMNS)
     trial = optuna.trial.FixedTrial({"table_encoding": "onehot",
