@@ -245,10 +245,12 @@ class Objective:
         with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
             score = score_contender(
                 self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
-                loss, train_cfg, k, keep_going=lambda: not self.deadline.passed(),
+                # The refit's reserve is open to a contender's folds: a choice made without
+                # them cost more than a refit (benchmarks/RESULTS.md, issue 21).
+                loss, train_cfg, k, keep_going=lambda: self.deadline.left() > 0,
                 on_start=lambda: self.reporter.trial_started(
                     trial.number, f"{k}-fold cross-validation"),
-                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.remaining(),
+                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.left(),
                 train=self.train_fn)
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
