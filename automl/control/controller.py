@@ -241,7 +241,7 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
         else:
             later = queue_starts(study, cfg, plan, run.requested)
     on_tally = getattr(reporter, "run_progress", None)
-    probes = LossProbes(cfg, run, deadline)  # queued once the first trials completed
+    probes = LossProbes(cfg, run, deadline, storage)  # once the first trials completed
     reserve = RefitReserve(cfg, storage, deadline, plan.n_train, plan.n_val)
     strong = StrongStarts(later, run, deadline)  # with a timeout: one at a time
     ran = optimize(

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from automl.config import StudyConfig
     from automl.policy.budget import Deadline
+    from automl.storage import Storage
     from automl.storage.runs import Run
 
 PROBE_AFTER = 3  # completed trials before the probes copy the best of them
@@ -71,13 +72,13 @@ class LossProbes:
     """A trial callback (``optimize``'s ``callbacks``) that queues the probes once."""
 
     def __init__(self, cfg: StudyConfig, run: Run | None = None,
-                 deadline: Deadline | None = None) -> None:
+                 deadline: Deadline | None = None, storage: Storage | None = None) -> None:
         """``run``: the run whose trials the probes join (queued only while it has room for
         them beside its queued trials); ``deadline``: queued only while the time left would
         train them, each as long as the trial they copy took."""
         self.probes = probe_params(cfg)
         self.done = not self.probes
-        self.run, self.deadline = run, deadline
+        self.run, self.deadline, self.storage = run, deadline, storage
 
     def _room(self, trials: list[optuna.trial.FrozenTrial],
               best: optuna.trial.FrozenTrial) -> bool:
@@ -86,7 +87,10 @@ class LossProbes:
         if self.run is not None:
             now = tally(trials, self.run.id)
             left = self.run.requested - now.finished - now.running - now.waiting
-            if left < len(self.probes):
+            # Each other worker with a trial running claims its next one as soon as it ends,
+            # perhaps before these probes are queued (the queue is not under the claim lock):
+            # leave it that trial too, or a probe could be left waiting when the run is done.
+            if left - now.running < len(self.probes):
                 return False
         if self.deadline is not None and best.datetime_start and best.datetime_complete:
             took = (best.datetime_complete - best.datetime_start).total_seconds()
@@ -98,6 +102,18 @@ class LossProbes:
 
         if self.done or trial.state != optuna.trial.TrialState.COMPLETE:
             return
+        if self.storage is None:
+            self._queue(study)
+            return
+        from automl.storage.runs import lease
+
+        # Two workers finishing at once would each see no probes yet and queue them twice.
+        with lease(self.storage, f"probes:{study.study_name}"):
+            self._queue(study)
+
+    def _queue(self, study: optuna.Study) -> None:
+        import optuna
+
         if study.user_attrs.get(ATTR) is not None:
             self.done = True
             return
