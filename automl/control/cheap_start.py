@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from automl.policy.families import FAMILY  # each of its values gets its own first candidates
+
 if TYPE_CHECKING:
     import optuna
 
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
 START_ATTR = "start"  # user attribute of a queued first trial: "cheapest" or STRONG
 STRONG = "strong"  # a family's strong default: trained in full, never cut at a rung
-FAMILY = "family"  # the parameter whose every value gets its own cheapest candidate
 # Cost evaluations per family: enough for coordinate descent over the built-in spaces
 # (typically 20-40 specs), bounded for a plug-in space with many parameters.
 MAX_EVALUATIONS = 80

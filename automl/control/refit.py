@@ -85,6 +85,7 @@ def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline:
     from safetensors.torch import save_file
 
     from automl.config import cost_or_default
+    from automl.control.crossval import default_train
     from automl.export.errors import ExportError
     from automl.export.retrain import train_config, train_plus_val
     from automl.policy.select import best_trial
@@ -114,7 +115,7 @@ def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline:
         return bool(stop) or record.epoch >= epochs
 
     both = train_plus_val(splits)
-    train = train or _default_train()
+    train = train or default_train()
     result = train(arch_from_dict(rec.arch), loss_from_dict(rec.loss), both, run_cfg,
                    on_epoch=on_epoch)
     if stop:
@@ -131,9 +132,3 @@ def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline:
     return (f"refit trial {rec.number} on train + validation ({len(both.y_train)} samples, "
             f"{epochs} epochs, {result.train_seconds:.1f} s): test {result.test_accuracy:.4f} "
             f"(searched weights {searched}); best exports the refit")
-
-
-def _default_train() -> Callable[..., Any]:
-    from automl.control.crossval import default_train
-
-    return default_train()

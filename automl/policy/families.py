@@ -90,14 +90,6 @@ def standings(entries: Sequence[Entry], families: Sequence[str], n_val: int, *,
     return out
 
 
-def describe(table: dict[str, Standing]) -> str:
-    """One line for people: the families in the race, and those out of it."""
-    racing = [s.family for s in table.values() if s.racing]
-    out = [s.family for s in table.values() if not s.racing]
-    return f"families in the race: {', '.join(racing) or '-'}" + (
-        f"; out: {', '.join(out)}" if out else "")
-
-
 FAMILY = "family"  # the trial parameter that names a candidate's family (``auto``)
 
 
