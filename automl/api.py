@@ -117,6 +117,7 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
     from automl.cluster.argv import search_argv
     from automl.config import cost_or_default
     from automl.control import run as searching
+    from automl.policy.budget import trial_goal
 
     started = time.monotonic() if started is None else started
     given = dict(data=data, study=study, storage=storage, trials=trials, timeout=timeout,
@@ -143,8 +144,9 @@ def search(config: str | Path | StudyConfig | None = None, *, data: str | None =
             records = store.trials(cfg.study.name, with_epochs=True)
             rows, best = searching.report(records, cost_or_default(cost), cfg.study.name, top)
             families = searching.family_race(records, cost_or_default(cost), cost is not None)
+        goal = trial_goal(cfg.study.trials, cfg.study.timeout)
         return StudyResult(outcome.study, outcome.storage_url, outcome.trials_run,
-                           cfg.study.trials, dict(outcome.states), outcome.resumed, cost,
+                           goal, dict(outcome.states), outcome.resumed, cost,
                            rows, best, families)
     finally:
         store.close()

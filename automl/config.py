@@ -61,7 +61,8 @@ class StudySection:
                                   "(or $AUTOML_STORAGE)")
     artifacts: str | None = setting(None, help="folder for weights; none: next to the SQLite "
                                     "file")
-    trials: int = setting(20, lo=1, hi=COUNT_MAX, help="trials to add in this run")
+    trials: int | None = setting(None, lo=1, hi=COUNT_MAX, help="trials to add in this run; "
+                                 "none: 20, or as many as fit with a timeout")
     timeout: float | None = setting(None, lo=0, hi=SECONDS_MAX, lo_open=True,
                                     help="seconds for this run; none: no limit")
     sampler: str = setting("tpe", choices=SAMPLERS, help="Optuna sampler (cmaes: "
@@ -126,9 +127,8 @@ class SearchSection:
     family_start: bool = setting(True, help="first train each family's strong default")
     family_race: bool = setting(True, help="stop proposing a family that trails beyond noise")
     refit: bool = setting(True, help="refit the best on train + validation (control/refit.py)")
-    loss_probes: bool = setting(True, help="once 3 trials completed, train the best again "
-                                "with a noise-robust and a long-tail loss (automl/control/"
-                                "loss_probes.py)")
+    loss_probes: bool = setting(True, help="once 3 trials completed, train the best again with "
+                                "a noise-robust and a long-tail loss (control/loss_probes.py)")
     arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")
     loss_options: dict[str, Any] = setting(factory=dict, help="options of the loss space")
     hparam_options: dict[str, Any] = setting(factory=dict, help="options of the hparam space")

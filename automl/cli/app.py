@@ -45,8 +45,8 @@ def search(
     ] = None,
     study: Annotated[str | None, typer.Option(help="Study name (resumes if it exists).")] = None,
     storage: StorageOpt = None,
-    trials: Annotated[int | None, typer.Option(
-        help="Trials to add in this run.", parser=FromSetting("--trials", "study.trials"))] = None,
+    trials: Annotated[int | None, typer.Option(help="Trials to add (default 20; with "
+        "--timeout: as many as fit).", parser=FromSetting("--trials", "study.trials"))] = None,
     timeout: Annotated[float | None, typer.Option(
         help="Seconds for the whole search: running candidates stop at the end.",
         parser=FromSetting("--timeout", "study.timeout", whole=False))] = None,

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from trainer import EpochRecord
 
 
+def _shown(goal: int) -> int | None:
+    """The bar's total: none (no bar to fill, no ETA) when the clock, not a count, ends the run."""
+    from automl.policy.budget import UNLIMITED_TRIALS
+
+    return goal if 0 < goal < UNLIMITED_TRIALS else None
+
+
 class RichReporter:
     def __init__(
         self, total: int, console: Console | None = None, cost: str | None = None
@@ -41,7 +48,7 @@ class RichReporter:
             console=self.console,
             transient=False,
         )
-        self.task = self.progress.add_task("search", total=total or None, best="-", now="")
+        self.task = self.progress.add_task("search", total=_shown(total), best="-", now="")
         self.out: set[str] = set()  # families already announced as out of the race
         self._started = time.perf_counter()
 
@@ -63,7 +70,7 @@ class RichReporter:
 
     def run_progress(self, tally: Any, requested: int) -> None:
         """Run-wide counts (all workers), taken each time a trial is claimed."""
-        self.progress.update(self.task, total=requested, completed=tally.finished)
+        self.progress.update(self.task, total=_shown(requested), completed=tally.finished)
 
     # Optuna callback ---------------------------------------------------------------------
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

@@ -114,6 +114,7 @@ def _join_run(cfg: StudyConfig, storage: Storage, data: PreparedData,
 
     from automl.control.controller import fingerprint, open_study
     from automl.control.loop import finished_in_study
+    from automl.policy.budget import trial_goal
     from automl.storage.runs import lease, start_or_resume
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -122,7 +123,8 @@ def _join_run(cfg: StudyConfig, storage: Storage, data: PreparedData,
     with lease(storage, f"study:{cfg.study.name}"):
         study = open_study(cfg, storage, data, study_plan)
         done = finished_in_study(study.get_trials(deepcopy=False))
-        run = start_or_resume(storage, cfg.study.name, fingerprint(cfg), cfg.study.trials, done)
+        goal = trial_goal(cfg.study.trials, cfg.study.timeout)
+        run = start_or_resume(storage, cfg.study.name, fingerprint(cfg), goal, done)
     return study, run
 
 

@@ -19,7 +19,7 @@ from automl.control.objective import Objective
 from automl.control.reporting import Reporter
 from automl.control.samplers import make_pruner, make_sampler
 from automl.errors import ConfigError
-from automl.policy.budget import Deadline
+from automl.policy.budget import Deadline, trial_goal
 from automl.policy.limits import check_reachable
 from automl.policy.plan import StudyPlan, make_plan
 
@@ -180,11 +180,12 @@ def run_search(
     train: TrainFn | None = None,
     clock: Callable[[], float] | None = None,
 ) -> SearchOutcome:
-    """Add ``cfg.study.trials`` finished trials to the study (or resume the unfinished run of
-    the same config). ``cfg.study.timeout`` bounds the whole search, counted from ``started``
-    (a ``time.monotonic()`` reading; default: now): running candidates stop at the deadline
-    (see :mod:`automl.policy.budget`). Safe to run in several workers. ``checked``: the caller
-    has already run :func:`automl.control.run.prepare`'s checks (they cost a second or two);
+    """Add ``cfg.study.trials`` finished trials (none: 20, or as many as fit in a timeout) to
+    the study (or resume the unfinished run of the same config). ``cfg.study.timeout`` bounds
+    the whole search, counted from ``started`` (a ``time.monotonic()`` reading; default: now):
+    running candidates stop at the deadline (see :mod:`automl.policy.budget`). Safe to run in
+    several workers. ``checked``: the caller has already run
+    :func:`automl.control.run.prepare`'s checks (they cost a second or two);
     ``plan``: the study's plan, if the caller made it (:func:`automl.policy.plan.make_plan`).
     ``train`` (default :func:`trainer.train`) and ``clock`` (default ``time.monotonic``) are
     for tests: they run the search's decisions in-process without training or waiting."""
@@ -230,8 +231,8 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
         objective = Objective(cfg, data, storage, reporter, deadline, plan=plan,
                               log_cost=log_cost, train=train)
         done_now = finished_in_study(study.get_trials(deepcopy=False))
-        run = start_or_resume(storage, cfg.study.name, asked, cfg.study.trials,
-                              done_now)
+        run = start_or_resume(storage, cfg.study.name, asked,
+                              trial_goal(cfg.study.trials, cfg.study.timeout), done_now)
         if run.resumed:
             # Another worker (or an interrupted earlier process) started this run: a seed of
             # this worker's own keeps concurrent workers from proposing the same candidates.

@@ -46,6 +46,8 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
 
     accs, losses = [], []
     for i, fold in enumerate(fold_splits(splits, k, cfg.seed)):
+        if not keep_going():  # no fold starts past the deadline (its data fit comes first)
+            return None
         run_cfg = dataclasses.replace(cfg, seed=cfg.seed + 1000 * (i + 1), latency_repeats=0)
         result = train(arch, loss, fold, run_cfg, on_epoch=on_epoch)
         if stopped:

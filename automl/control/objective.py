@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from automl.control import interrupts
 from automl.control.cheap_start import START_ATTR, STRONG
 from automl.control.crossval import TrainFn, default_train, score_contender
-from automl.control.dedup import DUPLICATE, candidate_key
+from automl.control.dedup import answer_repeat, candidate_key
 from automl.control.loss_probes import PROBE
 from automl.control.reporting import NullReporter, Reporter
 from automl.control.rungs import rung_verdict
@@ -114,42 +114,22 @@ class Objective:
         body = getattr(arch, "body", None)  # a table's encoder reads for this network
         kind = arch.kind if body is None else f"table/{body.kind}"
         self.reporter.trial_started(number, f"{kind} · {loss.formula}")
-        repeat = self._answer_repeat(trial, key)
+        repeat = answer_repeat(self.storage, self.cfg, trial, key,
+                               lambda reason: self._prune(trial, reason))
         if repeat is not None:
             return repeat
+        if not self.deadline.fits(kind):  # e.g. rocket's feature fit would pass T
+            self._prune(trial, f"deadline: not started, {max(0, self.deadline.remaining()):.1f} s "
+                        f"left; {kind} takes {self.deadline.lead_ins.get(kind, 0):.1f} s to "
+                        "its first epoch")
         costs = self._costs_before_training(trial, arch, train_cfg)
-        result, stopped = self._train(trial, arch, loss, train_cfg, costs)
-        if not stopped:
-            self._cross_validate(trial, arch, loss, train_cfg, result)
+        began = self.deadline.clock()
+        result, stopped = self._train(trial, arch, loss, train_cfg, kind)
+        if not stopped:  # a fold costs what the whole call took (rocket's fit, the test too)
+            self._cross_validate(trial, arch, loss, train_cfg, result,
+                                 self.deadline.clock() - began)
         trial.set_user_attr("val_recent", recent_accuracy(result.history))
         return self._finish(trial, result, costs, key, stopped)
-
-    def _answer_repeat(self, trial: optuna.Trial, key: str) -> float | Sequence[float] | None:
-        """A candidate trained before is answered from its stored result, not trained again:
-        the sampler is told the same values (or the same pruning), the leaderboard says so."""
-        from automl.storage.candidates import find_candidate
-
-        found = find_candidate(self.storage, self.study_name, key)
-        if found is None:
-            return None
-        first, state = found
-        old = self.storage.trial(self.study_name, first)
-        reason = f"{DUPLICATE}{first}"
-        trial.set_user_attr("duplicate_of", first)
-        values = old.values
-        if state == "PRUNED" or values is None:
-            self._prune(trial, f"{reason}, which was {(old.reason or 'pruned').split(':')[0]}")
-        copied = {k: getattr(old, k) for k in (
-            "val_accuracy", "val_loss", "test_accuracy", "params", "flops", "latency_ms",
-            "peak_memory_mb", "comm_bytes_per_step", "best_epoch", "artifact_path")}
-        self.storage.update_trial(self.study_name, trial.number, state="COMPLETE",
-                                  reason=reason, train_seconds=0.0, **copied)
-        trial.set_user_attr("reason", reason)
-        trial.set_user_attr("test_accuracy", old.test_accuracy)
-        trial.set_user_attr("constraint", constraint_values(self.cfg.limits, copied))
-        if copied.get(self.cfg.study.cost) is not None:
-            trial.set_user_attr("cost", float(copied[self.cfg.study.cost]))
-        return values[0] if len(values) == 1 else tuple(values)
 
     def _costs_before_training(self, trial: optuna.Trial, arch: Any,
                                train_cfg: Any) -> dict[str, Any]:
@@ -189,7 +169,7 @@ class Objective:
         return costs
 
     def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
-               costs: dict[str, Any]) -> tuple[Any, str | None]:
+               kind: str) -> tuple[Any, str | None]:
         """Train; returns the result and why it stopped early (None: it ran every epoch)."""
         from trainer import NonFiniteLossError, TrialTimeoutError
 
@@ -200,7 +180,11 @@ class Objective:
         # never cut at a rung (the deadline still stops it).
         prunable = trial.user_attrs.get(START_ATTR) not in (PROBE, STRONG)
 
+        began, first = self.deadline.clock(), [True]
+
         def on_epoch(rec: EpochRecord) -> bool:
+            if first and first.pop():  # the time before the first report: this family's lead-in
+                self.deadline.lead_in_done(kind, self.deadline.clock() - began - rec.seconds)
             with interrupts.held():  # a signal waits for this epoch's writes
                 return epoch_done(rec)
 
@@ -237,7 +221,7 @@ class Objective:
         return result, (stop[0] if stop else None)
 
     def _cross_validate(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
-                        result: Any) -> None:
+                        result: Any, took: float) -> None:
         """k-fold scores for a contender on small data (see :mod:`automl.policy.crossval`)."""
         k = self.plan.cv_folds
         if not k:
@@ -250,7 +234,7 @@ class Objective:
                 loss, train_cfg, k, keep_going=lambda: self.deadline.left() > 0,
                 on_start=lambda: self.reporter.trial_started(
                     trial.number, f"{k}-fold cross-validation"),
-                seconds_per_fold=result.train_seconds, seconds_left=self.deadline.left(),
+                seconds_per_fold=took, seconds_left=self.deadline.left(),
                 train=self.train_fn)
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)

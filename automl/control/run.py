@@ -103,10 +103,13 @@ def banner(cfg: StudyConfig, store: Storage, data: PreparedData) -> str:
     """The line a search starts with (Rich markup; names escaped), then a line for each note
     of the data split (a class kept out of validation, ...)."""
     from automl.cli.render import safe
+    from automl.policy.budget import UNLIMITED_TRIALS, trial_goal
 
     s, cost = cfg.study, objective_cost(cfg)
     val = "val_accuracy" if s.metric == "accuracy" else f"val {s.metric}"
-    return (f"study [bold]{safe(s.name)}[/] in {safe(store.masked_url)}: {s.trials} trials"
+    goal = trial_goal(s.trials, s.timeout)
+    trials = (f"trials for {s.timeout:g} s" if goal == UNLIMITED_TRIALS else f"{goal} trials")
+    return (f"study [bold]{safe(s.name)}[/] in {safe(store.masked_url)}: {trials}"
             f"{f' on {s.workers} workers' if s.workers > 1 else ''}, "
             f"data {safe(cfg.data.source)} {tuple(data.splits.x_train.shape)} train, "
             f"objective {val + ' vs ' + cost if cost else val}"
@@ -128,8 +131,10 @@ def execute(cfg: StudyConfig, store: Storage, data: PreparedData, *, started: fl
         if say is None:
             return run_search(cfg, store, data, started=started, checked=True, plan=plan)
         from automl.cli.progress import RichReporter
+        from automl.policy.budget import trial_goal
 
-        with RichReporter(cfg.study.trials, cost=objective_cost(cfg)) as reporter:
+        with RichReporter(trial_goal(cfg.study.trials, cfg.study.timeout),
+                          cost=objective_cost(cfg)) as reporter:
             return run_search(cfg, store, data, reporter=reporter, callbacks=[reporter],
                               started=started, checked=True, plan=plan)
 

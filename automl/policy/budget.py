@@ -13,7 +13,8 @@ The rule (also in the README):
   budget, so the search tries many; successive halving stops most of them much earlier.
 * **The deadline holds.** Candidates still training at ``T`` stop after their current epoch and
   are kept with their best validation figures (reason ``deadline``); no candidate starts when
-  less than one median epoch is left.
+  less than one median epoch is left, or less than its family's lead-in (the time before its
+  first epoch, e.g. rocket's feature fit) and one epoch.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ MIN_STEPS = 300  # optimizer steps a candidate should get, if the data set is ti
 MIN_RUNG_STEPS = 50  # optimizer steps before the first successive-halving comparison
 MAX_EPOCHS = 500
 FULL_SHARE = 8  # a full-length candidate may use at most 1/FULL_SHARE of a timeout
+DEFAULT_TRIALS = 20  # a run's goal when study.trials is not given and there is no timeout
+UNLIMITED_TRIALS = 10**9  # ... with a timeout: the clock ends the run (fits a 32-bit column)
+
+
+def trial_goal(trials: int | None, timeout: float | None) -> int:
+    """The finished trials a run aims at: ``study.trials`` where given, else as many as fit
+    before the timeout, else :data:`DEFAULT_TRIALS`."""
+    if trials is not None:
+        return trials
+    return DEFAULT_TRIALS if timeout is None else UNLIMITED_TRIALS
 
 
 def study_epochs(base_epochs: int, n_train: int, batch_sizes: Sequence[int],
@@ -80,6 +91,10 @@ class Deadline:
     epoch_seconds: list[float] = field(default_factory=list)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     reserve: float = 0.0  # seconds kept back at the end for the refit (automl/control/refit.py)
+    # Per family, the longest lead-in seen: from a candidate's start to its first epoch's
+    # report, outside the epoch timer (rocket fits its features there; processes start there).
+    lead_ins: dict[str, float] = field(default_factory=dict)
+    refused: bool = False  # a candidate was not started for lack of time: start no more
 
     @classmethod
     def starting(cls, timeout: float | None, started: float | None = None,
@@ -108,7 +123,17 @@ class Deadline:
     def can_start(self) -> bool:
         """Whether a new candidate can still train at least one typical epoch."""
         typical = self.typical_epoch() or 0.0
-        return self.remaining() > typical
+        return not self.refused and self.remaining() > typical
+
+    def lead_in_done(self, family: str, seconds: float) -> None:
+        self.lead_ins[family] = max(seconds, self.lead_ins.get(family, 0.0))
+
+    def fits(self, family: str) -> bool:
+        """Whether a candidate of ``family`` can reach the end of its first epoch in time (its
+        lead-in as measured before, then a typical epoch); if not, no candidate starts again."""
+        need = self.lead_ins.get(family, 0.0) + (self.typical_epoch() or 0.0)
+        self.refused = self.refused or self.remaining() <= need
+        return not self.refused
 
     def epochs_for(self, epochs: int, min_epochs: int) -> int:
         """``epochs`` capped so one candidate takes at most 1/FULL_SHARE of the timeout."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from automl.control.crossval import cross_validate, score_contender
@@ -76,7 +78,7 @@ def test_a_contender_that_cannot_become_the_best_stops_early() -> None:
     # Even three perfect folds cannot lift the mean above 1.0: raced out after the first.
     assert cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
                           keep_going=counting, to_beat=1.01) is None
-    assert len(epochs_run) == 5
+    assert len(epochs_run) == 1 + 5  # a check before the one fold, then one per epoch
     full = cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
                           keep_going=lambda: True, to_beat=0.0)
     assert full is not None and full.folds == 3
@@ -104,3 +106,20 @@ def test_a_contender_is_cross_validated_only_if_its_folds_fit_in_the_time_left(
     assert score(1000.0, val_accuracy=0.5) is None and not started  # not a contender
     result = score(30.0)
     assert started == [1] and result is not None and result.folds == 3
+
+
+def test_no_fold_starts_once_the_time_is_up() -> None:
+    spec = MLPSpec(input_shape=(6,), num_classes=2, hidden=(16,), activation="relu",
+                   norm="none", dropout=0.0)
+    cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-2, num_threads=1, latency_repeats=0)
+    trained: list[int] = []
+
+    def train(*args: Any, **kw: Any) -> Any:
+        trained.append(1)
+        raise AssertionError("a fold was trained past the deadline")
+
+    # The deadline passed between the candidate's training and its folds: none is trained
+    # (its data fit, e.g. rocket's features, would come before its first epoch's check).
+    assert cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
+                          keep_going=lambda: False, train=train) is None
+    assert trained == []
