@@ -10,7 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from trainer.errors import DistributedTrialError, NonFiniteLossError, TrialTimeoutError
+from trainer.errors import (
+    DeadlineStop,
+    DistributedTrialError,
+    NonFiniteLossError,
+    TrialTimeoutError,
+)
 from trainer.types import (
     Costs,
     DataSplits,
@@ -72,6 +77,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Costs",
     "DataSplits",
+    "DeadlineStop",
     "DistributedTrialError",
     "EpochCallback",
     "EpochRecord",

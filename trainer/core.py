@@ -42,6 +42,7 @@ class TrainRequest:
     cfg: TrainConfig
     model_factory: ModelFactory | None = None  # None: search_spaces.build_model
     loss_factory: LossFactory | None = None  # None: search_spaces.build_loss
+    stop_at: float | None = None  # a time.time() at which training stops (see train_loop)
 
     def build_model(self) -> nn.Module:
         return (self.model_factory or default_model_factory)(self.arch_spec)
@@ -119,7 +120,7 @@ def fit(
         x_test=shard(splits.x_test), y_test=shard(splits.y_test),
     )  # fmt: skip
     outcome = train_loop(replica, local, cfg, device, strategy, on_epoch,
-                         score_start=callable(prepare))
+                         score_start=callable(prepare), stop_at=request.stop_at)
     model.load_state_dict(outcome.best_state)
     autocast = autocast_factory(cfg.precision, device)
     tallies, _ = evaluate(model, local.x_test, local.y_test, cfg.eval_batch_size, autocast,

@@ -37,6 +37,19 @@ class TrialTimeoutError(RuntimeError):
         return (type(self), (self.limit, self.elapsed, self.epoch, self.step))
 
 
+class DeadlineStop(RuntimeError):
+    """Training reached the caller's ``stop_at`` before its first epoch ended: nothing to keep."""
+
+    def __init__(self, epoch: int, step: int) -> None:
+        super().__init__(f"stopped at the deadline in epoch {epoch}, step {step}, before any "
+                         "epoch ended")
+        self.epoch = epoch
+        self.step = step
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.epoch, self.step))
+
+
 class DistributedTrialError(RuntimeError):
     """A rank of a multi-process trial failed (raised, was killed, or timed out).
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from trainer.augment import augment
 from trainer.data import TensorSplits, evaluate
-from trainer.errors import TrialTimeoutError
+from trainer.errors import DeadlineStop, TrialTimeoutError
 from trainer.memory import PeakMemoryMeter
 from trainer.metrics import Tallies
 from trainer.optim import autocast_factory, build_scheduler, make_grad_scaler
@@ -31,6 +31,7 @@ from trainer.types import EpochCallback, EpochRecord, TrainConfig
 # step 2 runs with everything in place, and every later step repeats it. Measuring the whole
 # run on CPU would slow every op down (see trainer/memory.py).
 MEMORY_PROBE_STEPS = 2
+AGREE_EVERY = 16  # steps between the ranks' agreement on a deadline stop (one tiny all-reduce)
 
 
 @dataclass
@@ -63,6 +64,11 @@ class _Kept:
         self.offer(start, module)
         self.start = start
 
+    def outcome(self, history: list[EpochRecord], stopped: bool, start: float,
+                peak: float | None) -> LoopOutcome:
+        return LoopOutcome(history, self.epoch, self.val, self.state, stopped,
+                           time.perf_counter() - start, peak, self.start)
+
     def offer(self, record: EpochRecord, module: nn.Module) -> None:
         tie_wins = self.epoch > 0 or self.start is None
         if record.val_accuracy > self.val or (record.val_accuracy == self.val and tie_wins):
@@ -85,14 +91,15 @@ class Replica:
 
 def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: torch.device,
                strategy: Strategy, on_epoch: EpochCallback | None = None,
-               score_start: bool = False) -> LoopOutcome:
+               score_start: bool = False, stop_at: float | None = None) -> LoopOutcome:
     """Run up to ``cfg.epochs`` epochs of training + validation; keep the best weights.
 
     ``data`` holds this process's validation shard; every rank reduces
     ``[loss_sum, samples, hits, val_samples, val_nll]`` with the strategy. ``on_epoch``
     (rank 0's, None elsewhere) gets each reduced record; the ranks follow its stop decision.
     ``score_start``: the weights before training (a fitted start) compete as epoch 0.
-    """
+    ``stop_at``: past this ``time.time()``, stop at the next batch boundary (see :func:`_late`),
+    dropping the epoch under way; :class:`DeadlineStop` when no epoch (or start) is kept."""
     model, optimizer = replica.model, replica.optimizer
     batches = strategy.batches(len(data.y_train), cfg, device)
     autocast = autocast_factory(cfg.precision, device)
@@ -114,6 +121,10 @@ def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: t
         set_epoch(epoch, cfg.epochs)  # the candidate's own (adapted) epoch count
         loss_sum, seen = 0.0, 0
         for idx, loss_scale in batches.scaled(epoch):
+            if stop_at is not None and _late(stop_at, step, strategy):
+                if not kept.state:
+                    raise DeadlineStop(epoch, step)
+                return kept.outcome(history, True, start, meter.peak_mb if step else None)
             step += 1
             elapsed = time.perf_counter() - start
             if cfg.trial_timeout is not None and elapsed > cfg.trial_timeout:
@@ -136,9 +147,15 @@ def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: t
         if strategy.agree(bool(on_epoch(record)) if on_epoch is not None else False):
             stopped_early = True
             break
-    seconds, peak = time.perf_counter() - start, meter.peak_mb if step else None
-    return LoopOutcome(history, kept.epoch, kept.val, kept.state, stopped_early, seconds, peak,
-                       kept.start)
+    return kept.outcome(history, stopped_early, start, meter.peak_mb if step else None)
+
+
+def _late(stop_at: float, step: int, strategy: Strategy) -> bool:
+    """Whether the ranks stop before this step: rank 0's clock, every step on one process and
+    every AGREE_EVERY steps (the same steps on every rank) on several."""
+    if strategy.world_size == 1:
+        return time.time() > stop_at
+    return step % AGREE_EVERY == 0 and strategy.agree(time.time() > stop_at)
 
 
 def _validate(

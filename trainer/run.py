@@ -24,6 +24,7 @@ def train(
     *,
     model_factory: ModelFactory | None = None,
     loss_factory: LossFactory | None = None,
+    stop_at: float | None = None,
 ) -> TrainResult:
     """Train ``model_factory(arch_spec)`` on ``data`` and return its best-validation weights.
 
@@ -44,12 +45,16 @@ def train(
     the ranks and must be module-level functions. With one process ``zero`` and ``comm_hook``
     have nothing to act on and are ignored, and ``comm_bytes_per_step`` is None.
 
+    ``stop_at`` (a ``time.time()`` reading, e.g. a search's deadline): training stops at the
+    first batch boundary after it, keeping the best epoch so far (``stopped_early``; the epoch
+    under way is dropped), and raises :class:`DeadlineStop` if no epoch had ended.
+
     Raises ``ValueError`` for an invalid config (fp16 without CUDA among others),
     :class:`NonFiniteLossError` when the loss diverges and :class:`TrialTimeoutError` past
     ``cfg.trial_timeout`` (from any rank), and :class:`DistributedTrialError` when a rank fails
     in any other way (its message names the rank and its exception).
     """
-    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory)
+    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory, stop_at)
     if cfg.nproc > 1 or dist_env().world_size > 1:
         from trainer.distributed import launch_trial  # imports the elastic launcher
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -171,7 +172,7 @@ class Objective:
     def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
                kind: str) -> tuple[Any, str | None]:
         """Train; returns the result and why it stopped early (None: it ran every epoch)."""
-        from trainer import NonFiniteLossError, TrialTimeoutError
+        from trainer import DeadlineStop, NonFiniteLossError, TrialTimeoutError
 
         train = self.train_fn
         single = self.cfg.study.objective == "val_accuracy"
@@ -208,13 +209,21 @@ class Objective:
 
         # Latency was measured before training (for the limits); don't pay for it twice.
         run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
+        left = self.deadline.remaining()  # a long epoch stops at a batch boundary at T
+        stop_at = None if math.isinf(left) else time.time() + left
         try:
             with interrupts.interruptible():  # Ctrl-C stops training at once
-                result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch)
+                result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch,
+                               stop_at=stop_at)
+        except DeadlineStop as exc:
+            self._prune(trial, f"deadline: {exc}")
         except NonFiniteLossError as exc:
             self._prune(trial, f"non-finite loss: {exc}")
         except TrialTimeoutError as exc:
             self._prune(trial, f"trial timeout: {exc}")
+        if not stop and result.stopped_early:  # stop_at ended an epoch under way
+            stop.append(f"deadline: stopped in epoch {len(result.history) + 1} of "
+                        f"{train_cfg.epochs}")
         if stop and not stop[0].startswith("deadline"):
             trial.set_user_attr("val_best", result.val_accuracy)  # evidence for the family race
             self._prune(trial, stop[0])

@@ -11,8 +11,9 @@ The rule (also in the README):
   measured, a candidate trains at most ``(T / FULL_SHARE) / median epoch seconds`` epochs (and
   at least the first pruning rung): no single candidate may eat more than an eighth of the
   budget, so the search tries many; successive halving stops most of them much earlier.
-* **The deadline holds.** Candidates still training at ``T`` stop after their current epoch and
-  are kept with their best validation figures (reason ``deadline``); no candidate starts when
+* **The deadline holds.** Candidates still training at ``T`` stop at the next batch (the
+  trainer's ``stop_at``), and are kept with their best finished epoch (reason ``deadline``);
+  no candidate starts when
   less than one median epoch is left, or less than its family's lead-in (the time before its
   first epoch, e.g. rocket's feature fit) and one epoch.
 """

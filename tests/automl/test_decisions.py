@@ -5,7 +5,9 @@ Real Optuna, real SQLite, real cost measurement; only the training is a stand-in
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +157,9 @@ def test_the_deadline_holds_under_an_injected_clock(digits_npz: str, tmp_path: P
     assert 3 <= len(finished) < 200, "the deadline, not the trial count, ended the search"
     # The documented rule: no candidate starts with less than its family's lead-in (here the
     # prefit, measured on the first candidates) and one typical epoch left, and a running one
-    # stops after its current epoch; no cross-validation fold starts that would not fit, its
-    # lead-in counted. So the search overruns T by at most one epoch.
+    # stops after its current epoch (this stand-in ignores stop_at's batch boundary: see the
+    # next test); no cross-validation fold starts that would not fit, its lead-in counted. So
+    # the search overruns T by at most one epoch.
     assert clock() - start <= timeout + 1.0, clock() - start
     stopped = [r for r in trials if (r.reason or "").startswith("deadline")]
     assert stopped, "a candidate was running at T and was stopped there, not finished"
@@ -195,3 +198,50 @@ def test_a_timeout_without_a_trial_count_searches_until_the_clock_ends(digits_np
     finished = [r for r in trials if r.state in ("COMPLETE", "PRUNED")]
     assert len(finished) > 20, len(finished)
     assert timeout - 1.0 <= clock() - start <= timeout + 1.0, clock() - start
+
+
+def test_a_long_epoch_under_way_at_the_deadline_stops_at_a_batch(digits_npz: str,
+                                                                 tmp_path: Path) -> None:
+    # Epochs of 6 s (6 batches of 1 s), as on long series: without stop_at a candidate that
+    # starts its epoch just before T ran up to 6 s past it. The stand-in honours stop_at as
+    # the trainer does (tests/trainer/test_stop_at.py): at the next batch, the epoch under way
+    # dropped, DeadlineStop when none had ended.
+    import time
+
+    from trainer import DeadlineStop
+
+    clock, timeout = FakeClock(), 40.0
+
+    def train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None,
+              stop_at: float | None = None, **kw: Any) -> Any:
+        budget = math.inf if stop_at is None else stop_at - time.time()  # in the fake clock
+        began, done = clock(), 0
+        while done < cfg.epochs:
+            for batch in range(6):
+                if clock() - began > budget:
+                    if not done:
+                        raise DeadlineStop(done + 1, 6 * done + batch)
+                    part = kit.fake_train(arch, loss, data, dataclasses.replace(cfg, epochs=done))
+                    return dataclasses.replace(part, stopped_early=True)
+                clock.advance(1.0)
+            done += 1
+            if on_epoch and on_epoch(kit.fake_train(arch, loss, data, dataclasses.replace(
+                    cfg, epochs=done)).history[-1]):
+                break
+        return kit.fake_train(arch, loss, data, dataclasses.replace(cfg, epochs=done),
+                              on_epoch=None)
+
+    cfg = load(None, {"study.name": "long", "study.storage": f"sqlite:///{tmp_path}/l.db",
+                      "data.source": digits_npz, "study.timeout": timeout,
+                      "trainer.epochs": 4, "search.adapt_epochs": False,
+                      "trainer.latency_repeats": 1, "search.loss_probes": False,
+                      "search.family_start": False, "search.refit": False,
+                      "search.cross_validate": False})
+    start = clock()
+    trials = _search(cfg, tmp_path, train=train, started=start, clock=clock)
+    assert clock() - start <= timeout + 1.0, clock() - start  # one batch, not one epoch
+    cut = [r for r in trials if (r.reason or "").startswith("deadline")]
+    assert cut, [(r.state, r.reason) for r in trials]
+    for r in cut:  # kept with its finished epochs, or pruned when none had ended
+        assert (r.state == "COMPLETE" and "stopped in epoch" in r.reason) or (
+            r.state == "PRUNED" and "before any epoch ended" in r.reason), r.reason

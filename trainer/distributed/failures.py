@@ -18,10 +18,15 @@ import torch.distributed as dist
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
 from trainer.distributed.channel import RankError, TrialAborted
-from trainer.errors import DistributedTrialError, NonFiniteLossError, TrialTimeoutError
+from trainer.errors import (
+    DeadlineStop,
+    DistributedTrialError,
+    NonFiniteLossError,
+    TrialTimeoutError,
+)
 
 # Raised in the ranks and re-raised in the caller as they are: the controller prunes on them.
-PASS_THROUGH = (NonFiniteLossError, TrialTimeoutError)
+PASS_THROUGH = (NonFiniteLossError, TrialTimeoutError, DeadlineStop)
 
 
 def root_cause(errors: Sequence[RankError]) -> RankError | None:

@@ -10,6 +10,7 @@ from ddp_helpers import BASE, failing_on_rank_1, killed_on_rank_1, nan_on_rank_1
 from trainer_helpers import cross_entropy, image_splits, mlp
 
 from trainer import (
+    DeadlineStop,
     DistributedTrialError,
     NonFiniteLossError,
     TrainRequest,
@@ -54,6 +55,11 @@ def test_divergence_and_timeouts_keep_their_types() -> None:
     with pytest.raises(TrialTimeoutError) as late:
         _train(trial_timeout=1e-9)
     assert late.value.limit == 1e-9
+    # A search's deadline, passed before any epoch ended: every rank agrees and stops.
+    with pytest.raises(DeadlineStop) as stopped:
+        train(None, None, image_splits(), BASE, model_factory=mlp, loss_factory=cross_entropy,
+              stop_at=time.time() - 1.0)
+    assert stopped.value.epoch == 1 and stopped.value.step == 0
 
 
 def test_a_failing_callback_stops_the_ranks_and_propagates() -> None:
