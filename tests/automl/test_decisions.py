@@ -186,12 +186,7 @@ def test_a_timeout_without_a_trial_count_searches_until_the_clock_ends(digits_np
         return kit.fake_train(arch, loss, data, cfg, on_epoch, clock=clock.advance,
                               epoch_seconds=1.0)
 
-    cfg = load(None, {"study.name": "clock", "study.storage": f"sqlite:///{tmp_path}/c.db",
-                      "data.source": digits_npz, "study.timeout": timeout,
-                      "trainer.epochs": 1, "search.adapt_epochs": False,
-                      "trainer.latency_repeats": 1, "search.loss_probes": False,
-                      "search.family_start": False, "search.refit": False,
-                      "search.cross_validate": False})
+    cfg = _plain_timed(digits_npz, tmp_path, timeout, epochs=1)
     assert cfg.study.trials is None
     start = clock()
     trials = _search(cfg, tmp_path, train=train, started=start, clock=clock)
@@ -231,12 +226,7 @@ def test_a_long_epoch_under_way_at_the_deadline_stops_at_a_batch(digits_npz: str
         return kit.fake_train(arch, loss, data, dataclasses.replace(cfg, epochs=done),
                               on_epoch=None)
 
-    cfg = load(None, {"study.name": "long", "study.storage": f"sqlite:///{tmp_path}/l.db",
-                      "data.source": digits_npz, "study.timeout": timeout,
-                      "trainer.epochs": 4, "search.adapt_epochs": False,
-                      "trainer.latency_repeats": 1, "search.loss_probes": False,
-                      "search.family_start": False, "search.refit": False,
-                      "search.cross_validate": False})
+    cfg = _plain_timed(digits_npz, tmp_path, timeout, epochs=4)
     start = clock()
     trials = _search(cfg, tmp_path, train=train, started=start, clock=clock)
     assert clock() - start <= timeout + 1.0, clock() - start  # one batch, not one epoch
@@ -245,3 +235,14 @@ def test_a_long_epoch_under_way_at_the_deadline_stops_at_a_batch(digits_npz: str
     for r in cut:  # kept with its finished epochs, or pruned when none had ended
         assert (r.state == "COMPLETE" and "stopped in epoch" in r.reason) or (
             r.state == "PRUNED" and "before any epoch ended" in r.reason), r.reason
+
+
+def _plain_timed(source: str, tmp: Path, timeout: float, epochs: int) -> Any:
+    """A timed search of fixed-length candidates, without the extras that spend time on their
+    own (probes, strong starts, refit, folds): the deadline's rules alone."""
+    return load(None, {"study.name": "timed", "study.storage": f"sqlite:///{tmp}/t.db",
+                       "data.source": source, "study.timeout": timeout,
+                       "trainer.epochs": epochs, "search.adapt_epochs": False,
+                       "trainer.latency_repeats": 1, "search.loss_probes": False,
+                       "search.family_start": False, "search.refit": False,
+                       "search.cross_validate": False})
