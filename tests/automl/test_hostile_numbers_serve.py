@@ -133,7 +133,7 @@ def test_plain_ascii_numbers_pass(value: str, number: int) -> None:
 
 def test_set_values_are_toml_literals_so_odd_digits_are_text(tmp_path: Path) -> None:
     proc = run(tmp_path, ["search", "--quiet", "--set", "study.trials=\u0663"])
-    assert proc.stderr == "error: study.trials: expected int, got '\u0663'\n"
+    assert proc.stderr == "error: study.trials: expected int or none, got '\u0663'\n"
 
 
 @pytest.mark.parametrize("trial", ["\u00b2", "\u0663", -1, True])
