@@ -16,7 +16,9 @@ statistic of the labels. On a clean, balanced set a probe costs one candidate's 
 
 Probes are queued only where they would run: while the run has that many trials left to start
 (beside the candidates already queued) and the time left would train them, each as long as
-the trial they copy took; otherwise a later completion looks again. Only the ``searched`` loss
+the trial they copy took; otherwise a later completion looks again. With a timeout they are
+queued one at a time, the next once the one before has completed, nothing else is queued and
+the time left would train it again, so that none is left waiting at T. Only the ``searched`` loss
 space has probes (a named space is the user's choice), only for the
 families and values its options allow, and only with ``search.loss_probes`` on (the default).
 The study's user attribute ``loss_probes`` records the trial the probes copied, so that a study
@@ -79,6 +81,10 @@ class LossProbes:
         self.probes = probe_params(cfg)
         self.done = not self.probes
         self.run, self.deadline, self.storage = run, deadline, storage
+        # Against the clock the probes are queued one at a time, as the strong starts are
+        # (cheap_start.StrongStarts): queued together, the second was left waiting at T.
+        self.one_by_one = deadline is not None and deadline.timeout is not None
+        self.later: list[dict[str, Any]] = []
 
     def _room(self, trials: list[optuna.trial.FrozenTrial],
               best: optuna.trial.FrozenTrial) -> bool:
@@ -90,26 +96,30 @@ class LossProbes:
             # Each other worker with a trial running claims its next one as soon as it ends,
             # perhaps before these probes are queued (the queue is not under the claim lock):
             # leave it that trial too, or a probe could be left waiting when the run is done.
-            if left - now.running < len(self.probes):
+            if now.waiting and self.one_by_one or left - now.running < self._batch():
                 return False
         if self.deadline is not None and best.datetime_start and best.datetime_complete:
             took = (best.datetime_complete - best.datetime_start).total_seconds()
-            return self.deadline.remaining() >= len(self.probes) * took
+            return self.deadline.remaining() >= self._batch() * took
         return True
+
+    def _batch(self) -> int:
+        return 1 if self.one_by_one else len(self.probes)
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
 
-        if self.done or trial.state != optuna.trial.TrialState.COMPLETE:
+        if self.done and not self.later or trial.state != optuna.trial.TrialState.COMPLETE:
             return
+        queue = self._queue if not self.done else self._next
         if self.storage is None:
-            self._queue(study)
+            queue(study)
             return
         from automl.storage.runs import lease
 
         # Two workers finishing at once would each see no probes yet and queue them twice.
         with lease(self.storage, f"probes:{study.study_name}"):
-            self._queue(study)
+            queue(study)
 
     def _queue(self, study: optuna.Study) -> None:
         import optuna
@@ -126,6 +136,19 @@ class LossProbes:
             return  # a later trial may still find room (a run with more trials left)
         base = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
         study.set_user_attr(ATTR, best.number)
-        for probe in self.probes:
-            study.enqueue_trial({**base, **probe}, user_attrs={START_ATTR: PROBE})
+        params = [{**base, **probe} for probe in self.probes]
+        self.later = params[self._batch():]
+        for p in params[:self._batch()]:
+            study.enqueue_trial(p, user_attrs={START_ATTR: PROBE})
         self.done = True
+
+    def _next(self, study: optuna.Study) -> None:
+        """The next probe, against the clock: once nothing is queued and the time left would
+        train it as long as the probe before it took."""
+        import optuna
+
+        trials = study.get_trials(deepcopy=False)
+        probes = [t for t in trials if t.user_attrs.get(START_ATTR) == PROBE
+                  and t.state == optuna.trial.TrialState.COMPLETE]
+        if probes and self._room(trials, probes[-1]):
+            study.enqueue_trial(self.later.pop(0), user_attrs={START_ATTR: PROBE})

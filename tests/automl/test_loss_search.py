@@ -169,3 +169,45 @@ def test_a_study_keeps_its_metric_and_old_records_read_as_accuracy(
     assert rec.metric == "accuracy"  # stored before the metric was recorded
     for hostile in ("a string", {"metric": "auc"}, {"metric": ["x"]}):
         assert replace(rec, train_config=hostile).metric == "accuracy"  # type: ignore[arg-type]
+
+
+def test_against_the_clock_the_probes_are_queued_one_at_a_time() -> None:
+    # Queued together, the second probe was left WAITING when T came during the first.
+    from datetime import datetime, timedelta
+
+    from automl.control.loss_probes import LossProbes
+    from automl.policy.budget import Deadline
+
+    now = [0.0]
+    cfg = api.load_config(None, ["search.arch=mlp"])
+    study = optuna.create_study(direction="maximize")
+    dist = {"n_layers": optuna.distributions.IntDistribution(1, 3)}
+    start = datetime(2026, 1, 1)
+    for i in range(PROBE_AFTER):  # three candidates of 4 s each
+        done = optuna.trial.create_trial(params={"n_layers": i + 1}, distributions=dist,
+                                         value=0.5 + i / 10)
+        done.datetime_start, done.datetime_complete = start, start + timedelta(seconds=4)
+        study.add_trial(done)
+
+    def waiting() -> list[str]:
+        return [t.params.get("loss_family") or t.system_attrs["fixed_params"]["loss_family"]
+                for t in study.get_trials(states=(optuna.trial.TrialState.WAITING,))]
+
+    probes = LossProbes(cfg, deadline=Deadline(end=10.0, timeout=60.0, clock=lambda: now[0]))
+    last = study.get_trials()[-1]
+    probes(study, last)
+    assert waiting() == ["gce"]
+    probes(study, last)  # another completion while it waits: nothing more
+    assert waiting() == ["gce"]
+    first = study.ask()  # the probe runs and completes
+    study.tell(first, 0.6)
+    now[0] = 9.0  # 1 s left: less than the probe took? it took ~0 s here, so the next fits
+    probes(study, study.get_trials()[-1])
+    assert waiting() == ["logit_adjust"]
+    # The same again with no time left: the second probe is never queued.
+    late = LossProbes(cfg, deadline=Deadline(end=10.0, timeout=60.0, clock=lambda: 11.0))
+    other = optuna.create_study(direction="maximize")
+    for t in study.get_trials()[:PROBE_AFTER]:
+        other.add_trial(t)
+    late(other, other.get_trials()[-1])
+    assert not other.get_trials(states=(optuna.trial.TrialState.WAITING,))
