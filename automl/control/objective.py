@@ -18,7 +18,7 @@ from automl.control.dedup import answer_repeat, candidate_key
 from automl.control.loss_probes import PROBE
 from automl.control.reporting import NullReporter, Reporter
 from automl.control.rungs import rung_verdict
-from automl.policy.budget import Deadline
+from automl.policy.budget import Deadline, LeadTimer
 from automl.policy.limits import constraint_values, trial_memory, violation
 from automl.policy.ranking import recent_accuracy
 from automl.storage.candidates import CANDIDATE_ATTR
@@ -121,14 +121,14 @@ class Objective:
             return repeat
         if not self.deadline.fits(kind):  # e.g. rocket's feature fit would pass T
             self._prune(trial, f"deadline: not started, {max(0, self.deadline.remaining()):.1f} s "
-                        f"left; {kind} takes {self.deadline.lead_ins.get(kind, 0):.1f} s to "
-                        "its first epoch")
+                        f"left, too little for {kind}'s start, one epoch and its end")
         costs = self._costs_before_training(trial, arch, train_cfg)
         began = self.deadline.clock()
         result, stopped = self._train(trial, arch, loss, train_cfg, kind)
-        if not stopped:  # a fold costs what the whole call took (rocket's fit, the test too)
-            self._cross_validate(trial, arch, loss, train_cfg, result,
-                                 self.deadline.clock() - began)
+        took = self.deadline.clock() - began  # rocket's fit and the test's scoring too
+        trial.set_user_attr("lead_seconds", round(max(0.0, took - result.train_seconds), 3))
+        if not stopped:  # a fold costs what the whole call took
+            self._cross_validate(trial, arch, loss, train_cfg, result, took)
         trial.set_user_attr("val_recent", recent_accuracy(result.history))
         return self._finish(trial, result, costs, key, stopped)
 
@@ -174,27 +174,26 @@ class Objective:
         """Train; returns the result and why it stopped early (None: it ran every epoch)."""
         from trainer import DeadlineStop, NonFiniteLossError, TrialTimeoutError
 
-        train = self.train_fn
-        single = self.cfg.study.objective == "val_accuracy"
         stop: list[str] = []
         # A loss probe, and a family's strong start, is a measured chance: trained in full,
         # never cut at a rung (the deadline still stops it).
         prunable = trial.user_attrs.get(START_ATTR) not in (PROBE, STRONG)
 
-        began, first = self.deadline.clock(), [True]
+        lead = LeadTimer(self.deadline, kind)  # rocket's feature fit, the test's scoring
 
         def on_epoch(rec: EpochRecord) -> bool:
-            if first and first.pop():  # the time before the first report: this family's lead-in
-                self.deadline.lead_in_done(kind, self.deadline.clock() - began - rec.seconds)
+            lead.reported(rec.seconds)
             with interrupts.held():  # a signal waits for this epoch's writes
-                return epoch_done(rec)
+                out = epoch_done(rec)
+            lead.handled()
+            return out
 
         def epoch_done(rec: EpochRecord) -> bool:
             self.storage.add_epoch(self.study_name, trial.number, rec.epoch, rec.train_loss,
                                    rec.val_accuracy, rec.seconds, rec.val_loss)
             self.reporter.epoch_done(trial.number, rec, train_cfg.epochs)
             self.deadline.epoch_done(rec.seconds)
-            if single:
+            if self.cfg.study.objective == "val_accuracy":
                 trial.report(rec.val_accuracy, rec.epoch)
                 if prunable and trial.should_prune():
                     stop.append(f"pruned by {self.cfg.study.pruner} at epoch {rec.epoch}")
@@ -203,24 +202,26 @@ class Objective:
                                       self.cfg.study.cost, self.plan.rungs)
                 if reason:
                     stop.append(reason)
-            if not stop and self.deadline.passed() and rec.epoch < train_cfg.epochs:
+            late = lead.training_left() <= 0  # its lead-out would pass T
+            if not stop and late and rec.epoch < train_cfg.epochs:
                 stop.append(f"deadline: stopped after epoch {rec.epoch} of {train_cfg.epochs}")
             return bool(stop)
 
         # Latency was measured before training (for the limits); don't pay for it twice.
         run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
-        left = self.deadline.remaining()  # a long epoch stops at a batch boundary at T
+        left = self.deadline.training_left(kind)  # a long epoch stops at a batch boundary
         stop_at = None if math.isinf(left) else time.time() + left
         try:
             with interrupts.interruptible():  # Ctrl-C stops training at once
-                result = train(arch, loss, self.data.splits, run_cfg, on_epoch=on_epoch,
-                               stop_at=stop_at)
+                result = self.train_fn(arch, loss, self.data.splits, run_cfg,
+                                       on_epoch=on_epoch, stop_at=stop_at)
         except DeadlineStop as exc:
             self._prune(trial, f"deadline: {exc}")
         except NonFiniteLossError as exc:
             self._prune(trial, f"non-finite loss: {exc}")
         except TrialTimeoutError as exc:
             self._prune(trial, f"trial timeout: {exc}")
+        lead.ended(cut=not stop and result.stopped_early)
         if not stop and result.stopped_early:  # stop_at ended an epoch under way
             stop.append(f"deadline: stopped in epoch {len(result.history) + 1} of "
                         f"{train_cfg.epochs}")

@@ -51,10 +51,21 @@ def refit_epochs(rec: Any) -> int:
 
 
 def estimate(rec: Any, n_train: int, n_val: int) -> float:
-    """Seconds a refit of ``rec`` (a ``TrialRecord``) should take."""
+    """Seconds a refit of ``rec`` (a ``TrialRecord``) should take: its epochs and the time its
+    training call spent outside them (rocket's feature fit), on train + validation samples."""
     trained = max(1, int((rec.train_config or {}).get("epochs") or 1))
     per_epoch = float(rec.train_seconds or 0.0) / trained
-    return OVERHEAD_S + per_epoch * refit_epochs(rec) * (n_train + n_val) / max(1, n_train)
+    work = per_epoch * refit_epochs(rec) + float(rec.lead_seconds or 0.0)
+    return OVERHEAD_S + work * (n_train + n_val) / max(1, n_train)
+
+
+def _best(cfg: StudyConfig, storage: Storage) -> Any:
+    """The trial ``export --trial best`` takes (automl.policy.select.best_trial)."""
+    from automl.config import cost_or_default
+    from automl.policy.select import best_trial
+
+    name = cfg.study.name
+    return best_trial(storage.trials(name), cost_or_default(cfg.study.cost), name)
 
 
 class RefitReserve:
@@ -69,10 +80,7 @@ class RefitReserve:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if not self.on or trial.state.name != "COMPLETE":
             return
-        done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"
-                and t.values]
-        best = max(done, key=lambda t: (t.values[0], -t.number))
-        rec = self.storage.trial(self.cfg.study.name, best.number)
+        rec = _best(self.cfg, self.storage)  # the trial the refit will take, by its rule
         cap = RESERVE_SHARE * float(self.deadline.timeout or 0.0)
         need = estimate(rec, self.n_train, self.n_val)
         self.deadline.reserve = min(RESERVE_FACTOR * need + RESERVE_PAD_S, cap)
@@ -84,16 +92,14 @@ def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline:
     (None: there was nothing to refit)."""
     from safetensors.torch import save_file
 
-    from automl.config import cost_or_default
     from automl.control.crossval import default_train
     from automl.export.errors import ExportError
     from automl.export.retrain import train_config, train_plus_val
-    from automl.policy.select import best_trial
     from search_spaces import arch_from_dict, loss_from_dict
 
     name = cfg.study.name
     try:
-        rec = best_trial(storage.trials(name), cost_or_default(cfg.study.cost), name)
+        rec = _best(cfg, storage)
     except ExportError:
         return None  # no completed trial
     if not rec.artifact_path or rec.arch is None:

@@ -11,8 +11,9 @@ The rule (also in the README):
   measured, a candidate trains at most ``(T / FULL_SHARE) / median epoch seconds`` epochs (and
   at least the first pruning rung): no single candidate may eat more than an eighth of the
   budget, so the search tries many; successive halving stops most of them much earlier.
-* **The deadline holds.** Candidates still training at ``T`` stop at the next batch (the
-  trainer's ``stop_at``), and are kept with their best finished epoch (reason ``deadline``);
+* **The deadline holds.** Candidates still training when only their family's lead-out (the
+  test split's scoring after the last epoch, as measured) is left before ``T`` stop at the next
+  batch (the trainer's ``stop_at``), kept with their best finished epoch (reason ``deadline``);
   no candidate starts when
   less than one median epoch is left, or less than its family's lead-in (the time before its
   first epoch, e.g. rocket's feature fit) and one epoch.
@@ -93,8 +94,13 @@ class Deadline:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     reserve: float = 0.0  # seconds kept back at the end for the refit (automl/control/refit.py)
     # Per family, the longest lead-in seen: from a candidate's start to its first epoch's
-    # report, outside the epoch timer (rocket fits its features there; processes start there).
+    # report, outside the epoch timer (rocket fits its features there; processes start there);
+    # and the longest lead-out: from its last report to its end (the test split's scoring).
     lead_ins: dict[str, float] = field(default_factory=dict)
+    lead_outs: dict[str, float] = field(default_factory=dict)
+    # ... and its largest lead-out / lead-in: both grow with what a candidate computes before
+    # training and after it (rocket's features of 10,000 kernels take longer than of 1,000).
+    lead_ratios: dict[str, float] = field(default_factory=dict)
     refused: bool = False  # a candidate was not started for lack of time: start no more
 
     @classmethod
@@ -129,10 +135,24 @@ class Deadline:
     def lead_in_done(self, family: str, seconds: float) -> None:
         self.lead_ins[family] = max(seconds, self.lead_ins.get(family, 0.0))
 
+    def lead_out_done(self, family: str, seconds: float, lead_in: float | None = None) -> None:
+        self.lead_outs[family] = max(seconds, self.lead_outs.get(family, 0.0))
+        if lead_in:
+            self.lead_ratios[family] = max(seconds / lead_in, self.lead_ratios.get(family, 0.0))
+
+    def training_left(self, family: str, lead_in: float | None = None) -> float:
+        """Seconds a candidate of ``family`` may still train: its lead-out comes after (the
+        family's, or its own lead-in times the family's ratio when that is more)."""
+        out = _lead(self.lead_outs, family)
+        if lead_in and family in self.lead_ratios:
+            out = max(out, self.lead_ratios[family] * lead_in)
+        return self.remaining() - out
+
     def fits(self, family: str) -> bool:
-        """Whether a candidate of ``family`` can reach the end of its first epoch in time (its
-        lead-in as measured before, then a typical epoch); if not, no candidate starts again."""
-        need = self.lead_ins.get(family, 0.0) + (self.typical_epoch() or 0.0)
+        """Whether a candidate of ``family`` can train one typical epoch in time (its lead-in
+        and lead-out as measured before); if not, no candidate starts again."""
+        need = _lead(self.lead_ins, family) + (self.typical_epoch() or 0.0)
+        need += _lead(self.lead_outs, family)
         self.refused = self.refused or self.remaining() <= need
         return not self.refused
 
@@ -143,3 +163,40 @@ class Deadline:
             return epochs
         cap = int(self.timeout / FULL_SHARE / typical)
         return max(min(min_epochs, epochs), min(epochs, cap))
+
+
+def _lead(leads: dict[str, float], family: str) -> float:
+    """``family``'s measured lead; a family not measured yet is taken to be as slow as the
+    slowest measured one (rocket's first candidate after an MLP's would otherwise count 0)."""
+    return leads[family] if family in leads else max(leads.values(), default=0.0)
+
+
+class LeadTimer:
+    """Measures one candidate's lead-in and lead-out for its family's figures in ``deadline``
+    (see :class:`Deadline`): :meth:`reported` when an epoch's report arrives (its training
+    seconds), :meth:`handled` once it is handled, :meth:`ended` when the training call returns
+    (``cut``: stopped by the deadline between reports, so the time since the last one is no
+    lead-out)."""
+
+    def __init__(self, deadline: Deadline, family: str) -> None:
+        self.deadline, self.family = deadline, family
+        self.began = deadline.clock()
+        self.last: float | None = None
+        self.lead_in: float | None = None  # this candidate's, once its first report came
+
+    def reported(self, seconds: float) -> None:
+        if self.lead_in is None:
+            self.lead_in = self.deadline.clock() - self.began - seconds
+            self.deadline.lead_in_done(self.family, self.lead_in)
+
+    def handled(self) -> None:
+        self.last = self.deadline.clock()
+
+    def training_left(self) -> float:
+        """Seconds this candidate may still train before its own expected lead-out."""
+        return self.deadline.training_left(self.family, self.lead_in)
+
+    def ended(self, cut: bool) -> None:
+        if self.last is not None and not cut:
+            self.deadline.lead_out_done(self.family, self.deadline.clock() - self.last,
+                                        self.lead_in)

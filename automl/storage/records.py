@@ -60,6 +60,9 @@ class TrialRecord:
     # split's samples per class (the losses' class prior)
     test_per_class: dict[str, float | None] | None = None
     class_counts: list[int] | None = None
+    # seconds of the training call before its first epoch and after its last (rocket's feature
+    # fit, the test split's scoring): what a refit pays again beside its epochs
+    lead_seconds: float | None = None
     params_searched: dict[str, Any] = field(default_factory=dict)
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None

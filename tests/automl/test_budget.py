@@ -9,6 +9,7 @@ from automl.policy.budget import (
     MAX_EPOCHS,
     MIN_STEPS,
     Deadline,
+    LeadTimer,
     first_rung,
     steps_per_epoch,
     study_epochs,
@@ -59,6 +60,39 @@ def test_deadline_refuses_a_start_with_less_than_an_epoch_left() -> None:
     now[0] = 110.0
     assert d.passed() and d.remaining() == 0.0
     assert Deadline.starting(1.0, started=97.0, clock=lambda: now[0]).passed()
+
+
+def test_a_familys_lead_in_and_lead_out_are_kept_clear_of_the_deadline() -> None:
+    now = [0.0]
+    d = Deadline.starting(100.0, clock=lambda: now[0])
+    lead = LeadTimer(d, "rocket")
+    now[0] = 5.0  # its first report: 1 s of epoch after 4 s of feature fit
+    lead.reported(1.0)
+    lead.handled()
+    d.epoch_done(1.0)
+    now[0] = 6.0
+    lead.reported(1.0)  # a later report measures nothing
+    lead.handled()
+    now[0] = 9.0  # 3 s of test-split scoring after the last report
+    lead.ended(cut=False)
+    assert (d.lead_ins, d.lead_outs) == ({"rocket": 4.0}, {"rocket": 3.0})
+    cut = LeadTimer(d, "rocket")
+    now[0] = 10.0
+    cut.reported(0.0)
+    cut.handled()
+    now[0] = 30.0
+    cut.ended(cut=True)  # stopped between reports: 20 s of a dropped epoch, no lead-out
+    assert d.lead_outs == {"rocket": 3.0}
+    assert d.training_left("rocket") == 70.0 - 3.0
+    assert d.training_left("mlp") == 67.0  # not measured yet: as slow as the slowest
+    big = LeadTimer(d, "rocket")  # 10,000 kernels: twice the feature fit, so twice the end
+    now[0] = 38.0
+    big.reported(0.0)
+    assert big.training_left() == 62.0 - 8.0 * 3.0 / 4.0
+    now[0] = 87.5  # 12.5 s left: the family's longest lead-in 8, an epoch 1 and its end 3
+    assert d.fits("rocket") and d.can_start()
+    now[0] = 88.5  # 11.5 s left: not any more, and nothing starts after that
+    assert not d.fits("rocket") and not d.can_start()
 
 
 def test_spawned_workers_share_the_parents_deadline(monkeypatch) -> None:  # noqa: ANN001

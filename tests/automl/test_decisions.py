@@ -127,20 +127,24 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.mark.parametrize("prefit", [0.0, 3.0])
+@pytest.mark.parametrize(("prefit", "postfit", "timeout"),
+                         [(0.0, 0.0, 40.0), (3.0, 0.0, 40.0), (3.0, 2.0, 60.0)])
 def test_the_deadline_holds_under_an_injected_clock(digits_npz: str, tmp_path: Path,
-                                                    prefit: float) -> None:
+                                                    prefit: float, postfit: float,
+                                                    timeout: float) -> None:
     # Each epoch takes 1 s; with prefit, 3 s more pass before the first epoch (rocket fits its
-    # ridge head there, outside the epoch timer). Small data: contenders are cross-validated,
+    # ridge head there, outside the epoch timer), and with postfit 2 s after the last (the test
+    # split's scoring: rocket's features of it). Small data: contenders are cross-validated,
     # and their folds take the clock too.
     clock = FakeClock()
-    timeout = 40.0
 
     def train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None, **kw: Any
               ) -> Any:
         clock.advance(prefit)
-        return kit.fake_train(arch, loss, data, cfg, on_epoch, clock=clock.advance,
-                              epoch_seconds=1.0)
+        result = kit.fake_train(arch, loss, data, cfg, on_epoch, clock=clock.advance,
+                                epoch_seconds=1.0)
+        clock.advance(postfit)
+        return result
 
     # No loss probes: their two candidates can end the search just before T, and this test
     # wants one cut at T (the probes' own deadline is tested in test_loss_search.py). No strong

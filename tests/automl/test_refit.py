@@ -43,11 +43,17 @@ def test_the_reserve_is_kept_back_from_the_trials_only() -> None:
 def test_the_estimate_scales_the_trials_epochs_to_train_plus_validation() -> None:
     from types import SimpleNamespace
 
-    rec = SimpleNamespace(train_seconds=20.0, best_epoch=5, train_config={"epochs": 10})
+    rec = SimpleNamespace(train_seconds=20.0, best_epoch=5, train_config={"epochs": 10},
+                          lead_seconds=None)
     # 2 s per epoch, 5 epochs, 400 + 100 samples instead of 400.
     assert estimate(rec, 400, 100) == pytest.approx(OVERHEAD_S + 2.0 * 5 * 1.25)
-    ridge = SimpleNamespace(train_seconds=20.0, best_epoch=0, train_config={"epochs": 10})
+    ridge = SimpleNamespace(train_seconds=20.0, best_epoch=0, train_config={"epochs": 10},
+                            lead_seconds=None)
     assert estimate(ridge, 400, 100) == pytest.approx(OVERHEAD_S + 2.0 * 1 * 1.25)  # >= 1 epoch
+    # rocket's feature fit and test scoring (8 s outside its epochs) come again, on more data.
+    rocket = SimpleNamespace(train_seconds=20.0, best_epoch=5, train_config={"epochs": 10},
+                             lead_seconds=8.0)
+    assert estimate(rocket, 400, 100) == pytest.approx(OVERHEAD_S + (2.0 * 5 + 8.0) * 1.25)
 
 
 @pytest.fixture

@@ -156,6 +156,8 @@ def test_a_rocket_search_trains_exports_and_predicts(cli_here) -> None:  # noqa:
     # The second may be pruned: both start from the ridge fit, so it can be level and dearer.
     assert trials[0].state == "COMPLETE" and trials[1].state in ("COMPLETE", "PRUNED")
     assert all(t.arch["kind"] == "rocket" for t in trials)
+    # Its feature fit and test scoring are timed outside the epochs (the refit's estimate).
+    assert trials[0].lead_seconds is not None and trials[0].lead_seconds > 0
     cli("export", "rk", "--trial", "best", "--out", "bundle")
     spec = json.loads((cli.cwd / "bundle" / "spec.json").read_text())
     check = spec["verification"]
