@@ -126,7 +126,7 @@ class SearchSection:
                                "control/cheap_start.py); auto: when it has a timeout")
     family_start: bool = setting(True, help="first train each family's strong default")
     family_race: bool = setting(True, help="stop proposing a family that trails beyond noise")
-    refit: bool = setting(True, help="refit the best on train + validation (control/refit.py)")
+    refit: bool = setting(True, help="refit a closed-form best on train + val (control/refit.py)")
     loss_probes: bool = setting(True, help="once 3 trials completed, train the best again with "
                                 "a noise-robust and a long-tail loss (control/loss_probes.py)")
     arch_options: dict[str, Any] = setting(factory=dict, help="options of the arch space")

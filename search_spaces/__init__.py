@@ -32,6 +32,7 @@ from search_spaces.arch import (
     count_layers,
     deep_resnet_spec,
     describe,
+    fitted_head,
     table_arch,
 )
 from search_spaces.base import ARCH_SPACES, HPARAM_SPACES, LOSS_SPACES, InputInfo, TrialLike
@@ -152,6 +153,7 @@ __all__ = [
     "arch_to_dict",
     "build_loss",
     "build_model",
+    "fitted_head",
     "class_balanced_weights",
     "count_layers",
     "deep_resnet_spec",

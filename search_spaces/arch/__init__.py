@@ -10,7 +10,14 @@ from search_spaces.arch.conv import ConvOptions, cnn1d_space, cnn2d_space, sampl
 from search_spaces.arch.deep import deep_resnet_spec, max_downsamples
 from search_spaces.arch.describe import describe
 from search_spaces.arch.mlp import MLPOptions, mlp_space
-from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet, build_model, count_layers
+from search_spaces.arch.net import (
+    ARCH_BUILDERS,
+    ArchBuilder,
+    SearchNet,
+    build_model,
+    count_layers,
+    fitted_head,
+)
 from search_spaces.arch.rocket import RocketFeatures, RocketOptions, rocket_plan, rocket_space
 from search_spaces.arch.specs import (
     ACTIVATIONS,
@@ -58,6 +65,7 @@ __all__ = [
     "auto_family",
     "auto_space",
     "build_model",
+    "fitted_head",
     "cnn1d_space",
     "cnn2d_space",
     "count_layers",

@@ -229,7 +229,8 @@ def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 # Layers: the Linear head; the transform holds no weights (its convolutions are functional).
-ARCH_BUILDERS.register("rocket")(ArchBuilder(_rocket, lambda spec: 1, _fit_rocket))
+ARCH_BUILDERS.register("rocket")(ArchBuilder(_rocket, lambda spec: 1, _fit_rocket,
+                                             fitted_head=True))
 
 
 @dataclass(frozen=True)

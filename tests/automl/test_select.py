@@ -57,13 +57,15 @@ def test_accuracies_within_one_validation_sample_are_a_tie() -> None:
     assert best_trial([replace(x, val_samples=None) for x in records], "flops").number == 0
     # Cross-validated contenders are compared on their own figures, by the same rule.
     cv = [r(0, 1.0, 100, cv_accuracy=0.96, cv_samples=50),
-          r(1, 0.995, 100, cv_accuracy=0.98, cv_samples=50),
+          r(1, 1.0, 100, cv_accuracy=0.98, cv_samples=50),
           r(2, 1.0, 100, cv_accuracy=0.98, cv_samples=50), r(3, 1.0, 1)]
     assert best_trial(cv, "flops").number == 1  # 0.98 = 0.98: the lower number
-    # A candidate cross-validated early, when it led, is no contender once later ones lead it
-    # on the holdout by more than a sample (their folds not allowed by the clock).
+    # Folds compare only candidates no candidate without folds leads on the holdout (whose
+    # folds the clock did not allow): an early MLP's 0.58 is not set against a rocket's 0.90.
     early = [r(0, 0.62, 100, cv_accuracy=0.58, cv_samples=50), r(1, 0.90, 100), r(2, 0.90, 50)]
     assert best_trial(early, "flops").number == 2
+    near = [r(0, 0.995, 100, cv_accuracy=0.99, cv_samples=50), r(1, 1.0, 100)]
+    assert best_trial(near, "flops").number == 1  # led by one sample is led
 
 
 def test_the_loss_never_breaks_a_tie() -> None:
