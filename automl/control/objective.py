@@ -123,9 +123,9 @@ class Objective:
             self._prune(trial, f"deadline: not started, {max(0, self.deadline.remaining()):.1f} s "
                         f"left, too little for {kind}'s start, one epoch and its end")
         costs = self._costs_before_training(trial, arch, train_cfg)
-        began = self.deadline.clock()
-        result, stopped = self._train(trial, arch, loss, train_cfg, kind)
-        took = self.deadline.clock() - began  # rocket's fit and the test's scoring too
+        lead = LeadTimer(self.deadline, kind)  # rocket's feature fit, the test's scoring
+        result, stopped = self._train(trial, arch, loss, train_cfg, lead)
+        took = lead.elapsed()  # the whole training call
         trial.set_user_attr("lead_seconds", round(max(0.0, took - result.train_seconds), 3))
         if not stopped:  # a fold costs what the whole call took
             self._cross_validate(trial, arch, loss, train_cfg, result, took)
@@ -170,7 +170,7 @@ class Objective:
         return costs
 
     def _train(self, trial: optuna.Trial, arch: Any, loss: Any, train_cfg: Any,
-               kind: str) -> tuple[Any, str | None]:
+               lead: LeadTimer) -> tuple[Any, str | None]:
         """Train; returns the result and why it stopped early (None: it ran every epoch)."""
         from trainer import DeadlineStop, NonFiniteLossError, TrialTimeoutError
 
@@ -178,8 +178,6 @@ class Objective:
         # A loss probe, and a family's strong start, is a measured chance: trained in full,
         # never cut at a rung (the deadline still stops it).
         prunable = trial.user_attrs.get(START_ATTR) not in (PROBE, STRONG)
-
-        lead = LeadTimer(self.deadline, kind)  # rocket's feature fit, the test's scoring
 
         def on_epoch(rec: EpochRecord) -> bool:
             lead.reported(rec.seconds)
@@ -209,7 +207,7 @@ class Objective:
 
         # Latency was measured before training (for the limits); don't pay for it twice.
         run_cfg = dataclasses.replace(train_cfg, latency_repeats=0)
-        left = self.deadline.training_left(kind)  # a long epoch stops at a batch boundary
+        left = lead.training_left()  # a long epoch stops at a batch boundary
         stop_at = None if math.isinf(left) else time.time() + left
         try:
             with interrupts.interruptible():  # Ctrl-C stops training at once
@@ -221,8 +219,9 @@ class Objective:
             self._prune(trial, f"non-finite loss: {exc}")
         except TrialTimeoutError as exc:
             self._prune(trial, f"trial timeout: {exc}")
-        lead.ended(cut=not stop and result.stopped_early)
-        if not stop and result.stopped_early:  # stop_at ended an epoch under way
+        cut = not stop and result.stopped_early  # stop_at ended an epoch under way
+        lead.ended(cut)
+        if cut:
             stop.append(f"deadline: stopped in epoch {len(result.history) + 1} of "
                         f"{train_cfg.epochs}")
         if stop and not stop[0].startswith("deadline"):

@@ -14,9 +14,9 @@ The rule (also in the README):
 * **The deadline holds.** Candidates still training when only their family's lead-out (the
   test split's scoring after the last epoch, as measured) is left before ``T`` stop at the next
   batch (the trainer's ``stop_at``), kept with their best finished epoch (reason ``deadline``);
-  no candidate starts when
-  less than one median epoch is left, or less than its family's lead-in (the time before its
-  first epoch, e.g. rocket's feature fit) and one epoch.
+  no candidate starts when less than one median epoch is left, or less than its family's
+  lead-in (the time before its first epoch, e.g. rocket's feature fit), an epoch and its
+  lead-out.
 """
 
 from __future__ import annotations
@@ -117,9 +117,6 @@ class Deadline:
         """Seconds left before the timeout, the reserve included."""
         return math.inf if self.end is None else self.end - self.clock()
 
-    def passed(self) -> bool:
-        return self.remaining() <= 0
-
     def epoch_done(self, seconds: float) -> None:
         self.epoch_seconds.append(seconds)
         del self.epoch_seconds[:-200]  # recent candidates describe the search best
@@ -191,6 +188,10 @@ class LeadTimer:
 
     def handled(self) -> None:
         self.last = self.deadline.clock()
+
+    def elapsed(self) -> float:
+        """Seconds since the candidate's training call began."""
+        return self.deadline.clock() - self.began
 
     def training_left(self) -> float:
         """Seconds this candidate may still train before its own expected lead-out."""

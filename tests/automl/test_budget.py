@@ -35,7 +35,7 @@ def test_no_timeout_never_caps_or_stops() -> None:
     d = Deadline.starting(None)
     d.epoch_done(100.0)
     assert d.epochs_for(50, 3) == 50
-    assert d.can_start() and not d.passed()
+    assert d.can_start() and d.remaining() > 0
 
 
 def test_timeout_caps_a_candidate_to_a_share_of_the_budget() -> None:
@@ -56,10 +56,10 @@ def test_deadline_refuses_a_start_with_less_than_an_epoch_left() -> None:
     now[0] = 109.5  # 0.5 s left
     assert d.can_start()  # nothing measured yet: any time left will do
     d.epoch_done(2.0)
-    assert not d.can_start() and not d.passed()
+    assert not d.can_start() and d.remaining() > 0
     now[0] = 110.0
-    assert d.passed() and d.remaining() == 0.0
-    assert Deadline.starting(1.0, started=97.0, clock=lambda: now[0]).passed()
+    assert d.remaining() == 0.0  # passed
+    assert Deadline.starting(1.0, started=97.0, clock=lambda: now[0]).remaining() <= 0
 
 
 def test_a_familys_lead_in_and_lead_out_are_kept_clear_of_the_deadline() -> None:

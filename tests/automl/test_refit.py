@@ -36,8 +36,8 @@ def test_the_reserve_is_kept_back_from_the_trials_only() -> None:
     d.reserve = 10.0
     assert d.left() == 60.0 and d.remaining() == 50.0
     now[0] += 52.0
-    assert d.passed() and not d.can_start() and d.left() == pytest.approx(8.0)
-    assert Deadline().left() == float("inf") and not Deadline().passed()
+    assert d.remaining() <= 0 and not d.can_start() and d.left() == pytest.approx(8.0)
+    assert Deadline().left() == float("inf") and Deadline().remaining() > 0
 
 
 def test_the_estimate_scales_the_trials_epochs_to_train_plus_validation() -> None:
