@@ -77,10 +77,14 @@ def reproduce(folder: Path, spec: dict[str, Any], storage_url: str | None = None
     return result
 
 
-def _refit_of(config: dict[str, Any], choice: str | int, pareto: bool) -> dict[str, Any] | None:
-    """The search's refit (``automl/control/refit.py``) when ``best`` is exported."""
+def _refit_of(config: dict[str, Any], choice: str | int, pareto: bool, trial: int
+              ) -> dict[str, Any] | None:
+    """The search's refit (``automl/control/refit.py``) when ``best`` is exported and the refit
+    is of the trial ``best`` now chooses."""
     refit = config.get(REFIT_KEY)
-    return refit if choice == "best" and not pareto and isinstance(refit, dict) else None
+    if choice != "best" or pareto or not isinstance(refit, dict):
+        return None
+    return refit if refit.get("trial") == trial else None
 
 
 def _weights(rec: Any, refit: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -113,8 +117,7 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
     url, records, config = read_study(storage, study)
     cost = cost_or_default(config.get("study", {}).get("cost"))
     chosen = select(records, choice, cost=cost, pareto=pareto, study=study)
-    refit = _refit_of(config, choice, pareto)
-    refit = refit if refit is not None and refit.get("trial") == chosen[0].number else None
+    refit = _refit_of(config, choice, pareto, chosen[0].number)
     with staged(out) as tmp:  # checks --out first: a taken folder fails before any work
         states = {rec.number: _weights(rec, refit) for rec in chosen}
         d, warnings = choose_source(data_config(config), data_source, from_bundle=False,
