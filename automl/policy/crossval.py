@@ -50,8 +50,9 @@ def is_contender(val_accuracy: float, best_so_far: float | None, n_val: int) -> 
 
 
 def fold_splits(splits: DataSplits, k: int, seed: int) -> list[DataSplits]:
-    """``k`` stratified folds over train + validation; each fold's held-out part is both its
-    validation and its (unused) test split."""
+    """``k`` stratified folds over train + validation; each fold's held-out part is its
+    validation split, and its test split is empty (a fold's test figure would be the same
+    held-out part scored a second time, and nothing reads it)."""
     from sklearn.model_selection import StratifiedKFold
 
     x = np.concatenate([splits.x_train, splits.x_val])
@@ -59,7 +60,7 @@ def fold_splits(splits: DataSplits, k: int, seed: int) -> list[DataSplits]:
     out = []
     for train_idx, held_idx in StratifiedKFold(k, shuffle=True, random_state=seed).split(x, y):
         out.append(DataSplits(x[train_idx], y[train_idx], x[held_idx], y[held_idx],
-                              x[held_idx], y[held_idx], splits.num_classes))
+                              x[:0], y[:0], splits.num_classes))
     return out
 
 

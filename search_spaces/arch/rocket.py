@@ -44,6 +44,7 @@ KERNEL_LENGTH = 9
 MAX_DILATIONS = 32  # per kernel, as in MiniRocket
 RIDGE_MAX_SAMPLES = 2048  # the head's ridge fit: an n x n eigendecomposition, 2.7 s at 2048
 FIT_CHUNK = 128  # series per transform call in fit_to_data (bounds its memory)
+TRANSFORM_CHUNK = 32  # series per pass of the transform in eager mode (cache-sized)
 _PHI = (math.sqrt(5) - 1) / 2  # quantile levels follow the golden-ratio sequence (MiniRocket)
 
 
@@ -60,6 +61,11 @@ def rocket_plan(length: int, n_features: int) -> tuple[tuple[int, ...], tuple[in
     for i in range(per_kernel % n):
         counts[i % len(counts)] += 1
     return tuple(dilations), tuple(counts)
+
+
+def _tracing() -> bool:
+    """Under an export or a compiler the batch is symbolic: no chunking by its size."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 def _kernels() -> torch.Tensor:
@@ -135,6 +141,10 @@ class RocketFeatures(nn.Module):
             self.register_buffer(f"bias{i}", torch.zeros(ROCKET_KERNELS, q))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
         self._cache = FeatureCache()
+        # Set by fit_to_data (the trainer's data-dependent start), cleared by a state load
+        # (the trainer loads the kept epoch before scoring the test split): in between, the
+        # validation split's features are reused across epochs like the training batches'.
+        self._in_training_run = False
 
     def _conv(self, x: torch.Tensor, dilation: int) -> torch.Tensor:
         pad = (KERNEL_LENGTH // 2) * dilation
@@ -165,6 +175,7 @@ class RocketFeatures(nn.Module):
         cache on the CPU)."""
         x = x.unsqueeze(1) if x.dim() == 2 else x
         self._fit_biases(x[:ROCKET_KERNELS])
+        self._in_training_run = True
         compute = (lambda c: self._cache.lookup(c, self._transform)) \
             if x.device.type == "cpu" else self._transform
         return torch.cat([compute(chunk) for chunk in x.split(FIT_CHUNK)])
@@ -178,24 +189,33 @@ class RocketFeatures(nn.Module):
         return out
 
     def _cacheable(self, x: torch.Tensor) -> bool:
-        """Training steps on the CPU reuse a sample's features; evaluation, serving, latency
-        runs, exports and mixed precision always compute them."""
-        return (self.training and torch.is_grad_enabled() and x.device.type == "cpu"
+        """Training steps on the CPU reuse a sample's features, and so does the evaluation of
+        each epoch within a training run (between :meth:`fit_to_data` and the load of the kept
+        state); serving, latency runs, exports and mixed precision always compute them."""
+        reuse = (self.training and torch.is_grad_enabled()) or self._in_training_run
+        return (reuse and x.device.type == "cpu"
                 and not x.requires_grad and not torch.is_autocast_enabled("cpu")
-                and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+                and not _tracing())
 
     def _transform(self, x: torch.Tensor, fit: bool = False) -> torch.Tensor:
+        if not fit and not _tracing() and len(x) > TRANSFORM_CHUNK:
+            return torch.cat([self._transform(c) for c in x.split(TRANSFORM_CHUNK)])
         features = []
         for i, dilation in enumerate(self.dilations):
             y = self._conv(x, dilation)
             bias = getattr(self, f"bias{i}")
             if fit:
                 self._fit(y, bias, getattr(self, f"levels{i}"))
-            features.append((y.unsqueeze(-1) > bias.unsqueeze(1)).to(y.dtype).mean(2).flatten(1))
+            # PPV, one bias at a time: sign(y - b) clamped at 0 is 1 exactly where y > b. The
+            # same figures as comparing with every bias at once, 3-4x faster on the CPU (no
+            # (N, 84, L, biases) boolean tensor); the same ops export to ONNX.
+            features.append(torch.stack([torch.sign(y - bias[:, j, None]).clamp(min=0).mean(-1)
+                                         for j in range(bias.shape[1])], -1).flatten(1))
         return torch.cat(features, 1)
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
         self._cache.clear()  # other biases, other features
+        self._in_training_run = False
         super()._load_from_state_dict(*args, **kwargs)
 
     @torch.no_grad()

@@ -49,6 +49,7 @@ def test_folds_are_stratified_and_cover_train_and_validation_once() -> None:
     for f in folds:
         assert len(f.y_train) + len(f.y_val) == 50
         assert np.bincount(f.y_val).tolist() == [5, 5]  # stratified
+        assert len(f.x_test) == len(f.y_test) == 0  # not scored a second time as a test split
 
 
 def test_cross_validate_trains_every_fold_and_stops_at_the_deadline() -> None:
