@@ -26,9 +26,9 @@ def test_demo_best_model_reaches_0985_test_accuracy(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "best: trial" in out.stdout
     records = open_storage(url, create=False).trials("digits-demo")
-    assert len(records) == 40 and {r.state for r in records} <= {"COMPLETE", "PRUNED"}
+    assert len(records) == 20 and {r.state for r in records} <= {"COMPLETE", "PRUNED"}
     # Successive halving stopped most candidates early; both families were searched.
-    assert sum(r.state == "PRUNED" for r in records) >= 20
+    assert sum(r.state == "PRUNED" for r in records) >= 10
     assert {r.arch["kind"] for r in records} == {"mlp", "cnn2d"}
     best = best_trial(records, "flops", "digits-demo")  # chosen on validation data only
     assert best.test_accuracy is not None and best.test_accuracy >= 0.985, best
