@@ -4,9 +4,13 @@
 offers gets a measured chance before the sampler shares out the budget, and that chance is the
 family's *strong default* (``search_spaces.arch.auto.STRONG_PICKS``): MiniRocket-sized rocket
 with its ridge head, a two-layer MLP of about 256 with batch norm, the middle of a convnet's
-space. They are queued in the order ``start_order`` gives (sequence families first for samples
-that look like signals): a statistic of the inputs orders them, never removes one. Which
-families then keep getting candidates is measured (``automl/policy/families.py``).
+space. Without a timeout they are queued in the order ``start_order`` gives (sequence families
+first for samples that look like signals): a statistic of the inputs orders them, never removes
+one. With a timeout they are queued one at a time, and the next is the family whose candidates
+so far (the cheapest of each family, trained first) scored best on validation
+(:class:`StrongStarts`): on ArrowHead at 30 s the cnn1d's strong start (its cheapest at 0.33)
+took the time the rocket's (its cheapest at 1.0) needed. Which families then keep getting
+candidates is measured (``automl/policy/families.py``).
 
 **Cheap start** (``search.cheap_start``). A search for accuracy against cost has two ends to
 cover. Random start-up proposals land in the middle of the cost range, and the sampler finds
@@ -149,7 +153,9 @@ def queue_starts(study: optuna.Study, cfg: StudyConfig, plan: StudyPlan, most: i
 class StrongStarts:
     """A trial callback that queues the strong starts of a search with a timeout, one at a
     time: when nothing else is queued, the run has a trial left for it, and the time left is
-    at least what the last finished trial took."""
+    at least what the last finished trial took. Which one next is measured: the family whose
+    candidates so far (the cheapest of each, first) reached the best validation figure
+    (:func:`next_strong`), so a short budget spends its time where the evidence points."""
 
     def __init__(self, params: list[dict[str, Any]], run: Run, deadline: Deadline) -> None:
         self.pending, self.run, self.deadline = list(params), run, deadline
@@ -168,4 +174,19 @@ class StrongStarts:
             took = (trial.datetime_complete - trial.datetime_start).total_seconds()
         if self.deadline.remaining() < took:
             return
-        study.enqueue_trial(self.pending.pop(0), user_attrs={START_ATTR: STRONG})
+        pick = next_strong(self.pending, trials)
+        study.enqueue_trial(self.pending.pop(pick), user_attrs={START_ATTR: STRONG})
+
+
+def next_strong(pending: list[dict[str, Any]], trials: list[Any]) -> int:
+    """The index in ``pending`` of the strong start to queue next: the one whose family's
+    measured candidates in ``trials`` reached the best validation figure (completed, or the
+    best epoch of one a rung stopped: ``automl/policy/families.py``); a family not measured
+    yet comes after measured ones; ties keep the order given (``start_order``)."""
+    from automl.policy.families import entries_from_trials
+
+    best: dict[str, float] = {}
+    for e in entries_from_trials(trials)[0]:
+        best[e.family] = max(best.get(e.family, -1.0), e.figure)
+    return max(range(len(pending)),
+               key=lambda i: (best.get(str(pending[i].get(FAMILY)), -2.0), -i))

@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from automl.cli.app import _family_lines
-from automl.control.cheap_start import START_ATTR, strong_start_params
+from automl.control.cheap_start import START_ATTR, next_strong, strong_start_params
 from automl.control.run import family_race
 from automl.control.steering import FamilySteering, race
 from automl.policy.families import Entry, noise, standings
@@ -199,7 +199,31 @@ def test_with_a_timeout_the_strong_starts_are_queued_one_at_a_time(tmp_path: Pat
     kinds = [t.user_attrs.get(START_ATTR) for t in trials]
     assert kinds[:3] == ["cheapest"] * 3 and kinds[3:6] == ["strong"] * 3
     assert {t.params["family"] for t in trials[3:6]} == {"mlp", "cnn1d", "rocket"}
+    # The first strong start is that of the family whose cheapest candidate scored best.
+    leader = max(trials[:3], key=lambda t: t.values[0] if t.values else -1.0)
+    assert trials[3].params["family"] == leader.params["family"]
     # Each strong start was queued after the trial before it finished: never two waiting.
     for before, strong in zip(trials[2:5], trials[3:6], strict=True):
         assert strong.datetime_start >= before.datetime_complete
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+
+
+def test_the_next_strong_start_is_the_best_measured_familys() -> None:
+    def trial(family: str, state: str, value: float | None = None,
+              val_best: float | None = None) -> SimpleNamespace:
+        attrs = {"val_samples": 30, **({"val_best": val_best} if val_best is not None else {})}
+        return SimpleNamespace(params={"family": family}, state=state, user_attrs=attrs,
+                               values=None if value is None else [value, 1.0])
+
+    pending = [{"family": "mlp"}, {"family": "cnn1d"}, {"family": "rocket"}]
+    cheap = [trial("mlp", "COMPLETE", 0.6), trial("cnn1d", "COMPLETE", 0.3),
+             trial("rocket", "COMPLETE", 0.9)]
+    assert next_strong(pending, cheap) == 2  # ArrowHead's case: the rocket at 1.0, cnn1d 0.33
+    # A candidate a rung stopped counts at its best epoch; one that failed is no evidence.
+    stopped = [*cheap[:2], trial("cnn1d", "PRUNED", val_best=0.95), trial("rocket", "FAIL")]
+    assert next_strong(pending, stopped) == 1
+    # A family not measured yet comes after the measured ones; ties keep the given order.
+    assert next_strong(pending, [trial("rocket", "COMPLETE", 0.2)]) == 2
+    assert next_strong(pending, [trial("mlp", "COMPLETE", 0.7),
+                                 trial("cnn1d", "COMPLETE", 0.7)]) == 0
+    assert next_strong(pending, []) == 0
