@@ -1,10 +1,12 @@
-"""Smoke runs of ``benchmarks/startup.py`` (issue 24) and ``benchmarks/ridge_start.py``
-(issue 21): they run and write what RESULTS.md quotes, with sane values (no figures)."""
+"""Smoke runs of ``benchmarks/startup.py`` (issue 24), ``benchmarks/ridge_start.py`` and
+``benchmarks/signal_scaling.py`` (issue 21): they run and write what RESULTS.md quotes, with sane
+values (no figures)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from script_run import ok_json, run_script
 
 
@@ -34,3 +36,15 @@ def test_ridge_start_compares_both_rules_on_one_set(tmp_path: Path) -> None:
     # The new rule keeps the start exactly when no trained epoch beat it on validation.
     assert run["start_competes"]["val"] >= run["trained_only"]["val"]
     assert result["summary"]["wine"]["epoch0_kept"] in (0, 1)
+
+
+def test_signal_scaling_scores_the_ridge_start_three_ways(tmp_path: Path) -> None:
+    pytest.importorskip("aeon")  # GunPoint ships inside aeon
+    out = tmp_path / "scaling.json"
+    result = ok_json(run_script("signal_scaling.py", "--sets", "gunpoint", "--seeds", "1",
+                                "--features", "840", "--json", str(out)), out)
+    (run,) = result["runs"]
+    # Two classes: each scaling still gives a working ridge head (a scaling that broke the
+    # input, NaNs or a constant, would predict one class: 0.5).
+    for how in ("as_shipped", "per_step", "whole_series"):
+        assert 0.75 <= run[how] <= 1.0, (how, run)
