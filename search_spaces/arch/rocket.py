@@ -44,7 +44,7 @@ KERNEL_LENGTH = 9
 MAX_DILATIONS = 32  # per kernel, as in MiniRocket
 RIDGE_MAX_SAMPLES = 2048  # the head's ridge fit: an n x n eigendecomposition, 2.7 s at 2048
 FIT_CHUNK = 128  # series per transform call in fit_to_data (bounds its memory)
-TRANSFORM_CHUNK = 32  # series per pass of the transform in eager mode (cache-sized)
+TRANSFORM_CHUNK = 32  # series per pass of the transform, eager on the CPU (cache-sized)
 _PHI = (math.sqrt(5) - 1) / 2  # quantile levels follow the golden-ratio sequence (MiniRocket)
 
 
@@ -198,7 +198,7 @@ class RocketFeatures(nn.Module):
                 and not _tracing())
 
     def _transform(self, x: torch.Tensor, fit: bool = False) -> torch.Tensor:
-        if not fit and not _tracing() and len(x) > TRANSFORM_CHUNK:
+        if not fit and x.device.type == "cpu" and not _tracing() and len(x) > TRANSFORM_CHUNK:
             return torch.cat([self._transform(c) for c in x.split(TRANSFORM_CHUNK)])
         features = []
         for i, dilation in enumerate(self.dilations):
