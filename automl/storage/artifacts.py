@@ -79,8 +79,7 @@ def check_writable(root: Path, field: str = "study.artifacts") -> None:
     made = _missing(root)
     probe = root / f".automl-probe-{new_key()}"
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe.mkdir()
+        _make_probe(root, probe)
         with (probe / "weights").open("wb") as fh:
             fh.write(b"\0")  # a byte: a full disk refuses it, an empty file may pass
     except OSError as exc:
@@ -91,6 +90,20 @@ def check_writable(root: Path, field: str = "study.artifacts") -> None:
         for folder in (probe, *made):  # deepest first; one another process filled stays
             with contextlib.suppress(OSError):
                 folder.rmdir()
+
+
+def _make_probe(root: Path, probe: Path, tries: int = 5) -> None:
+    """``root`` (with its parents) and ``probe`` in it. Another process checking the same new
+    folder removes the folders it made once its own probe is gone, which can be between this
+    one's two steps (two terminals starting a study together): then both are made again."""
+    for attempt in range(tries):
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            probe.mkdir()
+            return
+        except FileNotFoundError:
+            if attempt == tries - 1:
+                raise
 
 
 def _missing(root: Path) -> list[Path]:

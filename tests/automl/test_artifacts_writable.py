@@ -80,6 +80,26 @@ def test_kernel_refusals_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert list(tmp_path.iterdir()) == []  # the folders it made are removed again
 
 
+def test_another_process_cleaning_up_between_the_two_steps_is_no_refusal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two terminals starting a study on a new folder (found by the two-terminal test): the
+    other's check removes the folders it made right after this one made the root."""
+    real, removed = Path.mkdir, []
+
+    def mkdir(self: Path, *args: object, **kw: object) -> None:
+        if self.name.startswith(".automl-probe-") and not removed:
+            self.parent.rmdir()  # the other process's clean-up, between root and probe
+            self.parent.parent.rmdir()
+            removed.append(self.parent)
+        real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    root = tmp_path / "new" / "artifacts"
+    check_writable(root)
+    assert removed == [root]
+    assert list(tmp_path.iterdir()) == []  # and still nothing left behind
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
                     reason="root writes into a read-only folder; simulated above")
 def test_a_folder_without_write_permission_is_refused(tmp_path: Path) -> None:
