@@ -183,10 +183,16 @@ def next_strong(pending: list[dict[str, Any]], trials: list[Any]) -> int:
     measured candidates in ``trials`` reached the best validation figure (completed, or the
     best epoch of one a rung stopped: ``automl/policy/families.py``); a family not measured
     yet comes after measured ones; ties keep the order given (``start_order``)."""
-    from automl.policy.families import entries_from_trials
+    import math
 
-    best: dict[str, float] = {}
-    for e in entries_from_trials(trials)[0]:
-        best[e.family] = max(best.get(e.family, -1.0), e.figure)
-    return max(range(len(pending)),
-               key=lambda i: (best.get(str(pending[i].get(FAMILY)), -2.0), -i))
+    from automl.policy.families import entries_from_trials, standings
+
+    families = [str(p.get(FAMILY)) for p in pending]
+    entries, n_val = entries_from_trials(trials)
+    table = standings(entries, families, n_val)
+
+    def best(i: int) -> float:
+        figure = table[families[i]].best
+        return -math.inf if figure is None else figure
+
+    return max(range(len(pending)), key=lambda i: (best(i), -i))
