@@ -43,7 +43,7 @@ def _split(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
 
 def run_one(name: str, seed: int, epochs: int) -> dict[str, Any]:
     import trainer.core as core
-    from search_spaces import InputInfo, LossSpec, build_model
+    from search_spaces import InputInfo, LossSpec
     from search_spaces.arch.rocket import RocketOptions, rocket_space
     from search_spaces.probe import ProbeTrial
     from trainer import DataSplits, TrainConfig, train
@@ -67,16 +67,23 @@ def run_one(name: str, seed: int, epochs: int) -> dict[str, Any]:
             core.train_loop = real
         out[rule] = {"test": r.test_accuracy, "val": r.val_accuracy, "best_epoch": r.best_epoch,
                      "seconds": time.perf_counter() - t}
-    # The ridge start alone: the model as fitted, before any step.
+    out["ridge_start_test"] = ridge_start_accuracy(spec, xtr, ytr, xt, yt)
+    return out
+
+
+def ridge_start_accuracy(spec: Any, x: np.ndarray, y: np.ndarray, x_test: np.ndarray,
+                         y_test: np.ndarray) -> float:
+    """Test accuracy of ``spec``'s network as fitted to ``x``, ``y`` (the ridge start alone,
+    before any training step)."""
     import torch
 
+    from search_spaces import build_model
+
     model = build_model(spec)
-    model.fit_to_data(torch.from_numpy(xtr), torch.from_numpy(ytr))
-    model.eval()
+    model.fit_to_data(torch.from_numpy(x), torch.from_numpy(y))
     with torch.no_grad():
-        out["ridge_start_test"] = float((model(torch.from_numpy(xt)).argmax(1).numpy()
-                                         == yt).mean())
-    return out
+        pred = model.eval()(torch.from_numpy(x_test)).argmax(1).numpy()
+    return float((pred == y_test).mean())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_model, write_json  # noqa: E402
-from benchmarks.ridge_start import _split  # noqa: E402
+from benchmarks.ridge_start import _split, ridge_start_accuracy  # noqa: E402
 from benchmarks.suite import SUITE  # noqa: E402
 
 SETS = ("gunpoint", "italy_power", "arrow_head", "osu_leaf", "pickup_gesture")
@@ -47,7 +47,7 @@ def _scaled(how: str, train: np.ndarray, *rest: np.ndarray) -> list[np.ndarray]:
 def run_one(name: str, seed: int, features: int) -> dict[str, Any]:
     import torch
 
-    from search_spaces import InputInfo, build_model
+    from search_spaces import InputInfo
     from search_spaces.arch.rocket import rocket_space
     from search_spaces.probe import ProbeTrial
 
@@ -57,16 +57,13 @@ def run_one(name: str, seed: int, features: int) -> dict[str, Any]:
     xtr, ytr, _, _ = _split(x, y, seed)
     k = int(max(y.max(), yt.max())) + 1
     info = InputInfo(shape=tuple(x.shape[1:]), num_classes=k)
+    spec = rocket_space(ProbeTrial({"n_features": features, "norm": "none", "dropout": 0.0}),
+                        info)
     out: dict[str, Any] = {"set": name, "seed": seed}
     for how in SCALINGS:
         a, b = _scaled(how, xtr, xt)
         torch.manual_seed(seed)
-        model = build_model(rocket_space(ProbeTrial({"n_features": features, "norm": "none",
-                                                     "dropout": 0.0}), info))
-        model.fit_to_data(torch.from_numpy(a), torch.from_numpy(ytr))
-        with torch.no_grad():
-            pred = model.eval()(torch.from_numpy(b)).argmax(1).numpy()
-        out[how] = float((pred == yt).mean())
+        out[how] = ridge_start_accuracy(spec, a, ytr, b, yt)
     return out
 
 
