@@ -42,6 +42,9 @@ def arch_summary(arch: Mapping[str, Any] | None) -> str:
     return kind
 
 
+LONG_LIST = 32  # longer lists of numbers show their first 3 and their length
+
+
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts and lists -> ``{"stages[0].blocks[1].op": "sep3", ...}`` (leaves only)."""
     out: dict[str, Any] = {}
@@ -53,6 +56,8 @@ def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     elif isinstance(obj, list | tuple) and any(isinstance(v, Mapping | list) for v in obj):
         for i, value in enumerate(obj):
             out.update(flatten(value, f"{prefix}[{i}]"))
+    elif isinstance(obj, list | tuple) and len(obj) > LONG_LIST:  # e.g. a per-step affine
+        out[prefix] = json.dumps(list(obj[:3]))[:-1] + f", … {len(obj)} values]"
     elif isinstance(obj, list | tuple):
         out[prefix] = json.dumps(list(obj))  # short lists of numbers read best on one line
     else:

@@ -22,6 +22,9 @@ class InputInfo:
     ``n_train`` (training samples, when known) lets a space scale its default bounds to the data.
     ``lag1`` (when known): the training samples' mean lag-1 autocorrelation along the last axis
     (:func:`lag1_autocorrelation`): near 1 for smooth signals, near 0 for table columns.
+    ``series_affine`` (flat ``(L,)`` samples standardized per step): ``(scale, shift)`` per step
+    that give each series back as shipped, standardized as one whole (:func:`series_affine`);
+    signal spaces put it in their specs.
     """
 
     shape: tuple[int, ...]
@@ -29,6 +32,7 @@ class InputInfo:
     n_train: int | None = None
     lag1: float | None = None
     columns: tuple[Any, ...] | None = None  # a coded table's ColumnSpecs (arch.table_spec)
+    series_affine: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
         shape = tuple(int(s) for s in self.shape)
@@ -40,6 +44,10 @@ class InputInfo:
         object.__setattr__(self, "num_classes", int(self.num_classes))
         if self.n_train is not None and int(self.n_train) < 1:
             raise ValueError(f"InputInfo.n_train: need >= 1, got {self.n_train!r}")
+        if self.series_affine is not None and (
+                len(shape) != 1 or [len(a) for a in self.series_affine] != [shape[0]] * 2):
+            raise ValueError(f"InputInfo.series_affine: need a scale and a shift per step of an "
+                             f"(L,) sample, for {shape}")
 
 
 def lag1_autocorrelation(x: Any, max_samples: int = 2000) -> float:
@@ -63,15 +71,40 @@ def lag1_autocorrelation(x: Any, max_samples: int = 2000) -> float:
     return float(r.mean())
 
 
-def input_info(splits: Any, columns: tuple[Any, ...] | None = None) -> InputInfo:
+def series_affine(stats: dict[str, Any] | None
+                  ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """For flat samples standardized per feature with ``stats`` (automl's
+    ``PreparedData.preprocessing``): the ``(scale, shift)`` per step that map ``(x - mean) / std``
+    to ``(x - m) / s``, where ``m`` and ``s`` are the mean and std of all training values
+    together. A signal read that way keeps
+    its shape (per-step standardization cost rocket's ridge start 9 points on ArrowHead: see
+    benchmarks/signal_scaling.py). None for other samples and for unstandardized data.
+    """
+    import numpy as np
+
+    if not stats or stats.get("axis") != "feature":
+        return None
+    mean = np.asarray(stats["mean"], np.float64)
+    std = np.asarray(stats["std"], np.float64)
+    if not (mean.any() or (std != 1).any()):
+        return None  # standardize = false: the series already are as shipped
+    m = mean.mean()
+    s = max(float(np.sqrt(max((std**2 + mean**2).mean() - m * m, 0.0))), 1e-6)
+    return tuple((std / s).tolist()), tuple(((mean - m) / s).tolist())
+
+
+def input_info(splits: Any, columns: tuple[Any, ...] | None = None,
+               stats: dict[str, Any] | None = None) -> InputInfo:
     """The :class:`InputInfo` a search's spaces see for ``splits`` (a ``DataSplits``: its
     ``input_shape``, ``num_classes`` and training split); ``columns``: a coded table's
-    ColumnSpecs, whose rows are no signal (lag1 is not measured on codes and NaNs)."""
+    ColumnSpecs, whose rows are no signal (lag1 is not measured on codes and NaNs); ``stats``:
+    the standardization (``PreparedData.preprocessing``), for :func:`series_affine`."""
     if columns is not None:
         return InputInfo(splits.input_shape, splits.num_classes, n_train=len(splits.y_train),
                          lag1=0.0, columns=tuple(columns))
+    affine = series_affine(stats) if len(splits.input_shape) == 1 else None
     return InputInfo(splits.input_shape, splits.num_classes, n_train=len(splits.y_train),
-                     lag1=lag1_autocorrelation(splits.x_train))
+                     lag1=lag1_autocorrelation(splits.x_train), series_affine=affine)
 
 
 class TrialLike(Protocol):

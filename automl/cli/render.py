@@ -133,7 +133,7 @@ def trial_panel(rec: TrialRecord) -> Group:
     return Group(
         Panel(head, title=f"{safe(rec.study)} · trial {rec.number}"),
         curves,
-        Panel(Pretty(specs), title="specs"),
+        Panel(Pretty(specs, max_length=32), title="specs"),  # a per-step affine: 32 and a count
     )
 
 

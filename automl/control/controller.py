@@ -101,7 +101,7 @@ def open_study(cfg: StudyConfig, storage: Storage, data: PreparedData,
     pruner is sized by the study's ``plan`` (made from ``cfg`` and ``data`` if not given)."""
     from automl.storage.studies import check_resumable, find_study
 
-    plan = plan or make_plan(cfg, data.splits, data.column_specs())
+    plan = plan or make_plan(cfg, data.splits, data.column_specs(), data.preprocessing)
     name = cfg.study.name
     prior = find_study(storage, name)
     if prior is not None:
@@ -195,7 +195,7 @@ def run_search(
     # group=True and metric names are stable in practice; their warnings only add noise.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     logging.getLogger("optuna").setLevel(logging.ERROR)
-    plan = plan or make_plan(cfg, data.splits, data.column_specs())
+    plan = plan or make_plan(cfg, data.splits, data.column_specs(), data.preprocessing)
     if not checked:  # the CLI and automl.search check before opening storage
         check_spaces(cfg)
         check_reachable(cfg, plan.info)

@@ -37,7 +37,7 @@ def prepare(cfg: StudyConfig) -> tuple[PreparedData, StudyPlan]:
     d = cfg.data
     prepared = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
                          d.standardize, d.table())
-    plan = make_plan(cfg, prepared.splits, prepared.column_specs())
+    plan = make_plan(cfg, prepared.splits, prepared.column_specs(), prepared.preprocessing)
     check_reachable(cfg, plan.info)
     check_memory(cfg, plan, prepared.splits)  # some candidate must fit in memory to train
     return prepared, plan

@@ -39,10 +39,12 @@ class StudyPlan:
     n_val: int
 
 
-def make_plan(cfg: StudyConfig, splits: Any, columns: tuple[Any, ...] | None = None
-              ) -> StudyPlan:
+def make_plan(cfg: StudyConfig, splits: Any, columns: tuple[Any, ...] | None = None,
+              stats: dict[str, Any] | None = None) -> StudyPlan:
     """The plan of a study of ``cfg`` over ``splits`` (a ``trainer.DataSplits``); ``columns``:
-    a coded table's ColumnSpecs (``PreparedData.column_specs``)."""
+    a coded table's ColumnSpecs (``PreparedData.column_specs``); ``stats``: the data's
+    standardization (``PreparedData.preprocessing``), from which signal spaces read series
+    as shipped."""
     from search_spaces.base import input_info
 
     n_train, n_val = len(splits.y_train), len(splits.y_val)
@@ -55,6 +57,6 @@ def make_plan(cfg: StudyConfig, splits: Any, columns: tuple[Any, ...] | None = N
     rungs = tuple(rung_epochs(epochs, ETA, first)) if mo_asha else ()
     labels = np.concatenate([splits.y_train, splits.y_val])
     folds = cv_folds(n_train + n_val, labels) if cfg.search.cross_validate else 0
-    return StudyPlan(info=input_info(splits, columns), hparam_options=options, epochs=epochs,
-                     steps_per_epoch=steps, first_rung=first, rungs=rungs, cv_folds=folds,
-                     n_train=n_train, n_val=n_val)
+    return StudyPlan(info=input_info(splits, columns, stats), hparam_options=options,
+                     epochs=epochs, steps_per_epoch=steps, first_rung=first, rungs=rungs,
+                     cv_folds=folds, n_train=n_train, n_val=n_val)

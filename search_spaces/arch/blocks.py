@@ -8,6 +8,8 @@ last block. Convolutions drop their bias when a norm follows, since the norm's s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -54,18 +56,43 @@ def global_pool(dim: int) -> nn.Module:
     return _POOL[dim](1)
 
 
-class AddChannelAxis(nn.Module):
-    """Give a sample without a channel axis (``(N, L)`` for 1-D) one channel."""
+def register_series_affine(module: nn.Module, scale: Sequence[float], shift: Sequence[float]
+                           ) -> bool:
+    """Give ``module`` buffers ``scale`` and ``shift`` (a 1-D spec's ``input_scale`` and
+    ``input_shift``, one per step) when there are any; whether there were. Without them the
+    module's state dict is what it was before specs had the two fields."""
+    if scale:
+        module.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
+        module.register_buffer("shift", torch.tensor(shift, dtype=torch.float32))
+    return bool(scale)
 
-    def __init__(self, dim: int) -> None:
+
+def one_channel(x: torch.Tensor, dim: int, affine: nn.Module | None = None) -> torch.Tensor:
+    """``x`` with a channel axis when it has none (``(N, L)`` for ``dim`` 1): with ``affine``
+    (a module with :func:`register_series_affine` buffers), first ``x * scale + shift``, which
+    reads series standardized per time step, as flat samples are, as shipped (up to one affine),
+    as a signal network wants them."""
+    if x.dim() != dim + 1:
+        return x
+    if affine is not None:
+        x = x * affine.get_buffer("scale").to(x.dtype) + affine.get_buffer("shift").to(x.dtype)
+    return x.unsqueeze(1)
+
+
+class AddChannelAxis(nn.Module):
+    """Give a sample without a channel axis one channel (:func:`one_channel`)."""
+
+    def __init__(self, dim: int, scale: Sequence[float] = (), shift: Sequence[float] = ()
+                 ) -> None:
         super().__init__()
         self.dim = dim
+        self.reread = register_series_affine(self, scale, shift)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.unsqueeze(1) if x.dim() == self.dim + 1 else x
+        return one_channel(x, self.dim, self if self.reread else None)
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+        return f"dim={self.dim}" + (", reread" if self.reread else "")
 
 
 class Block(nn.Module):

@@ -86,6 +86,8 @@ def sample_convnet(
             f"(channel axis optional), got {info.shape}"
         )
     spatial = info.shape[-(ndims[0]) :]
+    # A (L,) series a 1-D CNN reads as shipped (per-step standardization would flatten its shape)
+    scale, shift = info.series_affine if kind == "cnn1d" and info.series_affine else ((), ())
     budget = max_downsamples(spatial, o.min_spatial)
     stem_width = trial.suggest_categorical("stem_width", o.stem_widths)
     stages = []
@@ -105,6 +107,8 @@ def sample_convnet(
         activation=trial.suggest_categorical("activation", o.activations),
         norm=trial.suggest_categorical("norm", o.norms),
         dropout=sample_dropout(trial, o.dropout_max),
+        input_scale=scale,
+        input_shift=shift,
     )
 
 

@@ -100,7 +100,8 @@ def _mlp(spec: MLPSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
 def _convnet(spec: ConvNetSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
     dim, act, nk = spec.spatial_dims, spec.activation, spec.norm
     stem = nn.Sequential(
-        B.AddChannelAxis(dim), B.conv(dim, spec.in_channels, spec.stem_width, 3, bias=nk == "none")
+        B.AddChannelAxis(dim, spec.input_scale, spec.input_shift),
+        B.conv(dim, spec.in_channels, spec.stem_width, 3, bias=nk == "none")
     )
     layers: list[nn.Module] = []
     width = spec.stem_width

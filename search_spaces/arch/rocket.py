@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from search_spaces._fields import as_choices, choices_of, ints_from, set_field
+from search_spaces.arch.blocks import one_channel, register_series_affine
 from search_spaces.arch.mlp import sample_dropout
 from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet
 from search_spaces.arch.ridge import fit_linear_head
@@ -131,6 +132,7 @@ class RocketFeatures(nn.Module):
         super().__init__()
         self.channels = spec.in_channels
         self.dilations = spec.dilations
+        self.reread = register_series_affine(self, spec.input_scale, spec.input_shift)
         # Every buffer is saved, the fixed ones too (a few KB): a bundle is rebuilt on the meta
         # device and then given its tensors, so a buffer left out would stay without data.
         self.register_buffer("weight", _kernels().unsqueeze(1).repeat(self.channels, 1, 1))
@@ -160,8 +162,7 @@ class RocketFeatures(nn.Module):
                 and not bool(self.fitted))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
-            x = x.unsqueeze(1)
+        x = one_channel(x, 1, self if self.reread else None)
         if self._should_fit(x):
             return self._fit_biases(x)
         if not self._cacheable(x):
@@ -173,7 +174,7 @@ class RocketFeatures(nn.Module):
         """Fit the biases on ``x`` (one series per kernel, the first 84: the caller shuffles)
         and return the features of all of ``x``, computed in chunks (and kept in the training
         cache on the CPU)."""
-        x = x.unsqueeze(1) if x.dim() == 2 else x
+        x = one_channel(x, 1, self if self.reread else None)
         self._fit_biases(x[:ROCKET_KERNELS])
         self._in_training_run = True
         compute = (lambda c: self._cache.lookup(c, self._transform)) \
@@ -277,6 +278,7 @@ def rocket_space(trial: TrialLike, info: InputInfo, options: RocketOptions | Non
         raise ValueError(f"rocket: needs samples of shape (L,) or (C, L), got {info.shape}")
     dilations, per = rocket_plan(info.shape[-1], trial.suggest_categorical("n_features",
                                                                              o.features))
+    scale, shift = info.series_affine or ((), ())
     return RocketSpec(
         input_shape=info.shape,
         num_classes=info.num_classes,
@@ -284,4 +286,6 @@ def rocket_space(trial: TrialLike, info: InputInfo, options: RocketOptions | Non
         per_dilation=per,
         norm=trial.suggest_categorical("norm", o.norms),
         dropout=sample_dropout(trial, o.dropout_max),
+        input_scale=scale,
+        input_shift=shift,
     )

@@ -39,6 +39,23 @@ def _shape(what: str, value: Any) -> tuple[int, ...]:
     return as_tuple(what, "input_shape", value, ints_from(1, what))
 
 
+def set_series_affine(spec: Any, w: str) -> None:
+    """Check and set ``input_scale`` / ``input_shift``: both empty, or one finite value per step
+    of a ``(L,)`` sample, scales > 0 (see ``blocks.AddChannelAxis``)."""
+    scale = as_tuple(w, "input_scale", spec.input_scale, lambda f, v: as_float(w, f, v, 1e-30),
+                     nonempty=False)
+    shift = as_tuple(w, "input_shift", spec.input_shift, lambda f, v: as_float(w, f, v),
+                     nonempty=False)
+    if scale or shift:
+        steps = spec.input_shape[0] if len(spec.input_shape) == 1 else None
+        if steps is None or len(scale) != steps or len(shift) != steps:
+            raise ValueError(f"{w}.input_scale: need one scale and one shift per step of an "
+                             f"(L,) sample, got {len(scale)} and {len(shift)} for "
+                             f"{spec.input_shape}")
+    set_field(spec, "input_scale", scale)
+    set_field(spec, "input_shift", shift)
+
+
 @dataclass(frozen=True)
 class BlockSpec:
     """One block of a stage. ``expansion`` is the mbconv ratio (1 for every other op)."""
@@ -153,6 +170,8 @@ class ConvNetSpec:
     activation: str = "relu"
     norm: str = "batch"
     dropout: float = 0.0
+    input_scale: tuple[float, ...] = ()  # (L,) series read as shipped (set_series_affine)
+    input_shift: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         w = "ConvNetSpec"
@@ -170,6 +189,7 @@ class ConvNetSpec:
         set_field(self, "activation", as_choice(w, "activation", self.activation, ACTIVATIONS))
         set_field(self, "norm", as_choice(w, "norm", self.norm, NORMS))
         set_field(self, "dropout", as_float(w, "dropout", self.dropout, 0.0, 1.0, hi_open=True))
+        set_series_affine(self, w)
 
     @property
     def spatial_dims(self) -> int:
@@ -207,6 +227,8 @@ class RocketSpec:
     per_dilation: tuple[int, ...]
     norm: str = "batch"
     dropout: float = 0.0
+    input_scale: tuple[float, ...] = ()  # (L,) series read as shipped (set_series_affine)
+    input_shift: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         w = "RocketSpec"
@@ -224,6 +246,7 @@ class RocketSpec:
         set_field(self, "per_dilation", per)
         set_field(self, "norm", as_choice(w, "norm", self.norm, NORMS))
         set_field(self, "dropout", as_float(w, "dropout", self.dropout, 0.0, 1.0, hi_open=True))
+        set_series_affine(self, w)
 
     @property
     def in_channels(self) -> int:

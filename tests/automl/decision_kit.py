@@ -27,11 +27,17 @@ import numpy as np
 SECONDS_PER_EPOCH = 0.01  # what fake epochs report (the deadline's estimate reads it)
 
 
+# A signal spec's per-step affine (``input_scale`` / ``input_shift``, added after the recording):
+# data the spec carries, not something the search asked for.
+DATA_FIELDS = ("input_scale", "input_shift")
+
+
 def _ceiling(arch: Any, loss: Any, cfg: Any) -> float:
     """The candidate's final accuracy: a stable hash of what was asked, in [0.5, 0.95]."""
     from search_spaces import arch_to_dict, loss_to_dict
 
-    key = json.dumps([arch_to_dict(arch), loss_to_dict(loss), cfg.lr, cfg.batch_size,
+    asked = {k: v for k, v in arch_to_dict(arch).items() if k not in DATA_FIELDS}
+    key = json.dumps([asked, loss_to_dict(loss), cfg.lr, cfg.batch_size,
                       cfg.optimizer, cfg.weight_decay], sort_keys=True, default=str)
     h = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 16**8
     return 0.5 + 0.45 * h
@@ -78,7 +84,7 @@ def small_digits(path: Path, n: int = 360) -> str:
 
 def decisions(records: list[Any]) -> list[dict[str, Any]]:
     """What the search decided, trial by trial (figures rounded: they come from fake training
-    and the meta device, and are compared across versions)."""
+    and the meta device, and are compared across versions), without ``DATA_FIELDS``."""
     out = []
     for r in sorted(records, key=lambda r: r.number):
         acc = None if r.val_accuracy is None else round(r.val_accuracy, 6)
@@ -86,7 +92,8 @@ def decisions(records: list[Any]) -> list[dict[str, Any]]:
         out.append({"number": r.number, "state": r.state, "reason": r.reason,
                     "val_accuracy": acc, "flops": None if r.flops is None else
                     round(math.log10(max(r.flops, 1.0)), 6),
-                    "arch": r.arch, "loss": r.loss_formula, "hparams": r.hparams,
+                    "arch": r.arch and {k: v for k, v in r.arch.items() if k not in DATA_FIELDS},
+                    "loss": r.loss_formula, "hparams": r.hparams,
                     "epochs": None if r.train_config is None else r.train_config.get("epochs"),
                     "cv_accuracy": cv, "duplicate_of": r.duplicate_of})
     return out

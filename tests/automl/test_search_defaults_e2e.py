@@ -162,6 +162,12 @@ def test_a_rocket_search_trains_exports_and_predicts(cli_here) -> None:  # noqa:
     spec = json.loads((cli.cwd / "bundle" / "spec.json").read_text())
     check = spec["verification"]
     assert spec["arch"]["kind"] == "rocket" and check["onnx_max_abs_diff"] <= 1e-4
+    # It read the series as shipped: the per-step standardization of flat samples is undone
+    # inside the network (and so inside the ONNX graph), from the bundle's own statistics.
+    from search_spaces.base import series_affine
+    affine = series_affine(spec["preprocessing"])
+    assert affine is not None and len(affine[0]) == 60
+    assert (tuple(spec["arch"]["input_scale"]), tuple(spec["arch"]["input_shift"])) == affine
     # The bundle's biases are the fitted ones: re-loading it gives the search's test accuracy.
     assert abs(check["torch_test_accuracy"] - spec["metrics"]["test_accuracy"]) <= 1 / 36
     assert spec["metrics"]["test_accuracy"] >= 0.9  # chance is 0.5

@@ -110,6 +110,9 @@ def test_studies_frame() -> None:
 def test_specs_flatten_diff_costs_and_export() -> None:
     flat = specs.flatten(CNN)
     assert flat["stages[1].blocks[0].op"] == "mbconv" and flat["input_shape"] == "[1, 8, 8]"
+    # A series' per-step affine (2 x L numbers) shows its start and its length, not a page.
+    long = specs.flatten({"input_scale": [0.5 * i for i in range(1500)]})["input_scale"]
+    assert long == "[0.0, 0.5, 1.0, … 1500 values]"
     table = specs.spec_table([RECORDS[0], RECORDS[1]])
     assert "arch.kind" in table.index and "hparams" not in table.index
     assert table.loc["arch.kind"].tolist() == ["mlp", "cnn2d"]

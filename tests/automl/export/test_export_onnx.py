@@ -45,7 +45,12 @@ CONV1D = ConvNetSpec(kind="cnn1d", input_shape=(3, 16), num_classes=4, stem_widt
 # MiniRocket features on 3 channels: fixed dilated convolutions, PPV comparisons, mean.
 ROCKET = RocketSpec(input_shape=(3, 40), num_classes=3, dilations=(1, 2, 4),
                     per_dilation=(3, 2, 2), dropout=0.1)
-SPECS = {"mlp": MLP, "cnn2d": CONV, "cnn1d": CONV1D, "rocket": ROCKET}
+# One series of 40 steps standardized per step, read again as shipped (InputInfo.series_affine).
+ROCKET_SERIES = RocketSpec(input_shape=(40,), num_classes=3, dilations=(1, 3), per_dilation=(2, 2),
+                           input_scale=tuple(np.linspace(0.5, 2.0, 40).tolist()),
+                           input_shift=tuple(np.linspace(-1.0, 1.0, 40).tolist()))
+SPECS = {"mlp": MLP, "cnn2d": CONV, "cnn1d": CONV1D, "rocket": ROCKET,
+         "rocket_series": ROCKET_SERIES}
 
 
 def trained_like(spec: object, seed: int = 0) -> torch.nn.Module:
