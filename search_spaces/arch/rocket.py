@@ -45,7 +45,11 @@ KERNEL_LENGTH = 9
 MAX_DILATIONS = 32  # per kernel, as in MiniRocket
 RIDGE_MAX_SAMPLES = 2048  # the head's ridge fit: an n x n eigendecomposition, 2.7 s at 2048
 FIT_CHUNK = 128  # series per transform call in fit_to_data (bounds its memory)
-TRANSFORM_CHUNK = 32  # series per pass of the transform, eager on the CPU (cache-sized)
+TRANSFORM_CHUNK = 32  # series per pass of the transform, eager on the CPU (cache-sized) ...
+# ... and at most this many convolution outputs per pass: past about 5M (20 MB), each of a pass's
+# hundreds of elementwise ops page-faults a fresh buffer (128 series of 2,000 steps, 10,000
+# features, one thread: 21.6 s in passes of 32 series, 1.7 s in passes of 6).
+CHUNK_ELEMENTS = 2**20
 _PHI = (math.sqrt(5) - 1) / 2  # quantile levels follow the golden-ratio sequence (MiniRocket)
 
 
@@ -164,7 +168,8 @@ class RocketFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = one_channel(x, 1, self if self.reread else None)
         if self._should_fit(x):
-            return self._fit_biases(x)
+            self._fit_biases(x)
+            return self._transform(x)
         if not self._cacheable(x):
             return self._transform(x)
         return self._cache.lookup(x, self._transform)
@@ -181,13 +186,17 @@ class RocketFeatures(nn.Module):
             if x.device.type == "cpu" else self._transform
         return torch.cat([compute(chunk) for chunk in x.split(FIT_CHUNK)])
 
-    def _fit_biases(self, x: torch.Tensor) -> torch.Tensor:
-        """Fit every bias on ``x`` ``(N, C, L)``; its features (not cached: the cache is
-        emptied, as features from earlier biases no longer hold)."""
+    @torch.no_grad()
+    def _fit_biases(self, x: torch.Tensor) -> None:
+        """Fit every bias on ``x`` ``(N, C, L)``: convolutions only, no features (at 2,000
+        steps, computing the PPV of the fitting series too made the fit 7 s instead of 1 s of
+        a 52-series lead-in). The cache is emptied: features from earlier biases no longer
+        hold."""
         self._cache.clear()
-        out = self._transform(x, fit=True)
+        for i, dilation in enumerate(self.dilations):
+            self._fit(self._conv(x, dilation), getattr(self, f"bias{i}"),
+                      getattr(self, f"levels{i}"))
         self.fitted.fill_(True)
-        return out
 
     def _cacheable(self, x: torch.Tensor) -> bool:
         """Training steps on the CPU reuse a sample's features, and so does the evaluation of
@@ -198,15 +207,15 @@ class RocketFeatures(nn.Module):
                 and not x.requires_grad and not torch.is_autocast_enabled("cpu")
                 and not _tracing())
 
-    def _transform(self, x: torch.Tensor, fit: bool = False) -> torch.Tensor:
-        if not fit and x.device.type == "cpu" and not _tracing() and len(x) > TRANSFORM_CHUNK:
-            return torch.cat([self._transform(c) for c in x.split(TRANSFORM_CHUNK)])
+    def _transform(self, x: torch.Tensor) -> torch.Tensor:
+        per_series = self.channels * ROCKET_KERNELS * x.shape[-1]
+        chunk = max(1, min(TRANSFORM_CHUNK, CHUNK_ELEMENTS // per_series))
+        if x.device.type == "cpu" and not _tracing() and len(x) > chunk:
+            return torch.cat([self._transform(c) for c in x.split(chunk)])
         features = []
         for i, dilation in enumerate(self.dilations):
             y = self._conv(x, dilation)
             bias = getattr(self, f"bias{i}")
-            if fit:
-                self._fit(y, bias, getattr(self, f"levels{i}"))
             # PPV, one bias at a time: sign(y - b) clamped at 0 is 1 exactly where y > b. The
             # same figures as comparing with every bias at once, 3-4x faster on the CPU (no
             # (N, 84, L, biases) boolean tensor); the same ops export to ONNX.
