@@ -144,6 +144,36 @@ def _alternating(load: Callable[[], Arrays]) -> Callable[[], Arrays]:
     return load_alt
 
 
+def load_pulses52() -> Arrays:
+    """A synthetic long-signal set with many classes and two training series each (52 classes,
+    2,000 steps, 104 training and 208 test series): every class is one shared curve plus one or
+    two narrow pulses of its own, each series shifted by up to 40 steps, scaled, offset and
+    noisy. Made from a fixed seed, nothing downloaded. MiniRocket with a ridge head: 66.3 %."""
+    rng = np.random.default_rng(7)
+    classes, length = 52, 2000
+    t = np.linspace(0, 1, length)
+
+    def pulse(lo: float, hi: float, a_lo: float, a_hi: float) -> np.ndarray:
+        c, w, a = rng.uniform(0.1, 0.9), rng.uniform(lo, hi), rng.uniform(a_lo, a_hi)
+        return a * np.exp(-0.5 * ((t - c) / w) ** 2)
+
+    base = sum(pulse(0.02, 0.1, 1, 3) for _ in range(4))
+    shapes = []
+    for _ in range(classes):
+        f = base + sum(pulse(0.01, 0.05, 0.2, 0.6) for _ in range(rng.integers(1, 3)))
+        shapes.append(f + 0.3 * np.sin(2 * np.pi * rng.uniform(1, 6) * t + rng.uniform(0, 6)))
+
+    def draw(per_class: int) -> tuple[np.ndarray, np.ndarray]:
+        x = [np.roll(shapes[k], rng.integers(-40, 41)) * rng.uniform(0.8, 1.2)
+             + rng.uniform(-0.3, 0.3) + 0.3 * rng.standard_normal(length)
+             for k in range(classes) for _ in range(per_class)]
+        return np.asarray(x, np.float32), np.repeat(np.arange(classes), per_class)
+
+    x, y = draw(2)
+    x_test, y_test = draw(4)
+    return x, y, x_test, y_test
+
+
 SUITE: dict[str, DataSet] = {
     d.name: d
     for d in (
@@ -175,6 +205,8 @@ SUITE: dict[str, DataSet] = {
         DataSet("pickup_gesture", "sequence", 60,
                 _aeon_file("PickupGestureWiimoteZ", "PickupGestureWiimoteZ_eq", True),
                 source="aeon UCR PickupGestureWiimoteZ (equal-length)"),
+        # Added 2026-12-07: long series, 52 classes of 2 training series (synthetic).
+        DataSet("pulses52", "sequence", 240, load_pulses52, source="synthetic, seed 7"),
     )
 }
 MAIN = tuple(name for name, ds in SUITE.items() if not ds.heldout)  # what a full run covers
