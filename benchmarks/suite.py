@@ -148,7 +148,7 @@ def load_pulses52() -> Arrays:
     """A synthetic long-signal set with many classes and two training series each (52 classes,
     2,000 steps, 104 training and 208 test series): every class is one shared curve plus one or
     two narrow pulses of its own, each series shifted by up to 40 steps, scaled, offset and
-    noisy. Made from a fixed seed, nothing downloaded. MiniRocket: 70.2 % (benchmarks/RESULTS.md)."""
+    noisy. Made from a fixed seed, nothing downloaded. MiniRocket: 70.2 % (RESULTS.md)."""
     rng = np.random.default_rng(7)
     classes, length = 52, 2000
     t = np.linspace(0, 1, length)
