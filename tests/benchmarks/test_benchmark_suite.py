@@ -112,8 +112,17 @@ def test_suite_entries_are_complete() -> None:
     assert SUITE["italy_power"].reference["ResNet"] == 96.3
     # A full run covers the sets the defaults were judged on; the held-out ones only on demand.
     assert set(MAIN) == {"digits", "digits_flat", "breast_cancer", "wine", "gunpoint",
-                         "italy_power", "basic_motions", "gunpoint_alt", "pickup_gesture"}
+                         "italy_power", "basic_motions", "gunpoint_alt", "pickup_gesture",
+                         "pulses52"}
     assert all(SUITE[n].heldout for n in set(SUITE) - set(MAIN))
+
+
+def test_pulses52_is_long_few_per_class_and_the_same_every_time() -> None:
+    x, y, x_test, y_test = SUITE["pulses52"].load()
+    assert x.shape == (104, 2000) and x_test.shape == (208, 2000) and x.dtype == np.float32
+    assert np.bincount(y).tolist() == [2] * 52 and np.bincount(y_test).tolist() == [4] * 52
+    again = SUITE["pulses52"].load()  # from a fixed seed: nothing random between calls
+    assert all(np.array_equal(a, b) for a, b in zip((x, y, x_test, y_test), again, strict=True))
 
 
 def test_hypervolume_of_hand_built_fronts() -> None:
