@@ -120,7 +120,8 @@ def wait_for(pred, timeout: float = 90.0, what: str = "") -> None:  # noqa: ANN0
 
 def check_final(url: str, study: str, requested: int) -> list:
     trials = frozen_trials(url, study)
-    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")], trials
+    left = [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    assert not left, [(t.number, t.state.name, t.user_attrs, t.system_attrs) for t in trials]
     counted = [t for t in trials if counts(t)]
     assert len(counted) == requested, [(t.number, t.state.name, t.user_attrs) for t in trials]
     # No candidate completed twice because of a retry.
