@@ -214,8 +214,11 @@ def test_parallel_workers_share_one_study_exactly(storage_url: str, tmp_path: Pa
 
 
 def test_two_commands_on_two_terminals_share_a_study(storage_url: str, tmp_path: Path) -> None:
-    """The many-machines recipe, shown with local processes: the same command, twice."""
-    cmd = search_cmd(storage_url, "multi", 6)
+    """The many-machines recipe, shown with local processes: the same command, twice. Nobody
+    dies here, so the grace period is not FAST's 3 s: on a loaded machine a live worker's
+    heartbeat can be that late, and its peer then re-queues a candidate that is still running
+    (once, under a full suite, that copy was left WAITING when the run was done)."""
+    cmd = search_cmd(storage_url, "multi", 6, "--set", "study.grace_period=30")
     procs = [
         subprocess.Popen(
             cmd,
