@@ -76,9 +76,9 @@ def series_affine(stats: dict[str, Any] | None
     """For flat samples standardized per feature with ``stats`` (automl's
     ``PreparedData.preprocessing``): the ``(scale, shift)`` per step that map ``(x - mean) / std``
     to ``(x - m) / s``, where ``m`` and ``s`` are the mean and std of all training values
-    together. A signal read that way keeps
-    its shape (per-step standardization cost rocket's ridge start 9 points on ArrowHead: see
-    benchmarks/signal_scaling.py). None for other samples and for unstandardized data.
+    together. A signal read that way keeps its shape (per-step standardization cost rocket's
+    ridge start 9 points on ArrowHead: see benchmarks/signal_scaling.py). None for other
+    samples and for unstandardized data.
     """
     import numpy as np
 

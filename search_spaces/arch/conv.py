@@ -86,8 +86,9 @@ def sample_convnet(
             f"(channel axis optional), got {info.shape}"
         )
     spatial = info.shape[-(ndims[0]) :]
-    # A (L,) series a 1-D CNN reads as shipped (per-step standardization would flatten its shape)
-    scale, shift = info.series_affine if kind == "cnn1d" and info.series_affine else ((), ())
+    # A (L,) series a 1-D CNN reads as shipped (per-step standardization would flatten its
+    # shape); only (L,) samples have the affine, and cnn2d takes none of them.
+    scale, shift = info.series_affine or ((), ())
     budget = max_downsamples(spatial, o.min_spatial)
     stem_width = trial.suggest_categorical("stem_width", o.stem_widths)
     stages = []
