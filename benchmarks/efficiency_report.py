@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.hypervolume import hv_at, summarize_set
+from benchmarks.hypervolume import hv_at, mean_std, summarize_set
+from benchmarks.specialists import SPECIALISTS
 from benchmarks.suite import SUITE
 
 
@@ -27,7 +28,7 @@ def print_set(name: str, s: dict[str, Any]) -> None:
     for m, a in s["methods"].items():
         flops = ", ".join(_num(r.get("best_flops"), ".3g") for r in a["seeds"].values())
         wall = f"{a['wall_s_mean']:.1f} ({a['overrun_s_mean']:+.1f})"
-        if m == "minirocket":
+        if m in SPECIALISTS:
             wall = f"{a['wall_s_mean']:.1f} (fit+predict {a['fit_predict_s_mean']:.2f})"
         print(f"| {m} | {_pct(a['test_accuracy_mean'], a['test_accuracy_std'])} | {flops} "
               f"| {_num(a.get('complete_mean'), '.1f')} | {_num(a.get('pruned_mean'), '.1f')} "
@@ -66,6 +67,44 @@ def print_summary(sets: dict[str, Any], methods: list[str]) -> None:
         else:
             cells += ["–", "–"]
         print(f"| {' | '.join(cells)} |")
+
+
+def _paired(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+    """Mean over the seeds both methods ran of a's test accuracy minus b's."""
+    diffs = [r["test_accuracy"] - b["seeds"][k]["test_accuracy"] for k, r in a["seeds"].items()
+             if k in b["seeds"] and r.get("test_accuracy") is not None
+             and b["seeds"][k].get("test_accuracy") is not None]
+    return sum(diffs) / len(diffs) if diffs else None
+
+
+def goals(sets: dict[str, Any], method: str = "automl") -> dict[str, Any]:
+    """Issue 21's goals per set: ``method`` minus the loop and minus the specialist of the set's
+    kind (the specialist with the best mean there), each as the mean of paired per-seed
+    differences, and the largest overrun of T; across the suite, the two means."""
+    rows, ours, theirs = {}, [], []
+    for name, s in sets.items():
+        ms = s["methods"]
+        if method not in ms:
+            continue
+        spec = max((m for m in ms if m in SPECIALISTS and ms[m]["test_accuracy_mean"] is not None),
+                   key=lambda m: ms[m]["test_accuracy_mean"], default=None)
+        rows[name] = {
+            "mean": ms[method]["test_accuracy_mean"], "specialist": spec,
+            "vs_loop": _paired(ms[method], ms["loop"]) if "loop" in ms else None,
+            "vs_specialist": _paired(ms[method], ms[spec]) if spec else None,
+            "overrun_max_s": max(r["overrun_s"] for r in ms[method]["seeds"].values())}
+        if spec and ms[method]["test_accuracy_mean"] is not None:
+            ours.append(ms[method]["test_accuracy_mean"])
+            theirs.append(ms[spec]["test_accuracy_mean"])
+    print(f"\n### Issue 21 goals: {method} minus the loop and minus the specialist, points "
+          "(mean of paired per-seed differences)\n\n| set | specialist | vs loop (>= 0) "
+          "| vs specialist (>= -2) | largest overrun s (<= 3) |\n|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['specialist'] or '–'} | {_pct(r['vs_loop'])} "
+              f"| {_pct(r['vs_specialist'])} | {r['overrun_max_s']:+.1f} |")
+    print(f"\nsets with a specialist ({len(ours)}): {method} {_pct(mean_std(ours)[0])}, "
+          f"specialists {_pct(mean_std(theirs)[0])}")
+    return {"per_set": rows, "mean": mean_std(ours)[0], "specialists_mean": mean_std(theirs)[0]}
 
 
 def plot(sets: dict[str, Any], plots: Path) -> list[str]:
@@ -110,8 +149,10 @@ def report(results: dict[str, list[dict[str, Any]]], budgets: dict[str, float],
     for name, s in sets.items():
         print_set(name, s)
     print_summary(sets, methods)
+    summary_goals = goals(sets)
     written = plot(sets, plots)
     for name, s in sets.items():
         s.update(kind=SUITE[name].kind, reference=SUITE[name].reference,
                  source=SUITE[name].source)
-    return {"seeds": seeds, "methods": methods, "plots": written, "sets": sets}
+    return {"seeds": seeds, "methods": methods, "plots": written, "sets": sets,
+            "goals": summary_goals}

@@ -17,6 +17,7 @@ from typing import Any
 
 from automl.policy.front import hypervolume_steps, pareto_front
 from automl.policy.ranking import Point
+from benchmarks.specialists import SPECIALISTS
 
 Trial = dict[str, Any]
 # The hypervolume's reference point on the scaled axes: accuracy 0 and the top of the cost
@@ -123,7 +124,7 @@ def _run_row(run: dict[str, Any], budget: float, bounds: tuple[float, float]) ->
     """One (method, seed) run's figures."""
     row: dict[str, Any] = {"wall_s": run["wall_s"], "overrun_s": run["wall_s"] - budget,
                            "error": run.get("error")}
-    if run["method"] == "minirocket":
+    if run["method"] in SPECIALISTS:
         return {**row, "test_accuracy": run.get("test_accuracy"),
                 "fit_predict_s": run.get("fit_predict_s"), "first_fit_s": run.get("first_fit_s")}
     trials = run.get("trials", [])

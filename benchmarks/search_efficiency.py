@@ -8,7 +8,8 @@ For every data set of the suite and every seed, each method gets the same wall t
 * ``automl``: ``automl search --timeout T`` with defaults only; ablations, each with one
   ``--set``: ``automl_ce`` (loss fixed to cross-entropy), ``automl_norocket`` (``auto`` without
   the rocket family), ``automl_rocket`` (rocket offered on every data set);
-* ``minirocket``: aeon's MiniRocket on the sequence sets (an anchor, not bound to T).
+* the specialists of ``specialists.py`` (anchors, not bound to T): ``minirocket`` on the
+  sequence sets, ``hgb`` (HistGradientBoosting) and ``rf`` (random forest) on tables and images.
 
 Every method runs as its own process, one after another, and each (set, seed, method) result is
 a JSON file in ``--out``: a rerun skips what is there (with the same T and epochs).
@@ -34,10 +35,11 @@ sys.path.insert(0, str(REPO))  # runnable from anywhere
 from benchmarks.common import cpu_model  # noqa: E402
 from benchmarks.efficiency_report import report  # noqa: E402
 from benchmarks.hand_loop import VAL_FRACTION, hand_loop  # noqa: E402
+from benchmarks.specialists import SPECIALISTS, applies, fit_score  # noqa: E402
 from benchmarks.suite import MAIN, QUICK, SUITE  # noqa: E402
 
 METHODS = ("loop", "loop_asha", "automl", "automl_ce", "automl_norocket", "automl_rocket",
-           "minirocket")
+           *SPECIALISTS)
 # The one setting each automl ablation changes.
 ABLATIONS = {
     "automl_ce": 'search.loss="ce"',
@@ -45,24 +47,8 @@ ABLATIONS = {
     # every family named (the default since issue 21; before it, rocket only on signal-like data)
     "automl_rocket": 'search.arch_options.families=["mlp", "cnn1d", "cnn2d", "rocket"]',
 }
-DEFAULT_METHODS = ("loop", "loop_asha", "automl", "automl_ce", "minirocket")
-SEQUENCE_KINDS = ("sequence", "multichannel")
+DEFAULT_METHODS = ("loop", "loop_asha", "automl", "automl_ce", *SPECIALISTS)
 EPOCHS = 30
-
-
-def minirocket(name: str, seed: int) -> dict[str, Any]:
-    """aeon's MiniRocket on the official split. The first fit compiles numba kernels, so it is
-    timed apart from a second, warm fit whose model is the one scored."""
-    from aeon.classification.convolution_based import MiniRocketClassifier
-
-    x, y, x_test, y_test = SUITE[name].load()
-    t = time.perf_counter()
-    MiniRocketClassifier(random_state=seed, n_jobs=1).fit(x, y).predict(x_test[:2])
-    first = time.perf_counter() - t
-    t = time.perf_counter()
-    clf = MiniRocketClassifier(random_state=seed, n_jobs=1).fit(x, y)
-    acc = float((clf.predict(x_test) == y_test).mean())
-    return {"test_accuracy": acc, "fit_predict_s": time.perf_counter() - t, "first_fit_s": first}
 
 
 def write_npz(name: str, out: Path) -> Path:
@@ -257,8 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.run_one:  # child: one method, result as the last line of stdout
         name, seed = args.sets[0], int(args.child_seed)
-        if args.run_one == "minirocket":
-            res = minirocket(name, seed)
+        if args.run_one in SPECIALISTS:
+            res = fit_score(args.run_one, name, seed)
         else:
             res = hand_loop(name, seed, float(args.child_budget), float(args.t0), args.epochs,
                             asha=args.run_one == "loop_asha")
@@ -274,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.sets:
         for seed in seeds:
             for method in args.methods:
-                if method == "minirocket" and SUITE[name].kind not in SEQUENCE_KINDS:
+                if not applies(method, name):
                     continue
                 path = out / "runs" / f"{name}__seed{seed}__{method}.json"
                 old = json.loads(path.read_text()) if path.exists() else None

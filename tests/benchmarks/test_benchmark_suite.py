@@ -113,7 +113,7 @@ def test_suite_entries_are_complete() -> None:
     # A full run covers the sets the defaults were judged on; the held-out ones only on demand.
     assert set(MAIN) == {"digits", "digits_flat", "breast_cancer", "wine", "gunpoint",
                          "italy_power", "basic_motions", "gunpoint_alt", "pickup_gesture",
-                         "pulses52"}
+                         "pulses52", "tissue_genes", "olive_oil", "glass"}
     assert all(SUITE[n].heldout for n in set(SUITE) - set(MAIN))
 
 
@@ -202,14 +202,16 @@ def test_search_efficiency_smoke_run_writes_summary(tmp_path: Path) -> None:
     args = [sys.executable, str(ROOT / "benchmarks" / "search_efficiency.py"), "--sets", "wine",
             "--seeds", "1", "--budget-scale", "0.05", "--out", str(tmp_path / "out"),
             "--plots", str(tmp_path / "plots")]
-    proc = subprocess.run([*args, "--methods", "loop,automl"], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run([*args, "--methods", "loop,automl,hgb,minirocket"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert {"machine", "seeds", "methods", "budget_scale", "sets"} <= set(summary)
     wine = summary["sets"]["wine"]
     assert wine["budget_s"] == pytest.approx(3.0) and wine["kind"] == "tabular"
-    assert set(wine["methods"]) == {"loop", "automl"}
+    assert set(wine["methods"]) == {"loop", "automl", "hgb"}  # MiniRocket reads sequences only
+    assert "fit_predict_s_mean" in wine["methods"]["hgb"]
+    assert summary["goals"]["per_set"]["wine"]["specialist"] == "hgb"
     loop = wine["methods"]["loop"]
     # Above what always answering wine's most common test class scores (computed here, from
     # the same split): a trained net on standardized wine is far above it.
