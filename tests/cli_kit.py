@@ -3,6 +3,12 @@ where the process is the point (signals, kill -9, workers, launchers, start-up, 
 run); or in this process (:func:`run_here`), through the same console-script entry point, where
 only the search's behaviour is checked: no interpreter start and no imports to pay again.
 
+A :func:`run_cli` process is forked from a pre-imported parent (``cli_zygote.py``, one per test
+worker): its own pid, exit code, streams, folder and environment, without the 3-4 CPU-seconds
+of imports a fresh interpreter pays (the suite ran about 60 such processes, and is CPU-bound).
+``fresh=True`` (or ``AUTOML_TEST_FRESH_CLI=1`` for the whole suite) starts a new interpreter
+instead, where the start itself is under test or where an import reads the environment.
+
 Both return a :class:`subprocess.CompletedProcess` (``returncode``, ``stdout``, ``stderr``), so
 a test can move from one to the other by changing the runner. Tests import it by name
 (``from cli_kit import run_cli``): ``tests/`` is on ``sys.path`` through its ``conftest.py``.
@@ -12,9 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
+import select
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -38,11 +49,74 @@ def _check(proc: subprocess.CompletedProcess[str], args: tuple[str, ...]) -> Non
                              f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
 
 
+class _Zygote:
+    """The pre-imported parent of :func:`run_cli`'s processes (see ``cli_zygote.py``)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "cli_zygote.py")], cwd=REPO, env=_env(None),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        self.pending = b""
+
+    def reply(self, timeout: float | None) -> dict[str, int] | None:
+        """The next reply line, or None if none came within ``timeout`` seconds."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], wait)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError("the CLI zygote (tests/cli_zygote.py) died")
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, args: tuple[str, ...], cwd: Path, env: dict[str, str],
+            timeout: float) -> subprocess.CompletedProcess[str]:
+        assert self.proc.stdin is not None
+        with tempfile.TemporaryDirectory(prefix="automl-cli-") as tmp:
+            out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
+            req = {"args": list(args), "cwd": str(cwd), "env": env, "out": str(out),
+                   "err": str(err)}
+            self.proc.stdin.write(json.dumps(req).encode() + b"\n")
+            started = self.reply(60)
+            assert started is not None, "the CLI zygote did not fork"
+            done = self.reply(timeout)
+            if done is None:
+                os.kill(started["pid"], signal.SIGKILL)
+                self.reply(None)
+                raise subprocess.TimeoutExpired(["automl", *args], timeout, out.read_text(),
+                                                err.read_text())
+            return subprocess.CompletedProcess(["automl", *args], done["code"],
+                                               out.read_text(), err.read_text())
+
+
+_zygote: _Zygote | None = None
+
+
 def run_cli(*args: str, cwd: Path, check: bool = True, timeout: float = 300,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``automl ARGS`` in a new process in ``cwd``, as a user runs it."""
-    proc = subprocess.run([*AUTOML, *args], cwd=cwd, env=_env(env), capture_output=True,
-                          text=True, timeout=timeout)
+            env: dict[str, str] | None = None,
+            fresh: bool = False) -> subprocess.CompletedProcess[str]:
+    """``automl ARGS`` in a process of its own in ``cwd``, as a user runs it: forked from the
+    pre-imported parent unless ``fresh`` (a new interpreter: see the module doc)."""
+    global _zygote
+    if fresh or os.environ.get("AUTOML_TEST_FRESH_CLI") == "1":
+        proc = subprocess.run([*AUTOML, *args], cwd=cwd, env=_env(env), capture_output=True,
+                              text=True, timeout=timeout)
+    else:
+        if _zygote is None or _zygote.proc.poll() is not None:
+            _zygote = _Zygote()
+        try:
+            proc = _zygote.run(args, cwd, _env(env), timeout)
+        except subprocess.TimeoutExpired:  # the child was killed and reaped: still in step
+            raise
+        except BaseException:  # its replies may be out of step now: the next call starts anew
+            _zygote.proc.kill()
+            _zygote = None
+            raise
     if check:
         _check(proc, args)
     return proc
@@ -53,8 +127,6 @@ def run_here(*args: str, cwd: Path, check: bool = True, timeout: float | None = 
     """``automl ARGS`` through the console-script entry point in this process, in ``cwd``
     (``timeout`` is accepted for symmetry; pytest-timeout bounds the test). An exception that
     escapes the CLI is returned as a failure with its traceback on stderr, exit code 99."""
-    import time
-
     from automl.cli import app
 
     # The entry point reads the command's start (a --timeout counts from it) at import time,

@@ -78,8 +78,9 @@ def stray_ranks() -> list[int]:
     """PIDs of processes below this one that are not its long-lived helpers.
 
     multiprocessing keeps two helpers as direct children for the life of the process: the
-    resource tracker and the forkserver the ranks fork from. Anything else below us -- a rank,
-    an agent, a child of the forkserver -- is an orphan-to-be.
+    resource tracker and the forkserver the ranks fork from; ``cli_kit`` keeps a third, the
+    pre-imported parent of its ``automl`` processes (``cli_zygote.py``). Anything else below
+    us -- a rank, an agent, a child of a helper -- is an orphan-to-be.
     """
     me = os.getpid()
     parent_of: dict[int, int] = {}
@@ -96,7 +97,8 @@ def stray_ranks() -> list[int]:
             parent_of[pid] = int(fields[1])
     helpers = {
         pid for pid, ppid in parent_of.items()
-        if ppid == me and (b"forkserver" in cmdline[pid] or b"resource_tracker" in cmdline[pid])
+        if ppid == me and any(h in cmdline[pid] for h in (b"forkserver", b"resource_tracker",
+                                                          b"cli_zygote"))
     }  # fmt: skip
 
     def below_me(pid: int) -> bool:

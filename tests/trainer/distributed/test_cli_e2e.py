@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_kit import run_cli
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def _automl(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "automl", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return run_cli(*args, cwd=cwd).stdout
 
 
 def test_search_with_two_processes_per_trial_fills_the_cost_columns(tmp_path: Path) -> None:
