@@ -235,6 +235,7 @@ class Objective:
         k = self.plan.cv_folds
         if not k:
             return
+        why: list[str] = []
         with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
             score = score_contender(
                 self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
@@ -244,9 +245,11 @@ class Objective:
                 on_start=lambda: self.reporter.trial_started(
                     trial.number, f"{k}-fold cross-validation"),
                 seconds_per_fold=took, seconds_left=self.deadline.left(),
-                train=self.train_fn)
+                train=self.train_fn, why=why)
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
+        if why:  # a contender without folds: which evidence is missing, and why
+            trial.set_user_attr("cv_skipped", why[0])
 
     def _finish(self, trial: optuna.Trial, result: Any, costs: dict[str, Any], key: str,
                 stopped: str | None) -> float | Sequence[float]:

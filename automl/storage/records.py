@@ -54,6 +54,9 @@ class TrialRecord:
     cv_loss: float | None = None
     cv_folds: int | None = None
     cv_samples: int | None = None
+    # why a contender has no folds: raced out (its first folds could not reach the best
+    # cross-validated figure), no time for them, or the deadline in them
+    cv_skipped: str | None = None
     # mean validation accuracy of the last RECENT_EPOCHS epochs trained (breaks holdout ties)
     val_recent: float | None = None
     # test accuracy of each class by name (None: no test sample of it), and the training
@@ -79,6 +82,9 @@ class TrialRecord:
         """How the accuracy that picks ``best`` was measured."""
         if self.cv_folds:
             return f"{self.cv_folds}-fold CV, n={self.cv_samples}"
+        if self.cv_skipped:  # "raced out", "no time", "deadline": the first words say it
+            return "holdout; folds " + ("raced out" if self.cv_skipped.startswith("raced")
+                                        else "cut by time")
         return "holdout"
 
     def cost(self, name: str) -> float | None:

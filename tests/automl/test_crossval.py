@@ -61,9 +61,10 @@ def test_cross_validate_trains_every_fold_and_stops_at_the_deadline() -> None:
     assert score is not None and score.folds == 3 and score.samples == 50
     assert score.accuracy > 0.8  # the classes are far apart
     assert 0.0 <= score.std < 0.2
-    calls = iter([True, True, False])
+    calls, why = iter([True, True, False]), []
     assert cross_validate(spec, loss_from_dict(loss), _splits(), cfg, 3,
-                          keep_going=lambda: next(calls, False)) is None
+                          keep_going=lambda: next(calls, False), why=why) is None
+    assert why == ["deadline in fold 1 of 3"]  # checked before the fold and after its 1st epoch
 
 
 def test_a_contender_that_cannot_become_the_best_stops_early() -> None:
@@ -77,9 +78,12 @@ def test_a_contender_that_cannot_become_the_best_stops_early() -> None:
         return True
 
     # Even three perfect folds cannot lift the mean above 1.0: raced out after the first.
+    why: list[str] = []
     assert cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
-                          keep_going=counting, to_beat=1.01) is None
+                          keep_going=counting, to_beat=1.01, why=why) is None
     assert len(epochs_run) == 1 + 5  # a check before the one fold, then one per epoch
+    assert len(why) == 1 and why[0].startswith("raced out after fold 1 of 3: mean ")
+    assert why[0].endswith("could not reach 1.010")
     full = cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
                           keep_going=lambda: True, to_beat=0.0)
     assert full is not None and full.folds == 3
@@ -97,14 +101,18 @@ def test_a_contender_is_cross_validated_only_if_its_folds_fit_in_the_time_left(
     cfg = TrainConfig(epochs=2, batch_size=8, lr=1e-2, num_threads=1, latency_repeats=0)
     started: list[int] = []
 
+    why: list[str] = []
+
     def score(seconds_left: float, val_accuracy: float = 0.9):  # noqa: ANN202
         return score_contender(st, "cv", _splits(), val_accuracy, spec,
                                loss_from_dict({"kind": "ce"}), cfg, 3, lambda: True,
                                lambda: started.append(1), seconds_per_fold=10.0,
-                               seconds_left=seconds_left)
+                               seconds_left=seconds_left, why=why)
 
     assert score(29.0) is None and not started  # 3 folds of ~10 s do not fit in 29 s
+    assert why == ["no time: 3 folds of about 10.0 s, 29.0 s left"]
     assert score(1000.0, val_accuracy=0.5) is None and not started  # not a contender
+    assert len(why) == 1  # ... which needs no folds, so it has no reason to give
     result = score(30.0)
     assert started == [1] and result is not None and result.folds == 3
 
@@ -121,6 +129,7 @@ def test_no_fold_starts_once_the_time_is_up() -> None:
 
     # The deadline passed between the candidate's training and its folds: none is trained
     # (its data fit, e.g. rocket's features, would come before its first epoch's check).
+    why: list[str] = []
     assert cross_validate(spec, loss_from_dict({"kind": "ce"}), _splits(), cfg, 3,
-                          keep_going=lambda: False, train=train) is None
-    assert trained == []
+                          keep_going=lambda: False, train=train, why=why) is None
+    assert trained == [] and why == ["deadline before fold 1 of 3"]

@@ -79,10 +79,15 @@ def test_only_contenders_are_cross_validated(runs: dict[str, list[Any]]) -> None
                 continue
             one = 1.0 / r.val_samples
             contender = best is not None and r.val_accuracy >= best - one - 1e-12
-            if r.cv_accuracy is not None:
+            if r.cv_accuracy is not None or r.cv_skipped is not None:
                 assert contender, (case, r.number, r.val_accuracy, best)
+            if contender:  # folds, or the reason it has none (raced out, no time, deadline)
+                assert (r.cv_accuracy is None) != (r.cv_skipped is None), (case, r.number)
+                assert r.validation.startswith("holdout; folds " if r.cv_skipped else "5-fold CV")
             best = r.val_accuracy if best is None else max(best, r.val_accuracy)
-    assert any(r.cv_accuracy is not None for rs in runs.values() for r in rs)
+    every = [r for rs in runs.values() for r in rs]
+    assert any(r.cv_accuracy is not None for r in every)
+    assert any((r.cv_skipped or "").startswith("raced out after fold") for r in every)
 
 
 def test_a_new_pareto_search_starts_with_the_cheapest_of_each_family(
