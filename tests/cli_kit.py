@@ -5,7 +5,7 @@ only the search's behaviour is checked: no interpreter start and no imports to p
 
 A :func:`run_cli` process is forked from a pre-imported parent (``cli_zygote.py``, one per test
 worker): its own pid, exit code, streams, folder and environment, without the 3-4 CPU-seconds
-of imports a fresh interpreter pays (the suite ran about 60 such processes, and is CPU-bound).
+of imports a fresh interpreter pays.
 ``fresh=True`` (or ``AUTOML_TEST_FRESH_CLI=1`` for the whole suite) starts a new interpreter
 instead, where the start itself is under test or where an import reads the environment.
 

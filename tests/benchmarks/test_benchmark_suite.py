@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -71,14 +70,10 @@ def test_digits_flat_is_digits_flattened() -> None:
 
 @pytest.mark.parametrize("name", sorted(AEON_SETS))
 def test_aeon_loaders_keep_the_official_split(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, offline: None
 ) -> None:
     pytest.importorskip("aeon")
 
-    def no_network(*_args: object) -> None:
-        raise AssertionError("the suite must read aeon's bundled files, not download")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
     n_train, n_test, shape, classes = AEON_SETS[name]
     x, y, x_test, y_test = _check_arrays(name)
     assert (len(x), len(x_test), x.shape[1:]) == (n_train, n_test, shape)

