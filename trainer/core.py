@@ -69,6 +69,8 @@ class Fitted:
     test_accuracy: float  # in cfg.metric
     peak_memory_mb: float | None  # the largest rank's peak: what each device must hold
     test_per_class: list[float | None] | None = None  # accuracy on each class's test samples
+    # the start's own held-out figure (rocket's ridge: leave-one-out) and its sample count
+    loo: tuple[float, int] | None = None
 
     def result(
         self, costs: Costs | None = None, comm_bytes_per_step: float | None = None
@@ -86,6 +88,8 @@ class Fitted:
             peak_memory_mb=self.peak_memory_mb,
             comm_bytes_per_step=comm_bytes_per_step,
             costs=costs,
+            loo_accuracy=self.loo[0] if self.loo else None,
+            loo_samples=self.loo[1] if self.loo else None,
             val_loss=best_val_loss([*([out.start] if out.start else []), *out.history],
                                    out.best_epoch),
         )
@@ -106,8 +110,7 @@ def fit(
     set_checkpointing(model, cfg.checkpointing)
     model.to(device)
     prepare = getattr(model, "fit_to_data", None)  # a data-dependent initialisation, if any
-    if callable(prepare):
-        prepare(splits.x_train, splits.y_train)  # the full split, the same on every rank
+    held_out = prepare(splits.x_train, splits.y_train) if callable(prepare) else None
     if strategy.rank:
         torch.manual_seed(cfg.seed + RANK_SEED_STRIDE * strategy.rank)
     loss_fn = (request.loss_factory or default_loss_factory)(request.loss_spec, class_counts)
@@ -134,4 +137,13 @@ def fit(
         test_accuracy=test.score(cfg.metric),
         test_per_class=test.per_class_accuracy(),
         peak_memory_mb=None if peak < 0 else peak,
+        loo=_loo_score(held_out, len(class_counts), cfg.metric),
     )
+
+
+def _loo_score(held_out: Any, num_classes: int, metric: str) -> tuple[float, int] | None:
+    """``metric`` of a fitted start's held-out evidence ``(pred, target)``, and its size."""
+    if held_out is None or not len(held_out[1]):
+        return None
+    pred, target = (t.detach().cpu().numpy() for t in held_out[:2])
+    return Tallies.of(pred, target, num_classes).score(metric), len(target)

@@ -143,3 +143,7 @@ class TrainResult:
     costs: Costs | None = None
     val_loss: float | None = None  # validation cross-entropy at the kept (best) epoch
     test_per_class: list[float | None] | None = None  # per class test accuracy (None: absent)
+    # A fitted start's own held-out figure, in the same metric: rocket's ridge head scored by
+    # leave-one-out over the training samples it was fitted on (closed form, no extra fit)
+    loo_accuracy: float | None = None
+    loo_samples: int | None = None

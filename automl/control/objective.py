@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from automl.control import interrupts
 from automl.control.cheap_start import START_ATTR, STRONG
-from automl.control.crossval import TrainFn, default_train, score_contender
+from automl.control.crossval import TrainFn, closed_form_score, default_train, score_contender
 from automl.control.dedup import answer_repeat, candidate_key
 from automl.control.loss_probes import PROBE
 from automl.control.reporting import NullReporter, Reporter
@@ -236,8 +236,9 @@ class Objective:
         if not k:
             return
         why: list[str] = []
+        score = closed_form_score(result)  # rocket's own leave-one-out: no fold to train
         with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
-            score = score_contender(
+            score = score or score_contender(
                 self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
                 # The refit's reserve is open to a contender's folds: a choice made without
                 # them cost more than a refit (benchmarks/RESULTS.md, issue 21).

@@ -80,6 +80,8 @@ class TrialRecord:
     @property
     def validation(self) -> str:
         """How the accuracy that picks ``best`` was measured."""
+        if self.cv_folds and self.cv_folds == self.cv_samples:
+            return f"leave-one-out, n={self.cv_samples}"
         if self.cv_folds:
             return f"{self.cv_folds}-fold CV, n={self.cv_samples}"
         if self.cv_skipped:  # "raced out", "no time", "deadline": the first words say it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -20,6 +20,15 @@ from search_spaces.arch.specs import (
     MLPSpec,
 )
 from search_spaces.registry import Registry
+
+
+class HeldOut(NamedTuple):
+    """A data-dependent start's own held-out evidence: the classes it predicts for training
+    samples it was fitted without (rocket's ridge head: leave-one-out, in closed form),
+    beside their true classes."""
+
+    pred: torch.Tensor
+    target: torch.Tensor
 
 
 class SearchNet(nn.Module):
@@ -73,13 +82,15 @@ class SearchNet(nn.Module):
         return self._segments[1]
 
     @torch.no_grad()
-    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> HeldOut | None:
         """Initialise from the training split, for kinds that have such a step (``rocket``:
         the transform's biases and a ridge fit of its head); nothing for the others. The
-        trainer calls it once, before the first step, with the same data on every rank."""
+        trainer calls it once, before the first step, with the same data on every rank.
+        Returns the fit's held-out evidence where it has some (rocket: leave-one-out)."""
         builder = ARCH_BUILDERS.get(self.spec.kind) if self.spec is not None else None
         if builder is not None and builder.fit_to_data is not None:
-            builder.fit_to_data(self, x, y)
+            return builder.fit_to_data(self, x, y)
+        return None
 
     def extra_repr(self) -> str:
         return f"checkpointing={self.checkpointing!r}"
@@ -143,7 +154,7 @@ class ArchBuilder:
 
     parts: Callable[[Any], tuple[nn.Module, list[nn.Module], nn.Module]]
     count_layers: Callable[[Any], int]
-    fit_to_data: Callable[[SearchNet, torch.Tensor, torch.Tensor], None] | None = None
+    fit_to_data: Callable[[SearchNet, torch.Tensor, torch.Tensor], HeldOut | None] | None = None
     # Its head starts from a closed-form fit to the training data (rocket's ridge), so more
     # data improves it without the variance of another SGD run (see fitted_head).
     fitted_head: bool = False

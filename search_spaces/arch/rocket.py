@@ -14,8 +14,7 @@ test accuracy from the ridge fit alone, where heads trained from random weights 
 89-100 % depending on norm and learning rate, and the CNNs 85-93 %).
 
 The biases are saved with the weights. Under ``torch.distributed`` every rank fits them on the
-same series and rank 0's are broadcast besides. A network used without ``fit_to_data`` fits
-them on its first training batch instead.
+same series (rank 0's broadcast besides); without ``fit_to_data``, on the first training batch.
 
 Trial parameters: ``n_features`` (the transform's size, a choice), ``norm``, ``dropout``.
 """
@@ -36,7 +35,7 @@ from torch import nn
 from search_spaces._fields import as_choices, choices_of, ints_from, set_field
 from search_spaces.arch.blocks import one_channel, register_series_affine
 from search_spaces.arch.mlp import sample_dropout
-from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet
+from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, HeldOut, SearchNet
 from search_spaces.arch.ridge import fit_linear_head
 from search_spaces.arch.specs import NORMS, ROCKET_KERNELS, RocketSpec
 from search_spaces.base import ARCH_SPACES, InputInfo, TrialLike
@@ -248,14 +247,15 @@ def _rocket(spec: RocketSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
     return RocketFeatures(spec), [], head
 
 
-def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Biases from the training series, then the head's ridge fit on (at most
-    ``RIDGE_MAX_SAMPLES`` of) them; the subset is drawn from torch's seeded RNG."""
+def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
+    """Biases from the training series, then the head's ridge fit on at most
+    ``RIDGE_MAX_SAMPLES`` of them (torch's seeded RNG draws which); their leave-one-out."""
     rows = torch.randperm(len(x))[:RIDGE_MAX_SAMPLES].to(x.device)
-    assert isinstance(net.stem, RocketFeatures) and isinstance(net.head, nn.Sequential)
-    assert isinstance(net.spec, RocketSpec)
+    assert isinstance(net.stem, RocketFeatures) and isinstance(net.spec, RocketSpec)
+    assert isinstance(net.head, nn.Sequential)
     features = net.stem.fit_to_data(x[rows])
-    fit_linear_head(net.head, features, y[rows], net.spec.num_classes)
+    return HeldOut(fit_linear_head(net.head, features, y[rows], net.spec.num_classes).loo_pred,
+                   y[rows])
 
 
 # Layers: the Linear head; the transform holds no weights (its convolutions are functional).

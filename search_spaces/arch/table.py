@@ -16,7 +16,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, SearchNet, build_model, count_layers
+from search_spaces.arch.net import (
+    ARCH_BUILDERS,
+    ArchBuilder,
+    HeldOut,
+    SearchNet,
+    build_model,
+    count_layers,
+)
 from search_spaces.arch.table_spec import TableSpec
 from search_spaces.base import InputInfo, TrialLike
 
@@ -109,7 +116,7 @@ def _table_layers(spec: TableSpec) -> int:
     return count_layers(spec.body)
 
 
-def _fit_table(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> None:
+def _fit_table(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut | None:
     """The encoder's bin edges, then the body's data-dependent start, if its kind has one
     (rocket's biases and ridge head), on the encoded rows through a view that shares the
     body's modules. A body without one costs no pass over the training rows."""
@@ -118,8 +125,9 @@ def _fit_table(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> None:
     assert isinstance(encoder, TableEncoder)
     encoder.fit(x)
     fit_body = ARCH_BUILDERS.get(net.spec.body.kind).fit_to_data
-    if fit_body is not None:
-        fit_body(SearchNet(stem, list(net.blocks), net.head, spec=net.spec.body), encoder(x), y)
+    if fit_body is None:
+        return None
+    return fit_body(SearchNet(stem, list(net.blocks), net.head, spec=net.spec.body), encoder(x), y)
 
 
 ARCH_BUILDERS.register("table")(ArchBuilder(_table, _table_layers, _fit_table))

@@ -227,3 +227,32 @@ def test_the_next_strong_start_is_the_best_measured_familys() -> None:
     assert next_strong(pending, [trial("mlp", "COMPLETE", 0.7),
                                  trial("cnn1d", "COMPLETE", 0.7)]) == 0
     assert next_strong(pending, []) == 0
+
+
+def test_rocket_is_judged_by_its_own_leave_one_out_and_never_trains_folds(tmp_path: Path
+                                                                          ) -> None:
+    # Issue 21: on small data a rocket contender's folds were raced out or out of time, so a
+    # one-sample holdout lead chose it (wine, seed 1). Its ridge head's leave-one-out figure
+    # comes with every training at no cost, and serves as its cross-validated score.
+    calls: list[tuple[str, bool]] = []  # (kind, a fold's training)
+
+    def train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None, **kw: Any
+              ) -> Any:
+        calls.append((arch.kind, len(data.y_test) == 0))  # folds have no test split
+        result = kit.fake_train(arch, loss, data, cfg, on_epoch, **kw)
+        if arch.kind != "rocket":
+            return result
+        return result.__class__(**{**vars(result), "loo_accuracy": result.val_accuracy - 0.1,
+                                   "loo_samples": len(data.y_train)})
+
+    _, records = _searched(tmp_path, "loo", train, {
+        "study.trials": 12, "trainer.epochs": 3, "study.objective": "val_accuracy",
+        "search.cross_validate": True})
+    rockets = [r for r in records if r.state == "COMPLETE" and r.arch["kind"] == "rocket"]
+    assert rockets and ("rocket", True) not in calls  # no rocket fold was trained
+    for r in rockets:
+        assert r.cv_accuracy == pytest.approx(r.val_accuracy - 0.1)
+        assert r.cv_folds == r.cv_samples == sum(r.class_counts or [])  # the training split
+        assert r.validation == f"leave-one-out, n={r.cv_samples}" and r.cv_skipped is None
+    others = [r for r in records if r.state == "COMPLETE" and r.arch["kind"] != "rocket"]
+    assert all(r.cv_folds != r.cv_samples for r in others if r.cv_folds)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_rocket import _Recorder, _signals
+from test_rocket import _Recorder, _signals, spec
 from torch import nn
 
-from search_spaces import LossSpec
+from search_spaces import LossSpec, MLPSpec
+from search_spaces.arch.net import HeldOut
 from trainer import DataSplits, TrainConfig, train
 
 
@@ -77,3 +78,35 @@ def test_a_tie_with_the_start_keeps_the_start() -> None:
                    model_factory=lambda _spec: _Oracle())  # lr 0: every epoch equals the start
     assert [r.val_accuracy for r in result.history] == [result.val_accuracy] * 2
     assert result.best_epoch == 0
+
+
+class _Reported(_Oracle):
+    """The oracle, reporting held-out evidence: 3 of 4 class-0 samples right, 2 class-1."""
+
+    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
+        super().fit_to_data(x, y)
+        return HeldOut(torch.tensor([0, 0, 0, 1, 1, 1]), torch.tensor([0, 0, 0, 0, 1, 1]))
+
+
+@pytest.mark.parametrize(("metric", "figure"), [("accuracy", 5 / 6),
+                                                ("balanced_accuracy", (3 / 4 + 1) / 2)])
+def test_a_fitted_starts_held_out_evidence_reaches_the_result_in_the_metric(
+        metric: str, figure: float) -> None:
+    (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(20, 1), _signals(20, 2)
+    cfg = TrainConfig(epochs=1, batch_size=16, latency_repeats=0, device="cpu", seed=0,
+                      metric=metric)
+    result = train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg,
+                   model_factory=lambda _spec: _Reported())
+    assert result.loo_accuracy == pytest.approx(figure) and result.loo_samples == 6
+
+
+def test_rocket_reports_its_ridge_heads_leave_one_out_and_an_mlp_none() -> None:
+    (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(20, 1), _signals(20, 2)
+    splits = DataSplits(x, y, xv, yv, xt, yt, 2)
+    cfg = TrainConfig(epochs=1, batch_size=16, latency_repeats=0, device="cpu", seed=0)
+    rocket = train(spec((80,), 1000), LossSpec("ce"), splits, cfg)
+    assert rocket.loo_samples == 60  # every training series, each scored without itself
+    assert rocket.loo_accuracy is not None and rocket.loo_accuracy >= 0.9  # separable bumps
+    mlp = train(MLPSpec(input_shape=(80,), num_classes=2, hidden=(16,)), LossSpec("ce"),
+                splits, cfg)
+    assert mlp.loo_accuracy is None and mlp.loo_samples is None

@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from sklearn.linear_model import RidgeClassifier, RidgeClassifierCV
+from sklearn.model_selection import LeaveOneOut, cross_val_predict
 from torch import nn
 
 from search_spaces import LossSpec, RocketSpec, build_model
@@ -200,11 +201,27 @@ def _data(n: int = 45, p: int = 300, k: int = 3, seed: int = 0) -> tuple[np.ndar
 def test_ridge_classifier_is_scikit_learns_ridge_classifier_cv(seed: int) -> None:
     x, y = _data(seed=seed)
     z = x - x.mean(0)
-    weight, intercept, alpha = ridge_classifier(torch.from_numpy(z), torch.from_numpy(y), 3)
+    weight, intercept, alpha, _ = ridge_classifier(torch.from_numpy(z), torch.from_numpy(y), 3)
     ref = RidgeClassifierCV(alphas=ALPHAS).fit(z, y)
     assert alpha == pytest.approx(ref.alpha_)
     np.testing.assert_allclose(weight.numpy(), ref.coef_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(intercept.numpy(), ref.intercept_, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(("seed", "n", "p", "k", "sep"),
+                         [(0, 45, 300, 3, 0.1), (1, 60, 20, 4, 0.3), (3, 80, 50, 2, 0.1)])
+def test_leave_one_out_is_exact_and_chooses_scikit_learns_alpha_on_hard_data(
+        seed: int, n: int, p: int, k: int, sep: float) -> None:
+    # Weakly separated classes: the intercept's share of the hat matrix decides (without it
+    # the first case chose alpha 0.001, not 215, and read 100 % leave-one-out accuracy).
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    x = rng.standard_normal((n, p)) + sep * rng.standard_normal((k, p))[y]
+    fit = ridge_classifier(torch.from_numpy(x - x.mean(0)), torch.from_numpy(y), k)
+    assert fit.alpha == pytest.approx(RidgeClassifierCV(alphas=ALPHAS).fit(x, y).alpha_)
+    brute = cross_val_predict(RidgeClassifier(alpha=fit.alpha), x, y, cv=LeaveOneOut())
+    np.testing.assert_array_equal(fit.loo_pred.numpy(), brute)
+    assert (brute == y).mean() < 0.9  # hard data: a leak would show as a perfect score
 
 
 @pytest.mark.parametrize("norm", ["batch", "none"])
@@ -214,7 +231,7 @@ def test_the_head_computes_the_scaled_ridge_scores_of_standardized_features(norm
     features = torch.from_numpy(x).float()
     layer: nn.Module = nn.BatchNorm1d(x.shape[1]) if norm == "batch" else nn.Identity()
     head = nn.Sequential(layer, nn.Dropout(0.2), nn.Linear(x.shape[1], 3))
-    alpha = fit_linear_head(head, features, torch.from_numpy(y), 3)
+    alpha = fit_linear_head(head, features, torch.from_numpy(y), 3).alpha
     eps = head[0].eps if norm == "batch" else 0.0
     std = np.sqrt(x.var(0, ddof=1) + eps)
     std = std if norm == "batch" else np.maximum(std, 1e-6)
