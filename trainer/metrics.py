@@ -13,12 +13,22 @@ whole split. From them:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+NOISE_SE = 2.0  # standard errors of a validation figure that count as a clear difference
+
+
+def validation_noise(figure: float, samples: int) -> float:
+    """How far apart two validation figures near ``figure`` on ``samples`` samples must be to
+    differ by more than chance: ``NOISE_SE`` binomial standard errors, never under one sample."""
+    n = max(1, samples)
+    p = min(max(figure, 0.0), 1.0)
+    return max(NOISE_SE * math.sqrt(p * (1.0 - p) / n), 1.0 / n)
 
 
 @dataclass(frozen=True)

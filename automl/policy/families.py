@@ -4,7 +4,7 @@ Every family that can read the data gets candidates (``search_spaces.arch.auto``
 default first (``automl/control/cheap_start.py``). After that the budget follows the evidence:
 a family stops being proposed once at least :data:`MIN_TRIED` of its candidates were measured
 and the best of them trails the leader by more than the validation noise. The noise is
-:data:`NOISE_SE` standard errors of a validation figure at the leader's level,
+:data:`trainer.metrics.NOISE_SE` standard errors of a validation figure at the leader's level,
 ``sqrt(p (1 - p) / n_val)``, and never less than one validation sample. In a Pareto search a
 family that holds a point of the front stays in, however far it trails in accuracy: it is the
 best at its cost. The leader's own family always stays.
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.policy.front import pareto_front
+from trainer.metrics import validation_noise
 
 MIN_TRIED = 3  # measured candidates of a family before it may be dropped
-NOISE_SE = 2.0  # standard errors of a validation figure that count as "clearly behind"
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,7 @@ class Standing:
 
 def noise(leader: float, n_val: int) -> float:
     """How far behind ``leader`` a family's best may be before it counts as trailing."""
-    n = max(1, n_val)
-    p = min(max(leader, 0.0), 1.0)
-    return max(NOISE_SE * math.sqrt(p * (1.0 - p) / n), 1.0 / n)
+    return validation_noise(leader, n_val)
 
 
 def standings(entries: Sequence[Entry], families: Sequence[str], n_val: int, *,
