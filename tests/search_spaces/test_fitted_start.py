@@ -135,3 +135,19 @@ def test_an_epoch_must_beat_the_start_by_more_than_the_validation_noise(
         assert kept.epoch == 0 and kept.val == 0.8
     else:
         assert kept.epoch == 3 and kept.val == replaced_by  # the tie went to the later epoch
+
+
+class _Singleton(_Oracle):
+    """Held-out evidence in which class 1 has a single sample (its leave-one-out is absent)."""
+
+    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
+        super().fit_to_data(x, y)
+        return HeldOut(torch.tensor([0, 0, 0]), torch.tensor([0, 0, 1]))
+
+
+def test_no_leave_one_out_figure_where_a_class_has_one_sample() -> None:
+    (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(20, 1), _signals(20, 2)
+    cfg = TrainConfig(epochs=1, batch_size=16, latency_repeats=0, device="cpu", seed=0)
+    result = train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg,
+                   model_factory=lambda _spec: _Singleton())
+    assert result.loo_accuracy is None and result.loo_samples is None
