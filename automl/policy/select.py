@@ -13,10 +13,14 @@ FLOPs; test accuracy never takes part in a choice):
   choice is deterministic. On small data, where contenders were also cross-validated
   (:mod:`automl.policy.crossval`), the rule runs on their cross-validated accuracy (a mean over
   folds is already steady; ``val_recent`` is not consulted), among the cross-validated
-  candidates that no candidate without folds leads on the holdout: folds and a holdout are not
-  the same figure, and an early MLP's folds (0.585) once beat a rocket 28 points above it on
-  the holdout whose folds the deadline had not allowed. No figure that depends on the loss
-  trained decides: a validation loss says how confident a network is, so label smoothing,
+  candidates that no candidate without folds leads on the holdout by the validation noise or
+  more (:func:`trainer.metrics.validation_noise`, never less than one sample): folds and a
+  holdout are not the same figure, and an early MLP's folds (0.585) once beat a rocket 28
+  points above it on the holdout whose folds the deadline had not allowed; but on 6
+  validation series (ArrowHead) one sample is 17 points, and a rocket whose leave-one-out
+  (0.833) led every fold figure lost the choice to an MLP's folds (0.814) because candidates
+  without folds were one series ahead of it on the holdout. No figure that depends on the
+  loss trained decides: a validation loss says how confident a network is, so label smoothing,
   focal and the noise-robust losses would lose every tie to plain cross-entropy by construction
   (until issue 22 the validation loss came second; it decided digits and GunPoint).
 * ``knee``: :func:`automl.policy.ranking.knee` over the Pareto front of (validation accuracy,
@@ -35,6 +39,7 @@ from automl.config import DEFAULT_COST
 from automl.export.errors import ExportError
 from automl.policy.ranking import knee, measured, order_key, pareto_ranks
 from automl.storage.records import TrialRecord
+from trainer.metrics import validation_noise
 
 CHOICES = ("best", "knee")
 
@@ -62,11 +67,13 @@ def best_trial(records: Sequence[TrialRecord], cost: str = DEFAULT_COST, study: 
     recent accuracy (not cross-validated), then the higher accuracy, lower ``cost`` and trial
     number. Never the loss: it would favour the confident networks plain CE trains."""
     done = _complete(records, study)
-    # The folds compare only candidates that no candidate without folds leads on the holdout.
+    # The folds compare only candidates that no candidate without folds leads on the holdout
+    # by the validation noise or more (at least one sample).
     plain = max((float(r.val_accuracy or 0.0) for r in done if r.cv_accuracy is None),
                 default=0.0)
+    lead = validation_noise(plain, max(r.val_samples or 0 for r in done))
     validated = [r for r in done if r.cv_accuracy is not None
-                 and float(r.val_accuracy or 0.0) >= plain - 1e-12]
+                 and plain - float(r.val_accuracy or 0.0) < lead - 1e-12]
     if validated:
         return _pick(validated, lambda r: float(r.cv_accuracy or 0.0),
                      max(r.cv_samples or 0 for r in validated), cost, steady=lambda r: 0.0)

@@ -66,6 +66,17 @@ def test_accuracies_within_one_validation_sample_are_a_tie() -> None:
     assert best_trial(early, "flops").number == 2
     near = [r(0, 0.995, 100, cv_accuracy=0.99, cv_samples=50), r(1, 1.0, 100)]
     assert best_trial(near, "flops").number == 1  # led by one sample is led
+    # On 6 validation samples one sample (0.167) is within the noise (0.30 at 0.833): a lead
+    # that small does not shut out the cross-validated figures (ArrowHead, rocket's own
+    # leave-one-out 0.833 against an MLP's folds 0.814 and a convnet without folds).
+    six = [replace(x, val_samples=6) for x in (
+        rec(0, 5 / 6, 100), rec(1, 4 / 6, 100), rec(2, 5 / 6, 100))]
+    six[0] = replace(six[0], cv_accuracy=0.814, cv_samples=36)
+    six[1] = replace(six[1], cv_accuracy=0.833, cv_samples=30, cv_folds=30)
+    assert best_trial(six, "flops").number == 1
+    # Two samples behind (0.333) is beyond the noise: the rocket is shut out.
+    six[1] = replace(six[1], val_accuracy=3 / 6)
+    assert best_trial(six, "flops").number == 0
 
 
 def test_the_loss_never_breaks_a_tie() -> None:
