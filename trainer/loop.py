@@ -21,7 +21,7 @@ from trainer.augment import augment
 from trainer.data import TensorSplits, evaluate
 from trainer.errors import DeadlineStop, TrialTimeoutError
 from trainer.memory import PeakMemoryMeter
-from trainer.metrics import Tallies, validation_noise
+from trainer.metrics import Tallies
 from trainer.optim import autocast_factory, build_scheduler, make_grad_scaler
 from trainer.step import optimizer_step
 from trainer.strategy import Strategy
@@ -51,25 +51,18 @@ class LoopOutcome:
 @dataclass
 class _Kept:
     """The weights training keeps: the best validation epoch, ties going to the later, longer
-    trained one, except against a scored start (epoch 0), which an epoch must beat by more
-    than the validation noise."""
+    trained one, except against a scored start (epoch 0), which an epoch must beat."""
 
     val: float = float("-inf")
     epoch: int = 0
     state: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     start: EpochRecord | None = None
-    margin: float = 0.0  # by how much an epoch must beat the kept start
 
-    def begin(self, start: EpochRecord, module: nn.Module, val_samples: int) -> None:
+    def begin(self, start: EpochRecord, module: nn.Module) -> None:
         """Keep the scored start: SGD from a closed-form head can end below it (rocket's ridge
-        fit, the specialist's own classifier), so training must never make it worse. The best
-        of many noisy epochs is not evidence against it: an epoch replaces it only when ahead
-        by more than the validation noise (:func:`~trainer.metrics.validation_noise`; on 10
-        PickupGesture series, epochs swung from 0.2 to 0.9, and the 0.9 picked tested below
-        the start)."""
+        fit, the specialist's own classifier), so training must never make it worse."""
         self.offer(start, module)
         self.start = start
-        self.margin = validation_noise(start.val_accuracy, val_samples)
 
     def outcome(self, history: list[EpochRecord], stopped: bool, start: float,
                 peak: float | None) -> LoopOutcome:
@@ -77,9 +70,8 @@ class _Kept:
                            time.perf_counter() - start, peak, self.start)
 
     def offer(self, record: EpochRecord, module: nn.Module) -> None:
-        trained = self.epoch > 0 or self.start is None  # else the start is kept
-        bar = self.val if trained else self.val + self.margin
-        if record.val_accuracy > bar or (record.val_accuracy == self.val and trained):
+        tie_wins = self.epoch > 0 or self.start is None
+        if record.val_accuracy > self.val or (record.val_accuracy == self.val and tie_wins):
             self.val, self.epoch = record.val_accuracy, record.epoch
             self.state = _cpu_state(module)
 
@@ -117,9 +109,8 @@ def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: t
     history: list[EpochRecord] = []
     kept = _Kept()
     if score_start:
-        (val_samples,) = strategy.reduce([float(len(data.y_val))])  # every rank's shard
         kept.begin(_validate(replica, data, cfg, strategy, autocast, 0, [0.0, 1.0]),
-                   replica.module, int(val_samples))
+                   replica.module)
     stopped_early, start, step = False, time.perf_counter(), 0
     optimizer.zero_grad(set_to_none=True)
     # A loss that changes over training (deferred re-weighting) hears of each epoch.

@@ -11,9 +11,6 @@ from torch import nn
 from search_spaces import LossSpec, MLPSpec
 from search_spaces.arch.net import HeldOut
 from trainer import DataSplits, TrainConfig, train
-from trainer.loop import _Kept
-from trainer.metrics import validation_noise
-from trainer.types import EpochRecord
 
 
 class _Oracle(nn.Module):
@@ -113,28 +110,6 @@ def test_rocket_reports_its_ridge_heads_leave_one_out_and_an_mlp_none() -> None:
     mlp = train(MLPSpec(input_shape=(80,), num_classes=2, hidden=(16,)), LossSpec("ce"),
                 splits, cfg)
     assert mlp.loo_accuracy is None and mlp.loo_samples is None
-
-
-def _rec(epoch: int, val: float) -> EpochRecord:
-    return EpochRecord(epoch, 0.0, val, 0.0)
-
-
-@pytest.mark.parametrize(("samples", "replaced_by"), [(10, None), (400, 0.85)])
-def test_an_epoch_must_beat_the_start_by_more_than_the_validation_noise(
-        samples: int, replaced_by: float | None) -> None:
-    # The best of many noisy epochs is not evidence against a closed-form start: on 10
-    # validation samples (noise 0.25 at 0.8) nothing short of certainty replaces it; on 400
-    # (noise 0.04) 0.83 does not and 0.85 does, after which later ties win as usual.
-    module = nn.Linear(2, 2)
-    kept = _Kept()
-    kept.begin(_rec(0, 0.8), module, samples)
-    assert kept.margin == pytest.approx(validation_noise(0.8, samples))
-    for epoch, val in enumerate([0.83, 0.85, 0.9 if samples == 10 else 0.85], start=1):
-        kept.offer(_rec(epoch, val), module)
-    if replaced_by is None:
-        assert kept.epoch == 0 and kept.val == 0.8
-    else:
-        assert kept.epoch == 3 and kept.val == replaced_by  # the tie went to the later epoch
 
 
 class _Singleton(_Oracle):
