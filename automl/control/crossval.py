@@ -13,13 +13,7 @@ import statistics
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from automl.policy.crossval import (
-    CVScore,
-    affordable,
-    fold_splits,
-    is_contender,
-    leave_one_out,
-)
+from automl.policy.crossval import CVScore, affordable, fold_splits, is_contender
 from trainer.types import DataSplits, EpochRecord, TrainConfig
 
 if TYPE_CHECKING:
@@ -75,15 +69,6 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
     n = len(splits.y_train) + len(splits.y_val)
     return CVScore(statistics.fmean(accs), statistics.pstdev(accs), statistics.fmean(losses),
                    k, n)
-
-
-def closed_form_score(result: Any) -> CVScore | None:
-    """The leave-one-out figure a candidate's fitted start brought (rocket's ridge head, in
-    ``result.loo_accuracy``), as its cross-validated score: every such candidate has one on
-    small data, contender or not, at no cost. None for the others."""
-    if getattr(result, "loo_accuracy", None) is None or not result.loo_samples:
-        return None
-    return leave_one_out(float(result.loo_accuracy), int(result.loo_samples))
 
 
 def score_contender(storage: Storage, study: str, splits: DataSplits, val_accuracy: float,

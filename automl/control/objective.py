@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from automl.control import interrupts
 from automl.control.cheap_start import START_ATTR, STRONG
-from automl.control.crossval import TrainFn, closed_form_score, default_train, score_contender
+from automl.control.crossval import TrainFn, default_train, score_contender
 from automl.control.dedup import answer_repeat, candidate_key
 from automl.control.loss_probes import PROBE
 from automl.control.reporting import NullReporter, Reporter
@@ -236,9 +236,8 @@ class Objective:
         if not k:
             return
         why: list[str] = []
-        score = closed_form_score(result)  # rocket's own leave-one-out: no fold to train
         with interrupts.interruptible():  # k trainings; its reads are harmless to cut short
-            score = score or score_contender(
+            score = score_contender(
                 self.storage, self.study_name, self.data.splits, result.val_accuracy, arch,
                 # The refit's reserve is open to a contender's folds: a choice made without
                 # them cost more than a refit (benchmarks/RESULTS.md, issue 21).
@@ -279,6 +278,9 @@ class Objective:
             best_epoch=result.best_epoch, artifact_path=f"{rel}/{path.name}", **costs,
         )
         trial.set_user_attr("test_accuracy", result.test_accuracy)  # in study.metric
+        if result.loo_accuracy is not None:  # rocket's ridge start, scored leave-one-out
+            trial.set_user_attr("loo_accuracy", result.loo_accuracy)
+            trial.set_user_attr("loo_samples", result.loo_samples)
         trial.set_user_attr("test_per_class", self.data.by_class(result.test_per_class))
         if stopped is None:
             trial.set_user_attr(CANDIDATE_ATTR, key)

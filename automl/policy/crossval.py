@@ -8,9 +8,7 @@ trained ``k`` times on stratified folds of train + validation and scored on the 
 folds, as AutoGluon's bagging does. ``best`` then means the best cross-validated accuracy among
 the contenders, and the leaderboard says which figure is which (``validation``: ``holdout`` or
 ``5-fold CV, n=…``). Folds that the deadline would cut are not started (:func:`affordable`).
-A candidate whose fitted start brings its own exact leave-one-out figure (rocket's ridge
-head) needs no folds: that figure is its cross-validated score (:func:`leave_one_out`). The
-test split is never touched. The rules are here; :mod:`automl.control.crossval` trains
+The test split is never touched. The rules are here; :mod:`automl.control.crossval` trains
 the folds.
 """
 
@@ -29,18 +27,10 @@ CV_FOLDS = 5
 @dataclass(frozen=True)
 class CVScore:
     accuracy: float  # mean held-out accuracy over the folds
-    std: float | None  # over the folds (None: leave-one-out in closed form)
-    loss: float | None  # mean held-out cross-entropy: reported, never used to choose (select)
-    folds: int  # as many as samples: leave-one-out
-    samples: int  # the samples the folds were cut from
-
-
-def leave_one_out(accuracy: float, samples: int) -> CVScore:
-    """A fitted start's own leave-one-out figure as a cross-validated score (rocket's ridge
-    head, from the eigendecomposition that fitted it: :mod:`search_spaces.arch.ridge`). Its
-    samples are the training split's, not train + validation: the transform was fitted there.
-    It measures the start, not the head that training may refine from it."""
-    return CVScore(accuracy, None, None, samples, samples)
+    std: float
+    loss: float  # mean held-out cross-entropy: reported, never used to choose (see select)
+    folds: int
+    samples: int  # train + validation samples the folds were cut from
 
 
 def cv_folds(n_samples: int, y: np.ndarray) -> int:

@@ -56,10 +56,11 @@ class OptunaTrial:
 # User attributes copied onto trial records (beside "reason"): the validation split's size, the
 # trial a repeat was answered from, cross-validation figures (or why a contender has none), the
 # recent validation accuracy, the test accuracy of every class, the training split's class
-# counts and the seconds of the training call outside its epochs.
+# counts, the seconds of the training call outside its epochs and a fitted start's own
+# leave-one-out figure.
 READ_ATTRS = ("val_samples", "duplicate_of", "cv_accuracy", "cv_std", "cv_loss", "cv_folds",
               "cv_samples", "cv_skipped", "val_recent", "test_per_class", "class_counts",
-              "lead_seconds")
+              "lead_seconds", "loo_accuracy", "loo_samples")
 
 
 @functools.lru_cache(maxsize=4096)

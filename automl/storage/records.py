@@ -57,6 +57,11 @@ class TrialRecord:
     # why a contender has no folds: raced out (its first folds could not reach the best
     # cross-validated figure), no time for them, or the deadline in them
     cv_skipped: str | None = None
+    # rocket's ridge start scored leave-one-out over the training split (closed form; recorded
+    # for analysis, not used to choose: as the contenders' cross-validated figure it lost 0.6
+    # points on 8 sets x 3 seeds, benchmarks/RESULTS.md)
+    loo_accuracy: float | None = None
+    loo_samples: int | None = None
     # mean validation accuracy of the last RECENT_EPOCHS epochs trained (breaks holdout ties)
     val_recent: float | None = None
     # test accuracy of each class by name (None: no test sample of it), and the training
@@ -80,8 +85,6 @@ class TrialRecord:
     @property
     def validation(self) -> str:
         """How the accuracy that picks ``best`` was measured."""
-        if self.cv_folds and self.cv_folds == self.cv_samples:
-            return f"leave-one-out, n={self.cv_samples}"
         if self.cv_folds:
             return f"{self.cv_folds}-fold CV, n={self.cv_samples}"
         if self.cv_skipped:  # "raced out", "no time", "deadline": the first words say it

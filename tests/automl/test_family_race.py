@@ -229,30 +229,26 @@ def test_the_next_strong_start_is_the_best_measured_familys() -> None:
     assert next_strong(pending, []) == 0
 
 
-def test_rocket_is_judged_by_its_own_leave_one_out_and_never_trains_folds(tmp_path: Path
-                                                                          ) -> None:
-    # Issue 21: on small data a rocket contender's folds were raced out or out of time, so a
-    # one-sample holdout lead chose it (wine, seed 1). Its ridge head's leave-one-out figure
-    # comes with every training at no cost, and serves as its cross-validated score.
-    calls: list[tuple[str, bool]] = []  # (kind, a fold's training)
-
+def test_rockets_leave_one_out_is_recorded_beside_its_folds(tmp_path: Path) -> None:
+    # The ridge start's leave-one-out figure comes with every rocket's training at no cost; it
+    # is stored for analysis, while the choice still rests on folds and the holdout (as the
+    # contenders' cross-validated figure it lost 0.6 points on 8 sets x 3 seeds).
     def train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None, **kw: Any
               ) -> Any:
-        calls.append((arch.kind, len(data.y_test) == 0))  # folds have no test split
         result = kit.fake_train(arch, loss, data, cfg, on_epoch, **kw)
         if arch.kind != "rocket":
             return result
-        return result.__class__(**{**vars(result), "loo_accuracy": result.val_accuracy - 0.1,
+        return result.__class__(**{**vars(result), "loo_accuracy": result.val_accuracy - 0.123,
                                    "loo_samples": len(data.y_train)})
 
     _, records = _searched(tmp_path, "loo", train, {
         "study.trials": 12, "trainer.epochs": 3, "study.objective": "val_accuracy",
         "search.cross_validate": True})
-    rockets = [r for r in records if r.state == "COMPLETE" and r.arch["kind"] == "rocket"]
-    assert rockets and ("rocket", True) not in calls  # no rocket fold was trained
+    done = [r for r in records if r.state == "COMPLETE"]
+    rockets = [r for r in done if r.arch["kind"] == "rocket"]
+    assert rockets
     for r in rockets:
-        assert r.cv_accuracy == pytest.approx(r.val_accuracy - 0.1)
-        assert r.cv_folds == r.cv_samples == sum(r.class_counts or [])  # the training split
-        assert r.validation == f"leave-one-out, n={r.cv_samples}" and r.cv_skipped is None
-    others = [r for r in records if r.state == "COMPLETE" and r.arch["kind"] != "rocket"]
-    assert all(r.cv_folds != r.cv_samples for r in others if r.cv_folds)
+        assert r.loo_accuracy == pytest.approx(r.val_accuracy - 0.123)
+        assert r.loo_samples == sum(r.class_counts or [])  # the training split
+        assert r.cv_accuracy != r.loo_accuracy  # folds (or none), never the LOO figure
+    assert all(r.loo_accuracy is None for r in done if r.arch["kind"] != "rocket")
