@@ -71,9 +71,11 @@ def best_trial(records: Sequence[TrialRecord], cost: str = DEFAULT_COST, study: 
     # by the validation noise or more (at least one sample).
     plain = max((float(r.val_accuracy or 0.0) for r in done if r.cv_accuracy is None),
                 default=0.0)
-    lead = validation_noise(plain, max(r.val_samples or 0 for r in done))
+    n_val = max(r.val_samples or 0 for r in done)
+    # Without the split's size (trials stored before it was), any lead counts, as before.
+    lead = validation_noise(plain, n_val) - 1e-12 if n_val else 1e-12
     validated = [r for r in done if r.cv_accuracy is not None
-                 and plain - float(r.val_accuracy or 0.0) < lead - 1e-12]
+                 and plain - float(r.val_accuracy or 0.0) < lead]
     if validated:
         return _pick(validated, lambda r: float(r.cv_accuracy or 0.0),
                      max(r.cv_samples or 0 for r in validated), cost, steady=lambda r: 0.0)

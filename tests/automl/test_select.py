@@ -66,6 +66,10 @@ def test_accuracies_within_one_validation_sample_are_a_tie() -> None:
     assert best_trial(early, "flops").number == 2
     near = [r(0, 0.995, 100, cv_accuracy=0.99, cv_samples=50), r(1, 1.0, 100)]
     assert best_trial(near, "flops").number == 1  # led by one sample is led
+    # Without the split's size, any holdout lead shuts the folds out, as before sizes were kept.
+    unsized = [replace(x, val_samples=None) for x in near]
+    assert best_trial(unsized, "flops").number == 1
+    assert best_trial([replace(unsized[1], val_accuracy=0.995), unsized[0]], "flops").number == 0
     # On 6 validation samples one sample (0.167) is within the noise (0.30 at 0.833): a lead
     # that small does not shut out the cross-validated figures (ArrowHead, rocket's own
     # leave-one-out 0.833 against an MLP's folds 0.814 and a convnet without folds).
