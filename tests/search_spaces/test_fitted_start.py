@@ -81,11 +81,15 @@ def test_a_tie_with_the_start_keeps_the_start() -> None:
 
 
 class _Reported(_Oracle):
-    """The oracle, reporting held-out evidence: 3 of 4 class-0 samples right, 2 class-1."""
+    """The oracle, reporting the held-out evidence ``(pred, target)`` it is given."""
+
+    def __init__(self, pred: list[int], target: list[int]) -> None:
+        super().__init__()
+        self.held = HeldOut(torch.tensor(pred), torch.tensor(target))
 
     def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
         super().fit_to_data(x, y)
-        return HeldOut(torch.tensor([0, 0, 0, 1, 1, 1]), torch.tensor([0, 0, 0, 0, 1, 1]))
+        return self.held
 
 
 @pytest.mark.parametrize(("metric", "figure"), [("accuracy", 5 / 6),
@@ -96,7 +100,8 @@ def test_a_fitted_starts_held_out_evidence_reaches_the_result_in_the_metric(
     cfg = TrainConfig(epochs=1, batch_size=16, latency_repeats=0, device="cpu", seed=0,
                       metric=metric)
     result = train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg,
-                   model_factory=lambda _spec: _Reported())
+                   # 3 of 4 class-0 samples right, both class-1 samples
+                   model_factory=lambda _spec: _Reported([0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 1]))
     assert result.loo_accuracy == pytest.approx(figure) and result.loo_samples == 6
 
 
@@ -112,17 +117,10 @@ def test_rocket_reports_its_ridge_heads_leave_one_out_and_an_mlp_none() -> None:
     assert mlp.loo_accuracy is None and mlp.loo_samples is None
 
 
-class _Singleton(_Oracle):
-    """Held-out evidence in which class 1 has a single sample (its leave-one-out is absent)."""
-
-    def fit_to_data(self, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
-        super().fit_to_data(x, y)
-        return HeldOut(torch.tensor([0, 0, 0]), torch.tensor([0, 0, 1]))
-
-
 def test_no_leave_one_out_figure_where_a_class_has_one_sample() -> None:
     (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(20, 1), _signals(20, 2)
     cfg = TrainConfig(epochs=1, batch_size=16, latency_repeats=0, device="cpu", seed=0)
     result = train(None, LossSpec("ce"), DataSplits(x, y, xv, yv, xt, yt, 2), cfg,
-                   model_factory=lambda _spec: _Singleton())
+                   # class 1 has a single sample: its leave-one-out is undefined
+                   model_factory=lambda _spec: _Reported([0, 0, 0], [0, 0, 1]))
     assert result.loo_accuracy is None and result.loo_samples is None
