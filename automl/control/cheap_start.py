@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from automl.config import StudyConfig
     from automl.policy.budget import Deadline
     from automl.policy.plan import StudyPlan
+    from automl.storage import Storage
     from automl.storage.runs import Run
 
 START_ATTR = "start"  # user attribute of a queued first trial: "cheapest" or STRONG
@@ -157,25 +158,29 @@ class StrongStarts:
     candidates so far (the cheapest of each, first) reached the best validation figure
     (:func:`next_strong`), so a short budget spends its time where the evidence points."""
 
-    def __init__(self, params: list[dict[str, Any]], run: Run, deadline: Deadline) -> None:
+    def __init__(self, params: list[dict[str, Any]], run: Run, deadline: Deadline,
+                 storage: Storage | None = None) -> None:
+        """``storage``: the run's room is counted, and the start queued, under the study's
+        claim lock (:func:`automl.control.loop.queue_turn`), so no peer's claim comes between."""
         self.pending, self.run, self.deadline = list(params), run, deadline
+        self.storage = storage
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from automl.control.loop import tally
+        from automl.control.loop import queue_turn
 
         if not self.pending:
-            return
-        trials = study.get_trials(deepcopy=False)
-        now = tally(trials, self.run.id)
-        if now.waiting or self.run.requested - now.finished - now.running < 1:
             return
         took = 0.0
         if trial.datetime_start and trial.datetime_complete:
             took = (trial.datetime_complete - trial.datetime_start).total_seconds()
         if self.deadline.remaining() < took:
             return
-        pick = next_strong(self.pending, trials)
-        study.enqueue_trial(self.pending.pop(pick), user_attrs={START_ATTR: STRONG})
+        trials = study.get_trials(deepcopy=False)
+        with queue_turn(study, self.run, self.storage) as now:
+            if now.waiting or self.run.requested - now.finished - now.running < 1:
+                return
+            pick = next_strong(self.pending, trials)
+            study.enqueue_trial(self.pending.pop(pick), user_attrs={START_ATTR: STRONG})
 
 
 def next_strong(pending: list[dict[str, Any]], trials: list[Any]) -> int:

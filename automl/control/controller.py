@@ -244,7 +244,7 @@ def _search(cfg: StudyConfig, storage: Storage, data: PreparedData, plan: StudyP
     on_tally = getattr(reporter, "run_progress", None)
     probes = LossProbes(cfg, run, deadline, storage)  # once the first trials completed
     reserve = RefitReserve(cfg, storage, deadline, plan.n_train, plan.n_val)
-    strong = StrongStarts(later, run, deadline)  # with a timeout: one at a time
+    strong = StrongStarts(later, run, deadline, storage)  # with a timeout: one at a time
     ran = optimize(
         study, objective, storage, run, deadline=deadline,
         callbacks=[strong, probes, reserve, *(callbacks or [])],

@@ -25,10 +25,11 @@ workers stop at exactly the run's target:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from automl.control import interrupts
 from automl.errors import StorageError
 from automl.policy.budget import Deadline
 from automl.storage import lifecycle
-from automl.storage.claims import Claims
+from automl.storage.claims import Claims, run_turn
 from automl.storage.lifecycle import INTERRUPTED, RETRY_ATTR, Claimed
 from automl.storage.runs import Run, finish_run
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from automl.storage import Storage
 
 __all__ = ["INTERRUPTED", "RETRY_ATTR", "RUN_ATTR", "STORAGE_RETRIES", "WORKER", "Claimed",
-           "Tally", "counts", "finished_in_study", "optimize", "tally"]
+           "Tally", "counts", "finished_in_study", "optimize", "queue_turn", "tally"]
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 RUN_ATTR = "automl_run"
@@ -92,6 +93,20 @@ def tally_states(states: Iterable[tuple[str, Any, int]]) -> Tally:
         elif counts_as(state, reason):
             finished += n
     return Tally(finished, running, waiting)
+
+
+@contextlib.contextmanager
+def queue_turn(study: optuna.Study, run: Run, storage: Storage | None = None
+               ) -> Iterator[Tally]:
+    """The run's :func:`tally`, for a callback that queues candidates to fit the run's room.
+    With ``storage`` it is counted under the study's claim lock, held until the block ends, so
+    no worker claims between the count and the queueing (:func:`automl.storage.claims.run_turn`);
+    without it (one process) from the study's trials."""
+    if storage is None:
+        yield tally(study.get_trials(deepcopy=False), run.id)
+        return
+    with run_turn(storage, study.study_name, RUN_ATTR, run.id) as rows:
+        yield tally_states(rows)
 
 
 def finished_in_study(trials: Sequence[optuna.trial.FrozenTrial]) -> int:

@@ -22,13 +22,15 @@ the time left would train it again, so that none is left waiting at T. Only the 
 space has probes (a named space is the user's choice), only for the
 families and values its options allow, and only with ``search.loss_probes`` on (the default).
 The study's user attribute ``loss_probes`` records the trial the probes copied, so that a study
-queues them once; two workers that finish trials in the same instant may both queue them
-(the check and the mark are not under the claim lock), and a second copy is then answered
-from the first one's stored result once that has completed (:mod:`automl.control.dedup`).
+queues them once (the check and the mark are under a lease of the study's, so two workers that
+finish trials in the same instant do not both queue them); the run's room is counted and the
+probes queued under the study's claim lock, so that no peer claims a trial in between and
+leaves a probe waiting when the run meets its target.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from automl.control.cheap_start import START_ATTR  # PROBE here, "cheapest" there
@@ -86,21 +88,30 @@ class LossProbes:
         self.one_by_one = deadline is not None and deadline.timeout is not None
         self.later: list[dict[str, Any]] = []
 
-    def _room(self, trials: list[optuna.trial.FrozenTrial],
-              best: optuna.trial.FrozenTrial) -> bool:
-        from automl.control.loop import tally
-
-        if self.run is not None:
-            now = tally(trials, self.run.id)
-            left = self.run.requested - now.finished - now.running - now.waiting
-            # Each other worker with a trial running claims its next one as soon as it ends,
-            # perhaps before these probes are queued (the queue is not under the claim lock):
-            # leave it that trial too, or a probe could be left waiting when the run is done.
-            if now.waiting and self.one_by_one or left - now.running < self._batch():
+    def _enqueue(self, study: optuna.Study, like: optuna.trial.FrozenTrial,
+                 params: list[dict[str, Any]], mark: bool = False) -> bool:
+        """Queue ``params`` as probes if the time left would train each as long as ``like``
+        took and the run has room for them beside its queued trials (one at a time against
+        the clock: only when none is queued). The run's room is counted, and the probes
+        queued, under the study's claim lock (:func:`automl.control.loop.queue_turn`): no
+        worker claims in between, so none is left waiting when the run meets its target.
+        ``mark``: record ``like`` as the trial the probes copied (:data:`ATTR`)."""
+        if self.deadline is not None and like.datetime_start and like.datetime_complete:
+            took = (like.datetime_complete - like.datetime_start).total_seconds()
+            if self.deadline.remaining() < len(params) * took:
                 return False
-        if self.deadline is not None and best.datetime_start and best.datetime_complete:
-            took = (best.datetime_complete - best.datetime_start).total_seconds()
-            return self.deadline.remaining() >= self._batch() * took
+        with contextlib.ExitStack() as held:
+            if self.run is not None:
+                from automl.control.loop import queue_turn
+
+                now = held.enter_context(queue_turn(study, self.run, self.storage))
+                left = self.run.requested - now.finished - now.running - now.waiting
+                if now.waiting and self.one_by_one or left < len(params):
+                    return False
+            if mark:
+                study.set_user_attr(ATTR, like.number)
+            for p in params:
+                study.enqueue_trial(p, user_attrs={START_ATTR: PROBE})
         return True
 
     def _batch(self) -> int:
@@ -127,19 +138,16 @@ class LossProbes:
         if study.user_attrs.get(ATTR) is not None:
             self.done = True
             return
-        trials = study.get_trials(deepcopy=False)  # read once: the best and the run's room
+        trials = study.get_trials(deepcopy=False)
         complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.values]
         if len(complete) < PROBE_AFTER:
             return
         best = max(complete, key=lambda t: (t.values[0], -t.number))
-        if not self._room(trials, best):
-            return  # a later trial may still find room (a run with more trials left)
         base = {k: v for k, v in best.params.items() if not k.startswith("loss_")}
-        study.set_user_attr(ATTR, best.number)
         params = [{**base, **probe} for probe in self.probes]
+        if not self._enqueue(study, best, params[:self._batch()], mark=True):
+            return  # a later trial may still find room (a run with more trials left)
         self.later = params[self._batch():]
-        for p in params[:self._batch()]:
-            study.enqueue_trial(p, user_attrs={START_ATTR: PROBE})
         self.done = True
 
     def _next(self, study: optuna.Study) -> None:
@@ -150,5 +158,5 @@ class LossProbes:
         trials = study.get_trials(deepcopy=False)
         probes = [t for t in trials if t.user_attrs.get(START_ATTR) == PROBE
                   and t.state == optuna.trial.TrialState.COMPLETE]
-        if probes and self._room(trials, probes[-1]):
-            study.enqueue_trial(self.later.pop(0), user_attrs={START_ATTR: PROBE})
+        if probes and self._enqueue(study, probes[-1], self.later[:1]):
+            self.later.pop(0)

@@ -44,6 +44,25 @@ class Started:
     attrs: dict[str, Any] = field(default_factory=dict)  # still to set, after the lock
 
 
+def claim_lock_name(study_name: str) -> str:
+    """The name of ``study_name``'s claim lock (:func:`automl.storage.runs.claim_lock`)."""
+    return f"claim:{study_name}"
+
+
+@contextlib.contextmanager
+def run_turn(storage: Storage, study_name: str, key: str, value: Any
+             ) -> Iterator[list[tuple[str, Any, int]]]:
+    """Hold the study's claim lock while the caller queues candidates for the run tagged
+    ``key = value``; yields the (state, reason, count) rows a claim counts (:meth:`Turn.states`),
+    read under the lock. No worker claims between that count and the queueing, so candidates
+    queued to fit the run's room all run: counted outside it, a peer that had just finished a
+    trial could claim a new one in between, and a queued candidate was left waiting when the
+    run met its target."""
+    study_id = storage.study_id(study_name)
+    with claim_lock(storage, claim_lock_name(study_name)) as conn:
+        yield run_states(conn, study_id, key, json.dumps(value))
+
+
 class Claims:
     """One worker's claims on one study for the run tagged ``key = value`` (a user attribute)."""
 
@@ -51,7 +70,7 @@ class Claims:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.storage, self.study, self.key, self.value = storage, study, key, value
         self.study_id = storage.study_id(study.study_name)
-        self._lock, self._turn = f"claim:{study.study_name}", f"recover:{study.study_name}"
+        self._lock, self._turn = claim_lock_name(study.study_name), f"recover:{study.study_name}"
         self._clock, self._next_look = clock, float("-inf")
         ensure_lock(storage, self._turn)
 
