@@ -72,18 +72,22 @@ def run_one(name: str, seed: int, epochs: int) -> dict[str, Any]:
 
 
 def ridge_start_accuracy(spec: Any, x: np.ndarray, y: np.ndarray, x_test: np.ndarray,
-                         y_test: np.ndarray) -> float:
+                         y_test: np.ndarray, with_loo: bool = False) -> Any:
     """Test accuracy of ``spec``'s network as fitted to ``x``, ``y`` (the ridge start alone,
-    before any training step)."""
+    before any training step); ``with_loo``: (test, the fit's leave-one-out accuracy)."""
     import torch
 
     from search_spaces import build_model
 
     model = build_model(spec)
-    model.fit_to_data(torch.from_numpy(x), torch.from_numpy(y))
+    held = model.fit_to_data(torch.from_numpy(x), torch.from_numpy(y))
     with torch.no_grad():
         pred = model.eval()(torch.from_numpy(x_test)).argmax(1).numpy()
-    return float((pred == y_test).mean())
+    test = float((pred == y_test).mean())
+    if not with_loo:
+        return test
+    assert held is not None
+    return test, float((held.pred == held.target).float().mean())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
