@@ -23,8 +23,8 @@ class InputInfo:
     ``lag1`` (when known): the training samples' mean lag-1 autocorrelation along the last axis
     (:func:`lag1_autocorrelation`): near 1 for smooth signals, near 0 for table columns.
     ``series_affine`` (flat ``(L,)`` samples standardized per step): ``(scale, shift)`` per step
-    that give each series back as shipped, standardized as one whole (:func:`series_affine`);
-    signal spaces put it in their specs.
+    that give each series back as shipped, over the deviation of all its values
+    (:func:`series_affine`); signal spaces put it in their specs.
     """
 
     shape: tuple[int, ...]
@@ -75,10 +75,13 @@ def series_affine(stats: dict[str, Any] | None
                   ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """For flat samples standardized per feature with ``stats`` (automl's
     ``PreparedData.preprocessing``): the ``(scale, shift)`` per step that map ``(x - mean) / std``
-    to ``(x - m) / s``, where ``m`` and ``s`` are the mean and std of all training values
-    together. A signal read that way keeps its shape (per-step standardization cost rocket's
-    ridge start 9 points on ArrowHead: see benchmarks/signal_scaling.py). None for other
-    samples and for unstandardized data.
+    to ``x / s``, the series as shipped over ``s``, the std of all training values together.
+    The signal networks read them centred, ``(x - m) / s`` with ``m`` the mean of all training
+    values (``blocks.register_series_affine`` takes the shifts' mean, ``m / s``, off); rocket
+    keeps ``x / s`` where its ridge's leave-one-out says so (``arch/rocket.py``). A signal read
+    either way keeps its shape (per-step standardization cost rocket's ridge start 9 points on
+    ArrowHead: see benchmarks/signal_scaling.py). None for other samples and for
+    unstandardized data.
     """
     import numpy as np
 
@@ -90,7 +93,7 @@ def series_affine(stats: dict[str, Any] | None
         return None  # standardize = false: the series already are as shipped
     m = mean.mean()
     s = max(float(np.sqrt(max((std**2 + mean**2).mean() - m * m, 0.0))), 1e-6)
-    return tuple((std / s).tolist()), tuple(((mean - m) / s).tolist())
+    return tuple((std / s).tolist()), tuple((mean / s).tolist())
 
 
 def input_info(splits: Any, columns: tuple[Any, ...] | None = None,

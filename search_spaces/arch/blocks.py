@@ -59,12 +59,21 @@ def global_pool(dim: int) -> nn.Module:
 def register_series_affine(module: nn.Module, scale: Sequence[float], shift: Sequence[float]
                            ) -> bool:
     """Give ``module`` buffers ``scale`` and ``shift`` (a 1-D spec's ``input_scale`` and
-    ``input_shift``, one per step) when there are any; whether there were. Without them the
-    module's state dict is what it was before specs had the two fields."""
+    ``input_shift``, one per step) when there are any; whether there were. The shift is
+    centred (its mean taken off: the series' mean over their deviation, ``m / s`` in
+    :func:`search_spaces.base.series_affine`), so the module reads each series as
+    ``(x - m) / s``; rocket's fit may put the mean back (:func:`centred_shift`). Without them
+    the module's state dict is what it was before specs had the two fields."""
     if scale:
         module.register_buffer("scale", torch.tensor(scale, dtype=torch.float32))
-        module.register_buffer("shift", torch.tensor(shift, dtype=torch.float32))
+        module.register_buffer("shift", centred_shift(shift))
     return bool(scale)
+
+
+def centred_shift(shift: Sequence[float]) -> torch.Tensor:
+    """``shift`` less its mean, in float32 (computed in float64: a spec's shifts are exact)."""
+    t = torch.tensor(shift, dtype=torch.float64)
+    return (t - t.mean()).float()
 
 
 def one_channel(x: torch.Tensor, dim: int, affine: nn.Module | None = None) -> torch.Tensor:

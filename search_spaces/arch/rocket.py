@@ -13,10 +13,9 @@ far ahead of small CNNs trained for a few hundred steps (GunPoint, 50 training s
 test accuracy from the ridge fit alone, where heads trained from random weights reached
 89-100 % depending on norm and learning rate, and the CNNs 85-93 %).
 
-The biases are saved with the weights. Under ``torch.distributed`` every rank fits them on the
-same series (rank 0's broadcast besides); without ``fit_to_data``, on the first training batch.
-
-Trial parameters: ``n_features`` (the transform's size, a choice), ``norm``, ``dropout``.
+The biases (and the series view kept) are saved with the weights. Under ``torch.distributed``
+every rank fits them on the same series (rank 0's broadcast besides); without ``fit_to_data``,
+on the first training batch. Trial parameters: ``n_features`` (a choice), ``norm``, ``dropout``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +31,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from search_spaces._fields import as_choices, choices_of, ints_from, set_field
-from search_spaces.arch.blocks import one_channel, register_series_affine
+from search_spaces.arch.blocks import centred_shift, one_channel, register_series_affine
+from search_spaces.arch.feature_cache import FeatureCache
 from search_spaces.arch.mlp import sample_dropout
 from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, HeldOut, SearchNet
-from search_spaces.arch.ridge import fit_linear_head
+from search_spaces.arch.ridge import RidgeFit, fit_linear_head
 from search_spaces.arch.specs import NORMS, ROCKET_KERNELS, RocketSpec
 from search_spaces.base import ARCH_SPACES, InputInfo, TrialLike
 
@@ -49,6 +48,7 @@ TRANSFORM_CHUNK = 32  # series per pass of the transform, eager on the CPU (cach
 # hundreds of elementwise ops page-faults a fresh buffer (128 series of 2,000 steps, 10,000
 # features, one thread: 21.6 s in passes of 32 series, 1.7 s in passes of 6).
 CHUNK_ELEMENTS = 2**20
+VIEW_MIN_OFFSET = 1e-3  # |m / s| below which the centred and shipped views are one
 _PHI = (math.sqrt(5) - 1) / 2  # quantile levels follow the golden-ratio sequence (MiniRocket)
 
 
@@ -91,39 +91,6 @@ def _channel_mask(channels: int) -> torch.Tensor:
     return torch.tensor(rows)
 
 
-class FeatureCache:
-    """Features of the samples already seen in training, by the sample's bytes.
-
-    The transform is frozen once fitted, so a sample's features never change: training computes
-    them once per sample instead of once per epoch (on GunPoint, 100 epochs of 42 series, the
-    transform was 90 % of a candidate's time). At most ``max_bytes`` are kept; later samples
-    are computed every time.
-    """
-
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
-        self.max_bytes = max_bytes
-        self.rows: dict[bytes, torch.Tensor] = {}
-        self.bytes = 0
-
-    def clear(self) -> None:
-        self.rows.clear()
-        self.bytes = 0
-
-    def lookup(self, x: torch.Tensor,
-               compute: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        keys = [str(x.dtype).encode() + row.tobytes() for row in x.detach().numpy()]
-        found = [self.rows.get(k) for k in keys]
-        missing = [i for i, f in enumerate(found) if f is None]
-        if missing:
-            fresh = compute(x[missing])
-            for j, i in enumerate(missing):
-                found[i] = fresh[j]
-                if self.bytes + fresh[j].nbytes <= self.max_bytes:
-                    self.rows[keys[i]] = fresh[j]
-                    self.bytes += fresh[j].nbytes
-        return torch.stack(found)  # type: ignore[arg-type]
-
-
 class RocketFeatures(nn.Module):
     """``(N, C, L)`` or ``(N, L)`` -> ``(N, 84 * sum(per_dilation))`` PPV features; no weights."""
 
@@ -136,6 +103,7 @@ class RocketFeatures(nn.Module):
         self.channels = spec.in_channels
         self.dilations = spec.dilations
         self.reread = register_series_affine(self, spec.input_scale, spec.input_shift)
+        self._shipped = spec.input_shift  # the series as shipped: see views()
         # Every buffer is saved, the fixed ones too (a few KB): a bundle is rebuilt on the meta
         # device and then given its tensors, so a buffer left out would stay without data.
         self.register_buffer("weight", _kernels().unsqueeze(1).repeat(self.channels, 1, 1))
@@ -172,6 +140,18 @@ class RocketFeatures(nn.Module):
         if not self._cacheable(x):
             return self._transform(x)
         return self._cache.lookup(x, self._transform)
+
+    def views(self) -> list[torch.Tensor]:
+        """The shifts :func:`_fit_rocket` chooses between, the default (centred) last: the
+        series as shipped, ``x / s``, where that differs from ``(x - m) / s`` by more than
+        :data:`VIEW_MIN_OFFSET` (the kernels sum to zero: the two differ only at a series' ends,
+        where the convolution pads it with zeros)."""
+        if not self.reread:
+            return []
+        centred = centred_shift(self._shipped).to(self.get_buffer("shift").device)
+        offset = abs(math.fsum(self._shipped) / len(self._shipped))
+        shipped = torch.tensor(self._shipped, dtype=torch.float32, device=centred.device)
+        return [shipped, centred] if offset > VIEW_MIN_OFFSET else [centred]
 
     @torch.no_grad()
     def fit_to_data(self, x: torch.Tensor) -> torch.Tensor:
@@ -249,13 +229,33 @@ def _rocket(spec: RocketSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
 
 def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
     """Biases from the training series, then the head's ridge fit on at most
-    ``RIDGE_MAX_SAMPLES`` of them (torch's seeded RNG draws which); their leave-one-out."""
+    ``RIDGE_MAX_SAMPLES`` of them (torch's seeded RNG draws which); their leave-one-out. Where
+    the series read centred and as shipped differ (:meth:`RocketFeatures.views`), both are
+    fitted and the better leave-one-out accuracy is kept (a tie: centred). Neither wins
+    everywhere (ridge alone, 3 seeds, PickupGesture: 83.3 % centred, 87.3 % as shipped;
+    benchmarks/signal_scaling.py), so the data decide."""
     rows = torch.randperm(len(x))[:RIDGE_MAX_SAMPLES].to(x.device)
     assert isinstance(net.stem, RocketFeatures) and isinstance(net.spec, RocketSpec)
     assert isinstance(net.head, nn.Sequential)
-    features = net.stem.fit_to_data(x[rows])
-    return HeldOut(fit_linear_head(net.head, features, y[rows], net.spec.num_classes).loo_pred,
-                   y[rows])
+    xs, ys = x[rows], y[rows]
+    views = net.stem.views()
+    fits = [_fit_view(net, xs, ys, view) for view in views] or [_fit_view(net, xs, ys, None)]
+    scores = torch.tensor([float((f.loo_pred == ys).float().mean()) for f in fits])
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.broadcast(scores, 0)  # every rank keeps rank 0's view
+    keep = len(fits) - 1 - int(scores.flip(0).argmax())  # the last of the best: centred on ties
+    if keep != len(fits) - 1:  # the state is the last view's: fit the kept one again
+        fits[keep] = _fit_view(net, xs, ys, views[keep])
+    return HeldOut(fits[keep].loo_pred, ys)
+
+
+def _fit_view(net: SearchNet, x: torch.Tensor, y: torch.Tensor, shift: torch.Tensor | None
+              ) -> RidgeFit:
+    """Fit the biases and the head's ridge with the stem reading series with ``shift``."""
+    if shift is not None:
+        net.stem.get_buffer("shift").copy_(shift)
+    features = net.stem.fit_to_data(x)  # type: ignore[operator]
+    return fit_linear_head(net.head, features, y, net.spec.num_classes)  # type: ignore[arg-type,union-attr]
 
 
 # Layers: the Linear head; the transform holds no weights (its convolutions are functional).

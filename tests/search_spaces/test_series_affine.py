@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from search_spaces import BlockSpec, ConvNetSpec, InputInfo, RocketSpec, StageSpec, build_model
+from search_spaces.arch.blocks import centred_shift
 from search_spaces.arch.conv import cnn1d_space
 from search_spaces.arch.rocket import rocket_plan, rocket_space
 from search_spaces.base import input_info, series_affine
@@ -35,14 +36,19 @@ def _per_step(x: np.ndarray) -> tuple[np.ndarray, dict]:
     return ((x - mean) / std).astype(np.float32), stats
 
 
-def test_the_affine_gives_the_series_standardized_as_one_whole() -> None:
+def test_the_affine_gives_the_series_as_shipped_and_the_networks_read_them_centred() -> None:
     raw = _raw()
     z, stats = _per_step(raw)
     affine = series_affine(stats)
     assert affine is not None
     scale, shift = (np.asarray(a) for a in affine)
-    expected = (raw - raw.mean()) / raw.std()  # every training value together
-    np.testing.assert_allclose(z * scale + shift, expected, atol=2e-4)
+    # As shipped, over the deviation of every training value together ...
+    np.testing.assert_allclose(z * scale + shift, raw / raw.std(), atol=2e-4)
+    # ... and, with the shifts' mean taken off (what the networks' buffers hold), centred too.
+    centred = centred_shift(affine[1]).numpy()
+    assert abs(shift.mean() - raw.mean() / raw.std()) < 1e-4
+    expected = (raw - raw.mean()) / raw.std()
+    np.testing.assert_allclose(z * scale + centred, expected, atol=2e-4)
     # Per-step standardization is what it undoes: each step had mean 0 and std 1.
     assert np.abs(z.mean(0)).max() < 1e-4 and np.abs(expected.mean(0)).max() > 0.5
 
@@ -112,10 +118,16 @@ def test_a_network_with_the_affine_reads_per_step_data_as_the_whole_series(kind:
     zt, wt = torch.from_numpy(z), torch.from_numpy(whole)
     if kind == "rocket":  # biases fitted on the series each network reads
         labels = torch.arange(len(zt)) % 2
-        for net, x in ((with_affine, zt), (plain, wt)):
-            torch.manual_seed(1)  # the same series picked to fit the biases on
-            net.fit_to_data(x, labels)
+        torch.manual_seed(1)  # the same series picked to fit the biases on
+        with_affine.fit_to_data(zt, labels)
+        # The view it kept (centred, or as shipped: rocket_views' tests) is what it reads.
+        kept = with_affine.stem.get_buffer("shift").numpy()
+        wt = torch.from_numpy(z * np.asarray(affine[0], np.float32) + kept)
+        torch.manual_seed(1)
+        plain.fit_to_data(wt, labels)
         with_affine, plain = with_affine.stem, plain.stem  # the features, before any head
+        want_whole = ((raw - raw.mean()) / raw.std()).astype(np.float32)
+        assert any(np.allclose(wt.numpy(), v, atol=2e-4) for v in (want_whole, raw / raw.std()))
     with torch.no_grad():
         got, want = with_affine.eval()(zt[:20]), plain.eval()(wt[:20])
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-3)

@@ -1,0 +1,82 @@
+"""Rocket reads series standardized per step back as one whole, centred or as shipped, and keeps
+the view whose ridge has the better leave-one-out (search_spaces/arch/rocket.py): the views it
+offers, the choice against each view fitted alone, and the kept view in the saved state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from search_spaces import InputInfo, build_model
+from search_spaces.arch.blocks import centred_shift
+from search_spaces.arch.rocket import _fit_view, rocket_space
+from search_spaces.base import series_affine
+from search_spaces.probe import ProbeTrial
+
+N, LENGTH, CLASSES = 60, 40, 3
+
+
+def _data(seed: int, level: float = 5.0) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Series standardized per step (as automl hands them over) whose class shows in their
+    level, and the affine that reads them back."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(N) % CLASSES
+    t = np.linspace(0, 6, LENGTH)
+    raw = (level + 0.4 * y[:, None] + np.sin(t)[None] * rng.uniform(0.5, 2, (N, 1))
+           + 0.5 * rng.standard_normal((N, LENGTH))).astype(np.float32)
+    mean, std = raw.mean(0), raw.std(0)
+    affine = series_affine({"axis": "feature", "mean": mean.tolist(), "std": std.tolist()})
+    assert affine is not None
+    return ((raw - mean) / std).astype(np.float32), y, affine
+
+
+def _model(affine: tuple) -> torch.nn.Module:
+    info = InputInfo((LENGTH,), CLASSES, series_affine=affine)
+    return build_model(rocket_space(
+        ProbeTrial({"n_features": 840, "norm": "none", "dropout": 0.0}), info))
+
+
+def test_two_views_only_where_they_differ() -> None:
+    _, _, affine = _data(0)
+    views = _model(affine).stem.views()
+    assert len(views) == 2
+    np.testing.assert_allclose(views[0].numpy(), affine[1], rtol=1e-6)  # as shipped
+    np.testing.assert_allclose(views[1].numpy(), centred_shift(affine[1]).numpy())
+    assert abs(float(views[1].mean())) < 1e-6  # centred, the default, last
+    # Series whose mean is zero (z-normalized sets): one view, fitted once.
+    _, _, centred = _data(0, level=-0.2)
+    zero_mean = (centred[0], tuple(np.asarray(centred[1]) - np.mean(centred[1])))
+    assert len(_model(zero_mean).stem.views()) == 1
+    # A spec stored before the views (its shifts centred already) reads as it did: centred.
+    old = _model((affine[0], tuple(centred_shift(affine[1]).double().tolist())))
+    (view,) = old.stem.views()
+    torch.testing.assert_close(old.stem.get_buffer("shift"), view)
+    torch.testing.assert_close(view, views[1], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("seed", [0, 2])  # the centred view wins at 0, the shipped one at 2
+def test_the_fit_keeps_the_view_with_the_better_leave_one_out(seed: int) -> None:
+    z, y, affine = _data(seed)
+    x, labels = torch.from_numpy(z), torch.from_numpy(y)
+    alone = []
+    for i in range(2):  # each view fitted alone, on the same series the fit will draw
+        torch.manual_seed(0)
+        model = _model(affine)
+        rows = torch.randperm(N)
+        fit = _fit_view(model, x[rows], labels[rows], model.stem.views()[i])
+        alone.append(float((fit.loo_pred == labels[rows]).float().mean()))
+    assert alone[0] != alone[1]  # the data make the choice matter
+    torch.manual_seed(0)
+    model = _model(affine)
+    held = model.fit_to_data(x, labels)
+    assert held is not None
+    best = int(np.argmax(alone))
+    assert float((held.pred == held.target).float().mean()) == pytest.approx(alone[best])
+    torch.testing.assert_close(model.stem.get_buffer("shift"), model.stem.views()[best])
+    # The kept view travels in the state dict: a model built from the spec and given it
+    # predicts the same (what an exported bundle does).
+    again = _model(affine)
+    again.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(x[:10]), model.eval()(x[:10]))
