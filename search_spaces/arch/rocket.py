@@ -20,9 +20,7 @@ on the first training batch. Trial parameters: ``n_features`` (a choice), ``norm
 
 from __future__ import annotations
 
-import itertools
 import math
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,11 +34,10 @@ from search_spaces.arch.feature_cache import FeatureCache
 from search_spaces.arch.mlp import sample_dropout
 from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, HeldOut, SearchNet
 from search_spaces.arch.ridge import RidgeFit, fit_linear_head
+from search_spaces.arch.rocket_plan import KERNEL_LENGTH, channel_mask, kernels, rocket_plan
 from search_spaces.arch.specs import NORMS, ROCKET_KERNELS, RocketSpec
 from search_spaces.base import ARCH_SPACES, InputInfo, TrialLike
 
-KERNEL_LENGTH = 9
-MAX_DILATIONS = 32  # per kernel, as in MiniRocket
 RIDGE_MAX_SAMPLES = 2048  # the head's ridge fit: an n x n eigendecomposition, 2.7 s at 2048
 FIT_CHUNK = 128  # series per transform call in fit_to_data (bounds its memory)
 TRANSFORM_CHUNK = 32  # series per pass of the transform, eager on the CPU (cache-sized) ...
@@ -52,43 +49,9 @@ VIEW_MIN_OFFSET = 1e-3  # |m / s| below which the centred and shipped views are 
 _PHI = (math.sqrt(5) - 1) / 2  # quantile levels follow the golden-ratio sequence (MiniRocket)
 
 
-def rocket_plan(length: int, n_features: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """``(dilations, features per kernel at each)`` for series of ``length`` and about
-    ``n_features`` features, as MiniRocket spaces them: up to 32 dilations, exponentially from 1
-    to ``(length - 1) / 8`` (the kernel then spans the series), repeats merged."""
-    per_kernel = max(1, n_features // ROCKET_KERNELS)
-    n = min(per_kernel, MAX_DILATIONS)
-    top = math.log2(max(1.0, (length - 1) / (KERNEL_LENGTH - 1)))
-    raw = [int(2 ** (top * i / (n - 1)) + 1e-9) if n > 1 else 1 for i in range(n)]
-    dilations = sorted(set(raw))
-    counts = [raw.count(d) * (per_kernel // n) for d in dilations]
-    for i in range(per_kernel % n):
-        counts[i % len(counts)] += 1
-    return tuple(dilations), tuple(counts)
-
-
 def _tracing() -> bool:
     """Under an export or a compiler the batch is symbolic: no chunking by its size."""
     return torch.jit.is_tracing() or torch.compiler.is_compiling()
-
-
-def _kernels() -> torch.Tensor:
-    """The 84 kernels: weight 2 at three of the nine taps, -1 elsewhere (each sums to zero)."""
-    w = torch.full((ROCKET_KERNELS, KERNEL_LENGTH), -1.0)
-    for i, taps in enumerate(itertools.combinations(range(KERNEL_LENGTH), 3)):
-        w[i, list(taps)] = 2.0
-    return w
-
-
-def _channel_mask(channels: int) -> torch.Tensor:
-    """Which channels each kernel sums over (MiniRocket's multivariate variant): a random
-    non-empty subset per kernel, from a fixed seed, so the same spec gives the same network."""
-    rng = random.Random(0)  # Python's RNG: works the same under torch.device("meta")
-    rows = [[0.0] * ROCKET_KERNELS for _ in range(channels)]
-    for k in range(ROCKET_KERNELS):
-        for c in rng.sample(range(channels), rng.randint(1, channels)):
-            rows[c][k] = 1.0
-    return torch.tensor(rows)
 
 
 class RocketFeatures(nn.Module):
@@ -106,8 +69,8 @@ class RocketFeatures(nn.Module):
         self._shipped = spec.input_shift  # the series as shipped: see views()
         # Every buffer is saved, the fixed ones too (a few KB): a bundle is rebuilt on the meta
         # device and then given its tensors, so a buffer left out would stay without data.
-        self.register_buffer("weight", _kernels().unsqueeze(1).repeat(self.channels, 1, 1))
-        self.register_buffer("mask", _channel_mask(self.channels)[None, :, :, None])
+        self.register_buffer("weight", kernels().unsqueeze(1).repeat(self.channels, 1, 1))
+        self.register_buffer("mask", channel_mask(self.channels)[None, :, :, None])
         for i, q in enumerate(spec.per_dilation):
             levels = torch.tensor([((j + 1) * _PHI) % 1 for j in range(q)])
             self.register_buffer(f"levels{i}", levels)
@@ -164,6 +127,15 @@ class RocketFeatures(nn.Module):
         compute = (lambda c: self._cache.lookup(c, self._transform)) \
             if x.device.type == "cpu" else self._transform
         return torch.cat([compute(chunk) for chunk in x.split(FIT_CHUNK)])
+
+    @torch.no_grad()
+    def remember(self, x: torch.Tensor, features: torch.Tensor) -> None:
+        """Empty the training cache and keep ``features``, those :meth:`fit_to_data` gave for
+        ``x`` with the biases and view the stem holds again (:func:`_fit_rocket`)."""
+        self._cache.clear()
+        if x.device.type == "cpu":  # all missing: computed as the features given
+            x = one_channel(x, 1, self if self.reread else None)
+            self._cache.lookup(x, lambda _: features)
 
     @torch.no_grad()
     def _fit_biases(self, x: torch.Tensor) -> None:
@@ -233,29 +205,41 @@ def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
     the series read centred and as shipped differ (:meth:`RocketFeatures.views`), both are
     fitted and the better leave-one-out accuracy is kept (a tie: centred). Neither wins
     everywhere (ridge alone, 3 seeds, PickupGesture: 83.3 % centred, 87.3 % as shipped;
-    benchmarks/signal_scaling.py), so the data decide."""
+    benchmarks/signal_scaling.py), so the data decide. Each view is transformed once: a fit
+    kept from before the last is put back, its features into the training cache."""
     rows = torch.randperm(len(x))[:RIDGE_MAX_SAMPLES].to(x.device)
-    assert isinstance(net.stem, RocketFeatures) and isinstance(net.spec, RocketSpec)
-    assert isinstance(net.head, nn.Sequential)
+    stem, head = net.stem, net.head
+    assert isinstance(stem, RocketFeatures) and isinstance(head, nn.Sequential)
     xs, ys = x[rows], y[rows]
-    views = net.stem.views()
-    fits = [_fit_view(net, xs, ys, view) for view in views] or [_fit_view(net, xs, ys, None)]
+    views: list[torch.Tensor | None] = [*stem.views()] or [None]
+    fits, saved = [], []
+    for i, view in enumerate(views):
+        fit, features = _fit_view(net, xs, ys, view)
+        fits.append(fit)
+        if i < len(views) - 1:  # the last one's fit is what the network holds
+            saved.append(({k: v.clone() for k, v in stem.named_buffers() if v.ndim},
+                          {k: v.clone() for k, v in head.state_dict().items()}, features))
     scores = torch.tensor([float((f.loo_pred == ys).float().mean()) for f in fits])
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.broadcast(scores, 0)  # every rank keeps rank 0's view
     keep = len(fits) - 1 - int(scores.flip(0).argmax())  # the last of the best: centred on ties
-    if keep != len(fits) - 1:  # the state is the last view's: fit the kept one again
-        fits[keep] = _fit_view(net, xs, ys, views[keep])
+    if keep < len(saved):
+        buffers, head_state, features = saved[keep]
+        for k, v in buffers.items():
+            stem.get_buffer(k).copy_(v)
+        head.load_state_dict(head_state)
+        stem.remember(xs, features)
     return HeldOut(fits[keep].loo_pred, ys)
 
 
 def _fit_view(net: SearchNet, x: torch.Tensor, y: torch.Tensor, shift: torch.Tensor | None
-              ) -> RidgeFit:
-    """Fit the biases and the head's ridge with the stem reading series with ``shift``."""
+              ) -> tuple[RidgeFit, torch.Tensor]:
+    """Fit the biases and the head's ridge with the stem reading series with ``shift``; the
+    fit and the features of ``x`` it was fitted on."""
     if shift is not None:
         net.stem.get_buffer("shift").copy_(shift)
     features = net.stem.fit_to_data(x)  # type: ignore[operator]
-    return fit_linear_head(net.head, features, y, net.spec.num_classes)  # type: ignore[arg-type,union-attr]
+    return fit_linear_head(net.head, features, y, net.spec.num_classes), features  # type: ignore[arg-type,union-attr]
 
 
 # Layers: the Linear head; the transform holds no weights (its convolutions are functional).

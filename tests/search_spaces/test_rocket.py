@@ -17,7 +17,7 @@ from torch import nn
 
 from search_spaces import LossSpec, RocketSpec, build_model
 from search_spaces.arch.ridge import ALPHAS, LOGIT_SCALE, fit_linear_head, ridge_classifier
-from search_spaces.arch.rocket import _kernels, rocket_plan
+from search_spaces.arch.rocket_plan import kernels, rocket_plan
 from trainer import DataSplits, TrainConfig, train
 
 
@@ -63,7 +63,7 @@ def test_plan_spreads_features_over_dilations_like_minirocket(length: int, featu
 
 
 def test_the_84_kernels_are_every_placement_of_three_twos() -> None:
-    w = _kernels()
+    w = kernels()
     assert w.shape == (84, 9) and len({tuple(r.tolist()) for r in w}) == 84
     assert torch.all(w.sum(1) == 0) and torch.all((w == 2).sum(1) == 3)
 

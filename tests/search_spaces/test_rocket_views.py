@@ -64,19 +64,30 @@ def test_the_fit_keeps_the_view_with_the_better_leave_one_out(seed: int) -> None
         torch.manual_seed(0)
         model = _model(affine)
         rows = torch.randperm(N)
-        fit = _fit_view(model, x[rows], labels[rows], model.stem.views()[i])
+        fit, _ = _fit_view(model, x[rows], labels[rows], model.stem.views()[i])
         alone.append(float((fit.loo_pred == labels[rows]).float().mean()))
     assert alone[0] != alone[1]  # the data make the choice matter
     torch.manual_seed(0)
     model = _model(affine)
+    fitted = []
+    real = model.stem.fit_to_data
+    model.stem.fit_to_data = lambda xs: fitted.append(len(xs)) or real(xs)
     held = model.fit_to_data(x, labels)
+    assert fitted == [N, N]  # each view transformed once, whichever is kept
     assert held is not None
     best = int(np.argmax(alone))
     assert float((held.pred == held.target).float().mean()) == pytest.approx(alone[best])
     torch.testing.assert_close(model.stem.get_buffer("shift"), model.stem.views()[best])
     # The kept view travels in the state dict: a model built from the spec and given it
-    # predicts the same (what an exported bundle does).
+    # predicts the same (what an exported bundle does) as the fitted one, which reads the
+    # features its fit left in the training cache.
+    def recomputed(_: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("features computed again: the fit left none in the cache")
+
+    model.stem._transform = recomputed
+    with torch.no_grad():
+        cached = model.eval()(x[:10])
     again = _model(affine)
     again.load_state_dict(model.state_dict())
     with torch.no_grad():
-        torch.testing.assert_close(again.eval()(x[:10]), model.eval()(x[:10]))
+        torch.testing.assert_close(again.eval()(x[:10]), cached)
