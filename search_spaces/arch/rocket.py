@@ -205,13 +205,18 @@ def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
     the series read centred and as shipped differ (:meth:`RocketFeatures.views`), both are
     fitted and the better leave-one-out accuracy is kept (a tie: centred). Neither wins
     everywhere (ridge alone, 3 seeds, PickupGesture: 83.3 % centred, 87.3 % as shipped;
-    benchmarks/signal_scaling.py), so the data decide. Each view is transformed once: a fit
-    kept from before the last is put back, its features into the training cache."""
+    benchmarks/signal_scaling.py), so the data decide; not where a class has a single series.
+    Each view is transformed once: a fit kept from before the last is put back, its features
+    into the training cache."""
     rows = torch.randperm(len(x))[:RIDGE_MAX_SAMPLES].to(x.device)
     stem, head = net.stem, net.head
     assert isinstance(stem, RocketFeatures) and isinstance(head, nn.Sequential)
     xs, ys = x[rows], y[rows]
     views: list[torch.Tensor | None] = [*stem.views()] or [None]
+    if len(views) > 1 and bool((torch.bincount(ys) == 1).any()):
+        # Left out, a class's single series is always wrong, whatever the view: no evidence
+        # to choose by (nor a leave-one-out figure from the trainer), so no second transform.
+        views = views[-1:]
     fits, saved = [], []
     for i, view in enumerate(views):
         fit, features = _fit_view(net, xs, ys, view)

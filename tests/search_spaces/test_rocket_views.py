@@ -31,8 +31,8 @@ def _data(seed: int, level: float = 5.0) -> tuple[np.ndarray, np.ndarray, tuple]
     return ((raw - mean) / std).astype(np.float32), y, affine
 
 
-def _model(affine: tuple) -> torch.nn.Module:
-    info = InputInfo((LENGTH,), CLASSES, series_affine=affine)
+def _model(affine: tuple, classes: int = CLASSES) -> torch.nn.Module:
+    info = InputInfo((LENGTH,), classes, series_affine=affine)
     return build_model(rocket_space(
         ProbeTrial({"n_features": 840, "norm": "none", "dropout": 0.0}), info))
 
@@ -91,3 +91,17 @@ def test_the_fit_keeps_the_view_with_the_better_leave_one_out(seed: int) -> None
     again.load_state_dict(model.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(again.eval()(x[:10]), cached)
+
+
+def test_a_class_with_a_single_series_leaves_nothing_to_choose_by() -> None:
+    # Left out, that series is always wrong whatever the view: one fit, centred.
+    z, y, affine = _data(2)
+    y = y.copy()
+    y[0] = CLASSES  # a fourth class, of one series
+    model = _model((affine[0], affine[1]), classes=CLASSES + 1)
+    fitted = []
+    real = model.stem.fit_to_data
+    model.stem.fit_to_data = lambda xs: fitted.append(len(xs)) or real(xs)
+    model.fit_to_data(torch.from_numpy(z), torch.from_numpy(y))
+    assert fitted == [N]
+    torch.testing.assert_close(model.stem.get_buffer("shift"), model.stem.views()[1])
