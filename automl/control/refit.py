@@ -84,6 +84,21 @@ def _best(cfg: StudyConfig, storage: Storage) -> Any:
     return best_trial(storage.trials(name), cost_or_default(cfg.study.cost), name)
 
 
+def _as_searched(arch: Any, weights: str) -> Any:
+    """``arch`` with the choices its searched weights made in their fit (rocket's series view:
+    ``search_spaces.as_fitted``), so that the refit repeats the trial on more data; ``arch``
+    as it is when the weights cannot be read."""
+    from safetensors.torch import load_file
+
+    from search_spaces import as_fitted
+
+    try:
+        state = load_file(weights)
+    except Exception:  # noqa: BLE001 - best effort: the refit then chooses again
+        return arch
+    return as_fitted(arch, state)
+
+
 class RefitReserve:
     """A trial callback: after each completed trial, keep back the refit of the best so far."""
 
@@ -145,8 +160,8 @@ def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline:
 
     both = train_plus_val(splits)
     train = train or default_train()
-    result = train(arch_from_dict(rec.arch), loss_from_dict(rec.loss), both, run_cfg,
-                   on_epoch=on_epoch)
+    result = train(_as_searched(arch_from_dict(rec.arch), rec.artifact_path),
+                   loss_from_dict(rec.loss), both, run_cfg, on_epoch=on_epoch)
     if stop:
         return (f"refit stopped at the timeout after epoch {stop[0]} of {epochs}; best exports "
                 f"trial {rec.number}'s searched weights")

@@ -18,7 +18,13 @@ from search_spaces.arch.net import (
     count_layers,
     fitted_head,
 )
-from search_spaces.arch.rocket import RocketFeatures, RocketOptions, rocket_plan, rocket_space
+from search_spaces.arch.rocket import (
+    RocketFeatures,
+    RocketOptions,
+    as_fitted,
+    rocket_plan,
+    rocket_space,
+)
 from search_spaces.arch.specs import (
     ACTIVATIONS,
     ARCH_KINDS,
@@ -60,6 +66,7 @@ __all__ = [
     "StageSpec",
     "arch_from_dict",
     "arch_to_dict",
+    "as_fitted",
     "AutoOptions",
     "auto_families",
     "auto_family",

@@ -8,10 +8,8 @@ Here the transform is a frozen layer (:class:`RocketFeatures`, buffers only) and
 norm, dropout and a Linear layer. Before training, :meth:`SearchNet.fit_to_data` fits the
 biases on training series and sets the head to MiniRocket's own classifier, a ridge fit in
 closed form (:mod:`search_spaces.arch.ridge`); the trainer then refines the head like any other
-network, with the searched loss, optimizer and learning rate. On small sets of signals this is
-far ahead of small CNNs trained for a few hundred steps (GunPoint, 50 training series: 99.3 %
-test accuracy from the ridge fit alone, where heads trained from random weights reached
-89-100 % depending on norm and learning rate, and the CNNs 85-93 %).
+network, with the searched loss, optimizer and learning rate (GunPoint, 50 training series:
+99.3 % test accuracy from the ridge fit alone; heads trained from random weights 89-100 %).
 
 The biases (and the series view kept) are saved with the weights. Under ``torch.distributed``
 every rank fits them on the same series (rank 0's broadcast besides); without ``fit_to_data``,
@@ -20,7 +18,9 @@ on the first training batch. Trial parameters: ``n_features`` (a choice), ``norm
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,8 @@ from search_spaces.base import ARCH_SPACES, InputInfo, TrialLike
 RIDGE_MAX_SAMPLES = 2048  # the head's ridge fit: an n x n eigendecomposition, 2.7 s at 2048
 FIT_CHUNK = 128  # series per transform call in fit_to_data (bounds its memory)
 TRANSFORM_CHUNK = 32  # series per pass of the transform, eager on the CPU (cache-sized) ...
-# ... and at most this many convolution outputs per pass: past about 5M (20 MB), each of a pass's
-# hundreds of elementwise ops page-faults a fresh buffer (128 series of 2,000 steps, 10,000
-# features, one thread: 21.6 s in passes of 32 series, 1.7 s in passes of 6).
+# ... and at most this many convolution outputs per pass: past about 5M, each elementwise op
+# page-faults a fresh buffer (128 x 2,000 steps, 10k features: 21.6 s at 32 a pass, 1.7 at 6).
 CHUNK_ELEMENTS = 2**20
 VIEW_MIN_OFFSET = 1e-3  # |m / s| below which the centred and shipped views are one
 _PHI = (math.sqrt(5) - 1) / 2  # quantile levels follow the golden-ratio sequence (MiniRocket)
@@ -66,7 +65,7 @@ class RocketFeatures(nn.Module):
         self.channels = spec.in_channels
         self.dilations = spec.dilations
         self.reread = register_series_affine(self, spec.input_scale, spec.input_shift)
-        self._shipped = spec.input_shift  # the series as shipped: see views()
+        self._shipped, self._view = spec.input_shift, spec.series_view  # see views()
         # Every buffer is saved, the fixed ones too (a few KB): a bundle is rebuilt on the meta
         # device and then given its tensors, so a buffer left out would stay without data.
         self.register_buffer("weight", kernels().unsqueeze(1).repeat(self.channels, 1, 1))
@@ -105,16 +104,18 @@ class RocketFeatures(nn.Module):
         return self._cache.lookup(x, self._transform)
 
     def views(self) -> list[torch.Tensor]:
-        """The shifts :func:`_fit_rocket` chooses between, the default (centred) last: the
-        series as shipped, ``x / s``, where that differs from ``(x - m) / s`` by more than
-        :data:`VIEW_MIN_OFFSET` (the kernels sum to zero: the two differ only at a series' ends,
-        where the convolution pads it with zeros)."""
+        """The shifts :func:`_fit_rocket` chooses between (``spec.series_view``: ``best``),
+        centred (the default) last: as shipped, ``x / s``, where that differs from
+        ``(x - m) / s`` by more than :data:`VIEW_MIN_OFFSET` (the kernels sum to zero: the two
+        differ only at a series' ends, where the convolution pads it with zeros)."""
         if not self.reread:
             return []
         centred = centred_shift(self._shipped).to(self.get_buffer("shift").device)
         offset = abs(math.fsum(self._shipped) / len(self._shipped))
         shipped = torch.tensor(self._shipped, dtype=torch.float32, device=centred.device)
-        return [shipped, centred] if offset > VIEW_MIN_OFFSET else [centred]
+        if offset <= VIEW_MIN_OFFSET or self._view == "centred":
+            return [centred]
+        return [shipped] if self._view == "shipped" else [shipped, centred]
 
     @torch.no_grad()
     def fit_to_data(self, x: torch.Tensor) -> torch.Tensor:
@@ -235,6 +236,16 @@ def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
         head.load_state_dict(head_state)
         stem.remember(xs, features)
     return HeldOut(fits[keep].loo_pred, ys)
+
+
+def as_fitted(spec: Any, state: Mapping[str, torch.Tensor]) -> Any:
+    """``spec`` with the view its fitted weights ``state`` read series with, for a refit on
+    more data: the trial's choice stays (a second transform is not in the refit's estimate)."""
+    shift = state.get("stem.shift")
+    if not isinstance(spec, RocketSpec) or spec.series_view != "best" or shift is None:
+        return spec
+    shipped = abs(float(shift.double().mean())) > VIEW_MIN_OFFSET / 2
+    return dataclasses.replace(spec, series_view="shipped" if shipped else "centred")
 
 
 def _fit_view(net: SearchNet, x: torch.Tensor, y: torch.Tensor, shift: torch.Tensor | None

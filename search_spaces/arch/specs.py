@@ -30,6 +30,7 @@ OPS = ("conv3", "conv5", "dwsep", "mbconv", "skip")
 ACTIVATIONS = ("relu", "gelu", "silu", "hardswish")
 NORMS = ("batch", "none")
 CONV_KINDS = ("cnn1d", "cnn2d")
+SERIES_VIEWS = ("best", "centred", "shipped")  # RocketSpec.series_view
 ROCKET_KERNELS = 84  # MiniRocket's kernels: every way to place three 2s among nine -1s
 # Sample ndims each conv kind accepts: without and with a channel axis.
 CONV_SAMPLE_NDIMS = {"cnn1d": (1, 2), "cnn2d": (2, 3)}
@@ -212,13 +213,11 @@ class ConvNetSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class RocketSpec:
-    """MiniRocket features (Dempster et al. 2021) under a trained linear head.
-
-    The 84 fixed length-9 kernels run at every one of ``dilations``; at dilation i each kernel
-    gives ``per_dilation[i]`` features, the proportion of positive values (PPV) above that many
-    biases. The biases are quantiles of the convolution output on training series; only the
-    head (``norm``, ``dropout``, a Linear layer) is trained, from a closed-form ridge fit.
-    """
+    """MiniRocket features (Dempster et al. 2021) under a trained linear head: the 84 fixed
+    length-9 kernels run at every one of ``dilations``; at dilation i each kernel gives
+    ``per_dilation[i]`` features, the proportion of positive values (PPV) above that many
+    biases, quantiles of the convolution output on training series. Only the head (``norm``,
+    ``dropout``, a Linear layer) is trained, from a closed-form ridge fit."""
 
     kind: str = "rocket"
     input_shape: tuple[int, ...]
@@ -229,9 +228,11 @@ class RocketSpec:
     dropout: float = 0.0
     input_scale: tuple[float, ...] = ()  # (L,) series read as shipped (set_series_affine)
     input_shift: tuple[float, ...] = ()
+    series_view: str = "best"  # centred, shipped, or the best by leave-one-out (arch/rocket)
 
     def __post_init__(self) -> None:
         w = "RocketSpec"
+        set_field(self, "series_view", as_choice(w, "series_view", self.series_view, SERIES_VIEWS))
         set_field(self, "kind", as_choice(w, "kind", self.kind, ("rocket",)))
         shape = _shape(w, self.input_shape)
         if len(shape) not in (1, 2):

@@ -189,3 +189,34 @@ def test_a_network_trained_by_sgd_alone_is_not_refit(searched: dict[str, Any]) -
     d = Deadline.starting(1e6)
     RefitReserve(cfg, store, d, 100, 50)(study, study.get_trials()[-1])
     assert d.reserve == 0.0  # nothing kept back for a refit that will not be made
+
+
+def test_the_refit_keeps_the_series_view_of_the_searched_weights(tmp_path: Path) -> None:
+    # A rocket that kept the series as shipped: the refit reads them so too, without a second
+    # transform to choose again; unreadable weights leave the choice to the refit.
+    import torch
+    from safetensors.torch import save_file
+
+    from automl.control.refit import _as_searched
+    from search_spaces import InputInfo, build_model
+    from search_spaces.arch.rocket import rocket_space
+    from search_spaces.base import series_affine
+    from search_spaces.probe import ProbeTrial
+
+    rng = np.random.default_rng(2)
+    y = np.arange(60) % 3
+    raw = 5 + 0.4 * y[:, None] + rng.standard_normal((60, 40))
+    stats = {"axis": "feature", "mean": raw.mean(0).tolist(), "std": raw.std(0).tolist()}
+    info = InputInfo((40,), 3, series_affine=series_affine(stats))
+    spec = rocket_space(ProbeTrial({"n_features": 840, "norm": "none", "dropout": 0.0}), info)
+    model = build_model(spec)
+    with torch.no_grad():  # the fit kept the shipped view: the mean of the shifts, m / s
+        model.stem.get_buffer("shift").copy_(torch.tensor(spec.input_shift))
+    weights = tmp_path / "model.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    assert _as_searched(spec, str(weights)).series_view == "shipped"
+    with torch.no_grad():
+        model.stem.get_buffer("shift").sub_(model.stem.get_buffer("shift").mean())
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+    assert _as_searched(spec, str(weights)).series_view == "centred"
+    assert _as_searched(spec, str(tmp_path / "gone.safetensors")) is spec

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from search_spaces import InputInfo, build_model
+from search_spaces import InputInfo, MLPSpec, arch_from_dict, arch_to_dict, as_fitted, build_model
 from search_spaces.arch.blocks import centred_shift
 from search_spaces.arch.rocket import _fit_view, rocket_space
 from search_spaces.base import series_affine
@@ -105,3 +105,27 @@ def test_a_class_with_a_single_series_leaves_nothing_to_choose_by() -> None:
     model.fit_to_data(torch.from_numpy(z), torch.from_numpy(y))
     assert fitted == [N]
     torch.testing.assert_close(model.stem.get_buffer("shift"), model.stem.views()[1])
+
+
+@pytest.mark.parametrize("seed,view", [(0, "centred"), (2, "shipped")])
+def test_a_refit_keeps_the_view_the_searched_weights_chose(seed: int, view: str) -> None:
+    z, y, affine = _data(seed)
+    x, labels = torch.from_numpy(z), torch.from_numpy(y)
+    torch.manual_seed(0)
+    searched = _model(affine)
+    searched.fit_to_data(x, labels)
+    pinned = as_fitted(searched.spec, searched.state_dict())
+    assert pinned.series_view == view
+    assert as_fitted(pinned, searched.state_dict()) == pinned  # pinned stays pinned
+    assert arch_from_dict(arch_to_dict(pinned)) == pinned  # and is stored as it is
+    refit = build_model(pinned)
+    fitted = []
+    real = refit.stem.fit_to_data
+    refit.stem.fit_to_data = lambda xs: fitted.append(len(xs)) or real(xs)
+    refit.fit_to_data(x, labels)
+    assert fitted == [N]  # one transform: the view is not chosen again
+    torch.testing.assert_close(refit.stem.get_buffer("shift"), searched.stem.get_buffer("shift"))
+    # Other networks, and weights without a series view, leave the spec as it is.
+    mlp = MLPSpec(input_shape=(LENGTH,), num_classes=CLASSES, hidden=(8,))
+    assert as_fitted(mlp, searched.state_dict()) is mlp
+    assert as_fitted(searched.spec, {}) is searched.spec
