@@ -197,7 +197,7 @@ def test_the_refit_keeps_the_series_view_of_the_searched_weights(tmp_path: Path)
     import torch
     from safetensors.torch import save_file
 
-    from automl.control.refit import _as_searched
+    from automl.control.refit import _as_searched, _refit_arch
     from search_spaces import InputInfo, build_model
     from search_spaces.arch.rocket import rocket_space
     from search_spaces.base import series_affine
@@ -215,6 +215,16 @@ def test_the_refit_keeps_the_series_view_of_the_searched_weights(tmp_path: Path)
     weights = tmp_path / "model.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     assert _as_searched(spec, str(weights)).series_view == "shipped"
+    # The refit chooses again where the trial chose (it has a leave-one-out figure), and keeps
+    # the trial's view where it had none to choose by (a class of one series).
+    from types import SimpleNamespace
+
+    from search_spaces import arch_to_dict
+
+    rec = SimpleNamespace(arch=arch_to_dict(spec), artifact_path=str(weights), loo_accuracy=0.8)
+    assert _refit_arch(rec) == spec and spec.series_view == "best"
+    assert _refit_arch(SimpleNamespace(**{**vars(rec), "loo_accuracy": None})
+                       ).series_view == "shipped"
     with torch.no_grad():
         model.stem.get_buffer("shift").sub_(model.stem.get_buffer("shift").mean())
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
