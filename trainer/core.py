@@ -11,7 +11,6 @@ import pickle
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -144,12 +143,12 @@ def fit(
 
 def _loo_score(held_out: Any, num_classes: int, metric: str) -> tuple[float, int] | None:
     """``metric`` of a fitted start's held-out evidence ``(pred, target)``, and its size; None
-    where a class has a single sample (left out, its class is absent from the fit, so it is
-    always wrong: 52 classes of one series read 0 %, whatever the features)."""
+    where a class has a single sample (``search_spaces.arch.net.has_lone_class``)."""
     if held_out is None or not len(held_out[1]):
         return None
-    pred, target = (t.detach().cpu().numpy() for t in held_out[:2])
-    counts = np.bincount(target, minlength=num_classes)
-    if (counts == 1).any():
+    from search_spaces.arch.net import has_lone_class
+
+    if has_lone_class(held_out[1]):
         return None
+    pred, target = (t.detach().cpu().numpy() for t in held_out[:2])
     return Tallies.of(pred, target, num_classes).score(metric), len(target)

@@ -31,6 +31,13 @@ class HeldOut(NamedTuple):
     target: torch.Tensor
 
 
+def has_lone_class(target: torch.Tensor) -> bool:
+    """Whether a class has a single sample in ``target``: left out, that sample's class is
+    absent from the fit, so it is always wrong and a leave-one-out figure means nothing (52
+    classes of one series read 0 %, whatever the features)."""
+    return bool((torch.bincount(target.detach().cpu()) == 1).any())
+
+
 class SearchNet(nn.Module):
     """``head(blocks(stem(x)))`` with optional activation recomputation over ``blocks``.
 

@@ -32,7 +32,7 @@ from search_spaces._fields import as_choices, choices_of, ints_from, set_field
 from search_spaces.arch.blocks import centred_shift, one_channel, register_series_affine
 from search_spaces.arch.feature_cache import FeatureCache
 from search_spaces.arch.mlp import sample_dropout
-from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, HeldOut, SearchNet
+from search_spaces.arch.net import ARCH_BUILDERS, ArchBuilder, HeldOut, SearchNet, has_lone_class
 from search_spaces.arch.ridge import RidgeFit, fit_linear_head
 from search_spaces.arch.rocket_plan import KERNEL_LENGTH, channel_mask, kernels, rocket_plan
 from search_spaces.arch.specs import NORMS, ROCKET_KERNELS, RocketSpec
@@ -214,9 +214,7 @@ def _fit_rocket(net: SearchNet, x: torch.Tensor, y: torch.Tensor) -> HeldOut:
     assert isinstance(stem, RocketFeatures) and isinstance(head, nn.Sequential)
     xs, ys = x[rows], y[rows]
     views: list[torch.Tensor | None] = [*stem.views()] or [None]
-    if len(views) > 1 and bool((torch.bincount(ys) == 1).any()):
-        # Left out, a class's single series is always wrong, whatever the view: no evidence
-        # to choose by (nor a leave-one-out figure from the trainer), so no second transform.
+    if len(views) > 1 and has_lone_class(ys):  # no evidence to choose by: one transform
         views = views[-1:]
     fits, saved = [], []
     for i, view in enumerate(views):
