@@ -122,7 +122,10 @@ def searched_loss_space(
         return LossSpec.ce(_ls(trial, o.label_smoothing_max), beta=beta)
     if family == "poly1":
         eps = _grid(trial, "loss_epsilon", *o.epsilon_range, 0.5)
-        return LossSpec.poly1(eps, _ls(trial, o.label_smoothing_max), beta=beta)
+        ls = _ls(trial, o.label_smoothing_max)
+        # Poly-1 with epsilon 0 is cross-entropy: said as one, its candidate is CE's (the
+        # search answers a repeat from the stored result instead of training it again).
+        return LossSpec.poly1(eps, ls, beta=beta) if eps else LossSpec.ce(ls, beta=beta)
     gamma = _grid(trial, "loss_gamma", *o.gamma_range, 0.5)
     if family == "focal":
         return LossSpec.focal(gamma, beta=beta)

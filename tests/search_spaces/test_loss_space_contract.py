@@ -82,3 +82,15 @@ def test_fixed_ce_asks_nothing(random_trial: Callable[[int], optuna.Trial]) -> N
     spec = sample_loss("fixed_ce", trial, InputInfo((8,), 3))
     assert trial.params == {}
     assert spec.formula == "CE"
+
+
+def test_poly1_with_epsilon_zero_is_sampled_as_ce() -> None:
+    """Poly-1 at epsilon 0 is cross-entropy: the space says so, so its candidate is CE's."""
+    info = InputInfo((8,), 3)
+    base = {"loss_family": "poly1", "loss_cb": False, "loss_ls": 0.05}
+    same = sample_loss("searched", optuna.trial.FixedTrial({**base, "loss_epsilon": 0.0}), info)
+    ce = sample_loss("searched", optuna.trial.FixedTrial(
+        {"loss_family": "ce", "loss_cb": False, "loss_ls": 0.05}), info)
+    assert loss_to_dict(same) == loss_to_dict(ce) and same.formula == "CE(ls=0.05)"
+    poly = sample_loss("searched", optuna.trial.FixedTrial({**base, "loss_epsilon": 1.0}), info)
+    assert poly.kind == "poly1" and poly.epsilon == 1.0
