@@ -3,12 +3,14 @@ workers, and the work around them that need not wait for the others.
 
 Under the study's claim lock (:func:`automl.storage.runs.claim_lock`) a worker counts its run's
 trials (one grouped SELECT), and, when the run needs another, pops a queued candidate or creates
-a trial, tagged with the run in the same step, so that the next worker's count sees it. Outside
-it: the first heartbeat, the ``optuna.Trial`` (its sampler), the other attributes, and the look
-for dead trials (heartbeat gone stale, or never sent), which one worker of the study does at
-most once a second (:func:`automl.storage.runs.take_turn`). The dead trials it finds are failed
-and queued again under the lock, so no claim sees a dead trial's place free before its candidate
-is queued (and runs it first).
+a trial, tagged with the run in the same step, so that the next worker's count sees it. A new
+trial is created on the lock's own connection, in its transaction
+(:mod:`automl.storage.optuna_trial`). Outside it: the first heartbeat, the ``optuna.Trial`` (its
+sampler), a queued trial's other attributes, and the look for dead trials (heartbeat gone
+stale, or never sent), which one worker of the study does at most once a second
+(:func:`automl.storage.runs.take_turn`). The dead trials it finds are failed and queued again
+under the lock, so no claim sees a dead trial's place free before its candidate is queued (and
+runs it first).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from automl.storage.lifecycle import INTERRUPTED, Claimed, first_heartbeat, requeue
-from automl.storage.optuna_private import new_running_trial
+from automl.storage.optuna_private import remember_trial
 from automl.storage.optuna_tables import dead_trial_ids, run_states, waiting_trial_ids
+from automl.storage.optuna_trial import insert_running_trial
 from automl.storage.reconcile import reconcile_trials
 from automl.storage.runs import claim_lock, ensure_lock, take_turn
 
@@ -37,11 +40,13 @@ RECOVER_EVERY_S = 1.0  # study-wide, and per worker: how often dead trials are l
 
 @dataclass(frozen=True)
 class Started:
-    """A trial started under the claim lock: a queued candidate (``popped``) or a new one."""
+    """A trial started under the claim lock: a queued candidate (``popped``) or a new one
+    (``trial``: as created, so that no read is needed to open it)."""
 
     trial_id: int
     popped: bool
     attrs: dict[str, Any] = field(default_factory=dict)  # still to set, after the lock
+    trial: optuna.trial.FrozenTrial | None = None
 
 
 def claim_lock_name(study_name: str) -> str:
@@ -114,8 +119,8 @@ class Claims:
             first_heartbeat(self.storage, trial_id)
             for key, value in started.attrs.items():
                 self.storage._optuna.set_trial_user_attr(trial_id, key, value)
-            if started.popped:  # suggesting needs the study's trial cache to know the trial
-                self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            # Suggesting needs the study's trial cache to know the trial.
+            remember_trial(self.study, started.trial or self.storage._optuna.get_trial(trial_id))
             trial = optuna.Trial(self.study, trial_id)
         except BaseException:
             with contextlib.suppress(Exception):  # best effort: the database may be the cause
@@ -141,8 +146,9 @@ class Turn:
 
     def start(self, attrs: dict[str, Any]) -> Started:
         """Start a trial of the run, tagged with it before the lock is given back: the first
-        queued candidate, else a new trial; ``attrs`` are set in :meth:`Claims.open`, after
-        the lock (every write under it is a round trip that all workers wait for)."""
+        queued candidate, else a new trial. A new trial gets ``attrs`` in the same INSERT as
+        its tag; a queued one gets them in :meth:`Claims.open`, after the lock (every write
+        under it is a round trip that all workers wait for)."""
         import optuna
 
         c = self._claims
@@ -157,7 +163,8 @@ class Turn:
                 continue  # finished by whoever queued it
             rdb.set_trial_user_attr(trial_id, c.key, c.value)
             return Started(trial_id, True, attrs)
-        return Started(new_running_trial(c.study, {c.key: c.value}), False, attrs)
+        trial = insert_running_trial(self._conn, c.study_id, {c.key: c.value, **attrs})
+        return Started(trial._trial_id, False, {}, trial)
 
 
 def fail_dead(storage: Storage, study: optuna.Study, trial_ids: list[int]) -> int:

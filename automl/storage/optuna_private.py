@@ -1,13 +1,15 @@
 """The uses of Optuna internals the project makes, each wrapped in one function so a change in
 Optuna breaks that function and its test (tests/automl/storage/test_lifecycle.py,
-tests/automl/storage/test_claims.py), not a search.
+tests/automl/storage/test_optuna_trial.py), not a search.
 
 Everything else goes through Optuna's public API: ``RDBStorage.record_heartbeat`` /
 ``get_heartbeat_interval`` / ``get_heartbeat_stale_trial_callback`` / ``get_trial`` /
 ``set_trial_state_values`` / ``set_trial_user_attr`` / ``get_trial_id_from_study_id_trial_number``,
 ``RetryHeartbeatStaleTrialCallback``, ``optuna.trial.create_trial``, ``optuna.Trial(study,
 trial_id)`` and ``Study.get_trials`` / ``tell`` / ``enqueue_trial``.
-(Optuna's raw tables, read for speed, are :mod:`automl.storage.optuna_tables`'s business.)
+(Optuna's raw tables, read for speed, are :mod:`automl.storage.optuna_tables`'s business; one
+trial's rows, read and created through Optuna's table models,
+:mod:`automl.storage.optuna_trial`'s.)
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ def enqueued_params(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return dict(trial.system_attrs.get(FIXED_PARAMS_ATTR) or {})
 
 
-def new_running_trial(study: optuna.Study, user_attrs: dict[str, Any]) -> int:
-    """Create a RUNNING trial with ``user_attrs`` in one transaction; returns its storage id.
+def remember_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Put a trial this worker has just started into the study's trial cache, as
+    ``_CachedStorage.create_new_trial`` does for the trials it creates (suggesting parameters
+    needs the cache to know the trial), and mark it unfinished, as
+    ``_CachedStorage._read_trials_from_remote_storage`` does, so the cache reads it again once
+    it ends (a queued trial popped here may be older than the last finished one the cache
+    saw). Reading every running trial did the same at the cost of one row set per worker."""
+    from optuna.storages._cached_storage import _CachedStorage, _StudyInfo
 
-    What ``Study.ask`` does (optuna/study/study.py, ``ask``), less its pop of a queued trial
-    (which reads every trial) and its sampler set-up, plus the attributes, so that a worker's
-    claim can count it at once. ``Study.add_trial`` does the same but returns no id; calling the
-    study's storage itself (not the RDBStorage below it) keeps the study's trial cache aware of
-    the trial, which suggesting parameters needs."""
-    from optuna.trial import TrialState, create_trial
-
-    template = create_trial(state=TrialState.RUNNING, user_attrs=user_attrs)
-    return int(study._storage.create_new_trial(study._study_id, template_trial=template))
+    storage = study._storage
+    if not isinstance(storage, _CachedStorage):
+        return
+    with storage._lock:
+        info = storage._studies.setdefault(study._study_id, _StudyInfo())
+        storage._add_trials_to_cache(study._study_id, [trial])
+        info.unfinished_trial_ids.add(trial._trial_id)

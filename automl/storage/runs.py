@@ -92,7 +92,8 @@ def ensure_lock(storage: Storage, name: str) -> None:
 @contextlib.contextmanager
 def claim_lock(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float | None = None
                ) -> Iterator[Connection]:
-    """Hold the named lock for a few statements; yields a connection for reads under it.
+    """Hold the named lock for a few statements; yields a connection for them, in a
+    transaction committed when the lock is given back (a claim creates its trial there).
 
     On PostgreSQL the lock is the row's own (``SELECT ... FOR UPDATE`` in a transaction kept
     open on the yielded connection): a waiter sleeps in the server's queue and wakes when the
@@ -103,7 +104,8 @@ def claim_lock(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float
     from automl.storage.engine import seconds
 
     if storage.location.backend != "postgresql":
-        with lease(storage, name, ttl, wait), storage.connection() as conn:
+        # A transaction, committed as the lease ends: a claim creates its trial on ``conn``.
+        with lease(storage, name, ttl, wait), storage.connection() as conn, conn.begin():
             yield conn
         return
     wait = seconds(LEASE_WAIT_ENV, LEASE_WAIT_S) if wait is None else wait

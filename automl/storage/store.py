@@ -182,6 +182,8 @@ class Storage(ProjectRows):
         Only an upgrading handle lets Optuna create its tables."""
         import optuna
 
+        from automl.storage.optuna_trial import ProjectRDBStorage
+
         kwargs: dict[str, Any] = {"engine_kwargs": self._engine_kwargs()}
         # Read once: Storage.__init__ records the check after the project's tables exist.
         checked = self._optuna_was_checked = migrate.optuna_checked(self._engine)
@@ -199,7 +201,7 @@ class Storage(ProjectRows):
             # Heartbeats and their retry callback are "experimental" since Optuna 2.9, stable
             # in practice; a command's stderr is for its own one-line messages.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return self._racing_create(lambda: optuna.storages.RDBStorage(url, **kwargs))
+            return self._racing_create(lambda: ProjectRDBStorage(url, **kwargs))
 
     def close(self) -> None:
         self._engine.dispose()

@@ -1,6 +1,7 @@
 """The claim's critical section (automl/storage/claims.py, runs.claim_lock / take_turn) on SQLite
 and PostgreSQL: exact targets with many threads, queued candidates popped once, dead trials
-found outside the lock and re-queued under it, and the one wrapped Optuna internal it uses."""
+found outside the lock and re-queued under it (the trial rows it writes:
+test_optuna_trial.py)."""
 
 from __future__ import annotations
 
@@ -257,23 +258,4 @@ def test_a_dead_holder_frees_the_claim_lock_at_once(storage_url: str) -> None:
     t.join()
     assert cut  # the stuck holder learns it lost the lock
     other.close()
-    st.close()
-
-
-def test_new_running_trial_is_known_to_the_study(tmp_path: Any) -> None:
-    """The wrapped Optuna internal (automl/storage/optuna_private.py): a RUNNING trial with
-    its attributes, whose id is Optuna's and whose parameters can be suggested at once."""
-    import optuna
-
-    from automl.storage.optuna_private import new_running_trial
-
-    st = Storage(f"sqlite:///{tmp_path / 'n.db'}")
-    study = st.create_study("n")
-    study.ask()
-    tid = new_running_trial(study, {"a": 1})
-    trial = optuna.Trial(study, tid)
-    assert trial.number == 1 and trial.user_attrs == {"a": 1}
-    trial.suggest_float("x", 0.0, 1.0)
-    study.tell(trial, 0.5)
-    assert study.get_trials(deepcopy=False)[1].state.name == "COMPLETE"
     st.close()
