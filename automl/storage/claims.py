@@ -5,12 +5,12 @@ Under the study's claim lock (:func:`automl.storage.runs.claim_lock`) a worker c
 trials (one grouped SELECT), and, when the run needs another, pops a queued candidate or creates
 a trial, tagged with the run in the same step, so that the next worker's count sees it. A new
 trial is created on the lock's own connection, in its transaction
-(:mod:`automl.storage.optuna_trial`). Outside it: the first heartbeat, the ``optuna.Trial`` (its
-sampler), a queued trial's other attributes, and the look for dead trials (heartbeat gone
-stale, or never sent), which one worker of the study does at most once a second
-(:func:`automl.storage.runs.take_turn`). The dead trials it finds are failed and queued again
-under the lock, so no claim sees a dead trial's place free before its candidate is queued (and
-runs it first).
+(:mod:`automl.storage.optuna_trial`), with its first heartbeat. Outside it: a queued trial's
+first heartbeat and other attributes, the ``optuna.Trial`` (its sampler), and the look for
+dead trials (heartbeat gone stale, or never sent), which one worker of the study does at most
+once a second (:func:`automl.storage.runs.take_turn`). The dead trials it finds are failed and
+queued again under the lock, so no claim sees a dead trial's place free before its candidate is
+queued (and runs it first).
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from automl.storage.lifecycle import INTERRUPTED, Claimed, first_heartbeat, requeue
+from automl.storage.lifecycle import (
+    INTERRUPTED,
+    Claimed,
+    first_heartbeat,
+    heartbeats_enabled,
+    requeue,
+)
 from automl.storage.optuna_private import remember_trial
 from automl.storage.optuna_tables import dead_trial_ids, run_states, waiting_trial_ids
 from automl.storage.optuna_trial import insert_running_trial
@@ -116,7 +122,8 @@ class Claims:
 
         trial_id = started.trial_id
         try:
-            first_heartbeat(self.storage, trial_id)
+            if started.trial is None:  # a new trial beat as it was created
+                first_heartbeat(self.storage, trial_id)
             for key, value in started.attrs.items():
                 self.storage._optuna.set_trial_user_attr(trial_id, key, value)
             # Suggesting needs the study's trial cache to know the trial.
@@ -163,7 +170,8 @@ class Turn:
                 continue  # finished by whoever queued it
             rdb.set_trial_user_attr(trial_id, c.key, c.value)
             return Started(trial_id, True, attrs)
-        trial = insert_running_trial(self._conn, c.study_id, {c.key: c.value, **attrs})
+        trial = insert_running_trial(self._conn, c.study_id, {c.key: c.value, **attrs},
+                                     beat=heartbeats_enabled(c.storage))
         return Started(trial._trial_id, False, {}, trial)
 
 

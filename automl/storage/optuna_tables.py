@@ -144,9 +144,10 @@ def dead_trial_ids(conn: Connection, study_id: int, grace_s: float) -> list[int]
     """RUNNING trials whose worker is presumed dead: its last heartbeat is older than
     ``grace_s`` by the database's clock (Optuna's own stale-trial rule, which writes heartbeats
     with the database's ``now()``), or it never sent one and started more than ``grace_s`` ago
-    (Optuna's start times are the worker's local time): a process that died between creating
-    the trial and its first heartbeat, which Optuna's check would leave RUNNING forever."""
-    from datetime import timedelta
+    (Optuna stores start times as naive UTC, from the worker's clock): a process that died
+    between creating the trial and its first heartbeat, which Optuna's check would leave
+    RUNNING forever."""
+    from datetime import UTC, timedelta
 
     from sqlalchemy import and_, func, or_
 
@@ -160,7 +161,8 @@ def dead_trial_ids(conn: Connection, study_id: int, grace_s: float) -> list[int]
             _trials.c.study_id == study_id,
             _STATE == "RUNNING",
             or_(and_(_heartbeats.c.heartbeat.is_(None),
-                     _trials.c.datetime_start < datetime.now() - grace),
+                     _trials.c.datetime_start
+                     < datetime.now(UTC).replace(tzinfo=None) - grace),
                 _heartbeats.c.heartbeat < beat_before),
         )
     )

@@ -13,10 +13,10 @@ reads one snapshot, where six could see a write land between them.
 
 :func:`insert_running_trial` creates a worker's RUNNING trial, tagged, on the connection that
 holds the study's claim lock (its transaction commits when the lock is given back): three
-statements where ``create_new_trial`` takes seven in a session of its own, each one a round
-trip that every worker queued for the lock waits out. It numbers the trial as Optuna does,
-under a lock on the study's row, so trials Optuna creates elsewhere (``enqueue_trial``) never
-take the same number.
+statements (four with its first heartbeat) where ``create_new_trial`` takes seven in a session
+of its own and ``record_heartbeat`` three more, each one a round trip. It numbers the trial as
+Optuna does, under a lock on the study's row, so trials Optuna creates elsewhere
+(``enqueue_trial``) never take the same number.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 _T = models.TrialModel.__table__
 _S, _UA = models.StudyModel.__table__, models.TrialUserAttributeModel.__table__
+_HB = models.TrialHeartbeatModel.__table__
 _KINDS = (  # (kind, table, order column, name column, number column, text column)
     (1, models.TrialParamModel.__table__, "param_id", "param_name", "param_value",
      "distribution_json"),
@@ -137,11 +138,12 @@ class ProjectRDBStorage(optuna.storages.RDBStorage):
         return self._build_frozen_trial_from_trial_model(trial_model(trial_id, rows))
 
 
-def insert_running_trial(conn: Connection, study_id: int, user_attrs: dict[str, Any]
-                         ) -> FrozenTrial:
+def insert_running_trial(conn: Connection, study_id: int, user_attrs: dict[str, Any],
+                         beat: bool = False) -> FrozenTrial:
     """Create a RUNNING trial with ``user_attrs`` in ``conn``'s transaction (the caller
     commits); returns it as Optuna's ``create_new_trial`` would. Its number is the count of
-    the study's trials before it, read under the study row's lock as Optuna reads it."""
+    the study's trials before it, read under the study row's lock as Optuna reads it.
+    ``beat``: with its first heartbeat, the row ``RDBStorage.record_heartbeat`` would add."""
     conn.execute(select(_S.c.study_id).where(_S.c.study_id == study_id).with_for_update())
     start = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as Optuna stores it
     row = conn.execute(
@@ -155,6 +157,10 @@ def insert_running_trial(conn: Connection, study_id: int, user_attrs: dict[str, 
     if user_attrs:
         conn.execute(insert(_UA), [{"trial_id": row.trial_id, "key": k,
                                     "value_json": json.dumps(v)} for k, v in user_attrs.items()])
+    if beat:  # by the server's clock, as Optuna beats; PostgreSQL's now() would be the time
+        # this transaction began, before the wait for the claim lock
+        now = func.clock_timestamp() if conn.dialect.name == "postgresql" else func.now()
+        conn.execute(insert(_HB).values(trial_id=row.trial_id, heartbeat=now))
     return FrozenTrial(
         number=int(row.number), state=TrialState.RUNNING, value=None, values=None,
         datetime_start=start.replace(tzinfo=UTC).astimezone().replace(tzinfo=None),

@@ -150,7 +150,7 @@ def test_a_dead_workers_trial_is_found_outside_the_lock_and_requeued(storage_url
     st.close()
 
 
-def test_a_worker_that_dies_before_its_first_beat_leaves_an_orphan_that_is_requeued(
+def test_a_worker_that_dies_between_claim_and_open_leaves_a_trial_that_is_requeued(
     storage_url: str,
 ) -> None:
     from sqlalchemy import create_engine, text

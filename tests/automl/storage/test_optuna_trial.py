@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from automl.storage import Storage
 from automl.storage.optuna_private import remember_trial
@@ -77,8 +77,13 @@ def test_a_trial_inserted_under_the_lock_is_optunas_next(storage_url: str) -> No
     study.tell(study.ask(), 1.0)
     study.enqueue_trial({"x": 0.5})  # a WAITING trial holds number 1
     with st.connection() as conn, conn.begin():
-        made = insert_running_trial(conn, st.study_id("i"), {"run": 7, "w": "a"})
+        made = insert_running_trial(conn, st.study_id("i"), {"run": 7, "w": "a"}, beat=True)
     assert made.number == 2 and made.state.name == "RUNNING"
+    with st.connection() as conn:  # it beat once, as record_heartbeat would have
+        beats = conn.execute(text("SELECT count(*) FROM trial_heartbeats WHERE trial_id = :t"),
+                             {"t": made._trial_id}).scalar()
+    assert beats == 1
+    st._optuna.record_heartbeat(made._trial_id)  # Optuna's next beat updates that row
     seen = _assert_as_optuna(st._optuna, made._trial_id)
     for f in FIELDS:
         assert _same(getattr(made, f), getattr(seen, f)), f
@@ -130,4 +135,53 @@ def test_trials_made_by_claims_and_by_optuna_at_once_never_share_a_number(
     assert not errors
     numbers = sorted(t.number for t in st.frozen_trials("r"))
     assert numbers == list(range(60))
+    st.close()
+
+
+def test_a_trial_that_never_beat_is_dead_by_utc_not_by_local_time(
+        storage_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Optuna stores a start time as naive UTC: east of Greenwich, comparing it with local
+    time made a trial popped a moment ago, not yet beating, look hours old, and a peer's look
+    for dead trials failed it; west of it, a dead one lived hours longer."""
+    import time
+
+    from automl.storage.optuna_tables import dead_trial_ids
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9, no daylight saving
+    time.tzset()
+    try:
+        st = Storage(storage_url, heartbeat_interval=1, grace_period=60)
+        st.create_study("tz", direction="maximize")
+        with st.connection() as conn, conn.begin():
+            fresh = insert_running_trial(conn, st.study_id("tz"), {})  # no heartbeat yet
+        with st.connection() as conn:
+            assert fresh._trial_id not in dead_trial_ids(conn, st.study_id("tz"), 60.0)
+            assert fresh._trial_id in dead_trial_ids(conn, st.study_id("tz"), -60.0)
+        st.close()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_the_first_heartbeat_is_the_insert_time_not_the_transactions_start(
+        storage_url: str) -> None:
+    """A claim's transaction begins before it waits for the lock; a heartbeat dated from that
+    start would look seconds (under load, a grace period) old the moment it is written."""
+    import time
+
+    from sqlalchemy import func, select
+
+    st = Storage(storage_url)
+    st.create_study("hb", direction="maximize")
+    with st.connection() as conn, conn.begin():
+        began = conn.execute(select(func.now())).scalar_one().replace(tzinfo=None)
+        time.sleep(1.2)  # the wait for the claim lock
+        made = insert_running_trial(conn, st.study_id("hb"), {}, beat=True)
+        beat = conn.execute(text("SELECT heartbeat FROM trial_heartbeats WHERE trial_id = :t"),
+                            {"t": made._trial_id}).scalar_one()
+    if isinstance(beat, str):  # SQLite returns its text as is
+        from datetime import datetime
+
+        beat = datetime.fromisoformat(beat)
+    assert (beat - began).total_seconds() >= 1.0
     st.close()
