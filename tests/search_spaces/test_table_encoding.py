@@ -164,6 +164,40 @@ def test_rocket_reads_the_encoded_row_when_named() -> None:
     assert (net(x).argmax(1) == y).float().mean() > 0.9  # the ridge head fits the rows
 
 
+def test_rocket_reads_a_frozen_code_and_keeps_its_features_across_epochs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under rocket the encoder learns nothing (an embedding stays a fixed random code), so a
+    training batch is transformed once, not in every epoch with a backward pass through it;
+    an MLP still learns its embeddings."""
+    from search_spaces.arch.rocket import RocketFeatures
+
+    info = InputInfo((4,), 3, n_train=400, lag1=0.0, columns=COLUMNS)
+    trial = optuna.trial.FixedTrial({"table_encoding": "embed", "table_embed_dim": 4,
+                                     "rocket.n_features": 1000, "rocket.norm": "none",
+                                     "rocket.dropout": 0.0})
+    spec = sample_arch("auto", trial, info, {"families": ["rocket"]})
+    assert isinstance(spec, TableSpec) and spec.body.kind == "rocket"
+    net = build_model(spec)
+    encoder = net.stem[0]
+    assert isinstance(encoder, TableEncoder) and any(True for _ in encoder.parameters())
+    assert not any(p.requires_grad for p in encoder.parameters())
+    x = ROWS.repeat(10, 1) + torch.randn(40, 4) * 0.1
+    x[:, [1, 3]] = ROWS[:, [1, 3]].repeat(10, 1)
+    y = torch.tensor([0, 1, 2, 1]).repeat(10)
+    net.fit_to_data(x, y)
+    calls: list[int] = []
+    transform = RocketFeatures._transform
+    monkeypatch.setattr(RocketFeatures, "_transform",
+                        lambda self, v: calls.append(len(v)) or transform(self, v))
+    net.train()
+    for _ in range(2):  # two epochs over one batch, with the head trained
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+    assert calls == []  # fit_to_data's features served both epochs
+    mlp = build_model(table("embed"))
+    assert all(p.requires_grad for p in mlp.stem[0].parameters())
+
+
 def test_one_hot_is_for_few_levels() -> None:
     """Under one-hot, a column with more than ONEHOT_MAX_LEVELS levels is embedded: its width
     and lookup would grow with the levels (and their square)."""
