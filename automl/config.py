@@ -119,8 +119,8 @@ class SearchSection:
     adapt_epochs: bool = setting(True, help="scale each candidate's epochs to the data and the "
                                  "timeout (automl/policy/budget.py); false: exactly "
                                  "trainer.epochs")
-    cross_validate: bool = setting(True, help="cross-validate the contenders where their folds "
-                                   "fit the time left (automl/policy/crossval.py)")
+    cross_validate: bool = setting(True, help="on small data, cross-validate the contenders "
+                                   "(automl/policy/crossval.py)")
     cheap_start: str = setting("auto", choices=CHEAP_STARTS, help="a new Pareto search first "
                                "trains the cheapest candidate of each family (automl/"
                                "control/cheap_start.py); auto: when it has a timeout")

@@ -73,7 +73,7 @@ def fake_train(arch: Any, loss: Any, data: Any, cfg: Any, on_epoch: Any = None,
 
 
 def small_digits(path: Path, n: int = 360) -> str:
-    """The first ``n`` of scikit-learn's digits, flattened, as an .npz (small data,
+    """The first ``n`` of scikit-learn's digits, flattened, as an .npz (n <= 1000: small data,
     so contenders are cross-validated)."""
     from sklearn.datasets import load_digits
 
