@@ -31,12 +31,9 @@ def default_train() -> TrainFn:
 
 def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k: int,
                    keep_going: Callable[[], bool], to_beat: float | None = None,
-                   train: TrainFn | None = None, why: list[str] | None = None,
-                   kept_epoch: int | None = None) -> CVScore | None:
-    """Train ``k`` times on folds, each scored as the candidate's weights were kept, as its
-    refit would train them: ``kept_epoch`` (the candidate's ``best_epoch``; None: all of
-    ``cfg.epochs``) epochs of its own schedule, or, for 0, its fitted start alone (rocket's
-    ridge head, no epoch trained). None if ``keep_going()`` turned false (e.g. the deadline)
+                   train: TrainFn | None = None, why: list[str] | None = None
+                   ) -> CVScore | None:
+    """Train ``k`` times on folds; None if ``keep_going()`` turned false (e.g. the deadline)
     before the last fold finished, since a partial score would not be comparable, or once even
     perfect remaining folds could not bring the mean up to ``to_beat`` (racing, as F-race
     does: a contender that cannot become the best is not worth its remaining folds). Why there
@@ -44,12 +41,11 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
     train = train or default_train()
     why = [] if why is None else why
     stopped: list[bool] = []
-    last_epoch = cfg.epochs if kept_epoch is None else kept_epoch
 
     def on_epoch(rec: EpochRecord) -> bool:
         if not keep_going():
             stopped.append(True)
-        return bool(stopped) or rec.epoch >= last_epoch
+        return bool(stopped)
 
     accs, losses = [], []
     for i, fold in enumerate(fold_splits(splits, k, cfg.seed)):
@@ -57,17 +53,15 @@ def cross_validate(arch: Any, loss: Any, splits: DataSplits, cfg: TrainConfig, k
             why.append(f"deadline before fold {i + 1} of {k}")
             return None
         run_cfg = dataclasses.replace(cfg, seed=cfg.seed + 1000 * (i + 1), latency_repeats=0)
-        result = (train(arch, loss, fold, run_cfg, on_epoch=on_epoch, keep_start=True)
-                  if last_epoch == 0 else train(arch, loss, fold, run_cfg, on_epoch=on_epoch))
+        result = train(arch, loss, fold, run_cfg, on_epoch=on_epoch)
         if stopped:
             why.append(f"deadline in fold {i + 1} of {k}")
             return None
-        # The weights of the kept epoch count, not the best held-out epoch's: choosing the
-        # epoch on the held-out fold would score the fold with the data it was chosen on.
-        last = result.history[-1] if result.history else None
-        accs.append(last.val_accuracy if last else result.val_accuracy)
-        fold_loss = last.val_loss if last else result.val_loss
-        losses.append(fold_loss if fold_loss is not None else float("nan"))
+        # The last epoch's weights, not the best held-out epoch's: choosing the epoch on the
+        # held-out fold would score the fold with the data it was chosen on.
+        last = result.history[-1]
+        accs.append(last.val_accuracy)
+        losses.append(last.val_loss if last.val_loss is not None else float("nan"))
         if to_beat is not None and (sum(accs) + (k - len(accs))) / k < to_beat:
             why.append(f"raced out after fold {len(accs)} of {k}: mean "
                        f"{statistics.fmean(accs):.3f}, could not reach {to_beat:.3f}")
@@ -81,8 +75,8 @@ def score_contender(storage: Storage, study: str, splits: DataSplits, val_accura
                     arch: Any, loss: Any, cfg: TrainConfig, k: int,
                     keep_going: Callable[[], bool], on_start: Callable[[], None],
                     seconds_per_fold: float = 0.0, seconds_left: float = math.inf,
-                    train: TrainFn | None = None, why: list[str] | None = None,
-                    kept_epoch: int | None = None) -> CVScore | None:
+                    train: TrainFn | None = None, why: list[str] | None = None
+                    ) -> CVScore | None:
     """The k-fold score of a candidate that finished with ``val_accuracy``, if it is a
     contender, its folds fit in ``seconds_left`` (see :func:`affordable`) and it can still
     become the best (see :func:`cross_validate`); else None, and a contender's reason for
@@ -103,5 +97,4 @@ def score_contender(storage: Storage, study: str, splits: DataSplits, val_accura
     n_dev = len(splits.y_train) + len(splits.y_val)
     # Within one sample of the best is a tie (see automl.policy.select): race to that.
     to_beat = None if best_cv is None else best_cv - 1.0 / n_dev
-    return cross_validate(arch, loss, splits, cfg, k, keep_going, to_beat, train, why,
-                          kept_epoch)
+    return cross_validate(arch, loss, splits, cfg, k, keep_going, to_beat, train, why)

@@ -245,7 +245,7 @@ class Objective:
                 on_start=lambda: self.reporter.trial_started(
                     trial.number, f"{k}-fold cross-validation"),
                 seconds_per_fold=took, seconds_left=self.deadline.left(),
-                train=self.train_fn, why=why, kept_epoch=result.best_epoch)
+                train=self.train_fn, why=why)
         for name, value in dataclasses.asdict(score).items() if score else ():
             trial.set_user_attr(f"cv_{name}", value)
         if why:  # a contender without folds: which evidence is missing, and why

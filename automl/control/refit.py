@@ -173,12 +173,8 @@ def refit_best(cfg: StudyConfig, storage: Storage, data: PreparedData, deadline:
 
     both = train_plus_val(splits)
     train = train or default_train()
-    # A trial that kept its fitted start (rocket's ridge head, epoch 0) is refit as that fit
-    # alone: an epoch of SGD judged on samples it trained on would replace it (digits with 40 %
-    # wrong labels: 95 % searched, 76-80 % after such a refit).
-    start = {"keep_start": True} if rec.best_epoch == 0 else {}
     result = train(_refit_arch(rec), loss_from_dict(rec.loss), both, run_cfg,
-                   on_epoch=on_epoch, **start)
+                   on_epoch=on_epoch)
     if stop:
         return (f"refit stopped at the timeout after epoch {stop[0]} of {epochs}; best exports "
                 f"trial {rec.number}'s searched weights")

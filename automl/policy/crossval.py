@@ -1,16 +1,11 @@
-"""A holdout cannot tell ties apart: k-fold cross-validation of the contenders.
+"""Small data is not noise: k-fold cross-validation of the contenders.
 
 With a few hundred labelled samples a validation split is a few dozen, and the candidate with
-the best split accuracy is mostly the luckiest; with noisy labels a split of hundreds is as
-blind (40 % wrong labels leave a 2-5 point lead in clean accuracy 1-3 points on the split).
-So a candidate that finishes within one validation sample of the best split accuracy of those
-before it (a *contender*) is also trained ``k`` times on stratified folds of train +
-validation and scored on the held-out folds, as AutoGluon's bagging does. No size of the data
-decides whether this happens (a fixed cap of 1,000 samples once did, and kept digits with
-noisy labels at the mercy of its 270-sample holdout): the budget does, since folds that would
-not fit in the time left are not started (:func:`affordable`), and the racing in
-:func:`automl.control.crossval.cross_validate` gives up a contender that cannot become the
-best. ``best`` then means the best cross-validated accuracy among
+the best split accuracy is mostly the luckiest. So when the training and validation splits
+together hold at most ``CV_MAX_SAMPLES`` samples, a candidate that finishes within one
+validation sample of the best split accuracy of those before it (a *contender*) is also
+trained ``k`` times on stratified folds of train + validation and scored on the held-out
+folds, as AutoGluon's bagging does. ``best`` then means the best cross-validated accuracy among
 the contenders, and the leaderboard says which figure is which (``validation``: ``holdout`` or
 ``5-fold CV, n=…``). Folds that the deadline would cut are not started (:func:`affordable`).
 The test split is never touched. The rules are here; :mod:`automl.control.crossval` trains
@@ -25,6 +20,7 @@ import numpy as np
 
 from trainer.types import DataSplits
 
+CV_MAX_SAMPLES = 1000
 CV_FOLDS = 5
 
 
@@ -37,10 +33,11 @@ class CVScore:
     samples: int  # train + validation samples the folds were cut from
 
 
-def cv_folds(y: np.ndarray) -> int:
-    """Folds to use over labels ``y``: at most ``CV_FOLDS``, at most the size of the smallest
-    class, at least 2 (0: a class too small to fold). The number of samples is no limit:
-    whether folds fit is the budget's question, asked per contender (:func:`affordable`)."""
+def cv_folds(n_samples: int, y: np.ndarray) -> int:
+    """Folds to use (0: data large enough for one split): at most ``CV_FOLDS``, at most the
+    size of the smallest class, at least 2."""
+    if n_samples > CV_MAX_SAMPLES:
+        return 0
     smallest = int(np.bincount(y).min()) if len(y) else 0
     k = min(CV_FOLDS, smallest)
     return k if k >= 2 else 0

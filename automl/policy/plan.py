@@ -56,7 +56,7 @@ def make_plan(cfg: StudyConfig, splits: Any, columns: tuple[Any, ...] | None = N
     mo_asha = cfg.study.objective != "val_accuracy" and cfg.study.pruner != "none"
     rungs = tuple(rung_epochs(epochs, ETA, first)) if mo_asha else ()
     labels = np.concatenate([splits.y_train, splits.y_val])
-    folds = cv_folds(labels) if cfg.search.cross_validate else 0
+    folds = cv_folds(n_train + n_val, labels) if cfg.search.cross_validate else 0
     return StudyPlan(info=input_info(splits, columns, stats), hparam_options=options,
                      epochs=epochs, steps_per_epoch=steps, first_rung=first, rungs=rungs,
                      cv_folds=folds, n_train=n_train, n_val=n_val)

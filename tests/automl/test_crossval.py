@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from automl.control.crossval import cross_validate, score_contender
-from automl.policy.crossval import CV_FOLDS, cv_folds, fold_splits, is_contender
+from automl.policy.crossval import CV_FOLDS, CV_MAX_SAMPLES, cv_folds, fold_splits, is_contender
 from automl.storage import Storage
 from search_spaces import MLPSpec, loss_from_dict
 from trainer.types import DataSplits, TrainConfig
@@ -23,12 +23,12 @@ def _splits(n_train: int = 40, n_val: int = 10, classes: int = 2) -> DataSplits:
     return DataSplits(x_tr, y_tr, x_va, y_va, x_va, y_va, classes)
 
 
-def test_folds_follow_the_smallest_class_not_the_size_of_the_data() -> None:
-    assert cv_folds(np.arange(200) % 4) == CV_FOLDS
-    # No cap on the size: 1,527 noisy digits need the folds as much as 200 clean ones.
-    assert cv_folds(np.arange(100_000) % 4) == CV_FOLDS
-    assert cv_folds(np.array([0, 0, 0, 0, 0, 1, 1])) == 2  # at most the smallest class
-    assert cv_folds(np.array([0, 0, 0, 0, 1])) == 0  # a class of one cannot be folded
+def test_only_small_data_is_cross_validated() -> None:
+    y = np.arange(200) % 4
+    assert cv_folds(200, y) == CV_FOLDS
+    assert cv_folds(CV_MAX_SAMPLES + 1, np.arange(CV_MAX_SAMPLES + 1) % 4) == 0
+    assert cv_folds(7, np.array([0, 0, 0, 0, 0, 1, 1])) == 2  # at most the smallest class
+    assert cv_folds(5, np.array([0, 0, 0, 0, 1])) == 0  # a class of one cannot be folded
 
 
 def test_contenders_are_within_one_validation_sample_of_the_best() -> None:
@@ -65,38 +65,6 @@ def test_cross_validate_trains_every_fold_and_stops_at_the_deadline() -> None:
     assert cross_validate(spec, loss_from_dict(loss), _splits(), cfg, 3,
                           keep_going=lambda: next(calls, False), why=why) is None
     assert why == ["deadline in fold 1 of 3"]  # checked before the fold and after its 1st epoch
-
-
-def test_folds_train_the_epochs_the_candidate_kept_or_its_start_alone() -> None:
-    # Scored at the last of all its epochs, a fold judged weights the candidate never kept:
-    # with noisy labels they had learnt the noise (rockets kept at 0.56 read 0.43 on folds).
-    spec = MLPSpec(input_shape=(6,), num_classes=2, hidden=(16,), activation="relu",
-                   norm="none", dropout=0.0)
-    cfg = TrainConfig(epochs=6, batch_size=8, lr=1e-2, num_threads=1, latency_repeats=0)
-    calls: list[tuple[int, dict[str, Any]]] = []
-
-    def train(arch: Any, loss: Any, fold: DataSplits, run_cfg: TrainConfig,
-              **kw: Any) -> Any:
-        import trainer
-
-        result = trainer.train(arch, loss, fold, run_cfg, **kw)
-        calls.append((len(result.history), {k: v for k, v in kw.items() if k != "on_epoch"}))
-        return result
-
-    loss = loss_from_dict({"kind": "ce"})
-    assert cross_validate(spec, loss, _splits(), cfg, 2, lambda: True, train=train,
-                          kept_epoch=2) is not None
-    assert calls == [(2, {}), (2, {})]  # the trial's schedule, stopped at its kept epoch
-    calls.clear()
-    score = cross_validate(spec, loss, _splits(), cfg, 2, lambda: True, train=train,
-                           kept_epoch=0)
-    # Kept at epoch 0, a candidate kept its start (for an MLP its initial weights): so do
-    # its folds, untrained.
-    assert calls == [(0, {"keep_start": True})] * 2
-    assert score is not None and score.folds == 2
-    calls.clear()
-    cross_validate(spec, loss, _splits(), cfg, 2, lambda: True, train=train)
-    assert [n for n, _ in calls] == [6, 6]  # no kept epoch given: the whole schedule
 
 
 def test_a_contender_that_cannot_become_the_best_stops_early() -> None:
