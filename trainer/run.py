@@ -25,6 +25,7 @@ def train(
     model_factory: ModelFactory | None = None,
     loss_factory: LossFactory | None = None,
     stop_at: float | None = None,
+    keep_start: bool = False,
 ) -> TrainResult:
     """Train ``model_factory(arch_spec)`` on ``data`` and return its best-validation weights.
 
@@ -49,12 +50,18 @@ def train(
     first batch boundary after it, keeping the best epoch so far (``stopped_early``; the epoch
     under way is dropped), and raises :class:`DeadlineStop` if no epoch had ended.
 
+    ``keep_start``: a model whose start is scored as epoch 0 (one with ``fit_to_data``, such
+    as rocket's ridge head) is fitted, scored and returned as it is, with no epoch trained
+    (``history`` empty, ``best_epoch`` 0): the refit of a candidate that kept its start.
+    Ignored for a model without ``fit_to_data``.
+
     Raises ``ValueError`` for an invalid config (fp16 without CUDA among others),
     :class:`NonFiniteLossError` when the loss diverges and :class:`TrialTimeoutError` past
     ``cfg.trial_timeout`` (from any rank), and :class:`DistributedTrialError` when a rank fails
     in any other way (its message names the rank and its exception).
     """
-    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory, stop_at)
+    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory, stop_at,
+                           keep_start)
     if cfg.nproc > 1 or dist_env().world_size > 1:
         from trainer.distributed import launch_trial  # imports the elastic launcher
 

@@ -104,6 +104,31 @@ def test_the_refit_trains_best_on_train_plus_validation_for_its_epochs(
     assert line is not None and f"refit trial {best.number}" in line
 
 
+def test_a_trial_that_kept_its_fitted_start_is_refit_as_that_start(
+        searched: dict[str, Any]) -> None:
+    import dataclasses
+
+    cfg, store, data = searched["cfg"], searched["store"], searched["data"]
+    kw_seen: list[dict[str, Any]] = []
+
+    def train(arch: Any, loss: Any, splits: Any, run_cfg: Any, **kw: Any) -> Any:
+        kw_seen.append({k: v for k, v in kw.items() if k != "on_epoch"})
+        result = kit.fake_train(arch, loss, splits, run_cfg, **kw)
+        return result if not kw.get("keep_start") else dataclasses.replace(
+            result, history=[], best_epoch=0)
+
+    best = best_trial(store.trials("r"), "flops", "r")
+    assert best.best_epoch >= 1
+    refit_best(cfg, store, data, Deadline(), train=train)
+    assert kw_seen == [{}]  # an epoch was kept: the refit trains up to it
+    store.update_trial("r", best.number, best_epoch=0)
+    assert best_trial(store.trials("r"), "flops", "r").best_epoch == 0
+    kw_seen.clear()
+    line = refit_best(cfg, store, data, Deadline(), train=train)
+    assert kw_seen == [{"keep_start": True}]
+    assert stored_epochs(store) == 0 and line is not None and "0 epochs" in line
+
+
 def stored_epochs(store: Any) -> int:
     return int(store.study_config("r")[REFIT_KEY]["epochs"])
 
