@@ -48,3 +48,27 @@ def test_signal_scaling_scores_the_ridge_start_three_ways(tmp_path: Path) -> Non
     # input, NaNs or a constant, would predict one class: 0.5).
     for how in ("as_shipped", "per_step", "whole_series"):
         assert 0.75 <= run[how] <= 1.0, (how, run)
+
+
+def test_refit_start_refits_a_stored_rocket_both_ways(tmp_path: Path) -> None:
+    import json
+
+    from cli_kit import run_here
+
+    db = tmp_path / "s.db"
+    cmd = ["search", "--data", "wine", "--study", "w", "--storage", f"sqlite:///{db}",
+           "--seed", "0", "--trials", "2", "--epochs", "2", "--quiet", "--set",
+           "search.arch=rocket", "--set", "trainer.num_threads=1", "--set",
+           "trainer.latency_repeats=0"]
+    run_here(*cmd, cwd=tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "w.json").write_text(json.dumps({"cmd": cmd}))
+    out = tmp_path / "refit.json"
+    result = ok_json(run_script("refit_start.py", "--runs", str(tmp_path), "--json",
+                                str(out)), out)
+    (row,) = result["rows"]
+    assert row["study"] == "w" and 0.0 <= row["epoch"] <= 1.0 and 0.0 <= row["start"] <= 1.0
+    # The arms differ only in keep_start, which only a kept start (epoch 0) is given.
+    if row["best_epoch"] != 0:
+        assert row["start"] == row["epoch"]
+    assert result["refit"] == 1 and result["start_kept"] == int(row["best_epoch"] == 0)
