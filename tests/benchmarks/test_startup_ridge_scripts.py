@@ -53,13 +53,17 @@ def test_signal_scaling_scores_the_ridge_start_three_ways(tmp_path: Path) -> Non
 def test_refit_start_refits_a_stored_rocket_both_ways(tmp_path: Path) -> None:
     import json
 
+    import numpy as np
     from cli_kit import run_here
+    from sklearn.datasets import load_digits
 
+    d = load_digits()
+    np.savez(tmp_path / "d.npz", x=d.data[:300].astype(np.float32), y=d.target[:300])
     db = tmp_path / "s.db"
-    cmd = ["search", "--data", "wine", "--study", "w", "--storage", f"sqlite:///{db}",
+    cmd = ["search", "--data", str(tmp_path / "d.npz"), "--study", "w", "--storage", f"sqlite:///{db}",
            "--seed", "0", "--trials", "2", "--epochs", "2", "--quiet", "--set",
            "search.arch=rocket", "--set", "trainer.num_threads=1", "--set",
-           "trainer.latency_repeats=0"]
+           "trainer.latency_repeats=1"]
     run_here(*cmd, cwd=tmp_path)
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "w.json").write_text(json.dumps({"cmd": cmd}))
