@@ -1,18 +1,18 @@
-"""The refit of a trial that kept its fitted start, paired on stored studies (issue 22).
+"""The refit's kept weights, paired on stored searches (issue 22).
 
-A rocket's ridge head is scored as epoch 0 and kept when no trained epoch beats it on
-validation. Its refit on train + validation used to train one SGD epoch and keep it or the start
-by the validation figure, now computed on samples it had trained on; since ``ce3f5db`` such a
-trial is refit as its start alone (``trainer.train(keep_start=True)``). This script refits the
-``best`` trial of every stored search whose best is refit (a rocket) both ways, on a copy of its
-database, with the same data and seed, and prints the test accuracy of each:
+The refit trains the chosen trial again on train + validation, for the epochs its selected
+weights had. Until ``ce3f5db`` it then kept whichever of its epochs, or its fitted start (a
+rocket's ridge head, scored as epoch 0), scored best on the validation samples it had just
+trained on. Now (``trainer.train(keep=...)``) it keeps its last epoch, or, for a trial that
+kept its start, that start alone with no epoch trained. This script refits the ``best`` trial
+of every stored search whose best is refit (a rocket) both ways, on a copy of its database and
+artifacts, with the same data, seed and settings, and prints the test figure of each:
 
-* ``epoch``: the old refit (``keep_start`` withheld);
-* ``start``: the refit as ``automl search`` makes it now.
+* ``best``: the old refit (``keep`` withheld: the best in-sample validation epoch or start);
+* ``now``: the refit as ``automl search`` makes it now.
 
-The two differ only where the trial kept its start (``best_epoch`` 0). Input: the ``--out``
-folder of ``search_efficiency.py`` or ``loss_robustness.py`` (its ``runs/*.json`` hold each
-search's command line: data, study, storage, seed).
+Input: the ``--out`` folder of ``search_efficiency.py`` or ``loss_robustness.py`` (its
+``runs/*.json`` hold each search's command line: data, study, storage, seed, settings).
 
     python benchmarks/refit_start.py --runs benchmarks/out/loss_robustness --json refit.json
 """
@@ -34,23 +34,39 @@ sys.path.insert(0, str(REPO))
 from benchmarks.common import cpu_model, write_json  # noqa: E402
 
 
-def _arguments(cmd: list[str]) -> dict[str, str]:
-    """``--flag value`` pairs of a stored ``automl search`` command line."""
-    return {flag: value for flag, value in zip(cmd, cmd[1:], strict=False)
-            if flag.startswith("--")}
+def _arguments(cmd: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``--flag value`` pairs of a stored ``automl search`` command line, and its ``--set``
+    overrides in order (a study's metric, loss space or data settings come that way)."""
+    pairs = list(zip(cmd, cmd[1:], strict=False))
+    return ({f: v for f, v in pairs if f.startswith("--") and f != "--set"},
+            [v for f, v in pairs if f == "--set"])
+
+
+def _copy_study(db: Path, study: str, tmp: Path) -> Path:
+    """A copy of ``db`` (with its WAL) and of the study's artifact folder in ``tmp``, so that
+    neither refit touches the stored search (a refit writes its weights beside the trial's);
+    returns the copied artifacts root."""
+    for part in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        if part.exists():
+            shutil.copy(part, tmp)
+    root = tmp / "automl_artifacts"
+    for folder in (db.parent / "automl_artifacts").glob(f"{study}-*"):
+        if folder.name[len(study) + 1:].isalnum():  # the study's own folder, not a longer name's
+            shutil.copytree(folder, root / folder.name)
+    return root
 
 
 def _withheld(*args: Any, **kw: Any) -> Any:
-    """``trainer.train`` without ``keep_start``: the refit as it was before ``ce3f5db``."""
+    """``trainer.train`` without ``keep``: the refit as it was before ``ce3f5db``."""
     from trainer import train
 
-    kw.pop("keep_start", None)
+    kw.pop("keep", None)
     return train(*args, **kw)
 
 
 def refit_both(run: dict[str, Any]) -> dict[str, Any] | None:
     """Refit ``run``'s best trial both ways; None when its best is not refit (not a rocket)."""
-    from automl.config import load
+    from automl.config import cost_or_default, load
     from automl.control.crossval import default_train
     from automl.control.refit import refit_best
     from automl.data import load_data
@@ -59,29 +75,29 @@ def refit_both(run: dict[str, Any]) -> dict[str, Any] | None:
     from automl.storage import open_storage
     from automl.storage.artifacts import REFIT_KEY
 
-    a = _arguments(run["cmd"])
+    a, sets = _arguments(run["cmd"])
     db = Path(a["--storage"].removeprefix("sqlite:///"))
     out: dict[str, Any] = {"study": a["--study"]}
-    for arm in ("epoch", "start"):
+    for arm in ("best", "now"):
         with tempfile.TemporaryDirectory() as tmp:
-            for part in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-                if part.exists():
-                    shutil.copy(part, tmp)
+            root = _copy_study(db, a["--study"], Path(tmp))
             url = f"sqlite:///{tmp}/{db.name}"
             cfg = load(None, {"study.name": a["--study"], "study.storage": url,
-                              "data.source": a["--data"], "study.seed": int(a["--seed"])})
+                              "data.source": a["--data"], "study.seed": int(a["--seed"])},
+                       sets)
             d = cfg.data
             data = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
                              d.standardize, d.table())
-            store = open_storage(url, artifacts=str(db.parent / "automl_artifacts"))
+            store = open_storage(url, artifacts=str(root))
             try:
-                best = best_trial(store.trials(a["--study"]), "flops", a["--study"])
+                best = best_trial(store.trials(a["--study"]), cost_or_default(cfg.study.cost),
+                                  a["--study"])
                 if (best.arch or {}).get("kind") != "rocket":
                     return None
                 out.update(trial=best.number, best_epoch=best.best_epoch,
                            searched=best.test_accuracy)
                 refit_best(cfg, store, data, Deadline(),
-                           train=_withheld if arm == "epoch" else default_train())
+                           train=_withheld if arm == "best" else default_train())
                 out[arm] = (store.study_config(a["--study"]).get(REFIT_KEY) or {}).get(
                     "test_accuracy")
             finally:
@@ -103,19 +119,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows.append(row)
         kept = "start" if row["best_epoch"] == 0 else f"epoch {row['best_epoch']}"
         print(f"{path.stem:45s} trial {row['trial']:3d} kept {kept:9s} searched "
-              f"{100 * (row['searched'] or 0):5.1f}  refit: epoch {100 * row['epoch']:5.1f}"
-              f"  start {100 * row['start']:5.1f}", flush=True)
-    starts = [r for r in rows if r["best_epoch"] == 0]
-    diffs = [100 * (r["start"] - r["epoch"]) for r in starts]
+              f"{100 * (row['searched'] or 0):5.1f}  refit: best {100 * row['best']:5.1f}"
+              f"  now {100 * row['now']:5.1f}", flush=True)
+    diffs = [100 * (r["now"] - r["best"]) for r in rows]
     summary = {
-        "machine": cpu_model(), "runs": str(args.runs), "rows": rows,
-        "start_kept": len(starts), "refit": len(rows),
-        "start_minus_epoch_mean": statistics.fmean(diffs) if diffs else None,
-        "start_differs": sum(1 for x in diffs if abs(x) > 1e-9),
+        "machine": cpu_model(), "runs": str(args.runs), "rows": rows, "refit": len(rows),
+        "start_kept": sum(1 for r in rows if r["best_epoch"] == 0),
+        "now_minus_best_mean": statistics.fmean(diffs) if diffs else None,
+        "different": sum(1 for x in diffs if abs(x) > 1e-9),
+        "now_better": sum(1 for x in diffs if x > 1e-9),
     }
-    print(f"\n{len(rows)} refit trials, {len(starts)} kept their start; start - epoch over "
-          f"those: mean {summary['start_minus_epoch_mean'] or 0.0:+.2f} points, different in "
-          f"{summary['start_differs']}")
+    print(f"\n{len(rows)} refit trials ({summary['start_kept']} kept their start); now - best: "
+          f"mean {summary['now_minus_best_mean'] or 0.0:+.2f} points, different in "
+          f"{summary['different']}, better in {summary['now_better']}")
     if args.json:
         write_json(args.json, summary)
     return summary

@@ -43,7 +43,7 @@ class TrainRequest:
     model_factory: ModelFactory | None = None  # None: search_spaces.build_model
     loss_factory: LossFactory | None = None  # None: search_spaces.build_loss
     stop_at: float | None = None  # a time.time() at which training stops (see train_loop)
-    keep_start: bool = False  # a fitted start is kept as it is: no epoch trains (see train)
+    keep: str = "best"  # which weights training keeps: best, start or last (see train)
 
     def build_model(self) -> nn.Module:
         return (self.model_factory or default_model_factory)(self.arch_spec)
@@ -123,11 +123,11 @@ def fit(
         splits, x_val=shard(splits.x_val), y_val=shard(splits.y_val),
         x_test=shard(splits.x_test), y_test=shard(splits.y_test),
     )  # fmt: skip
-    # keep_start: the start is scored as epoch 0 and no epoch follows (see trainer.train).
-    keep = request.keep_start and callable(prepare)
-    outcome = train_loop(replica, local, replace(cfg, epochs=0) if keep else cfg, device,
+    # keep "start": the start is scored as epoch 0 and no epoch follows (see trainer.train).
+    start_only = request.keep == "start" and callable(prepare)
+    outcome = train_loop(replica, local, replace(cfg, epochs=0) if start_only else cfg, device,
                          strategy, on_epoch, score_start=callable(prepare),
-                         stop_at=request.stop_at)
+                         stop_at=request.stop_at, keep_last=request.keep == "last")
     model.load_state_dict(outcome.best_state)
     autocast = autocast_factory(cfg.precision, device)
     tallies, _ = evaluate(model, local.x_test, local.y_test, cfg.eval_batch_size, autocast,

@@ -57,6 +57,9 @@ class _Kept:
     epoch: int = 0
     state: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     start: EpochRecord | None = None
+    # Keep the last trained epoch whatever its figure: a refit's validation samples are among
+    # those it trains on, so its figure cannot choose (see trainer.train's ``keep``).
+    last: bool = False
 
     def begin(self, start: EpochRecord, module: nn.Module) -> None:
         """Keep the scored start: SGD from a closed-form head can end below it (rocket's ridge
@@ -71,7 +74,8 @@ class _Kept:
 
     def offer(self, record: EpochRecord, module: nn.Module) -> None:
         tie_wins = self.epoch > 0 or self.start is None
-        if record.val_accuracy > self.val or (record.val_accuracy == self.val and tie_wins):
+        better = record.val_accuracy > self.val or (record.val_accuracy == self.val and tie_wins)
+        if better or (self.last and record.epoch > 0):
             self.val, self.epoch = record.val_accuracy, record.epoch
             self.state = _cpu_state(module)
 
@@ -90,7 +94,7 @@ class Replica:
 
 
 def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: torch.device,
-               strategy: Strategy, on_epoch: EpochCallback | None = None,
+               strategy: Strategy, on_epoch: EpochCallback | None = None, keep_last: bool = False,
                score_start: bool = False, stop_at: float | None = None) -> LoopOutcome:
     """Run up to ``cfg.epochs`` epochs of training + validation; keep the best weights.
 
@@ -99,7 +103,8 @@ def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: t
     (rank 0's, None elsewhere) gets each reduced record; the ranks follow its stop decision.
     ``score_start``: the weights before training (a fitted start) compete as epoch 0.
     ``stop_at``: past this ``time.time()``, stop at the next batch boundary (see :func:`_late`),
-    dropping the epoch under way; :class:`DeadlineStop` when no epoch (or start) is kept."""
+    dropping the epoch under way; :class:`DeadlineStop` when no epoch (or start) is kept;
+    ``keep_last``: the last epoch is kept, not the best (:class:`_Kept`)."""
     model, optimizer = replica.model, replica.optimizer
     batches = strategy.batches(len(data.y_train), cfg, device)
     autocast = autocast_factory(cfg.precision, device)
@@ -107,7 +112,7 @@ def train_loop(replica: Replica, data: TensorSplits, cfg: TrainConfig, device: t
     scheduler = build_scheduler(optimizer, cfg.epochs * batches.steps_per_epoch)
     meter = PeakMemoryMeter(device, resident=_state_tensors(model, replica.loss_fn))
     history: list[EpochRecord] = []
-    kept = _Kept()
+    kept = _Kept(last=keep_last)
     if score_start:
         kept.begin(_validate(replica, data, cfg, strategy, autocast, 0, [0.0, 1.0]),
                    replica.module)

@@ -14,6 +14,8 @@ from trainer.runtime import torch_threads
 from trainer.strategy import Strategy
 from trainer.types import DataSplits, EpochCallback, TrainConfig, TrainResult
 
+KEEPS = ("best", "start", "last")  # the weights train() can keep
+
 
 def train(
     arch_spec: Any,
@@ -25,7 +27,7 @@ def train(
     model_factory: ModelFactory | None = None,
     loss_factory: LossFactory | None = None,
     stop_at: float | None = None,
-    keep_start: bool = False,
+    keep: str = "best",
 ) -> TrainResult:
     """Train ``model_factory(arch_spec)`` on ``data`` and return its best-validation weights.
 
@@ -50,18 +52,21 @@ def train(
     first batch boundary after it, keeping the best epoch so far (``stopped_early``; the epoch
     under way is dropped), and raises :class:`DeadlineStop` if no epoch had ended.
 
-    ``keep_start``: a model whose start is scored as epoch 0 (one with ``fit_to_data``, such
-    as rocket's ridge head) is fitted, scored and returned as it is, with no epoch trained
-    (``history`` empty, ``best_epoch`` 0): the refit of a candidate that kept its start.
-    Ignored for a model without ``fit_to_data``.
+    ``keep``: which weights are kept. ``"best"`` (the default): those of the best validation
+    epoch, as above. ``"start"``: a model whose start is scored as epoch 0 (one with
+    ``fit_to_data``, such as rocket's ridge head) is fitted, scored and returned as it is, with
+    no epoch trained (``history`` empty, ``best_epoch`` 0); ignored for a model without one.
+    ``"last"``: the last epoch trained, whatever its validation figure. The last two are for a
+    refit on training + validation data, whose validation figure is no longer held out.
 
     Raises ``ValueError`` for an invalid config (fp16 without CUDA among others),
     :class:`NonFiniteLossError` when the loss diverges and :class:`TrialTimeoutError` past
     ``cfg.trial_timeout`` (from any rank), and :class:`DistributedTrialError` when a rank fails
     in any other way (its message names the rank and its exception).
     """
-    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory, stop_at,
-                           keep_start)
+    if keep not in KEEPS:
+        raise ValueError(f"keep: {keep!r} is not one of {', '.join(KEEPS)}")
+    request = TrainRequest(arch_spec, loss_spec, cfg, model_factory, loss_factory, stop_at, keep)
     if cfg.nproc > 1 or dist_env().world_size > 1:
         from trainer.distributed import launch_trial  # imports the elastic launcher
 

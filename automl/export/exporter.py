@@ -66,11 +66,15 @@ def reproduce(folder: Path, spec: dict[str, Any], storage_url: str | None = None
     """
     out = str(folder.with_name(folder.name + "-reproduced"))
     mode = ["--as-searched"] if as_searched else []
-    epochs = ["--epochs", str(spec["train_config"]["epochs"])] if not as_searched else []
+    # A refit of a kept fitted start trained no epoch: its bundle says so (retrain.epochs 0)
+    # and a retrain of it repeats that; no --epochs, and no trial of the database, can.
+    start = not as_searched and (spec.get("retrain") or {}).get("epochs") == 0
+    epochs = ["--epochs", str(spec["train_config"]["epochs"])] if not (as_searched or start) \
+        else []
     data = ["--data", str((spec.get("data") or {}).get("source") or "digits")]
     cmd = ["automl", "retrain", "--from", str(folder), *data, *mode, *epochs, "--out", out]
     result = {"command": shlex.join(cmd), "note": NOTES[as_searched]}
-    if storage_url is not None:
+    if storage_url is not None and not start:
         db = ["automl", "retrain", spec["study"], "--trial", str(spec["trial"]),
               "--storage", storage_for_command(storage_url), *data, *mode, *epochs, "--out", out]
         result["from_database"] = shlex.join(db)

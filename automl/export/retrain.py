@@ -123,8 +123,11 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
         raise ExportError("retrain: the data's columns (kinds, levels, missing values) are not "
                           "the ones the architecture was searched for; retrain on that table")
     splits = data.splits if as_searched else train_plus_val(data.splits)
+    # A bundle of a search's refit of a kept fitted start (retrain.epochs 0) is rebuilt as
+    # that start alone, as the search made it (automl/control/refit.py).
+    start = not as_searched and not epochs and (base.get("retrain") or {}).get("epochs") == 0
     try:
-        result = train(arch, loss, splits, cfg)
+        result = train(arch, loss, splits, cfg, **({"keep": "start"} if start else {}))
     except ValueError as exc:
         raise ExportError(f"retrain: {exc}") from None
     return (data, d, cfg, splits), warnings, result
@@ -142,7 +145,7 @@ def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, da
     prior = base.get("retrain") or {}
     spec["retrain"] = {
         "mode": "as-searched" if as_searched else "train+val",
-        "epochs": cfg.epochs,
+        "epochs": cfg.epochs if result.history else 0,  # 0: the fitted start alone
         "train_samples": int(len(splits.y_train)),
         "best_epoch": result.best_epoch,
         "search_test_accuracy": prior.get("search_test_accuracy",

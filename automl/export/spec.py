@@ -133,7 +133,10 @@ def with_refit(spec: dict[str, Any], refit: dict[str, Any]) -> dict[str, Any]:
     data instead (``automl/control/refit.py``), as a retrain's spec does: no held-out validation
     figure is left, the test figure is the refit's, the searched one is kept beside it."""
     stored = dict(spec.get("train_config") or {})
-    spec = {**spec, "train_config": {**stored, "epochs": refit.get("epochs")}}
+    # A refit of a kept fitted start trained no epoch (``retrain.epochs`` 0, which a retrain
+    # of this bundle repeats); its train_config keeps the searched count, a valid config.
+    spec = {**spec, "train_config": {**stored, "epochs": refit.get("epochs")
+                                     or stored.get("epochs")}}
     spec["retrain"] = {
         "mode": "train+val", "by": "search", "epochs": refit.get("epochs"),
         "train_samples": refit.get("train_samples"), "best_epoch": refit.get("best_epoch"),

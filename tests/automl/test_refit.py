@@ -114,18 +114,18 @@ def test_a_trial_that_kept_its_fitted_start_is_refit_as_that_start(
     def train(arch: Any, loss: Any, splits: Any, run_cfg: Any, **kw: Any) -> Any:
         kw_seen.append({k: v for k, v in kw.items() if k != "on_epoch"})
         result = kit.fake_train(arch, loss, splits, run_cfg, **kw)
-        return result if not kw.get("keep_start") else dataclasses.replace(
+        return result if kw.get("keep") != "start" else dataclasses.replace(
             result, history=[], best_epoch=0)
 
     best = best_trial(store.trials("r"), "flops", "r")
     assert best.best_epoch >= 1
     refit_best(cfg, store, data, Deadline(), train=train)
-    assert kw_seen == [{}]  # an epoch was kept: the refit trains up to it
+    assert kw_seen == [{"keep": "last"}]  # an epoch was kept: the refit trains up to it
     store.update_trial("r", best.number, best_epoch=0)
     assert best_trial(store.trials("r"), "flops", "r").best_epoch == 0
     kw_seen.clear()
     line = refit_best(cfg, store, data, Deadline(), train=train)
-    assert kw_seen == [{"keep_start": True}]
+    assert kw_seen == [{"keep": "start"}]
     assert stored_epochs(store) == 0 and line is not None and "0 epochs" in line
 
 
@@ -255,3 +255,46 @@ def test_the_refit_keeps_the_series_view_of_the_searched_weights(tmp_path: Path)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     assert _as_searched(spec, str(weights)).series_view == "centred"
     assert _as_searched(spec, str(tmp_path / "gone.safetensors")) is spec
+
+
+@pytest.mark.slow
+def test_a_start_refit_ships_as_that_start_and_its_bundle_rebuilds_it(tmp_path: Path) -> None:
+    # A refit of a kept fitted start trained no epoch: the bundle says so (retrain.epochs 0)
+    # with a valid train_config, and `automl retrain --from` it (its reproduce command, which
+    # gives no --epochs and no database trial) rebuilds the same start, test figure and all.
+    import shlex
+
+    from sklearn.datasets import load_wine
+
+    from automl import api
+    from automl.export.retrain import base_spec_from_bundle, retrain
+
+    w = load_wine()
+    np.savez(tmp_path / "wine.npz", x=w.data.astype(np.float32), y=w.target)
+    url = f"sqlite:///{tmp_path}/w.db"
+    overrides = ["search.arch=rocket", "trainer.num_threads=1", "search.refit=false"]
+    api.search(data=str(tmp_path / "wine.npz"), study="w", storage=url, trials=3, epochs=3,
+               top=0, overrides=overrides)
+    cfg = load(None, {"study.name": "w", "study.storage": url, "study.seed": 0,
+                      "data.source": str(tmp_path / "wine.npz")}, overrides)
+    store = open_storage(url)
+    try:
+        best = best_trial(store.trials("w"), "flops", "w")
+        store.update_trial("w", best.number, best_epoch=0)  # as if no epoch beat its ridge
+        d = cfg.data
+        data = load_data(d.source, d.val_fraction, d.test_fraction, 0, d.standardize)
+        assert refit_best(cfg, store, data, Deadline()) is not None
+        refit = store.study_config("w")[REFIT_KEY]
+    finally:
+        store.close()
+    assert refit["epochs"] == 0 and refit["best_epoch"] == 0
+    api.export("w", tmp_path / "best", storage=url, onnx=False, pt2=False)
+    spec = json.loads((tmp_path / "best" / "spec.json").read_text())
+    assert spec["retrain"]["epochs"] == 0 and spec["train_config"]["epochs"] >= 1
+    reproduce = spec["reproduce"]
+    assert "--epochs" not in shlex.split(reproduce["command"])
+    assert "from_database" not in reproduce
+    report = retrain(base_spec_from_bundle(tmp_path / "best"), tmp_path / "again",
+                     data_source=str(tmp_path / "wine.npz"), from_bundle=True)
+    assert report.spec["retrain"]["epochs"] == 0
+    assert report.spec["metrics"]["test_accuracy"] == pytest.approx(refit["test_accuracy"])

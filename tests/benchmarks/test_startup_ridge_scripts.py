@@ -71,8 +71,6 @@ def test_refit_start_refits_a_stored_rocket_both_ways(tmp_path: Path) -> None:
     result = ok_json(run_script("refit_start.py", "--runs", str(tmp_path), "--json",
                                 str(out)), out)
     (row,) = result["rows"]
-    assert row["study"] == "w" and 0.0 <= row["epoch"] <= 1.0 and 0.0 <= row["start"] <= 1.0
-    # The arms differ only in keep_start, which only a kept start (epoch 0) is given.
-    if row["best_epoch"] != 0:
-        assert row["start"] == row["epoch"]
+    assert row["study"] == "w" and 0.0 <= row["best"] <= 1.0 and 0.0 <= row["now"] <= 1.0
     assert result["refit"] == 1 and result["start_kept"] == int(row["best_epoch"] == 0)
+    assert result["different"] == int(row["now"] != row["best"])

@@ -64,7 +64,7 @@ def test_keep_start_returns_the_fitted_start_with_no_epoch_trained() -> None:
                       device="cpu", seed=0)
     data = DataSplits(x, 1 - y, xv, 1 - yv, xt, yt, 2)  # validation agrees with the training
     result = train(None, LossSpec("ce"), data, cfg, model_factory=lambda _spec: _Oracle(),
-                   on_epoch=lambda rec: bool(steps.append(rec.epoch)), keep_start=True)
+                   on_epoch=lambda rec: bool(steps.append(rec.epoch)), keep="start")
     assert result.history == [] and steps == [] and result.best_epoch == 0
     assert torch.equal(result.state_dict["linear.weight"], oracle.linear.weight)
     assert result.test_accuracy > 0.9  # the start's weights, scored on the test split
@@ -72,9 +72,25 @@ def test_keep_start_returns_the_fitted_start_with_no_epoch_trained() -> None:
     trained = train(None, LossSpec("ce"), data, cfg, model_factory=lambda _spec: _Oracle())
     assert trained.best_epoch >= 1 and trained.test_accuracy < 0.5
     # A model with no start to keep (no fit_to_data) trains as usual.
-    plain = train(None, LossSpec("ce"), data, cfg, keep_start=True,
+    plain = train(None, LossSpec("ce"), data, cfg, keep="start",
                   model_factory=lambda _spec: nn.Sequential(nn.Linear(80, 2)))
     assert len(plain.history) == 3
+
+
+def test_keep_last_keeps_the_last_epoch_whatever_validation_says() -> None:
+    # A refit's validation samples are trained on: chosen by them, refits kept the ridge start
+    # of trials that had kept a trained epoch. Here every epoch is worse than the start.
+    (x, y), (xv, yv), (xt, yt) = _signals(60, 0), _signals(60, 1), _signals(200, 2)
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=1.0, optimizer="adamw", latency_repeats=0,
+                      device="cpu", seed=0)
+    data = DataSplits(x, 1 - y, xv, yv, xt, yt, 2)
+    best = train(None, LossSpec("ce"), data, cfg, model_factory=lambda _spec: _Oracle())
+    last = train(None, LossSpec("ce"), data, cfg, model_factory=lambda _spec: _Oracle(),
+                 keep="last")
+    assert best.best_epoch == 0 and last.best_epoch == 3
+    assert last.val_accuracy == last.history[-1].val_accuracy < best.val_accuracy
+    with pytest.raises(ValueError, match="keep: 'first'"):
+        train(None, LossSpec("ce"), data, cfg, keep="first")
 
 
 def test_an_epoch_that_beats_the_start_replaces_it() -> None:
