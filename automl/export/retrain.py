@@ -127,7 +127,7 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
     # that start alone, as the search made it (automl/control/refit.py).
     start = not as_searched and not epochs and (base.get("retrain") or {}).get("epochs") == 0
     try:
-        result = train(arch, loss, splits, cfg, **({"keep": "start"} if start else {}))
+        result = train(arch, loss, splits, cfg, keep="start" if start else "best")
     except ValueError as exc:
         raise ExportError(f"retrain: {exc}") from None
     return (data, d, cfg, splits), warnings, result
