@@ -131,7 +131,8 @@ class Costs:
 @dataclass
 class TrainResult:
     # Both in TrainConfig.metric (accuracy by default; balanced accuracy or macro F1 if asked):
-    val_accuracy: float  # best validation figure over epochs (weights of that epoch are kept)
+    val_accuracy: float  # the kept weights' validation figure: the best epoch's (keep="last":
+    # the last epoch's; keep="start": the start's)
     test_accuracy: float  # the kept weights' on the test split (never used to select)
     history: list[EpochRecord]
     train_seconds: float

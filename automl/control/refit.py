@@ -54,7 +54,8 @@ RESERVE_FACTOR, RESERVE_PAD_S = 1.5, 1.0
 
 
 def refit_epochs(rec: Any) -> int:
-    """The epochs a refit of ``rec`` trains: those its selected weights had (at least 1)."""
+    """The epochs a refit of ``rec`` trains, as the time estimate counts them: those its
+    selected weights had, at least 1 (a refit of a kept start trains none; one is kept back)."""
     return max(1, int(rec.best_epoch or 0))
 
 

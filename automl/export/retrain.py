@@ -123,11 +123,13 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
         raise ExportError("retrain: the data's columns (kinds, levels, missing values) are not "
                           "the ones the architecture was searched for; retrain on that table")
     splits = data.splits if as_searched else train_plus_val(data.splits)
-    # A bundle of a search's refit of a kept fitted start (retrain.epochs 0) is rebuilt as
-    # that start alone, as the search made it (automl/control/refit.py).
+    # On train + validation the validation figure is no longer held out, so it never chooses:
+    # the last epoch is kept, as the search's refit does, and a bundle of a refit of a kept
+    # fitted start (retrain.epochs 0) is rebuilt as that start alone (automl/control/refit.py).
     start = not as_searched and not epochs and (base.get("retrain") or {}).get("epochs") == 0
+    keep = "best" if as_searched else "start" if start else "last"
     try:
-        result = train(arch, loss, splits, cfg, keep="start" if start else "best")
+        result = train(arch, loss, splits, cfg, keep=keep)
     except ValueError as exc:
         raise ExportError(f"retrain: {exc}") from None
     return (data, d, cfg, splits), warnings, result

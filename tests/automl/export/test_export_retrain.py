@@ -35,13 +35,25 @@ def test_reproduce_command_rebuilds_the_same_model(lab, tmp_path: Path) -> None:
     assert db[db.index("--storage") + 1] == lab.url
 
 
-def test_retrain_on_train_plus_validation(lab, tmp_path: Path) -> None:  # noqa: ANN001
+def test_retrain_on_train_plus_validation(lab, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import trainer
+
+    kept: list[str] = []
+    real = trainer.train
+
+    def spy(*args: object, **kw: object) -> object:  # the real trainer, its `keep` noted
+        kept.append(str(kw.get("keep", "best")))
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trainer, "train", spy)
     trial = str(lab.best_spec["trial"])
     out = lab.here("retrain", "tiny", "--trial", trial, "--epochs", "3", "--out",
                    str(tmp_path / "r"), "--no-onnx").stdout
     spec = json.loads((tmp_path / "r" / "spec.json").read_text())
     r = spec["retrain"]
     assert r["mode"] == "train+val" and r["epochs"] == 3 and spec["train_config"]["epochs"] == 3
+    # Its validation samples were trained on: the last epoch is kept, never chosen by them.
+    assert kept == ["last"] and r["best_epoch"] == 3 and spec["metrics"]["best_epoch"] == 3
     assert r["search_test_accuracy"] == lab.best_spec["metrics"]["test_accuracy"]
     assert r["search_epochs"] == 2
     assert r["train_samples"] > lab.best_spec["verification"]["samples"] * 4  # train + val
