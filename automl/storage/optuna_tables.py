@@ -147,9 +147,11 @@ def dead_trial_ids(conn: Connection, study_id: int, grace_s: float) -> list[int]
     (Optuna stores start times as naive UTC, from the worker's clock): a process that died
     between creating the trial and its first heartbeat, which Optuna's check would leave
     RUNNING forever."""
-    from datetime import UTC, timedelta
+    from datetime import timedelta
 
     from sqlalchemy import and_, func, or_
+
+    from automl.storage.schema import utcnow
 
     grace = timedelta(seconds=grace_s)
     db_now = conn.execute(select(func.now())).scalar_one()
@@ -161,8 +163,7 @@ def dead_trial_ids(conn: Connection, study_id: int, grace_s: float) -> list[int]
             _trials.c.study_id == study_id,
             _STATE == "RUNNING",
             or_(and_(_heartbeats.c.heartbeat.is_(None),
-                     _trials.c.datetime_start
-                     < datetime.now(UTC).replace(tzinfo=None) - grace),
+                     _trials.c.datetime_start < utcnow() - grace),
                 _heartbeats.c.heartbeat < beat_before),
         )
     )

@@ -22,7 +22,7 @@ Optuna does, under a lock on the study's row, so trials Optuna creates elsewhere
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import optuna
@@ -45,6 +45,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+
+from automl.storage.schema import utcnow
 
 _T = models.TrialModel.__table__
 _S, _UA = models.StudyModel.__table__, models.TrialUserAttributeModel.__table__
@@ -145,7 +147,7 @@ def insert_running_trial(conn: Connection, study_id: int, user_attrs: dict[str, 
     the study's trials before it, read under the study row's lock as Optuna reads it.
     ``beat``: with its first heartbeat, the row ``RDBStorage.record_heartbeat`` would add."""
     conn.execute(select(_S.c.study_id).where(_S.c.study_id == study_id).with_for_update())
-    start = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, as Optuna stores it
+    start = utcnow()  # naive UTC, as Optuna stores it
     row = conn.execute(
         insert(_T).from_select(
             ["number", "study_id", "state", "datetime_start"],
