@@ -12,7 +12,7 @@ from typing import Any
 from automl.config import cost_or_default
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
-from automl.export.spec import build_spec, with_refit
+from automl.export.spec import build_spec, refits_start, with_refit
 from automl.export.staging import choose_source, data_config, reload_data, staged
 from automl.policy.select import best_trial, knee_trial, select
 from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
@@ -66,9 +66,9 @@ def reproduce(folder: Path, spec: dict[str, Any], storage_url: str | None = None
     """
     out = str(folder.with_name(folder.name + "-reproduced"))
     mode = ["--as-searched"] if as_searched else []
-    # A refit of a kept fitted start trained no epoch: its bundle says so (retrain.epochs 0)
-    # and a retrain of it repeats that; no --epochs, and no trial of the database, can.
-    start = not as_searched and (spec.get("retrain") or {}).get("epochs") == 0
+    # A refit of a kept fitted start trained no epoch, and a retrain of its bundle repeats
+    # that; no --epochs, and no trial of the database, can.
+    start = not as_searched and refits_start(spec)
     epochs = ["--epochs", str(spec["train_config"]["epochs"])] if not (as_searched or start) \
         else []
     data = ["--data", str((spec.get("data") or {}).get("source") or "digits")]

@@ -106,6 +106,7 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
 def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_source: str | None,
          from_bundle: bool) -> tuple[tuple[Any, dict[str, Any], Any, Any], list[str], Any]:
     """Re-load the data, rebuild config, arch and loss, and train (as this process's rank)."""
+    from automl.export.spec import refits_start
     from search_spaces import arch_from_dict, loss_from_dict
     from trainer import train
 
@@ -125,8 +126,8 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
     splits = data.splits if as_searched else train_plus_val(data.splits)
     # On train + validation the validation figure is no longer held out, so it never chooses:
     # the last epoch is kept, as the search's refit does, and a bundle of a refit of a kept
-    # fitted start (retrain.epochs 0) is rebuilt as that start alone (automl/control/refit.py).
-    start = not as_searched and not epochs and (base.get("retrain") or {}).get("epochs") == 0
+    # fitted start is rebuilt as that start alone (automl/control/refit.py).
+    start = not as_searched and not epochs and refits_start(base)
     keep = "best" if as_searched else "start" if start else "last"
     try:
         result = train(arch, loss, splits, cfg, keep=keep)

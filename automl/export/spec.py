@@ -128,6 +128,12 @@ def read_spec(folder: str | Path) -> dict[str, Any]:
     return validate_spec(spec, str(path), FORMAT, FORMAT_VERSION)
 
 
+def refits_start(spec: dict[str, Any]) -> bool:
+    """Whether ``spec`` is the search's refit of a kept fitted start: no epoch trained
+    (``retrain.epochs`` 0, see :func:`with_refit`), which a retrain of it repeats."""
+    return (spec.get("retrain") or {}).get("epochs") == 0
+
+
 def with_refit(spec: dict[str, Any], refit: dict[str, Any]) -> dict[str, Any]:
     """``spec`` (of a searched trial) describing the search's refit of it on train + validation
     data instead (``automl/control/refit.py``), as a retrain's spec does: no held-out validation
