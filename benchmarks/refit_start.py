@@ -76,30 +76,28 @@ def refit_both(run: dict[str, Any]) -> dict[str, Any] | None:
     from automl.storage.artifacts import REFIT_KEY
 
     a, sets = _arguments(run["cmd"])
-    db = Path(a["--storage"].removeprefix("sqlite:///"))
-    out: dict[str, Any] = {"study": a["--study"]}
+    db, study = Path(a["--storage"].removeprefix("sqlite:///")), a["--study"]
+    # The config and data are the search's, for both arms (the refit reads its trials from the
+    # storage it is given, never from the config's URL).
+    cfg = load(None, {"study.name": study, "study.storage": a["--storage"],
+                      "data.source": a["--data"], "study.seed": int(a["--seed"])}, sets)
+    d = cfg.data
+    data = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed, d.standardize,
+                     d.table())
+    out: dict[str, Any] = {"study": study}
     for arm in ("best", "now"):
         with tempfile.TemporaryDirectory() as tmp:
-            root = _copy_study(db, a["--study"], Path(tmp))
-            url = f"sqlite:///{tmp}/{db.name}"
-            cfg = load(None, {"study.name": a["--study"], "study.storage": url,
-                              "data.source": a["--data"], "study.seed": int(a["--seed"])},
-                       sets)
-            d = cfg.data
-            data = load_data(d.source, d.val_fraction, d.test_fraction, cfg.study.seed,
-                             d.standardize, d.table())
-            store = open_storage(url, artifacts=str(root))
+            root = _copy_study(db, study, Path(tmp))
+            store = open_storage(f"sqlite:///{tmp}/{db.name}", artifacts=str(root))
             try:
-                best = best_trial(store.trials(a["--study"]), cost_or_default(cfg.study.cost),
-                                  a["--study"])
+                best = best_trial(store.trials(study), cost_or_default(cfg.study.cost), study)
                 if (best.arch or {}).get("kind") != "rocket":
                     return None
                 out.update(trial=best.number, best_epoch=best.best_epoch,
                            searched=best.test_accuracy)
                 refit_best(cfg, store, data, Deadline(),
                            train=_withheld if arm == "best" else default_train())
-                out[arm] = (store.study_config(a["--study"]).get(REFIT_KEY) or {}).get(
-                    "test_accuracy")
+                out[arm] = (store.study_config(study).get(REFIT_KEY) or {}).get("test_accuracy")
             finally:
                 store.close()
     return out
