@@ -30,6 +30,15 @@ from automl.storage import open_storage
 from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
 
 
+def _wine(tmp_path: Path) -> str:
+    """scikit-learn's wine as an .npz: 13 columns, which rocket reads as a series."""
+    from sklearn.datasets import load_wine
+
+    w = load_wine()
+    np.savez(tmp_path / "wine.npz", x=w.data.astype(np.float32), y=w.target)
+    return str(tmp_path / "wine.npz")
+
+
 def test_the_reserve_is_kept_back_from_the_trials_only() -> None:
     now = [100.0]
     d = Deadline.starting(60.0, clock=lambda: now[0])
@@ -168,14 +177,10 @@ def test_the_reserve_follows_the_best_trial_and_is_capped(searched: dict[str, An
 @pytest.mark.slow
 def test_best_exports_the_refit_and_a_numbered_trial_its_searched_weights(
         tmp_path: Path) -> None:
-    from sklearn.datasets import load_wine
-
     from automl import api
 
-    w = load_wine()
-    np.savez(tmp_path / "wine.npz", x=w.data.astype(np.float32), y=w.target)
     url = f"sqlite:///{tmp_path}/w.db"
-    api.search(data=str(tmp_path / "wine.npz"), study="w", storage=url, trials=4, epochs=3,
+    api.search(data=_wine(tmp_path), study="w", storage=url, trials=4, epochs=3,
                top=0, overrides=["search.arch=rocket", "trainer.num_threads=1"])
     store = open_storage(url)
     try:
@@ -264,19 +269,16 @@ def test_a_start_refit_ships_as_that_start_and_its_bundle_rebuilds_it(tmp_path: 
     # gives no --epochs and no database trial) rebuilds the same start, test figure and all.
     import shlex
 
-    from sklearn.datasets import load_wine
-
     from automl import api
     from automl.export.retrain import base_spec_from_bundle, retrain
 
-    w = load_wine()
-    np.savez(tmp_path / "wine.npz", x=w.data.astype(np.float32), y=w.target)
+    wine = _wine(tmp_path)
     url = f"sqlite:///{tmp_path}/w.db"
     overrides = ["search.arch=rocket", "trainer.num_threads=1", "search.refit=false"]
-    api.search(data=str(tmp_path / "wine.npz"), study="w", storage=url, trials=3, epochs=3,
+    api.search(data=wine, study="w", storage=url, trials=3, epochs=3,
                top=0, overrides=overrides)
     cfg = load(None, {"study.name": "w", "study.storage": url, "study.seed": 0,
-                      "data.source": str(tmp_path / "wine.npz")}, overrides)
+                      "data.source": wine}, overrides)
     store = open_storage(url)
     try:
         best = best_trial(store.trials("w"), "flops", "w")
@@ -295,6 +297,6 @@ def test_a_start_refit_ships_as_that_start_and_its_bundle_rebuilds_it(tmp_path: 
     assert "--epochs" not in shlex.split(reproduce["command"])
     assert "from_database" not in reproduce
     report = retrain(base_spec_from_bundle(tmp_path / "best"), tmp_path / "again",
-                     data_source=str(tmp_path / "wine.npz"), from_bundle=True)
+                     data_source=wine, from_bundle=True)
     assert report.spec["retrain"]["epochs"] == 0
     assert report.spec["metrics"]["test_accuracy"] == pytest.approx(refit["test_accuracy"])
