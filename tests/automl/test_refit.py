@@ -33,9 +33,8 @@ from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
 def _wine(tmp_path: Path) -> str:
     """scikit-learn's wine as an .npz: 13 columns, which rocket reads as a series."""
     from sklearn.datasets import load_wine
-
-    w = load_wine()
-    np.savez(tmp_path / "wine.npz", x=w.data.astype(np.float32), y=w.target)
+    x, y = load_wine(return_X_y=True)
+    np.savez(tmp_path / "wine.npz", x=x.astype(np.float32), y=y)
     return str(tmp_path / "wine.npz")
 
 
@@ -272,8 +271,7 @@ def test_a_start_refit_ships_as_that_start_and_its_bundle_rebuilds_it(tmp_path: 
     from automl import api
     from automl.export.retrain import base_spec_from_bundle, retrain
 
-    wine = _wine(tmp_path)
-    url = f"sqlite:///{tmp_path}/w.db"
+    wine, url = _wine(tmp_path), f"sqlite:///{tmp_path}/w.db"
     overrides = ["search.arch=rocket", "trainer.num_threads=1", "search.refit=false"]
     api.search(data=wine, study="w", storage=url, trials=3, epochs=3,
                top=0, overrides=overrides)
