@@ -38,7 +38,9 @@ def arch_summary(arch: Mapping[str, Any] | None) -> str:
         widths = "/".join(str(s.get("width")) for s in stages)
         return f"{kind} w{widths} {n_blocks}b"
     if "hidden" in arch:
-        return f"{kind} " + "-".join(str(h) for h in arch.get("hidden") or [])
+        m = arch.get("members")  # an efficient ensemble of m members: " x16"
+        ensemble = f" x{m}" if isinstance(m, int) and m > 1 else ""
+        return f"{kind} " + "-".join(str(h) for h in arch.get("hidden") or []) + ensemble
     return kind
 
 

@@ -12,6 +12,16 @@ from torch import nn
 from trainer.errors import NonFiniteLossError
 
 
+def member_logits(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, targets) for the loss: an ensemble's training output ``(N, k, classes)``
+    (``search_spaces.arch.ensemble``) becomes ``N * k`` rows, each member's row against its
+    sample's target, so that every member is trained as a model of its own; any other output
+    is returned as it is."""
+    if logits.dim() != 3:
+        return logits, y
+    return logits.flatten(0, 1), y.repeat_interleave(logits.shape[1], dim=0)
+
+
 def optimizer_step(
     model: nn.Module,
     loss_fn: nn.Module,
@@ -49,7 +59,7 @@ def optimizer_step(
                 logits = model(xm)
             # The loss runs in fp32 outside autocast: custom losses get the precision they
             # were written for, whatever the network computed in.
-            loss = loss_fn(logits.float(), ym)
+            loss = loss_fn(*member_logits(logits.float(), ym))
             # One host sync per micro-batch: the price of naming the step that diverged.
             value = float(loss.detach())
             if not math.isfinite(value):

@@ -90,7 +90,9 @@ def _arch_summary(arch: dict[str, Any] | None) -> str:
         widths = "/".join(str(s.get("width")) for s in arch["stages"])
         return f"{kind} w{widths} {len(blocks)}b"
     if "hidden" in arch:
-        return f"{kind} " + "-".join(str(h) for h in arch["hidden"])
+        m = arch.get("members")  # an efficient ensemble of m members: " x16"
+        ensemble = f" x{m}" if isinstance(m, int) and m > 1 else ""
+        return f"{kind} " + "-".join(str(h) for h in arch["hidden"]) + ensemble
     if "per_dilation" in arch:  # rocket: 84 kernels x features per kernel
         return f"{kind} {84 * sum(arch['per_dilation'])}f"
     return str(kind)

@@ -79,12 +79,12 @@ def _near(target: int) -> Any:
 # own parameters (a value, or a rule over the values the options offer). What is not named is
 # the middle of its range (search_spaces.probe.MiddleTrial). rocket: MiniRocket's size (about
 # 10,000 features) with its ridge head, which the trainer scores as epoch 0; mlp: two layers of
-# about 256 with batch norm (the usual tabular baseline); the convnets: the middle of their space,
-# halving the input after the first stage.
+# about 256 with batch norm, as the most members offered (an efficient ensemble, TabM-mini);
+# the convnets: the middle of their space, halving the input after the first stage.
 STRONG_PICKS: dict[str, dict[str, Any]] = {
     "rocket": {"n_features": max, "norm": "none", "dropout": 0.0},
     "mlp": {"n_layers": 2, "l0_width": _near(256), "l1_width": _near(256), "activation": "relu",
-            "norm": "batch"},
+            "norm": "batch", "members": max},
     **{conv: {f"s{i}_down": True for i in range(1, 4)} for conv in ("cnn1d", "cnn2d")},
 }
 

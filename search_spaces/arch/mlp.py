@@ -1,7 +1,8 @@
 """The ``mlp`` space: depth, per-layer widths, activation, norm and dropout on flattened input.
 
-Trial parameters: ``n_layers``, ``l{i}_width`` (i < n_layers), ``activation``, ``norm`` and
-``dropout`` (only when ``dropout_max > 0``).
+Trial parameters: ``n_layers``, ``l{i}_width`` (i < n_layers), ``activation``, ``norm``,
+``dropout`` (only when ``dropout_max > 0``) and ``members`` (only when ``members`` offers more
+than one: 1 is a plain MLP, more an efficient ensemble, ``search_spaces.arch.ensemble``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class MLPOptions:
     activations: tuple[str, ...] = ACTIVATIONS
     norms: tuple[str, ...] = NORMS
     dropout_max: float = 0.3
+    members: tuple[int, ...] = (1, 16)
 
     def __post_init__(self) -> None:
         set_field(self, "min_layers", as_int(None, "min_layers", self.min_layers, 0))
@@ -36,6 +38,7 @@ class MLPOptions:
         set_field(self, "norms", as_choices(None, "norms", self.norms, choices_of(NORMS)))
         dropout_max = as_float(None, "dropout_max", self.dropout_max, 0.0, 1.0, hi_open=True)
         set_field(self, "dropout_max", dropout_max)
+        set_field(self, "members", as_choices(None, "members", self.members, ints_from(1)))
 
 
 def sample_dropout(trial: TrialLike, dropout_max: float) -> float:
@@ -56,4 +59,6 @@ def mlp_space(trial: TrialLike, info: InputInfo, options: MLPOptions | None = No
         activation=trial.suggest_categorical("activation", o.activations),
         norm=trial.suggest_categorical("norm", o.norms),
         dropout=sample_dropout(trial, o.dropout_max),
+        members=(trial.suggest_categorical("members", o.members) if len(o.members) > 1
+                 else o.members[0]),
     )

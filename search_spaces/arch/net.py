@@ -12,6 +12,7 @@ from torch import nn
 
 from search_spaces.arch import blocks as B
 from search_spaces.arch.checkpoint import Segment, check_mode, plan_segments, run_segments
+from search_spaces.arch.ensemble import MemberHeads, MemberInputs
 from search_spaces.arch.specs import (
     ARCH_KINDS,
     CONV_KINDS,
@@ -112,6 +113,10 @@ def _mlp(spec: MLPSpec) -> tuple[nn.Module, list[nn.Module], nn.Module]:
         act = B.activation(spec.activation)
         layers.append(nn.Sequential(linear, norm, act, nn.Dropout(spec.dropout)))
         width = h
+    if spec.members > 1:  # an efficient ensemble (search_spaces.arch.ensemble)
+        stem = nn.Sequential(nn.Flatten(1), MemberInputs(math.prod(spec.input_shape),
+                                                          spec.members))
+        return stem, layers, MemberHeads(width, spec.num_classes, spec.members)
     return nn.Flatten(1), layers, nn.Linear(width, spec.num_classes)
 
 

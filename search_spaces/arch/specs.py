@@ -103,7 +103,8 @@ class StageSpec:
     @classmethod
     def from_dict(cls, d: Any) -> StageSpec:
         check_keys("StageSpec", d, field_names(cls), required_fields(cls))
-        blocks = as_tuple("StageSpec", "blocks", d["blocks"], _block_from_dict, nonempty=False)
+        blocks = as_tuple("StageSpec", "blocks", d["blocks"], lambda f, b: BlockSpec.from_dict(b),
+                          nonempty=False)
         return cls(**{**d, "blocks": blocks})
 
 
@@ -111,14 +112,6 @@ def _block(field: str, b: Any) -> BlockSpec:
     if not isinstance(b, BlockSpec):
         raise ValueError(f"StageSpec.{field}: need a BlockSpec, got {type(b).__name__}")
     return b
-
-
-def _block_from_dict(field: str, b: Any) -> BlockSpec:
-    return BlockSpec.from_dict(b)
-
-
-def _stage_from_dict(field: str, s: Any) -> StageSpec:
-    return StageSpec.from_dict(s)
 
 
 def _stage(field: str, s: Any) -> StageSpec:
@@ -129,7 +122,8 @@ def _stage(field: str, s: Any) -> StageSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class MLPSpec:
-    """A multilayer perceptron on the flattened input: Linear, norm, activation, dropout."""
+    """A multilayer perceptron on the flattened input: Linear, norm, activation, dropout;
+    ``members`` > 1 makes it an efficient ensemble of that many (``arch/ensemble.py``)."""
 
     kind: str = "mlp"
     input_shape: tuple[int, ...]
@@ -138,6 +132,7 @@ class MLPSpec:
     activation: str = "relu"
     norm: str = "none"
     dropout: float = 0.0
+    members: int = 1
 
     def __post_init__(self) -> None:
         w = "MLPSpec"
@@ -149,6 +144,7 @@ class MLPSpec:
         set_field(self, "activation", as_choice(w, "activation", self.activation, ACTIVATIONS))
         set_field(self, "norm", as_choice(w, "norm", self.norm, NORMS))
         set_field(self, "dropout", as_float(w, "dropout", self.dropout, 0.0, 1.0, hi_open=True))
+        set_field(self, "members", as_int(w, "members", self.members, 1))
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)
@@ -207,7 +203,8 @@ class ConvNetSpec:
     @classmethod
     def from_dict(cls, d: Any) -> ConvNetSpec:
         check_keys("ConvNetSpec", d, field_names(cls), required_fields(cls))
-        stages = as_tuple("ConvNetSpec", "stages", d["stages"], _stage_from_dict, nonempty=False)
+        stages = as_tuple("ConvNetSpec", "stages", d["stages"],
+                          lambda f, s: StageSpec.from_dict(s), nonempty=False)
         return cls(**{**d, "stages": stages})
 
 

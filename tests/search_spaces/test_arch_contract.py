@@ -24,6 +24,8 @@ from search_spaces import (
     describe,
     sample_arch,
 )
+from search_spaces.arch.ensemble import MemberHeads
+from trainer.step import member_logits
 
 # Sample shapes each space must handle; a newly registered space fails until it is listed here.
 CASES: dict[str, list[tuple[int, ...]]] = {
@@ -71,10 +73,12 @@ def test_arch_space_contract(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
     # Forward shape, finite loss and gradients.
+    # (an efficient ensemble's training output has a member axis: trainer.step.member_logits)
     model.train()
-    out = model(torch.randn(4, *shape))
-    assert out.shape == (4, info.num_classes)
-    loss = nn.functional.cross_entropy(out, torch.randint(0, info.num_classes, (4,)))
+    out, target = member_logits(model(torch.randn(4, *shape)),
+                                torch.randint(0, info.num_classes, (4,)))
+    assert out.shape == (len(target), info.num_classes) and len(target) % 4 == 0
+    loss = nn.functional.cross_entropy(out, target)
     assert torch.isfinite(loss)
     loss.backward()
     for pname, p in model.named_parameters():
@@ -85,7 +89,8 @@ def test_arch_space_contract(
     rows = describe(spec)
     assert rows[-1]["output_shape"] == (info.num_classes,)
     assert sum(r["params"] for r in rows) == sum(p.numel() for p in model.parameters())
-    layers = [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d)]
+    layers = [m for m in model.modules()
+              if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | MemberHeads)]
     assert count_layers(spec) == len(layers)
 
     if isinstance(spec, ConvNetSpec):

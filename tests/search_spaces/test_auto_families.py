@@ -37,7 +37,7 @@ def test_a_2d_array_is_searched_as_signal_image_and_vector() -> None:
     assert isinstance(image, ConvNetSpec) and image.kind == "cnn2d" and image.in_channels == 1
     flat = sample_arch("auto", optuna.trial.FixedTrial({
         "family": "mlp", "mlp.n_layers": 1, "mlp.l0_width": 32, "mlp.activation": "relu",
-        "mlp.norm": "none", "mlp.dropout": 0.0}), info)
+        "mlp.norm": "none", "mlp.dropout": 0.0, "mlp.members": 1}), info)
     assert isinstance(flat, MLPSpec)
     rocket = sample_arch("auto", optuna.trial.FixedTrial({
         "family": "rocket", "rocket.n_features": 1000, "rocket.norm": "batch",
@@ -64,7 +64,7 @@ def test_families_option_restricts_and_rejects_what_cannot_fit() -> None:
     info = InputInfo((64,), 10)
     trial = optuna.trial.FixedTrial({"mlp.n_layers": 1, "mlp.l0_width": 64,
                                      "mlp.activation": "relu", "mlp.norm": "none",
-                                     "mlp.dropout": 0.0})
+                                     "mlp.dropout": 0.0, "mlp.members": 1})
     assert isinstance(sample_arch("auto", trial, info, {"families": ["mlp"]}), MLPSpec)
     with pytest.raises(ValueError, match="search.arch_options.families: none of"):
         sample_arch("auto", trial, info, {"families": ["cnn2d"]})

@@ -17,6 +17,7 @@ from trainer.factories import ModelFactory, default_model_factory, set_checkpoin
 from trainer.memory import PeakMemoryMeter
 from trainer.memory_estimate.autocast import emulated_autocast
 from trainer.memory_estimate.kernels import ShapeOnlyKernels
+from trainer.step import member_logits
 from trainer.types import DataSplits, TrainConfig
 
 _AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -170,7 +171,7 @@ def _train_pass(net: nn.Module, n: int, shape: tuple[int, ...], amp: torch.dtype
         logits = net(x)
         autocast.forward_done()
         forward = meter.peak_bytes - base
-        F.cross_entropy(logits.float(), y).backward()  # the trainer's loss runs in fp32
+        F.cross_entropy(*member_logits(logits.float(), y)).backward()  # in fp32, as trained
         held = _nbytes(logits)
         del logits
     net.zero_grad(set_to_none=True)
