@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from search_spaces._fields import as_choices, choices_of, set_field
+from search_spaces._fields import as_choices, choices_of, ints_from, set_field
 from search_spaces.arch.conv import ConvOptions, sample_convnet
 from search_spaces.arch.deep import max_downsamples
 from search_spaces.arch.mlp import MLPOptions, mlp_space
@@ -102,14 +102,18 @@ def auto_family(info: InputInfo) -> str:
 @dataclass(frozen=True)
 class AutoOptions:
     """``families``: the families to search, of those that fit the data (default: every one
-    that fits: :func:`default_families`)."""
+    that fits: :func:`default_families`). ``mlp_members``: the MLP's member counts
+    (``MLPOptions.members``: 1 only by default; e.g. ``(1, 16)`` adds efficient ensembles)."""
 
     families: tuple[str, ...] | None = None
+    mlp_members: tuple[int, ...] = MLPOptions().members
 
     def __post_init__(self) -> None:
         if self.families is not None:
             set_field(self, "families", as_choices(None, "families", self.families,
                                                    choices_of(FAMILIES)))
+        members = as_choices(None, "mlp_members", self.mlp_members, ints_from(1))
+        set_field(self, "mlp_members", members)
 
 
 class PrefixedTrial:
@@ -149,19 +153,20 @@ def scaled_conv_options(kind: str, info: InputInfo) -> ConvOptions:
     )
 
 
-def scaled_mlp_options(info: InputInfo) -> MLPOptions:
+def scaled_mlp_options(info: InputInfo, members: tuple[int, ...] = (1,)) -> MLPOptions:
     """MLP bounds for this data: narrower layers when samples are few or inputs are short."""
     features = math.prod(info.shape)
     small = info.n_train is not None and info.n_train <= 500
     widths = (32, 64, 128, 256) if small or features <= 32 else (64, 128, 256, 512)
-    return MLPOptions(widths=widths)
+    return MLPOptions(widths=widths, members=members)
 
 
 @ARCH_SPACES.register("auto", options=AutoOptions)
 def auto_space(trial: TrialLike, info: InputInfo, options: AutoOptions | None = None
                ) -> ArchSpec:
     """Choose a family (trial parameter ``family``), then sample it under its prefix."""
-    allowed = (options or AutoOptions()).families
+    o = options or AutoOptions()
+    allowed = o.families
     if allowed is None:
         families = default_families(info)
     else:
@@ -174,7 +179,7 @@ def auto_space(trial: TrialLike, info: InputInfo, options: AutoOptions | None = 
     family = trial.suggest_categorical("family", families) if len(families) > 1 else families[0]
     sub = PrefixedTrial(trial, family)
     if family == "mlp":
-        return mlp_space(sub, info, scaled_mlp_options(info))
+        return mlp_space(sub, info, scaled_mlp_options(info, o.mlp_members))
     if family == "rocket":
         return rocket_space(sub, info)
     return sample_convnet(family, sub, info, scaled_conv_options(family, info))

@@ -25,7 +25,8 @@ class MLPOptions:
     activations: tuple[str, ...] = ACTIVATIONS
     norms: tuple[str, ...] = NORMS
     dropout_max: float = 0.3
-    members: tuple[int, ...] = (1, 16)
+    # 1 only: ensembles did not pay at the suite's budgets (benchmarks/RESULTS.md, issue 21)
+    members: tuple[int, ...] = (1,)
 
     def __post_init__(self) -> None:
         set_field(self, "min_layers", as_int(None, "min_layers", self.min_layers, 0))

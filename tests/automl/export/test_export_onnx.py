@@ -49,7 +49,10 @@ ROCKET = RocketSpec(input_shape=(3, 40), num_classes=3, dilations=(1, 2, 4),
 ROCKET_SERIES = RocketSpec(input_shape=(40,), num_classes=3, dilations=(1, 3), per_dilation=(2, 2),
                            input_scale=tuple(np.linspace(0.5, 2.0, 40).tolist()),
                            input_shift=tuple(np.linspace(-1.0, 1.0, 40).tolist()))
-SPECS = {"mlp": MLP, "cnn2d": CONV, "cnn1d": CONV1D, "rocket": ROCKET,
+# An efficient ensemble of 4 (TabM-mini): its eval output is the log of the mean probability.
+MLP_MEMBERS = MLPSpec(input_shape=(1, 8, 8), num_classes=3, hidden=(32, 32), norm="batch",
+                      members=4)
+SPECS = {"mlp": MLP, "mlp_members": MLP_MEMBERS, "cnn2d": CONV, "cnn1d": CONV1D, "rocket": ROCKET,
          "rocket_series": ROCKET_SERIES}
 
 
@@ -110,7 +113,8 @@ def minimal_spec(spec: object) -> dict:
             "metrics": {}, "costs": {}}
 
 
-@pytest.mark.parametrize("name,method", [("mlp", "dynamic"), ("cnn2d", "static")])
+@pytest.mark.parametrize("name,method", [("mlp", "dynamic"), ("mlp_members", "dynamic"),
+                                         ("cnn2d", "static")])
 def test_bundle_round_trip_and_int8(tmp_path: Path, name: str, method: str) -> None:
     spec, model = SPECS[name], trained_like(SPECS[name], seed=1)
     folder = tmp_path / "bundle"
