@@ -16,8 +16,7 @@ import pandas as pd
 from automl.config import COSTS, DEFAULT_COST  # noqa: F401
 from automl.policy.ranking import Entry, leaderboard_order
 from automl.policy.ranking import leaderboard_rows as leaderboard
-from automl.storage.records import StudySummary, TrialRecord
-from dashboard.specs import arch_summary
+from automl.storage.records import StudySummary, TrialRecord, arch_summary
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 LEADERBOARD_COLUMNS = (

@@ -23,27 +23,6 @@ COST_FIELDS: dict[str, str] = {
 }
 
 
-def arch_summary(arch: Mapping[str, Any] | None) -> str:
-    """One line for a table cell: ``mlp 64-512`` or ``cnn2d w16/32 3b``."""
-    if not arch:
-        return "-"
-    kind = str(arch.get("kind", "?"))
-    if kind == "table" and isinstance(arch.get("body"), dict):  # the encoder, then the body
-        enc = "1hot" if arch.get("encoding") == "onehot" else f"emb{arch.get('embed_dim')}"
-        bins = f" ple{arch.get('bins')}" if arch.get("bins") else ""
-        return f"table({enc}{bins}) {arch_summary(arch['body'])}"
-    if "stages" in arch:
-        stages = arch.get("stages") or []
-        n_blocks = sum(len(s.get("blocks", [])) for s in stages)
-        widths = "/".join(str(s.get("width")) for s in stages)
-        return f"{kind} w{widths} {n_blocks}b"
-    if "hidden" in arch:
-        m = arch.get("members")  # an efficient ensemble of m members: " x16"
-        ensemble = f" x{m}" if isinstance(m, int) and m > 1 else ""
-        return f"{kind} " + "-".join(str(h) for h in arch.get("hidden") or []) + ensemble
-    return kind
-
-
 LONG_LIST = 32  # longer lists of numbers show their first 3 and their length
 
 

@@ -13,6 +13,7 @@ from rich.pretty import Pretty
 from rich.table import Table
 
 from automl.names import printable
+from automl.storage.records import arch_summary
 
 if TYPE_CHECKING:
     from automl.storage.records import StudySummary, TrialRecord
@@ -72,30 +73,9 @@ def leaderboard_table(rows: Sequence[dict[str, Any]], title: str = "") -> Table:
             *([_num(r.get("cv_accuracy"), ".4f")] if cv else []), _num(r["test_accuracy"], ".4f"),
             human(r["params"]), human(r["flops"]), _num(r["latency_ms"], ".3f"),
             *[human(r.get(key)) for key, _ in extra],
-            "★" if r["pareto"] else "", safe(_arch_summary(r["arch"])), safe(note[:70]),
+            "★" if r["pareto"] else "", safe(arch_summary(r["arch"])), safe(note[:70]),
         )
     return table
-
-
-def _arch_summary(arch: dict[str, Any] | None) -> str:
-    if not arch:
-        return "-"
-    kind = arch.get("kind", "?")
-    if kind == "table" and isinstance(arch.get("body"), dict):  # the encoder, then the body
-        enc = "1hot" if arch.get("encoding") == "onehot" else f"emb{arch.get('embed_dim')}"
-        bins = f" ple{arch.get('bins')}" if arch.get("bins") else ""
-        return f"table({enc}{bins}) {_arch_summary(arch['body'])}"
-    if "stages" in arch:
-        blocks = [b.get("op", "?") for s in arch["stages"] for b in s.get("blocks", [])]
-        widths = "/".join(str(s.get("width")) for s in arch["stages"])
-        return f"{kind} w{widths} {len(blocks)}b"
-    if "hidden" in arch:
-        m = arch.get("members")  # an efficient ensemble of m members: " x16"
-        ensemble = f" x{m}" if isinstance(m, int) and m > 1 else ""
-        return f"{kind} " + "-".join(str(h) for h in arch["hidden"]) + ensemble
-    if "per_dilation" in arch:  # rocket: 84 kernels x features per kernel
-        return f"{kind} {84 * sum(arch['per_dilation'])}f"
-    return str(kind)
 
 
 def studies_table(summaries: Sequence[StudySummary]) -> Table:

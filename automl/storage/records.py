@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -123,3 +124,32 @@ class StudySummary:
             d[key] = d[key].isoformat() if d[key] else None
         d["directions"] = list(self.directions)
         return d
+
+
+def arch_summary(arch: Mapping[str, Any] | None) -> str:
+    """One line for a table cell (the CLI's leaderboard, the dashboard): ``mlp 64-512``, an
+    ensemble ``mlp 256-256 x16``, ``cnn2d w16/32 3b``, ``rocket 9996f`` (84 kernels x features
+    per kernel), ``table(emb8 ple32) mlp 64-32``. A stored spec is read as data: a field of an
+    unexpected type is left out, never an error."""
+    if not arch:
+        return "-"
+    kind = str(arch.get("kind", "?"))
+    body = arch.get("body")
+    if kind == "table" and isinstance(body, Mapping):  # the encoder, then the body
+        enc = "1hot" if arch.get("encoding") == "onehot" else f"emb{arch.get('embed_dim')}"
+        bins = f" ple{arch.get('bins')}" if arch.get("bins") else ""
+        return f"table({enc}{bins}) {arch_summary(body)}"
+    stages = arch.get("stages")
+    if isinstance(stages, list):
+        stages = [s for s in stages if isinstance(s, Mapping)]
+        n_blocks = sum(len(s.get("blocks") or []) for s in stages)
+        return f"{kind} w{'/'.join(str(s.get('width')) for s in stages)} {n_blocks}b"
+    hidden = arch.get("hidden")
+    if isinstance(hidden, list):
+        m = arch.get("members")  # an efficient ensemble of m members: " x16"
+        ensemble = f" x{m}" if isinstance(m, int) and m > 1 else ""
+        return f"{kind} " + "-".join(str(h) for h in hidden) + ensemble
+    per = arch.get("per_dilation")
+    if isinstance(per, list) and all(isinstance(n, int) for n in per):
+        return f"{kind} {84 * sum(per)}f"
+    return kind

@@ -147,7 +147,10 @@ class MLPSpec:
         set_field(self, "members", as_int(w, "members", self.members, 1))
 
     def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(self)
+        d = to_jsonable(self)
+        if self.members == 1:  # a plain MLP: the dict it had before ensembles, byte for byte
+            del d["members"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> MLPSpec:

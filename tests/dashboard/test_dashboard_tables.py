@@ -18,11 +18,10 @@ def test_a_table_diagram_shows_the_encoder_before_the_body() -> None:
 
 
 def test_a_table_network_is_summed_up_by_its_encoder_and_body() -> None:
-    from automl.cli.render import _arch_summary
-    from dashboard.specs import arch_summary
+    from automl.storage.records import arch_summary
 
     table = {"kind": "table", "encoding": "embed", "embed_dim": 8, "bins": 32,
              "body": {**MLP, "hidden": [64, 32]}}
-    assert arch_summary(table) == _arch_summary(table) == "table(emb8 ple32) mlp 64-32"
+    assert arch_summary(table) == "table(emb8 ple32) mlp 64-32"
     onehot = {**table, "encoding": "onehot", "bins": 0, "body": CNN}
-    assert arch_summary(onehot) == _arch_summary(onehot) == "table(1hot) cnn2d w8/16 4b"
+    assert arch_summary(onehot) == "table(1hot) cnn2d w8/16 4b"

@@ -11,8 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from automl.cli.render import _arch_summary
-from dashboard.specs import arch_summary
+from automl.storage.records import arch_summary
 from search_spaces import InputInfo, LossSpec, MLPSpec, build_loss, build_model, sample_arch
 from search_spaces.arch.auto import strong_picks
 from search_spaces.arch.mlp import MLPOptions, mlp_space
@@ -31,6 +30,7 @@ def test_members_round_trip_and_bad_counts_are_refused() -> None:
     old = spec.to_dict()
     del old["members"]  # a spec stored before ensembles existed is one plain MLP
     assert MLPSpec.from_dict(old).members == 1
+    assert "members" not in _spec(1).to_dict()  # a plain MLP stores what it stored before
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="members"):
             _spec(bad)  # type: ignore[arg-type]
@@ -127,8 +127,13 @@ def test_members_are_searched_only_when_offered_and_the_strong_start_takes_the_m
         sample_arch("auto", optuna.trial.FixedTrial(auto), info, {"mlp_members": [0]})
 
 
-def test_summaries_name_the_members() -> None:
-    for summary in (_arch_summary, arch_summary):
-        assert summary(_spec(16).to_dict()) == "mlp 16 x16"
-        assert summary(_spec(1).to_dict()) == "mlp 16"
-        assert summary({**_spec(1).to_dict(), "members": "16; rm -rf"}) == "mlp 16"
+def test_summaries_name_the_members_and_read_a_stored_spec_as_data() -> None:
+    assert arch_summary(_spec(16).to_dict()) == "mlp 16 x16"
+    assert arch_summary(_spec(1).to_dict()) == "mlp 16"
+    assert arch_summary({**_spec(1).to_dict(), "members": "16; rm -rf"}) == "mlp 16"
+    # Fields of a type no spec writes are left out, never an error (the dashboard and the CLI
+    # read whatever the database holds).
+    assert arch_summary({"kind": "rocket", "per_dilation": [119, "x"]}) == "rocket"
+    assert arch_summary({"kind": "rocket", "per_dilation": [100, 19]}) == "rocket 9996f"
+    assert arch_summary({"kind": "cnn1d", "stages": [{"width": 8, "blocks": [{}]}, 7]}
+                        ) == "cnn1d w8 1b"
