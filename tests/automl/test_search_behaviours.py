@@ -171,8 +171,13 @@ def test_cost_limits_admit_exactly_the_candidates_under_them(cli: Any) -> None:
         assert len(trials) == 6
         complete = [t for t in trials if t.state == "COMPLETE"]
         over = [t for t in trials if t.state == "PRUNED"]
-        assert complete, (key, between, [(t.state, t.reason) for t in trials])
-        assert over, (key, between, [getattr(t, key) for t in trials])
+        if key != "latency_ms":
+            assert complete, (key, between, [(t.state, t.reason) for t in trials])
+            assert over, (key, between, [getattr(t, key) for t in trials])
+        # Latency is measured again in this run, tenths of a millisecond apart: on a loaded
+        # machine every candidate may land on one side of the limit (0.03-0.08 ms against a
+        # limit of 0.085, then 0.062-0.064 against 0.049). What holds is the rule, per trial:
+        # under the limit completes, over it is pruned, by its own measurement (below).
         assert all(getattr(t, key) <= float(value) for t in complete), key
         for t in over:
             assert f"> limits.{limit} " in (t.reason or "")
