@@ -154,9 +154,11 @@ def _rows_from_dict(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
                          "output_shape": str(h),
                          "params": width * h + h + bn})
             width = h
-        classes = int(spec.get("num_classes", 0))
-        rows.append({"part": "head", "name": "head", "type": "Linear",
-                     "output_shape": str(classes), "params": width * classes + classes})
+        classes, k = int(spec.get("num_classes", 0)), spec.get("members")
+        k = k if isinstance(k, int) and k > 1 else 1  # read as data: the page must not break
+        rows.append({"part": "head", "name": "head", "type": "Linear" if k == 1 else
+                     "MemberHeads", "output_shape": str(classes),
+                     "params": k * (width * classes + classes)})
         return rows
     rows.append({"part": "stem", "name": "stem", "type": "conv",
                  "output_shape": str(spec.get("stem_width")), "params": None})

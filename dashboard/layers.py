@@ -111,7 +111,11 @@ def _table_parts(spec: Mapping[str, Any]) -> list[Part]:
 def _mlp_parts(spec: Mapping[str, Any]) -> list[Part]:
     b = _Builder(spec, 1)
     width = math.prod(int(s) for s in spec["input_shape"])
+    k = int(spec.get("members") or 1)  # an efficient ensemble (search_spaces/arch/ensemble.py)
     out = [Part("stem", "input (flattened)", "Flatten", (width,))]
+    if k > 1:
+        signs = [b.row("stem.1", "MemberInputs", (width,), k * width)]
+        out = [Part("stem", f"input (flattened) x {k} members", "Sequential", (width,), signs)]
     for i, h in enumerate(spec.get("hidden") or []):
         rows = [b.row(f"blocks.{i}.0", "Linear", (h,), width * h + (0 if b.batch else h))]
         if b.batch:
@@ -120,6 +124,10 @@ def _mlp_parts(spec: Mapping[str, Any]) -> list[Part]:
         out.append(Part(f"blocks.{i}", f"hidden {i}", "Sequential", (h,), rows))
         width = h
     classes = int(spec["num_classes"])
+    if k > 1:
+        heads = [b.row("head", "MemberHeads", (classes,), k * (width * classes + classes))]
+        return [*out, Part("head", f"{k} heads, mean probability", "MemberHeads", (classes,),
+                           heads)]
     head = [b.row("head", "Linear", (classes,), width * classes + classes)]
     out.append(Part("head", "head", "Linear", (classes,), head))
     return out

@@ -110,15 +110,25 @@ def strong_start_params(cfg: StudyConfig, info: Any, hparam_options: dict[str, A
     picks = ([{FAMILY: f, **{f"{f}.{k}": v for k, v in strong_picks(f).items()}}
               for f in start_order(info, offered)] if offered
              else [strong_picks(cfg.search.arch)])
+    def fits(trial: MiddleTrial) -> bool:
+        spec = sample(trial)
+        return violation(cfg.limits, {"params": costs.of("params")(spec),
+                                      "flops": costs.of("flops")(spec)}) is None
+
     out = []
     for pick in picks:
         trial = MiddleTrial(pick)
         try:
-            spec = sample(trial)
+            ok = fits(trial)
+            # An MLP of more members than a limit allows starts with the most that fit.
+            members = next((k for k in trial.domains if k.split(".")[-1] == "members"), "")
+            for k in sorted(trial.domains.get(members, ()), reverse=True) if not ok else ():
+                trial = MiddleTrial({**pick, members: k})
+                if ok := fits(trial):
+                    break
         except Exception:  # noqa: BLE001 - a family that cannot be built is left to the trials
             continue
-        if violation(cfg.limits, {"params": costs.of("params")(spec),
-                                  "flops": costs.of("flops")(spec)}) is None:
+        if ok:
             out.append({**trial.values, **loss_trial.values, **hp_trial.values})
     return out
 

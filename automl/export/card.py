@@ -26,8 +26,11 @@ def _arch_line(arch: dict[str, Any]) -> str:
         return (f"table encoder ({len(cols)} columns, {cats} categorical as {how}; missing "
                 f"values imputed and flagged), then {_arch_line(arch['body'])}")
     if arch.get("kind") == "mlp":
+        k = arch.get("members")
+        ensemble = (f", an efficient ensemble of {k} members (logits: the log of their mean "
+                    f"probability)") if isinstance(k, int) and k > 1 else ""
         return (f"MLP, hidden {arch.get('hidden')}, {arch.get('activation')}, "
-                f"norm {arch.get('norm')}")
+                f"norm {arch.get('norm')}{ensemble}")
     if arch.get("kind") == "rocket":
         per = arch.get("per_dilation") or []
         return (f"MiniRocket features ({84 * sum(per):,}: 84 fixed kernels at dilations "

@@ -44,8 +44,10 @@ class MemberHeads(nn.Module):
         self.bias = nn.Parameter(torch.empty(members, classes).uniform_(-bound, bound))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        h = h.unflatten(0, (-1, self.members))  # (N, k, width)
-        logits = torch.einsum("nkw,kwc->nkc", h, self.weight) + self.bias
+        h = h.unflatten(0, (-1, self.members)).transpose(0, 1)  # (k, N, width)
+        # A batched matmul (not einsum): autocast and the memory estimate's emulation of it
+        # cast matmul's inputs.
+        logits = (torch.matmul(h, self.weight) + self.bias.unsqueeze(1)).transpose(0, 1)
         if self.training:
             return logits
         # log(mean_k softmax): the ensemble's probability as logits (softmax gives it back).

@@ -147,6 +147,26 @@ def _searched(tmp_path: Path, name: str, train: Any, flags: dict[str, Any], **kw
         store.close()
 
 
+def test_an_ensemble_strong_start_over_a_limit_takes_the_most_members_that_fit() -> None:
+    from automl.config import from_dict
+
+    info = InputInfo((60,), 4, n_train=300, lag1=0.1)
+    offered = {"search": {"arch_options": {"mlp_members": [1, 4, 16]}}}
+
+    def mlp_start(flops: int | None) -> Any:
+        limits = {"limits": {"max_flops": flops}} if flops else {}
+        starts = strong_start_params(from_dict({**offered, **limits}), info, BATCHES)
+        mlp = next(p for p in starts if p["family"] == "mlp")
+        return sample_arch("auto", optuna.trial.FixedTrial(mlp), info,
+                           {"mlp_members": [1, 4, 16]})
+
+    assert mlp_start(None).members == 16  # no limit: the most offered
+    # 2 x 256 on 60 inputs is about 164K FLOPs a member: 16 are over 1M, 4 are not; one
+    # member fits 200K. The start is never dropped for its member count.
+    assert mlp_start(1_000_000).members == 4
+    assert mlp_start(200_000).members == 1
+
+
 def test_a_search_drops_a_family_that_trails_and_says_why(tmp_path: Path) -> None:
     url, records = _searched(tmp_path, "race", _worse_cnn1d, {
         "study.trials": 24, "trainer.epochs": 4, "study.objective": "val_accuracy"})

@@ -159,6 +159,7 @@ def test_a_rocket_diagram_names_its_transform_and_head() -> None:
 
 SPECS = [
     MLP, CNN, {**MLP, "norm": "none", "activation": "gelu", "hidden": []},
+    {**MLP, "members": 4}, {**MLP, "norm": "none", "members": 3},  # efficient ensembles
     {**CNN, "norm": "none", "kind": "cnn1d", "input_shape": [3, 17], "activation": "silu"},
     {**CNN, "input_shape": [9, 9], "activation": "hardswish", "stages": [
         {"width": 8, "blocks": [{"op": "dwsep", "expansion": 1, "residual": True},
