@@ -22,6 +22,7 @@ import numpy as np
 
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
+from automl.export.spec import build_spec, read_spec, refits_start, versions
 from automl.export.staging import choose_source, data_config, reload_data, staged
 
 EXPORT_SECTIONS = ("onnx", "quantization", "verification", "files", "reproduce")
@@ -61,7 +62,6 @@ def train_config(stored: dict[str, Any] | None, **changes: Any) -> Any:
 def base_spec_from_db(storage: str | None, study: str, trial: int) -> tuple[dict[str, Any], str]:
     """The spec ``export`` would write for ``trial`` (no weights needed), and the storage URL."""
     from automl.export.exporter import read_study, storage_for_command
-    from automl.export.spec import build_spec
     from automl.policy.select import numbered_trial
 
     url, records, config = read_study(storage, study)
@@ -106,7 +106,6 @@ def retrain(base: dict[str, Any], out: Path, *, epochs: int | None = None,
 def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_source: str | None,
          from_bundle: bool) -> tuple[tuple[Any, dict[str, Any], Any, Any], list[str], Any]:
     """Re-load the data, rebuild config, arch and loss, and train (as this process's rank)."""
-    from automl.export.spec import refits_start
     from search_spaces import arch_from_dict, loss_from_dict
     from trainer import train
 
@@ -139,8 +138,6 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
 def _retrained_spec(base: dict[str, Any], cfg: Any, result: Any, splits: Any, data: Any,
                     d: dict[str, Any], *, as_searched: bool) -> dict[str, Any]:
     """``base`` updated to describe the retrained model (its files are added by the bundle)."""
-    from automl.export.spec import versions
-
     stored = base.get("train_config") or {}
     spec = copy.deepcopy(base)
     for stale in EXPORT_SECTIONS:  # describe the files of the bundle it came from
@@ -193,8 +190,6 @@ def _now() -> str:
 
 def base_spec_from_bundle(folder: Path) -> dict[str, Any]:
     """A bundle's spec, as the starting point of a retrain without the database."""
-    from automl.export.spec import read_spec
-
     spec = read_spec(folder)
     for key in ("loss", "train_config", "data"):
         if not spec.get(key):
