@@ -115,20 +115,24 @@ def strong_start_params(cfg: StudyConfig, info: Any, hparam_options: dict[str, A
         return violation(cfg.limits, {"params": costs.of("params")(spec),
                                       "flops": costs.of("flops")(spec)}) is None
 
+    def fitting(pick: dict[str, Any]) -> MiddleTrial | None:
+        """``pick`` within the limits; an MLP over them with the most members that fit."""
+        trial = MiddleTrial(pick)
+        if fits(trial):
+            return trial
+        key = next((k for k in trial.domains if k.split(".")[-1] == "members"), "")
+        fewer = sorted((k for k in trial.domains.get(key, ()) if k != trial.values[key]),
+                       reverse=True)
+        return next((t for t in (MiddleTrial({**pick, key: k}) for k in fewer) if fits(t)),
+                    None)
+
     out = []
     for pick in picks:
-        trial = MiddleTrial(pick)
         try:
-            ok = fits(trial)
-            # An MLP of more members than a limit allows starts with the most that fit.
-            members = next((k for k in trial.domains if k.split(".")[-1] == "members"), "")
-            for k in sorted(trial.domains.get(members, ()), reverse=True) if not ok else ():
-                trial = MiddleTrial({**pick, members: k})
-                if ok := fits(trial):
-                    break
+            trial = fitting(pick)
         except Exception:  # noqa: BLE001 - a family that cannot be built is left to the trials
             continue
-        if ok:
+        if trial is not None:
             out.append({**trial.values, **loss_trial.values, **hp_trial.values})
     return out
 

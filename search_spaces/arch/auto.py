@@ -106,7 +106,7 @@ class AutoOptions:
     (``MLPOptions.members``: 1 only by default; e.g. ``(1, 16)`` adds efficient ensembles)."""
 
     families: tuple[str, ...] | None = None
-    mlp_members: tuple[int, ...] = MLPOptions().members
+    mlp_members: tuple[int, ...] = MLPOptions.members
 
     def __post_init__(self) -> None:
         if self.families is not None:
@@ -153,7 +153,8 @@ def scaled_conv_options(kind: str, info: InputInfo) -> ConvOptions:
     )
 
 
-def scaled_mlp_options(info: InputInfo, members: tuple[int, ...] = (1,)) -> MLPOptions:
+def scaled_mlp_options(info: InputInfo, members: tuple[int, ...] = MLPOptions.members
+                       ) -> MLPOptions:
     """MLP bounds for this data: narrower layers when samples are few or inputs are short."""
     features = math.prod(info.shape)
     small = info.n_train is not None and info.n_train <= 500
