@@ -6,10 +6,11 @@ Prints and writes (``--json``): claims/s (trials claimed per second, from the st
 the last claim), p50 / p99 claim latency (the loop's ``_claim``, timed around each call that
 handed out a trial; "wait" answers apart), trials lost (requested minus counted) and duplicated
 (a trial number run twice, or counted trials over the target), what was left RUNNING / WAITING,
-the workers' errors, the database's peak connections, and how long each hold of the claim lock
-lasted (the section all workers queue for: its p50 bounds claims/s). ``--code DIR`` runs the
-workers on another checkout of the project (e.g. ``git archive HEAD | tar -x -C DIR``: the code
-before a change), the study and the checks on this one.
+the workers' errors, the database's peak connections, how long each hold of the claim lock
+lasted (the section all workers queue for: its p50 bounds claims/s), and the CPU time per trial
+of the workers' processes and of the whole machine (the database server included; Linux).
+``--code DIR`` runs the workers on another checkout of the project (e.g. ``git archive HEAD |
+tar -x -C DIR``: the code before a change), the study and the checks on this one.
 
     python benchmarks/claims.py --storage postgresql+psycopg://u:p@host/db \
         [--workers 256] [--trials 1024] [--trial-s 1] [--procs 16] [--json out.json]
@@ -49,6 +50,7 @@ class Seen:
     ran: list[int] = field(default_factory=list)  # trial numbers the objective ran
     errors: list[str] = field(default_factory=list)
     go_at: float = 0.0  # wall-clock start signal
+    cpu_s: float = 0.0  # this process's CPU time from the start signal to its last worker's end
 
 
 def worker_process(args: argparse.Namespace) -> None:
@@ -73,25 +75,26 @@ def worker_process(args: argparse.Namespace) -> None:
     while not args.go.exists():
         time.sleep(0.01)
     seen.go_at = float(args.go.read_text())
+    cpu0 = time.process_time()
     go.set()
     for t in threads:
         t.join()
+    seen.cpu_s = time.process_time() - cpu0
     print(json.dumps(asdict(seen)))
 
 
 def _one_worker(args: argparse.Namespace, seed: int, seen: Seen, ready: threading.Barrier,
                 go: threading.Event) -> None:
-    """One simulated worker: its own Storage (connections), the real loop, a sleep for a trial."""
+    """One simulated worker: its own Storage (connections), the real loop, a sleep for a trial.
+    A worker that fails to connect still meets the others at the start (it is reported with
+    its traceback, and the round runs without it) instead of leaving them waiting for it."""
+    import traceback
+
     import optuna
 
     from automl.control import loop
     from automl.storage import Storage
     from automl.storage.runs import Run
-
-    st = Storage(args.storage, create=False, heartbeat_interval=args.heartbeat,
-                 grace_period=3 * args.heartbeat)
-    study = st.load_study(args.study, sampler=optuna.samplers.RandomSampler(seed=seed))
-    study.get_trials(deepcopy=False)  # both engines connected before the start
 
     def objective(trial: optuna.Trial) -> float:
         x = trial.suggest_float("x", 0.0, 1.0)
@@ -99,15 +102,28 @@ def _one_worker(args: argparse.Namespace, seed: int, seen: Seen, ready: threadin
         time.sleep(args.trial_s)
         return x
 
+    st: Any = None
+    try:
+        st = Storage(args.storage, create=False, heartbeat_interval=args.heartbeat,
+                     grace_period=3 * args.heartbeat)
+        study = st.load_study(args.study, sampler=optuna.samplers.RandomSampler(seed=seed))
+        study.get_trials(deepcopy=False)  # both engines connected before the start
+    except Exception:  # noqa: BLE001 - reported, counted by the parent
+        seen.errors.append("setup: " + traceback.format_exc()[-2000:])
+        study = None
     ready.wait()
     go.wait()
+    if study is None:
+        if st is not None:
+            st.close()
+        return
     if args.stagger:  # steady state: workers already at every point of a trial, not all at 0
         time.sleep(random.Random(seed).uniform(0, args.trial_s))
     try:
         loop.optimize(study, objective, st, Run(args.run_id, args.study, args.trials,
                                                 args.trials, resumed=True), poll_s=0.2)
-    except Exception as exc:  # noqa: BLE001 - reported, counted by the parent
-        seen.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+    except Exception:  # noqa: BLE001 - reported, counted by the parent
+        seen.errors.append(traceback.format_exc()[-2000:])
     finally:
         st.close()
 
@@ -194,16 +210,16 @@ def one_round(args: argparse.Namespace) -> dict[str, Any]:
     sampler = threading.Thread(target=_peak_connections, args=(st, stop, peak), daemon=True)
     if not st.is_sqlite:
         sampler.start()
-    t0 = time.time()
+    t0, busy0 = time.time(), _busy_s()
     (tmp / "go.tmp").write_text(repr(t0))
     (tmp / "go.tmp").replace(tmp / "go")  # whole, never half-written
     outs = [p.communicate(timeout=3600) for p in procs]
-    run_s = time.time() - t0
+    run_s, busy = time.time() - t0, _busy_s()
     stop.set()
     if sampler.is_alive():
         sampler.join()
     seen = [Seen(**json.loads(out.strip().splitlines()[-1])) for out, _ in outs if out.strip()]
-    crashed = [err.strip().splitlines()[-1] for p, (_, err) in zip(procs, outs, strict=True)
+    crashed = [err.strip()[-2000:] for p, (_, err) in zip(procs, outs, strict=True)
                if p.returncode != 0 and err.strip()]
     trials = st.frozen_trials(name)
     st.close()
@@ -213,7 +229,21 @@ def one_round(args: argparse.Namespace) -> dict[str, Any]:
             "code": str(args.code) if args.code else "this checkout",
             **_summary(args.trials, run.id, trials, seen, crashed),
             "startup_s": round(startup_s, 1), "run_s": round(run_s, 2),
-            "trials_per_s": round(args.trials / run_s, 1), "peak_db_connections": peak[0]}
+            "trials_per_s": round(args.trials / run_s, 1), "peak_db_connections": peak[0],
+            "worker_cpu_ms_per_trial": round(1000 * sum(s.cpu_s for s in seen) / args.trials, 1),
+            "machine_cpu_ms_per_trial": (round(1000 * (busy - busy0) / args.trials, 1)
+                                         if busy is not None and busy0 is not None else None)}
+
+
+def _busy_s() -> float | None:
+    """CPU seconds the whole machine has spent busy (every process: the workers, the database
+    server, this one), from ``/proc/stat``; None where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _summary(requested: int, run_id: int, trials: list[Any], seen: list[Seen],

@@ -170,27 +170,37 @@ def dead_trial_ids(conn: Connection, study_id: int, grace_s: float) -> list[int]
     return [int(r[0]) for r in conn.execute(q)]
 
 
+@functools.cache
+def _run_states_statement() -> Any:
+    """:func:`run_states`' SELECT with ``study_id``, ``key`` and ``value_json`` bound: built
+    once (a claim runs it under the lock every worker waits for)."""
+    from sqlalchemy import and_, bindparam, case, exists, func, or_
+
+    key, value_json = bindparam("key", type_=String), bindparam("value_json", type_=String)
+    tag, reason = _user_attrs.alias("tag"), _user_attrs.alias("reason")
+    tagged = exists().where(tag.c.trial_id == _trials.c.trial_id, tag.c.key == key,
+                            tag.c.value_json == value_json)
+    why = case((_STATE == "FAIL", reason.c.value_json), else_=None)
+    return (
+        select(_STATE, why, func.count())
+        .select_from(_trials.outerjoin(reason, and_(reason.c.trial_id == _trials.c.trial_id,
+                                                    reason.c.key == "reason")))
+        .where(_trials.c.study_id == bindparam("study_id", type_=Integer),
+               or_(_STATE == "WAITING", tagged))
+        .group_by(_STATE, why)
+    )
+
+
 def run_states(conn: Connection, study_id: int, key: str, value_json: str
                ) -> list[tuple[str, Any, int]]:
     """One grouped SELECT: (state, reason, count) over the study's trials whose user attribute
     ``key`` is ``value_json`` (a run's trials), plus its WAITING trials whoever queued them.
     ``reason`` (the user attribute, decoded) is given for FAIL trials only: whether a failed
     trial counts depends on it (:func:`automl.control.loop.counts`)."""
-    from sqlalchemy import and_, case, exists, func, or_
-
-    tag, reason = _user_attrs.alias("tag"), _user_attrs.alias("reason")
-    tagged = exists().where(tag.c.trial_id == _trials.c.trial_id, tag.c.key == key,
-                            tag.c.value_json == value_json)
-    why = case((_STATE == "FAIL", reason.c.value_json), else_=None)
-    q = (
-        select(_STATE, why, func.count())
-        .select_from(_trials.outerjoin(reason, and_(reason.c.trial_id == _trials.c.trial_id,
-                                                    reason.c.key == "reason")))
-        .where(_trials.c.study_id == study_id, or_(_STATE == "WAITING", tagged))
-        .group_by(_STATE, why)
-    )
+    rows = conn.execute(_run_states_statement(),
+                        {"study_id": study_id, "key": key, "value_json": value_json})
     return [(str(state), None if why is None else json.loads(why), int(n))
-            for state, why, n in conn.execute(q)]
+            for state, why, n in rows]
 
 
 def waiting_trial_ids(conn: Connection, study_id: int, limit: int = 8) -> list[int]:

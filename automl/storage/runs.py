@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import String, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from automl.errors import StorageError
@@ -89,6 +89,16 @@ def ensure_lock(storage: Storage, name: str) -> None:
                 s.execute(insert(LockRow).values(name=name, holder=None, expires=0.0))
 
 
+# claim_lock's two statements, built once (every claim runs them).
+_SETTINGS = select(
+    func.set_config("lock_timeout", bindparam("lock_ms", type_=String), True),
+    func.set_config("idle_in_transaction_session_timeout", bindparam("idle_ms", type_=String),
+                    True),
+    func.set_config("synchronous_commit", "off", True))
+_LOCK_ROW = (select(LockRow.name).where(LockRow.name == bindparam("name", type_=String))
+             .with_for_update())
+
+
 @contextlib.contextmanager
 def claim_lock(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float | None = None
                ) -> Iterator[Connection]:
@@ -115,14 +125,10 @@ def claim_lock(storage: Storage, name: str, ttl: float = LOCK_TTL_S, wait: float
             # with the engine's own settings. The row lock writes the row, so its commit would
             # wait for a disk flush (a few ms, while holding the lock): nothing in it needs
             # to survive a crash of the server, which ends every holder anyway.
-            conn.execute(select(
-                func.set_config("lock_timeout", str(max(1, int(wait * 1000))), True),
-                func.set_config("idle_in_transaction_session_timeout",
-                                str(max(1, int(ttl * 1000))), True),
-                func.set_config("synchronous_commit", "off", True)))
+            conn.execute(_SETTINGS, {"lock_ms": str(max(1, int(wait * 1000))),
+                                     "idle_ms": str(max(1, int(ttl * 1000)))})
             try:
-                row = conn.execute(select(LockRow.name).where(LockRow.name == name)
-                                   .with_for_update()).first()
+                row = conn.execute(_LOCK_ROW, {"name": name}).first()
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                     raise StorageError(f"could not take lock {name!r} within {wait:.0f} s"
