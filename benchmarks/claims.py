@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,8 +89,6 @@ def _one_worker(args: argparse.Namespace, seed: int, seen: Seen, ready: threadin
     """One simulated worker: its own Storage (connections), the real loop, a sleep for a trial.
     A worker that fails to connect still meets the others at the start (it is reported with
     its traceback, and the round runs without it) instead of leaving them waiting for it."""
-    import traceback
-
     import optuna
 
     from automl.control import loop
@@ -113,19 +112,17 @@ def _one_worker(args: argparse.Namespace, seed: int, seen: Seen, ready: threadin
         study = None
     ready.wait()
     go.wait()
-    if study is None:
-        if st is not None:
-            st.close()
-        return
     if args.stagger:  # steady state: workers already at every point of a trial, not all at 0
         time.sleep(random.Random(seed).uniform(0, args.trial_s))
     try:
-        loop.optimize(study, objective, st, Run(args.run_id, args.study, args.trials,
-                                                args.trials, resumed=True), poll_s=0.2)
+        if study is not None:
+            loop.optimize(study, objective, st, Run(args.run_id, args.study, args.trials,
+                                                    args.trials, resumed=True), poll_s=0.2)
     except Exception:  # noqa: BLE001 - reported, counted by the parent
         seen.errors.append(traceback.format_exc()[-2000:])
     finally:
-        st.close()
+        if st is not None:
+            st.close()
 
 
 def _time_the_claims(seen: Seen) -> None:
@@ -196,6 +193,7 @@ def one_round(args: argparse.Namespace) -> dict[str, Any]:
 
     from automl.storage import Storage
     from automl.storage.runs import start_or_resume
+    from benchmarks.common import busy_cpu_s
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     st = Storage(args.storage)
@@ -210,11 +208,11 @@ def one_round(args: argparse.Namespace) -> dict[str, Any]:
     sampler = threading.Thread(target=_peak_connections, args=(st, stop, peak), daemon=True)
     if not st.is_sqlite:
         sampler.start()
-    t0, busy0 = time.time(), _busy_s()
+    t0, busy0 = time.time(), busy_cpu_s()
     (tmp / "go.tmp").write_text(repr(t0))
     (tmp / "go.tmp").replace(tmp / "go")  # whole, never half-written
     outs = [p.communicate(timeout=3600) for p in procs]
-    run_s, busy = time.time() - t0, _busy_s()
+    run_s, busy = time.time() - t0, busy_cpu_s()
     stop.set()
     if sampler.is_alive():
         sampler.join()
@@ -225,25 +223,13 @@ def one_round(args: argparse.Namespace) -> dict[str, Any]:
     st.close()
     return {"workers": args.workers, "processes": len(procs), "trials": args.trials,
             "trial_s": args.trial_s, "heartbeat_s": args.heartbeat, "switch_ms": args.switch_ms,
-            "stagger": args.stagger,
-            "code": str(args.code) if args.code else "this checkout",
+            "stagger": args.stagger, "code": str(args.code) if args.code else "this checkout",
             **_summary(args.trials, run.id, trials, seen, crashed),
             "startup_s": round(startup_s, 1), "run_s": round(run_s, 2),
             "trials_per_s": round(args.trials / run_s, 1), "peak_db_connections": peak[0],
             "worker_cpu_ms_per_trial": round(1000 * sum(s.cpu_s for s in seen) / args.trials, 1),
             "machine_cpu_ms_per_trial": (round(1000 * (busy - busy0) / args.trials, 1)
                                          if busy is not None and busy0 is not None else None)}
-
-
-def _busy_s() -> float | None:
-    """CPU seconds the whole machine has spent busy (every process: the workers, the database
-    server, this one), from ``/proc/stat``; None where there is none."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _summary(requested: int, run_id: int, trials: list[Any], seen: list[Seen],
