@@ -6,6 +6,7 @@ the launchers read it. ``study.workers`` stays the worker count for every launch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,10 @@ LAUNCHER_MODULES = {
 LAUNCHERS = tuple(LAUNCHER_MODULES)
 # Launchers whose workers may run on other machines than the one holding a SQLite file.
 REMOTE_LAUNCHERS = ("slurm", "ray")
+# Each of these becomes a line of a job script (``#SBATCH --key=value``): a line break or any
+# other control character in one would start a line of the study file's choosing.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SBATCH_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -47,3 +52,17 @@ class ClusterSection:
     log_dir: str = setting("automl_jobs", help="submitit's folder for job scripts and logs")
     restarts: int = setting(3, lo=0, hi=100, help="restarts of a worker process that dies, per "
                             "job; its running trial is re-run by another worker")
+
+    def __post_init__(self) -> None:
+        for key in ("partition", "account", "ray_address", "log_dir"):
+            if _CONTROL.search(getattr(self, key) or ""):
+                raise ValueError(f"{key}: contains a line break or another control character")
+        for key, value in self.sbatch.items():
+            if not _SBATCH_KEY.fullmatch(key):
+                raise ValueError(f"sbatch: {key[:40]!r} is not an #SBATCH option name "
+                                 "(letters, digits, '-' and '_')")
+            if isinstance(value, dict | list | tuple) or value is None:
+                raise ValueError(f"sbatch.{key}: expected a string, a number or true/false")
+            if _CONTROL.search(str(value)):
+                raise ValueError(f"sbatch.{key}: contains a line break or another control "
+                                 "character")
