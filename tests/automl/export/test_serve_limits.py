@@ -91,6 +91,34 @@ def test_draining_stops_at_its_byte_budget_and_never_for_expect_100() -> None:
     assert pulled == 0 and sent[0]["status"] == 413 and sent[-1]["more_body"] is False
 
 
+def test_a_body_that_stops_arriving_gets_408_and_the_app_a_disconnect() -> None:
+    """A client that announces more than it sends (or trickles it) must not hold the request
+    open for as long as it likes."""
+    app, seen = stub_app()
+    slow = BodyLimit(app.app, LIMIT, 16, body_seconds=0.2)
+    sent: list[Any] = []
+    pulled = [0]
+
+    async def receive() -> Any:
+        pulled[0] += 1
+        if pulled[0] == 1:
+            return {"type": "http.request", "body": b"x" * 100, "more_body": True}
+        await asyncio.sleep(3600)  # the rest never comes
+        raise AssertionError("unreachable")
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/predict",
+             "headers": [(b"content-length", b"5000")]}
+    t = time.perf_counter()
+    asyncio.run(slow(scope, receive, send))
+    assert time.perf_counter() - t < 5
+    assert sent[0]["status"] == 408 and sent[-1]["more_body"] is False
+    assert json.loads(sent[1]["body"])["detail"] == "request body not received within 0.2 s"
+    assert seen["calls"] == 1 and seen["bytes"] == 100  # the app saw a disconnect, not a hang
+
+
 def test_a_body_within_the_limit_reaches_the_app() -> None:
     app, seen = stub_app()
     sent, _ = call(app, [b"x" * 1000] * 10, [])
