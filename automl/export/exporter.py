@@ -13,7 +13,7 @@ from automl.config import cost_or_default
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
 from automl.export.spec import build_spec, refits_start, with_refit
-from automl.export.staging import choose_source, data_config, reload_data, staged
+from automl.export.staging import check_fits, choose_source, data_config, reload_data, staged
 from automl.policy.select import best_trial, knee_trial, select
 from automl.storage.artifacts import REFIT_FILE, REFIT_KEY
 from automl.storage.records import TrialRecord
@@ -128,6 +128,8 @@ def export_study(storage: str | None, study: str, choice: str | int, out: Path, 
                                     required=False)
         data, more = reload_data(d, required=False) if d is not None else (None, [])
         warnings += more
+        if data is not None:
+            check_fits(chosen[0].arch or {}, data, "export")
         by = "pareto" if pareto else ("trial" if isinstance(choice, int) else str(choice))
         bundles = []
         for rec in chosen:

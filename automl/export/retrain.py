@@ -23,7 +23,7 @@ import numpy as np
 from automl.export.bundle import BundleOptions, write_bundle
 from automl.export.errors import ExportError
 from automl.export.spec import build_spec, read_spec, refits_start, versions
-from automl.export.staging import choose_source, data_config, reload_data, staged
+from automl.export.staging import check_fits, choose_source, data_config, reload_data, staged
 
 EXPORT_SECTIONS = ("onnx", "quantization", "verification", "files", "reproduce")
 
@@ -113,6 +113,7 @@ def _fit(base: dict[str, Any], epochs: int | None, as_searched: bool, data_sourc
     assert d is not None
     data, warnings = reload_data(d, required=True)
     assert data is not None
+    check_fits(base.get("arch") or {}, data, "retrain")
     cfg = train_config(base.get("train_config"), **({"epochs": epochs} if epochs else {}))
     try:
         arch, loss = arch_from_dict(base["arch"]), loss_from_dict(base["loss"])

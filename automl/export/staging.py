@@ -24,9 +24,17 @@ if TYPE_CHECKING:
 
 
 def check_out(out: Path) -> None:
-    """``--out`` must not exist, or be an empty folder (checked before any slow work)."""
+    """``--out`` must not exist, or be an empty folder, in a folder this process can write
+    (checked before any slow work)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"--out {out}: already exists and is not empty; choose a new folder")
+    above = out.absolute().parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise ExportError(f"--out {out}: {above.name or above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise ExportError(f"--out {out}: cannot write in {above}; choose another folder")
 
 
 @contextlib.contextmanager
@@ -34,10 +42,13 @@ def staged(out: Path) -> Iterator[Path]:
     """A scratch folder beside ``out`` that becomes ``out`` on success and vanishes on failure,
     so an interrupted export never leaves a half-written bundle that looks complete."""
     check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as exc:  # what check_out cannot see: /proc, a full disk, a race
+        raise ExportError(f"--out {out}: cannot create it ({exc.strerror or exc})") from None
     try:
         yield tmp
         check_out(out)  # someone may have written there meanwhile
@@ -93,6 +104,20 @@ def table_options(d: dict[str, Any]) -> Any:
             isinstance(n, str) for n in (*names, *cats, *ignore)):
         raise DataError("data.label, data.categorical and data.ignore must be column names")
     return TableOptions(label, tuple(cats), tuple(ignore))
+
+
+def check_fits(arch: dict[str, Any], data: PreparedData, command: str) -> None:
+    """Refuse data whose samples or classes are not those ``arch`` was built for: a network
+    would fail on the first batch, or score and export against the wrong labels."""
+    want = tuple(int(n) for n in arch.get("input_shape") or ())
+    got = tuple(int(n) for n in data.splits.x_train.shape[1:])
+    if want and got != want:
+        raise ExportError(f"{command}: the data's samples have shape {got}, the model reads "
+                          f"{want}; give the data it was searched on (--data)")
+    n, have = int(arch.get("num_classes") or 0), int(data.splits.num_classes)
+    if n and have != n:
+        raise ExportError(f"{command}: the data has {have} classes, the model predicts {n}; "
+                          "give the data it was searched on (--data)")
 
 
 def reload_data(d: dict[str, Any], *, required: bool) -> tuple[PreparedData | None, list[str]]:
