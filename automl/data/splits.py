@@ -154,7 +154,8 @@ def apply_preprocessing(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
     if stats["axis"] == "channel":
         shape = (1, -1) + (1,) * (x.ndim - 2)
         mean, std = mean.reshape(shape), std.reshape(shape)
-    return ((x - mean) / std).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # callers refuse what is not finite
+        return ((x - mean) / std).astype(np.float32)
 
 
 def data_hash(raw: RawData) -> str:

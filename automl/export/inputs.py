@@ -20,6 +20,9 @@ def expected(input_shape: Sequence[int]) -> str:
     return f"a batch of samples of shape [{shape}] (or {flat} numbers each)"
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def as_batch(x: Any, input_shape: Sequence[int], table: dict[str, Any] | None = None
              ) -> np.ndarray:
     """``x`` as a float32 ``(N, *input_shape)`` array.
@@ -51,9 +54,11 @@ def as_batch(x: Any, input_shape: Sequence[int], table: dict[str, Any] | None = 
         else:
             got = "[" + ", ".join(str(s) for s in arr.shape[1:]) + "]"
             raise InputError(f"samples have shape {got}; expected {want}")
-    arr = arr.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32: infinite, refused just below
+        arr = arr.astype(np.float32)
     if not np.all(np.isfinite(arr)):
-        raise InputError(f"inputs contain NaN or infinite values; expected finite numbers, {want}")
+        raise InputError(f"inputs contain NaN or infinite values (or beyond float32's "
+                         f"{FLOAT32_MAX:.1e}); expected finite numbers, {want}")
     return arr
 
 
@@ -74,9 +79,12 @@ def table_batch(x: Any, table: dict[str, Any]) -> np.ndarray:
     if isinstance(x, np.ndarray) and x.dtype.kind in "iuf":
         if x.ndim != 2 or x.shape[1] != len(names) or not len(x):
             raise InputError(f"coded rows must have shape (N, {len(names)}); expected {want}")
-        if np.isinf(x).any():
-            raise InputError("inputs contain infinite values")
-        return x.astype(np.float32)
+        with np.errstate(over="ignore"):
+            coded = x.astype(np.float32)
+        if np.isinf(coded).any():  # NaN is a missing value; infinity is not a value
+            raise InputError(f"inputs contain infinite values (or beyond float32's "
+                             f"{FLOAT32_MAX:.1e})")
+        return coded
     if isinstance(x, pd.DataFrame):
         frame = x
     elif isinstance(x, list | tuple) and x and all(isinstance(r, dict) for r in x):

@@ -112,15 +112,29 @@ class Predictor:
                              "a table without missing values")
         return batch
 
-    def predict_proba(self, x: Any) -> np.ndarray:
-        """Class probabilities, ``(N, len(classes))`` float32."""
+    def predict_proba(self, x: Any, *, check: bool = True) -> np.ndarray:
+        """Class probabilities, ``(N, len(classes))`` float32. ``check``: an InputError when a
+        sample's are not numbers (:func:`check_outputs`); the server checks each request's own
+        rows of a micro-batch instead, so one client's sample never fails another's."""
         batch = self.batch(x)
         out = [self._run(np.ascontiguousarray(batch[i : i + CHUNK]))
                for i in range(0, len(batch), CHUNK)]
-        return np.concatenate(out).astype(np.float32)
+        probs = np.concatenate(out).astype(np.float32)
+        if check:
+            check_outputs(probs)
+        return probs
 
     def predict(self, x: Any) -> Prediction:
         """Labels and probabilities for a batch of raw inputs (see :func:`as_batch`)."""
         probs = self.predict_proba(x)
         idx = probs.argmax(axis=1)
         return Prediction([self.classes[i] for i in idx], idx, probs, self.classes)
+
+
+def check_outputs(probs: np.ndarray) -> None:
+    """Refuse probabilities that are not numbers: finite inputs far outside the training range
+    overflow the network (a label would be printed for them, and NaN is not JSON)."""
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        raise InputError(f"sample {int(np.argmax(bad))}: the model's output is not a number "
+                         "(its values are far outside the range the model was trained on)")

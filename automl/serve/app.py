@@ -15,6 +15,7 @@ its app with :func:`app_from_env` from the settings in ``$AUTOML_SERVE_CONFIG``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from pydantic import BaseModel
 from starlette.requests import Request  # module level: FastAPI resolves annotations by name
 
 from automl.export.errors import InputError
+from automl.export.predictor import check_outputs
 
 MAX_BATCH = 1024
 BYTES_PER_NUMBER = 32  # generous: "-1.2345678901234567e-05, " is 25 characters
@@ -103,7 +105,9 @@ class Model:
             if self.cfg.batch_wait_ms is not None:
                 from automl.serve.batching import MicroBatcher
 
-                self.batcher = MicroBatcher(p.predict_proba, self.cfg.max_batch,
+                # Unchecked: each request checks its own rows (add_predict_route).
+                self.batcher = MicroBatcher(functools.partial(p.predict_proba, check=False),
+                                            self.cfg.max_batch,
                                             self.cfg.batch_wait_ms / 1000, self.on_batch,
                                             adaptive=True)
             self.predictor = p
@@ -215,7 +219,7 @@ def add_predict_route(app: Any, cfg: ServeConfig, model: Model, metrics: Any,
 
     def direct(x: Any) -> Any:
         metrics.batch.observe(len(x))
-        return model.predictor.predict_proba(x)
+        return model.predictor.predict_proba(x, check=False)
 
     @app.post("/predict")
     async def predict(body: PredictRequest, request: Request) -> Any:
@@ -242,6 +246,10 @@ def add_predict_route(app: Any, cfg: ServeConfig, model: Model, metrics: Any,
             probs = await asyncio.wrap_future(model.batcher.submit(x, ticket))
         else:  # off the event loop, on the one inference thread (first come, first served)
             probs = await asyncio.get_running_loop().run_in_executor(model.executor, direct, x)
+        try:
+            check_outputs(probs)  # this request's own rows
+        except InputError as exc:
+            return JSONResponse(status_code=422, content={"detail": str(exc)})
         classes = model.predictor.classes
         # A JSONResponse skips FastAPI's jsonable_encoder walk over every probability.
         return JSONResponse({"labels": [classes[i] for i in probs.argmax(axis=1)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ def test_accepted_layouts() -> None:
     (np.zeros((2, 2, 8, 8)), r"samples have shape \[2, 8, 8\]"),
     ([[1.0] * 63 + [float("nan")]], "NaN or infinite"),
     ([[1.0] * 63 + [float("inf")]], "NaN or infinite"),
+    (np.full((1, 64), 1e300), "beyond float32's 3.4e"),  # float64, finite, not a float32
     ([["a"] * 64], "contain text"),
     ([[None] * 64], "non-numeric"),
     ([[True] * 64], "non-numeric"),
@@ -36,7 +38,8 @@ def test_accepted_layouts() -> None:
     (5.0, "got a single number"),
 ])
 def test_rejections_say_what_was_expected(bad: object, message: str) -> None:
-    with pytest.raises(InputError, match=message) as info:
+    with pytest.raises(InputError, match=message) as info, warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing printed beside the one-line error
         as_batch(bad, SHAPE)
     assert r"shape [1, 8, 8] (or 64 numbers each)" in str(info.value)
     assert "\n" not in str(info.value)

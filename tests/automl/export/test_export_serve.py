@@ -76,6 +76,10 @@ def test_bad_requests_get_4xx_saying_what_was_expected(client: Any) -> None:
     nan = json.dumps({"inputs": [[float("nan")] * 64]})  # Python's json writes NaN literally
     r = client.post("/predict", content=nan, headers={"content-type": "application/json"})
     assert r.status_code == 422 and "NaN or infinite" in r.json()["detail"]
+    # Finite, but far outside the training range: the network's output is not a number (NaN
+    # is not JSON, and a label printed for it would be a guess).
+    r = client.post("/predict", json={"inputs": [sample(3), [3e38] * 64]})
+    assert r.status_code == 422 and r.json()["detail"].startswith("sample 1: the model's output")
     r = client.post("/predict", content="{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and EXPECTED in r.json()["detail"]
     r = client.post("/predict", content="0" * 2_000_000,
