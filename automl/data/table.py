@@ -71,11 +71,25 @@ def read_frame(path: Path, what: type[Exception] = DataError) -> Any:
         raise what(f"{path}: cannot read the table ({type(exc).__name__}: {text})") from None
     if frame.empty or not len(frame.columns):
         raise what(f"{path}: expected a header row and data rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    dup = frame.columns[frame.columns.duplicated()].tolist()
+    # pandas renames a repeated CSV header ("a", "a.1"): read the names as written.
+    names = [str(c) for c in frame.columns] if path.suffix == ".parquet" else _header(path)
+    names = [n.strip() for n in names]
+    dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise what(f"{path}: column {dup[0]!r} appears twice in the header")
+    frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _header(path: Path) -> list[str]:
+    """A CSV file's header row as written: its first line that is not blank."""
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for row in csv.reader(f, skipinitialspace=True):
+            if any(cell.strip() for cell in row):
+                return row
+    return []
 
 
 def read_table(path: Path, options: TableOptions | None = None) -> Table:
@@ -90,6 +104,10 @@ def read_table(path: Path, options: TableOptions | None = None) -> Table:
             if name not in names:
                 raise DataError(f"{field}: no column {name!r} in {path} (columns: "
                                 f"{', '.join(names[:20])}{' ...' if len(names) > 20 else ''})")
+    both = [n for n in o.categorical if n in o.ignore]
+    if both:
+        raise DataError(f"data.categorical: column {both[0]!r} is also in data.ignore; name it "
+                        "in one of them")
     label = o.label or ("label" if "label" in names else names[-1])
     if label in o.ignore or label in o.categorical:
         raise DataError(f"data.label: column {label!r} is the label; it cannot also be in "
@@ -174,7 +192,10 @@ def encode(frame: Any, columns: list[dict[str, Any]], path: Path | str,
         values = frame[c["name"]]
         if c["kind"] == "numeric":
             nums = pd.to_numeric(values, errors="coerce")
-            bad = nums.isna().to_numpy() & ~values.isna().to_numpy()
+            # true/false (a JSON request's) is no number, though pandas would read it as 1/0
+            flags = np.fromiter((isinstance(v, bool | np.bool_) for v in values.tolist()),
+                                dtype=bool, count=len(values))
+            bad = (nums.isna().to_numpy() & ~values.isna().to_numpy()) | flags
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
                 shown = str(values.iloc[row])[:40]

@@ -67,11 +67,23 @@ def test_free_text_is_refused_unless_named(tmp_path: Path) -> None:
     (TableOptions(ignore=("nope",)), r"data.ignore: no column 'nope'"),
     (TableOptions(label="nope"), r"data.label: no column 'nope'"),
     (TableOptions(ignore=("churn",)), r"data.label: column 'churn' is the label"),
+    (TableOptions(categorical=("state",), ignore=("state",)),
+     r"data.categorical: column 'state' is also in data.ignore"),
 ])
 def test_options_naming_absent_columns_are_one_line_errors(
         tmp_path: Path, options: TableOptions, message: str) -> None:
     with pytest.raises(DataError, match=message):
         read_table(write(tmp_path, churn_like(40)), options)
+
+
+@pytest.mark.parametrize("header", ["a,label,label", "a,a,label", " a,a ,label"])
+def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path, header: str) -> None:
+    """pandas renames the second ("label.1"): read as is, a second label column would be
+    trained on as a feature."""
+    path = tmp_path / "d.csv"
+    path.write_text(header + "\n" + "".join(f"{i},{i % 2},{i % 3}\n" for i in range(30)))
+    with pytest.raises(DataError, match=r"d.csv: column '(a|label)' appears twice"):
+        read_table(path)
 
 
 def test_a_missing_label_names_its_line(tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ def test_predict_reads_a_csv_by_column_name(bundle: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize(("rows", "message"), [
     ([{"state": "KS"}], "missing column 'area_code'"),
     ([["KS", 415, "yes", "lots", 1, True]], "column 'total_minutes': 'lots' is not a number"),
+    ([["KS", 415, "yes", True, 1, True]], "column 'total_minutes': 'True' is not a number"),
     ([[1, 2]], "expected rows with the columns state, area_code"),
     ([{"state": {"nested": 1}, "area_code": 1, "international_plan": "no",
        "total_minutes": 1, "service_calls": 1, "vip": True}], "a row value is a list or object"),
