@@ -50,6 +50,8 @@ def validate_spec(spec: Any, where: str, format_name: str, newest: int) -> dict[
     shape = _input_shape(spec.get("input_shape"), bad)
     arch = _arch(spec.get("arch"), shape, bad)
     _classes(spec.get("classes"), arch.num_classes, bad)
+    if spec.get("input_dtype", "float32") != "float32":  # what every backend feeds the model
+        raise bad("input_dtype", f"must be 'float32', got {str(spec['input_dtype'])[:40]!r}")
     _preprocessing(spec.get("preprocessing"), shape, bad)
     _table(spec["preprocessing"].get("table"), arch, bad)
     if "loss" in spec:
@@ -95,6 +97,8 @@ def _classes(classes: Any, num_classes: int, bad: Any) -> None:
     if len(classes) != num_classes:
         raise bad("classes", f"has {len(classes)} names but the architecture has "
                              f"{num_classes} classes")
+    if len(set(classes)) != len(classes):  # two classes printed as one label
+        raise bad("classes", "names a class twice")
 
 
 def _preprocessing(pre: Any, shape: tuple[int, ...], bad: Any) -> None:
