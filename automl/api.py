@@ -235,5 +235,10 @@ def export(study: str, out: str | Path, *, trial: str | int = "best", pareto: bo
 
     url = storage.url if isinstance(storage, Storage) else storage
     choice = trial_choice(trial)  # the command line's rule: "٣" and "²" are no trial numbers
+    if pareto and choice != "best":
+        from automl.export.errors import ExportError
+
+        raise ExportError(f"--trial {choice} and --pareto: --pareto exports every member of "
+                          "the front; give one or the other")
     return export_study(url, study, choice, Path(out), pareto=pareto, data_source=data,
                         options=BundleOptions(onnx=onnx, quantize=quantize, pt2=pt2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
@@ -84,18 +85,31 @@ def test_errors_are_one_line_with_exit_code_2(lab, error_db: Path) -> None:  # n
     errors = f"sqlite:///{error_db / 'automl.db'}"
     (lab.root / "taken").mkdir(exist_ok=True)
     (lab.root / "taken" / "file").write_text("x")
+    rows = np.arange(60)
+    np.savez(lab.root / "flat.npz", x=np.random.rand(60, 13), y=rows % 10)  # not 1 x 8 x 8
+    np.savez(lab.root / "five.npz", x=np.random.rand(60, 1, 8, 8), y=rows % 5)  # not 10
     cases = [
         (["export", "broken", "--trial", "0", "--storage", errors, "--out", "x1"],
          "trial 0 of study 'broken' is FAIL, not COMPLETE"),
         (["export", "tiny", "--trial", "99", "--out", "x2"], "study 'tiny' has no trial 99"),
         (["export", "tiny", "--out", "taken"], "already exists and is not empty"),
+        (["export", "tiny", "--out", "taken/file/sub"], "file is a file, not a folder"),
+        (["export", "tiny", "--out", "/proc/automl-x8"], "cannot"),
         (["export", "pruned", "--storage", errors, "--out", "x3"],
          "study 'pruned' has no completed trial with weights (2 pruned)"),
         (["export", "nope", "--out", "x4"], "no study named 'nope'"),
         (["export", "tiny", "--trial", "first", "--out", "x5"], "expected best, knee or"),
+        (["export", "tiny", "--trial", "knee", "--pareto", "--out", "x12"],
+         "--trial knee and --pareto"),
         (["export", "tiny", "--out", "x6", "--no-onnx", "--quantize", "int8"], "--no-onnx"),
         (["predict", "missing", "in.npz"], "bundle folder not found"),
         (["retrain", "tiny", "--out", "x7"], "give STUDY --trial N, or --from BUNDLE"),
+        (["retrain", "--from", "best", "--data", "flat.npz", "--out", "x9"],
+         "the data's samples have shape (13,), the model reads (1, 8, 8)"),
+        (["retrain", "--from", "best", "--data", "five.npz", "--out", "x10"],
+         "the data has 5 classes, the model predicts 10"),
+        (["export", "tiny", "--data", "five.npz", "--out", "x11"],
+         "the data has 5 classes, the model predicts 10"),
     ]
     commands: set[str] = set()
     for args, expected in cases:
