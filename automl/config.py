@@ -232,7 +232,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: study file is over {STUDY_FILE_MAX_BYTES >> 20} MiB; "
                           "expected a small .toml file")
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8-sig"))  # a Windows editor's byte-order mark
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{p}: not a UTF-8 text file (byte {exc.start}); expected TOML"
                           ) from None

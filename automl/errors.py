@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class AutomlError(Exception):
     """A user-facing problem (bad config, data, storage URL...). The message is one line."""
@@ -17,3 +19,10 @@ class DataError(AutomlError):
 
 class StorageError(AutomlError):
     """The database cannot be reached or does not hold what was asked for."""
+
+
+def no_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a data file (it is not a regular file), for a message."""
+    if path.exists():
+        return f"{path}: not a regular file (a folder, a pipe?); expected a data file"
+    return f"{path}: data file not found"

@@ -16,7 +16,7 @@ import numpy as np
 
 from automl._arrays import check_x, labels_to_index
 from automl.data.table import TABLE_SUFFIXES, TableOptions, read_table
-from automl.errors import DataError
+from automl.errors import DataError, no_file
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ _NPZ_ARRAYS = ("x", "y", "x_test", "y_test")
 
 def _from_npz(path: Path, source: str) -> RawData:
     if not path.is_file():
-        raise DataError(f"{path}: data file not found")
+        raise DataError(no_file(path))
     arrays: dict[str, np.ndarray] = {}
     name = None
     try:

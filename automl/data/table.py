@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.errors import DataError
+from automl.errors import DataError, no_file
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 FREE_TEXT_SHARE = 0.5  # distinct values / rows above which a string column is free text ...
@@ -55,7 +55,7 @@ def read_frame(path: Path, what: type[Exception] = DataError) -> Any:
     import pandas as pd
 
     if not path.is_file():
-        raise what(f"{path}: data file not found")
+        raise what(no_file(path))
     try:
         if path.suffix == ".parquet":
             frame = pd.read_parquet(path)

@@ -112,7 +112,8 @@ def session(path: Path, threads: int | None = None) -> onnxruntime.InferenceSess
     import onnxruntime as ort
 
     if not path.is_file():
-        raise BundleError(f"{path.parent}: bundle has no {path.name} (export with --onnx)")
+        how = "--quantize int8" if "int8" in path.name else "--onnx"
+        raise BundleError(f"{path.parent}: bundle has no {path.name} (export with {how})")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # warnings about unused initializers are noise to a user
     if threads is not None:
