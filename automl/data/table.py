@@ -71,10 +71,11 @@ def read_frame(path: Path, what: type[Exception] = DataError) -> Any:
         raise what(f"{path}: cannot read the table ({type(exc).__name__}: {text})") from None
     if frame.empty or not len(frame.columns):
         raise what(f"{path}: expected a header row and data rows")
-    # pandas renames a repeated CSV header ("a", "a.1"): read the names as written.
+    # pandas renames a repeated CSV header ("a", "a.1"): read the names as written, by the
+    # same parser from the same row (blank cells are unnamed columns, never repeats).
     names = [str(c) for c in frame.columns] if path.suffix == ".parquet" else _header(path)
     names = [n.strip() for n in names]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted({n for n in names if n and names.count(n) > 1})
     if dup:
         raise what(f"{path}: column {dup[0]!r} appears twice in the header")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -82,14 +83,15 @@ def read_frame(path: Path, what: type[Exception] = DataError) -> Any:
 
 
 def _header(path: Path) -> list[str]:
-    """A CSV file's header row as written: its first line that is not blank."""
-    import csv
+    """A CSV file's header row as written (pandas' first row, read as data: not renamed)."""
+    import pandas as pd
 
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        for row in csv.reader(f, skipinitialspace=True):
-            if any(cell.strip() for cell in row):
-                return row
-    return []
+    try:
+        row = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True, header=None,
+                          nrows=1, skip_blank_lines=True, dtype=str).iloc[0]
+    except Exception:  # noqa: BLE001 - read whole just before: cannot fail differently here
+        return []
+    return ["" if pd.isna(v) else str(v) for v in row.tolist()]
 
 
 def read_table(path: Path, options: TableOptions | None = None) -> Table:

@@ -101,7 +101,8 @@ class Model:
 
         try:
             p = load_predictor(self.cfg)
-            p.predict_proba(np.zeros((1, *p.input_shape), dtype=np.float32))  # warm-up
+            p.predict_proba(np.zeros((1, *p.input_shape), dtype=np.float32),  # warm-up
+                            check=False)
             if self.cfg.batch_wait_ms is not None:
                 from automl.serve.batching import MicroBatcher
 

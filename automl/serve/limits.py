@@ -139,7 +139,8 @@ class _Limited:
             if self.body_done:  # after the body: the app waits for a disconnect, no deadline
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+                # a floor: a message already there is taken even past the deadline
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.01))
             except TimeoutError:
                 self.refused = self.late = True
                 if not self.started:

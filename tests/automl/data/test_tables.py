@@ -86,6 +86,18 @@ def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path, header: str) 
         read_table(path)
 
 
+@pytest.mark.parametrize("header", ["a,b,label,,", ",,a,label", ",,"])
+def test_blank_header_cells_are_unnamed_columns_not_repeats(tmp_path: Path, header: str) -> None:
+    """A spreadsheet's trailing empty columns, or an index saved without a name."""
+    from automl.data.table import read_frame
+
+    path = tmp_path / "e.csv"
+    width = header.count(",") + 1
+    path.write_text(header + "\n" + "".join(",".join([str(i)] * width) + "\n"
+                                            for i in range(30)))
+    assert len(read_frame(path).columns) == width
+
+
 def test_a_missing_label_names_its_line(tmp_path: Path) -> None:
     frame = churn_like(40)
     frame.loc[4, "churn"] = None
