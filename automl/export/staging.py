@@ -24,24 +24,20 @@ if TYPE_CHECKING:
 
 
 def check_out(out: Path) -> None:
-    """``--out`` must not exist, or be an empty folder, in a folder this process can write
-    (checked before any slow work)."""
+    """``--out`` must not exist, or be an empty folder (checked before any slow work)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"--out {out}: already exists and is not empty; choose a new folder")
-    above = out.absolute().parent
-    while not above.exists() and above != above.parent:
-        above = above.parent
-    if not above.is_dir():
-        raise ExportError(f"--out {out}: {above.name or above} is a file, not a folder")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise ExportError(f"--out {out}: cannot write in {above}; choose another folder")
 
 
 @contextlib.contextmanager
 def staged(out: Path) -> Iterator[Path]:
     """A scratch folder beside ``out`` that becomes ``out`` on success and vanishes on failure,
     so an interrupted export never leaves a half-written bundle that looks complete."""
+    from automl.storage.artifacts import check_writable
+
     check_out(out)
+    # The artifacts folder's probe: a file in the way, a read-only file system, no permission.
+    check_writable(out.parent, f"--out {out}")
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
